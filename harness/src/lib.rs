@@ -1,0 +1,7 @@
+//! asyncbench: build, verify and benchmark equivalent async workloads across runtimes and languages.
+//!
+//! The library exposes [`Options`] and [`run`]; `main.rs` only prints the error chain. The flow is one
+//! direction: cli → manifest → toolchain → build → verify → workload → results → report.
+
+pub mod results;
+pub mod stats;

@@ -1,0 +1,236 @@
+//! The results model: what `results.json` holds. This is a public contract (reports, `compare`, other
+//! people's scripts read it), so field names are stable and units are in the names. Any breaking change
+//! bumps [`SCHEMA_VERSION`] and `schema/results.schema.json`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of the `results.json` layout. `compare` and `report` refuse files with another major version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One run of the harness: everything needed to interpret, reproduce and compare it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Results {
+    pub schema_version: u32,
+    pub run_id: String,
+    pub environment: Environment,
+    pub implementations: Vec<ImplementationInfo>,
+    pub cells: Vec<Cell>,
+}
+
+/// The machine and configuration a run was measured on; part of the result, because numbers from a
+/// different machine or configuration are not comparable.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Environment {
+    pub cpu_model: String,
+    pub cores: u32,
+    pub memory_bytes: u64,
+    pub kernel: String,
+    pub os: String,
+    /// Toolchain name → the version line its probe printed.
+    pub toolchains: BTreeMap<String, String>,
+    pub git_commit: Option<String>,
+    pub git_dirty: Option<bool>,
+    /// 1-minute load average when the run started; a busy machine makes every number suspect.
+    pub load_avg_1m_at_start: Option<f64>,
+    /// CPU pinning used for servers and the load generator, if any.
+    pub cpu_pinning: Option<CpuPinning>,
+    /// The full harness configuration (suite, repeats, flags) as given.
+    pub config: serde_json::Value,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+}
+
+/// Disjoint CPU sets for the measured program and the load generator.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CpuPinning {
+    pub server_cpus: Vec<usize>,
+    pub client_cpus: Vec<usize>,
+}
+
+/// Whether an implementation took part, and if not, why.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ImplStatus {
+    Ok,
+    Skipped,
+    BuildFailed,
+    VerifyFailed,
+}
+
+/// One implementation as declared in the manifest plus what the run learnt about it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ImplementationInfo {
+    pub name: String,
+    pub language: String,
+    /// The manifest's short runtime label.
+    pub runtime: String,
+    /// The runtime the program reported it actually used (e.g. "Mono 6.8.0.105").
+    pub runtime_detail: Option<String>,
+    pub toolchain: Option<String>,
+    pub toolchain_version: Option<String>,
+    /// Threads (or executors) that run tasks, as the program reported.
+    pub threads: Option<u32>,
+    pub status: ImplStatus,
+    pub reason: Option<String>,
+    pub notes: String,
+    /// Extra environment the manifest set (e.g. ASYNCBENCH_CORES); recorded parameters.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Per-workload verification outcome.
+    #[serde(default)]
+    pub verification: Vec<VerifyRecord>,
+}
+
+/// The outcome of checking one workload of one implementation before it is measured.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VerifyRecord {
+    pub workload: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// The outcome of one measured cell.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CellStatus {
+    Ok,
+    Failed,
+    Timeout,
+    Crashed,
+}
+
+/// One (workload, implementation, parameters) point, with every trial's raw metrics.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Cell {
+    pub workload: String,
+    pub implementation: String,
+    /// Workload parameters, e.g. `{"mode":"closed","connections":64,"message_bytes":64}`.
+    pub params: BTreeMap<String, serde_json::Value>,
+    pub status: CellStatus,
+    pub reason: Option<String>,
+    /// Per-metric median across trials (the headline values).
+    pub metrics: Metrics,
+    /// Per-metric statistics across trials (median, bootstrap CI, CV).
+    #[serde(default)]
+    pub stats: BTreeMap<String, Summary>,
+    /// Every trial's raw metrics, in the order they ran.
+    #[serde(default)]
+    pub trials: Vec<Trial>,
+    /// Things a reader must know about this cell (client bottleneck, noise, backpressure violations).
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+    /// Errors by kind (connect, reset, timeout, mismatch, ...), summed over trials.
+    #[serde(default)]
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// Latency percentile spectrum (percentile, ns) over all trials, for HdrHistogram-style plots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub latency_spectrum: Vec<SpectrumPoint>,
+    /// Resident set size of the measured process over time, from /proc (bounded length).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rss_timeline: Vec<RssPoint>,
+}
+
+/// Flat numeric metrics keyed by name (units in the name), plus latency percentiles.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Metrics {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub latency_ns: Option<Percentiles>,
+    #[serde(flatten)]
+    pub values: BTreeMap<String, f64>,
+}
+
+/// Latency percentiles in nanoseconds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub p9999: f64,
+    pub max: f64,
+}
+
+/// One repetition of a cell.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Trial {
+    pub metrics: Metrics,
+    /// Sub-interval values of the headline metric inside this trial (e.g. throughput per second), so an
+    /// interval has data behind it even when few trials are affordable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sub_intervals: Vec<f64>,
+}
+
+/// Statistics of one metric across trials.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    pub n: usize,
+    pub median: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    /// Coefficient of variation (stddev / mean); `None` with fewer than two values.
+    pub cv: Option<f64>,
+}
+
+/// A notable observation attached to a cell.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Finding {
+    /// `client_bottleneck`, `noisy`, `over_capacity`, `backpressure_violation`, `busy_machine`, ...
+    pub kind: String,
+    pub message: String,
+}
+
+/// A point of a latency percentile spectrum.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct SpectrumPoint {
+    pub percentile: f64,
+    pub latency_ns: f64,
+}
+
+/// A sample of the measured process's RSS.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct RssPoint {
+    pub t_ms: f64,
+    pub rss_bytes: u64,
+}
+
+impl Metrics {
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.values.get(name).copied()
+    }
+    pub fn set(&mut self, name: &str, value: f64) {
+        self.values.insert(name.to_string(), value);
+    }
+}
+
+impl Cell {
+    /// A cell that produced no measurements, with the reason.
+    pub fn failed(
+        workload: &str,
+        implementation: &str,
+        params: BTreeMap<String, serde_json::Value>,
+        status: CellStatus,
+        reason: String,
+    ) -> Self {
+        Cell {
+            workload: workload.to_string(),
+            implementation: implementation.to_string(),
+            params,
+            status,
+            reason: Some(reason),
+            metrics: Metrics::default(),
+            stats: BTreeMap::new(),
+            trials: Vec::new(),
+            findings: Vec::new(),
+            errors_by_kind: BTreeMap::new(),
+            latency_spectrum: Vec::new(),
+            rss_timeline: Vec::new(),
+        }
+    }
+
+    /// A stable key identifying the cell across runs: workload, implementation and sorted params.
+    pub fn key(&self) -> String {
+        let params: Vec<String> = self.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{}/{}/{}", self.workload, self.implementation, params.join(","))
+    }
+}

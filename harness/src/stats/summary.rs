@@ -1,0 +1,1 @@
+//! placeholder: summaries across trials (owned by the reports helper)
