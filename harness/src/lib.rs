@@ -5,3 +5,13 @@
 
 pub mod results;
 pub mod stats;
+pub mod manifest;
+pub mod process;
+pub mod protocol;
+pub mod build;
+pub mod env;
+pub mod toolchain;
+pub mod ui;
+pub mod join;
+pub mod verify;
+pub mod workload;

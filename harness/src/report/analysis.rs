@@ -1,0 +1,713 @@
+//! What the data says, independent of the output format: scenarios, rankings with ratios to the best,
+//! the "what to pick for what" insights, detail tables, warnings and backpressure verdicts. Every
+//! exporter renders these, so HTML and Markdown say the same thing.
+
+use super::format::{fmt_bytes, fmt_estimate, fmt_ratio, fmt_ratio_range, fmt_value};
+use super::metrics::{
+    Better, Estimate, MetricDef, describe_scenario, estimate, metric_def, metric_names, param_f64,
+    param_str, scenario_key,
+};
+use super::palette::Palette;
+use crate::results::{Cell, CellStatus, ImplStatus, Results};
+
+/// The reference implementation that runs futures without spawning tasks: shown beside rankings, not in
+/// them (it is a floor, not a contender).
+pub const REFERENCE_IMPLS: &[&str] = &["rust-join-all"];
+
+/// Workloads in the order reports present them.
+pub const WORKLOAD_ORDER: &[&str] = &["echo", "fanout", "stream", "futures", "micro"];
+
+/// Cells of one workload that share parameters (open-loop echo at a fraction of each implementation's
+/// own maximum counts as one scenario).
+#[derive(Debug, Clone)]
+pub struct Scenario<'a> {
+    pub key: String,
+    pub workload: String,
+    pub description: String,
+    /// In palette order.
+    pub cells: Vec<&'a Cell>,
+}
+
+/// Workloads present in the results, known ones first in [`WORKLOAD_ORDER`].
+pub fn workloads(results: &Results) -> Vec<String> {
+    let mut present: Vec<String> = Vec::new();
+    for c in &results.cells {
+        if !present.contains(&c.workload) {
+            present.push(c.workload.clone());
+        }
+    }
+    present.sort_by_key(|w| WORKLOAD_ORDER.iter().position(|o| o == w).unwrap_or(usize::MAX));
+    present
+}
+
+/// The scenarios of `workload`, ordered by their parameters (numbers numerically).
+pub fn scenarios<'a>(results: &'a Results, palette: &Palette, workload: &str) -> Vec<Scenario<'a>> {
+    let mut out: Vec<Scenario<'a>> = Vec::new();
+    for cell in results.cells.iter().filter(|c| c.workload == workload) {
+        let key = scenario_key(cell);
+        match out.iter_mut().find(|s| s.key == key) {
+            Some(s) => s.cells.push(cell),
+            None => out.push(Scenario {
+                key,
+                workload: workload.to_string(),
+                description: describe_scenario(cell),
+                cells: vec![cell],
+            }),
+        }
+    }
+    for s in &mut out {
+        s.cells.sort_by_key(|c| palette.index(&c.implementation));
+    }
+    out.sort_by(|a, b| param_order(a.cells[0], b.cells[0]));
+    out
+}
+
+/// Orders cells by their parameters, comparing numbers numerically and strings lexically.
+fn param_order(a: &Cell, b: &Cell) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let keys = a.params.keys().chain(b.params.keys());
+    let mut keys: Vec<&String> = keys.collect();
+    keys.sort();
+    keys.dedup();
+    // Echo: mode first ("closed" before "open"), then the rest alphabetically.
+    keys.sort_by_key(|k| k.as_str() != "mode" && k.as_str() != "variant");
+    for k in keys {
+        let o = match (param_f64(a, k), param_f64(b, k)) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            _ => param_str(a, k).cmp(&param_str(b, k)),
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+/// One implementation's place in a ranking.
+#[derive(Debug, Clone)]
+pub struct RankEntry {
+    pub implementation: String,
+    pub estimate: Estimate,
+    /// Value divided by the best's median (≤ 1 for higher-is-better, ≥ 1 for lower-is-better).
+    pub ratio: f64,
+    pub ratio_lo: f64,
+    pub ratio_hi: f64,
+    /// The interval overlaps the best's: not distinguishable from the best with this data.
+    pub tied_with_best: bool,
+}
+
+/// Implementations ordered best first on one metric in one scenario.
+#[derive(Debug, Clone)]
+pub struct Ranking {
+    pub workload: String,
+    pub metric: MetricDef,
+    pub scenario: String,
+    pub entries: Vec<RankEntry>,
+    /// Reference implementations (not ranked), with ratios to the best.
+    pub references: Vec<RankEntry>,
+}
+
+/// Ranks the cells' implementations on `metric`; `None` when no cell has the metric or the metric has
+/// no better direction.
+pub fn rank(cells: &[&Cell], metric: &str, scenario: &str) -> Option<Ranking> {
+    let def = metric_def(metric);
+    if def.better == Better::Neither {
+        return None;
+    }
+    let mut measured: Vec<(&Cell, Estimate)> =
+        cells.iter().filter_map(|c| estimate(c, metric).map(|e| (*c, e))).collect();
+    measured.sort_by(|(_, a), (_, b)| match def.better {
+        Better::Higher => b.median.total_cmp(&a.median),
+        _ => a.median.total_cmp(&b.median),
+    });
+    let (refs, ranked): (Vec<_>, Vec<_>) =
+        measured.into_iter().partition(|(c, _)| REFERENCE_IMPLS.contains(&c.implementation.as_str()));
+    let (_, best) = *ranked.first()?;
+    let entry = |(c, e): (&Cell, Estimate)| {
+        let ratio = |v: f64| if best.median != 0.0 { v / best.median } else { f64::NAN };
+        RankEntry {
+            implementation: c.implementation.clone(),
+            ratio: ratio(e.median),
+            ratio_lo: ratio(e.lo),
+            ratio_hi: ratio(e.hi),
+            tied_with_best: e.overlaps(&best),
+            estimate: e,
+        }
+    };
+    Some(Ranking {
+        workload: cells[0].workload.clone(),
+        metric: def,
+        scenario: scenario.to_string(),
+        entries: ranked.into_iter().map(entry).collect(),
+        references: refs.into_iter().map(entry).collect(),
+    })
+}
+
+impl Ranking {
+    /// One line: "X 123k msg/s (1.00×), Y 0.93× [0.90–0.95], Z 0.71× [0.69–0.74] (+2 more)".
+    pub fn sentence(&self, top: usize) -> String {
+        let unit = self.metric.unit;
+        let mut parts = Vec::new();
+        for (i, e) in self.entries.iter().take(top).enumerate() {
+            if i == 0 {
+                parts.push(format!("{} ({}, 1.00×)", e.implementation, fmt_value(unit, e.estimate.median)));
+            } else {
+                let mut s = format!("{} {}", e.implementation, fmt_ratio(e.ratio));
+                if e.estimate.has_interval {
+                    s.push_str(&format!(" [{}]", fmt_ratio_range(e.ratio_lo, e.ratio_hi)));
+                }
+                if e.tied_with_best {
+                    s.push_str(" (tied)");
+                }
+                parts.push(s);
+            }
+        }
+        let more = self.entries.len().saturating_sub(top);
+        let mut line = parts.join(", ");
+        if self.entries.len() == 1 {
+            line.push_str(" — the only implementation measured");
+        } else if more > 0 {
+            line.push_str(&format!(" (+{more} more)"));
+        }
+        for r in &self.references {
+            line.push_str(&format!(
+                "; reference {} (no spawning): {}",
+                r.implementation,
+                fmt_value(unit, r.estimate.median)
+            ));
+        }
+        line
+    }
+
+    /// "higher is better" / "lower is better".
+    pub fn direction(&self) -> &'static str {
+        match self.metric.better {
+            Better::Higher => "higher is better",
+            Better::Lower => "lower is better",
+            Better::Neither => "",
+        }
+    }
+}
+
+/// A plain-language finding for the summary.
+#[derive(Debug, Clone)]
+pub enum Insight {
+    /// "What to pick for X": a question answered by a ranking.
+    Pick { what: String, ranking: Ranking },
+    /// A statement that is not a ranking (backpressure verdicts, futures flags).
+    Statement { what: String, text: String },
+}
+
+/// Picks the scenario with the most implementations measured on `metric`; ties go to the highest
+/// `tie` score.
+fn headline<'s, 'a>(
+    scenarios: &'s [Scenario<'a>],
+    metric: &str,
+    filter: impl Fn(&Cell) -> bool,
+    tie: impl Fn(&Cell) -> f64,
+) -> Option<&'s Scenario<'a>> {
+    let count = |s: &Scenario| s.cells.iter().filter(|c| estimate(c, metric).is_some()).count();
+    scenarios.iter().filter(|s| filter(s.cells[0]) && count(s) > 0).max_by(|a, b| {
+        count(a).cmp(&count(b)).then(tie(a.cells[0]).total_cmp(&tie(b.cells[0])))
+    })
+}
+
+/// Closeness of `v` to `target` on a log scale (higher is closer).
+fn near(v: Option<f64>, target: f64) -> f64 {
+    match v {
+        Some(v) if v > 0.0 => -(v / target).log2().abs(),
+        _ => f64::NEG_INFINITY,
+    }
+}
+
+fn mode_is(c: &Cell, mode: &str) -> bool {
+    param_str(c, "mode").as_deref() == Some(mode)
+}
+
+/// The summary's plain-language findings, generated from the data.
+pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
+    let mut out = Vec::new();
+    let mut pick = |what: String, cells: &[&Cell], metric: &str, scenario: &str| {
+        if let Some(ranking) = rank(cells, metric, scenario)
+            && !ranking.entries.is_empty()
+        {
+            out.push(Insight::Pick { what, ranking });
+        }
+    };
+
+    // Echo.
+    let echo = scenarios(results, palette, "echo");
+    let closed_tie = |c: &Cell| {
+        near(param_f64(c, "connections"), 64.0) * 10.0 + near(param_f64(c, "message_bytes"), 64.0)
+    };
+    let headline_closed = headline(&echo, "throughput_msgs_per_s", |c| mode_is(c, "closed"), closed_tie);
+    if let Some(h) = headline_closed {
+        pick(
+            format!("Highest echo throughput ({})", h.description),
+            &h.cells,
+            "throughput_msgs_per_s",
+            &h.description,
+        );
+        // The extremes of the connection sweep at the same message size, when different.
+        let same_size: Vec<&Scenario> = echo
+            .iter()
+            .filter(|s| {
+                mode_is(s.cells[0], "closed")
+                    && param_f64(s.cells[0], "message_bytes") == param_f64(h.cells[0], "message_bytes")
+            })
+            .collect();
+        let conns = |s: &&Scenario| param_f64(s.cells[0], "connections").unwrap_or(0.0);
+        let lowest = same_size.iter().min_by(|a, b| conns(a).total_cmp(&conns(b)));
+        let highest = same_size.iter().max_by(|a, b| conns(a).total_cmp(&conns(b)));
+        let mut seen = vec![h.key.clone()];
+        for s in [lowest, highest].into_iter().flatten() {
+            if seen.contains(&s.key) {
+                continue;
+            }
+            seen.push(s.key.clone());
+            pick(
+                format!("Highest echo throughput ({})", s.description),
+                &s.cells,
+                "throughput_msgs_per_s",
+                &s.description,
+            );
+        }
+        pick(
+            format!("Least server CPU per echoed message ({})", h.description),
+            &h.cells,
+            "server_cpu_us_per_msg",
+            &h.description,
+        );
+    }
+    let open_abs = headline(
+        &echo,
+        "latency_ns.p99",
+        |c| mode_is(c, "open") && !c.params.contains_key("rate_fraction"),
+        |c| {
+            // Prefer a load nobody is over capacity at, then the highest such load.
+            let over = c.findings.iter().any(|f| f.kind == "over_capacity");
+            param_f64(c, "rate_msgs_per_s").unwrap_or(0.0) - if over { 1e18 } else { 0.0 }
+        },
+    );
+    if let Some(s) = open_abs {
+        pick(format!("Lowest echo tail latency, p99 ({})", s.description), &s.cells, "latency_ns.p99", &s.description);
+    }
+    let open_rel = headline(
+        &echo,
+        "latency_ns.p99",
+        |c| mode_is(c, "open") && c.params.contains_key("rate_fraction"),
+        |c| near(param_f64(c, "rate_fraction"), 0.5),
+    );
+    if let Some(s) = open_rel {
+        pick(format!("Lowest echo tail latency, p99 ({})", s.description), &s.cells, "latency_ns.p99", &s.description);
+    }
+    let most_conns = headline(&echo, "peak_rss_bytes", |c| mode_is(c, "closed"), |c| {
+        param_f64(c, "connections").unwrap_or(0.0) * 1e3 + near(param_f64(c, "message_bytes"), 64.0)
+    });
+    if let Some(s) = most_conns {
+        pick(format!("Smallest echo server memory ({})", s.description), &s.cells, "peak_rss_bytes", &s.description);
+    }
+    if let Some(h) = headline_closed {
+        pick("Fastest echo start-up (start to ready)".into(), &h.cells, "startup_ms", &h.description);
+    }
+
+    // Fan-out: per variant, at the largest task count with the most implementations.
+    let fanout = scenarios(results, palette, "fanout");
+    let mut variants: Vec<Option<String>> = fanout.iter().map(|s| param_str(s.cells[0], "variant")).collect();
+    variants.dedup();
+    variants.sort();
+    variants.dedup();
+    for v in &variants {
+        let big = headline(
+            &fanout,
+            "bytes_per_task",
+            |c| &param_str(c, "variant") == v,
+            |c| param_f64(c, "tasks").unwrap_or(0.0),
+        );
+        if let Some(s) = big {
+            pick(format!("Smallest memory per task ({})", s.description), &s.cells, "bytes_per_task", &s.description);
+        }
+    }
+    if let Some(v) = variants.first() {
+        let big =
+            headline(&fanout, "total_ms", |c| &param_str(c, "variant") == v, |c| param_f64(c, "tasks").unwrap_or(0.0));
+        if let Some(s) = big {
+            pick(
+                format!("Fastest to spawn and finish all tasks ({})", s.description),
+                &s.cells,
+                "total_ms",
+                &s.description,
+            );
+        }
+    }
+
+    // Stream.
+    let stream = scenarios(results, palette, "stream");
+    let balanced = headline(
+        &stream,
+        "throughput_items_per_s",
+        |c| param_str(c, "variant").as_deref() != Some("slow-consumer"),
+        |c| near(param_f64(c, "capacity"), 64.0),
+    );
+    if let Some(s) = balanced {
+        pick(
+            format!("Highest stream throughput ({})", s.description),
+            &s.cells,
+            "throughput_items_per_s",
+            &s.description,
+        );
+    }
+    let verdicts = backpressure(results, palette);
+    if !verdicts.is_empty() {
+        let held: Vec<&str> = unique(verdicts.iter().filter(|v| v.held).map(|v| v.implementation.as_str()));
+        let violated: Vec<&str> =
+            unique(verdicts.iter().filter(|v| !v.held).map(|v| v.implementation.as_str()));
+        let held: Vec<&str> = held.into_iter().filter(|h| !violated.contains(h)).collect();
+        let mut text = String::new();
+        if !held.is_empty() {
+            text.push_str(&format!("held in every checked scenario by {}", held.join(", ")));
+        }
+        if !violated.is_empty() {
+            if !text.is_empty() {
+                text.push_str("; ");
+            }
+            text.push_str(&format!("VIOLATED by {} (see Findings)", violated.join(", ")));
+        }
+        out.push(Insight::Statement { what: "Stream backpressure".into(), text });
+    }
+
+    // Futures: the largest futures and the ones over the well-known thresholds.
+    let futures: Vec<&Cell> =
+        results.cells.iter().filter(|c| c.workload == "futures" && c.status == CellStatus::Ok).collect();
+    if !futures.is_empty() {
+        let mut sized: Vec<(&Cell, f64)> =
+            futures.iter().filter_map(|c| super::metrics::value(c, "bytes").map(|b| (*c, b))).collect();
+        sized.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let flagged: Vec<String> = sized
+            .iter()
+            .filter(|(c, _)| c.findings.iter().any(|f| f.kind.starts_with("above_")))
+            .map(|(c, b)| format!("{} ({})", describe_scenario(c), fmt_bytes(*b)))
+            .collect();
+        let text = if flagged.is_empty() {
+            match sized.first() {
+                Some((c, b)) => format!(
+                    "no future crosses the clippy large_futures or tokio auto-box thresholds; the largest is {} ({})",
+                    describe_scenario(c),
+                    fmt_bytes(*b)
+                ),
+                None => "no sizes recorded".into(),
+            }
+        } else {
+            format!("above the clippy large_futures / tokio auto-box thresholds: {}", flagged.join(", "))
+        };
+        out.push(Insight::Statement { what: "Future sizes".into(), text });
+    }
+
+    // Micro-benchmarks: the cheapest runtime per primitive.
+    for s in scenarios(results, palette, "micro") {
+        let what = format!("Cheapest {}", s.description);
+        pick(what, &s.cells, "median_ns", &s.description.clone());
+    }
+    out
+}
+
+fn unique<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut v: Vec<&str> = Vec::new();
+    for s in it {
+        if !v.contains(&s) {
+            v.push(s);
+        }
+    }
+    v
+}
+
+/// A stream cell's backpressure verdict, from the runner's findings.
+#[derive(Debug, Clone)]
+pub struct BackpressureVerdict {
+    pub implementation: String,
+    pub scenario: String,
+    pub held: bool,
+    pub message: String,
+}
+
+/// Every backpressure verdict recorded, in scenario and palette order.
+pub fn backpressure(results: &Results, palette: &Palette) -> Vec<BackpressureVerdict> {
+    let mut out = Vec::new();
+    for s in scenarios(results, palette, "stream") {
+        for c in &s.cells {
+            for f in &c.findings {
+                let held = match f.kind.as_str() {
+                    "backpressure_ok" => true,
+                    "backpressure_violation" => false,
+                    _ => continue,
+                };
+                out.push(BackpressureVerdict {
+                    implementation: c.implementation.clone(),
+                    scenario: s.description.clone(),
+                    held,
+                    message: f.message.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A detail table: one row per cell, one column per metric.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub workload: String,
+    pub title: String,
+    /// Headers of the leading label columns (e.g. "implementation", or "pattern", "runtime").
+    pub label_headers: Vec<String>,
+    pub columns: Vec<MetricDef>,
+    pub rows: Vec<TableRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableRow {
+    pub implementation: String,
+    pub labels: Vec<String>,
+    pub status: CellStatus,
+    pub reason: Option<String>,
+    pub values: Vec<Option<Estimate>>,
+    /// Finding kinds attached to the cell.
+    pub flags: Vec<String>,
+}
+
+fn columns_for(workload: &str, cells: &[&Cell]) -> Vec<String> {
+    let preferred: &[&str] = match workload {
+        "echo" => &[
+            "throughput_msgs_per_s",
+            "latency_ns.p50",
+            "latency_ns.p99",
+            "latency_ns.p999",
+            "latency_ns.max",
+            "server_cpu_us_per_msg",
+            "client_cpu_util",
+            "peak_rss_bytes",
+            "startup_ms",
+            "errors",
+        ],
+        "fanout" => &[
+            "peak_rss_bytes",
+            "bytes_per_task",
+            "spawn_ms",
+            "total_ms",
+            "wall_ms",
+            "cpu_user_s",
+            "cpu_sys_s",
+            "future_bytes",
+        ],
+        "stream" => &[
+            "throughput_items_per_s",
+            "latency_ns.p50",
+            "latency_ns.p99",
+            "latency_ns.max",
+            "elapsed_ms",
+            "peak_rss_bytes",
+            "cpu_user_s",
+        ],
+        "micro" => &["median_ns", "mean_ns"],
+        "futures" => &["bytes"],
+        _ => &[],
+    };
+    let present = |m: &str| cells.iter().any(|c| estimate(c, m).is_some());
+    if preferred.is_empty() {
+        let mut all: Vec<String> = cells.iter().flat_map(|c| metric_names(c)).collect();
+        all.sort();
+        all.dedup();
+        return all;
+    }
+    preferred.iter().filter(|m| present(m)).map(|m| m.to_string()).collect()
+}
+
+fn row(cell: &Cell, labels: Vec<String>, columns: &[MetricDef]) -> TableRow {
+    TableRow {
+        implementation: cell.implementation.clone(),
+        labels,
+        status: cell.status,
+        reason: cell.reason.clone(),
+        values: columns.iter().map(|m| estimate(cell, m.name)).collect(),
+        flags: cell.findings.iter().map(|f| f.kind.clone()).collect(),
+    }
+}
+
+/// The detail tables of every workload: one per scenario, except the catalogue-like workloads (futures,
+/// micro) which get one table with a row per cell.
+pub fn tables(results: &Results, palette: &Palette) -> Vec<Table> {
+    let mut out = Vec::new();
+    for w in workloads(results) {
+        let scen = scenarios(results, palette, &w);
+        if w == "futures" || w == "micro" {
+            let cells: Vec<&Cell> = scen.iter().flat_map(|s| s.cells.iter().copied()).collect();
+            let columns: Vec<MetricDef> = columns_for(&w, &cells).iter().map(|m| metric_def(m)).collect();
+            let (headers, label): (Vec<String>, fn(&Cell) -> Vec<String>) = if w == "futures" {
+                (vec!["pattern".into(), "runtime".into()], |c| {
+                    vec![param_str(c, "pattern").unwrap_or_default(), param_str(c, "runtime").unwrap_or_default()]
+                })
+            } else {
+                (vec!["primitive".into(), "runtime".into()], |c| {
+                    vec![param_str(c, "primitive").unwrap_or_default(), c.implementation.clone()]
+                })
+            };
+            out.push(Table {
+                workload: w.clone(),
+                title: if w == "futures" { "Future sizes".into() } else { "Micro-benchmarks".into() },
+                label_headers: headers,
+                rows: cells.iter().map(|c| row(c, label(c), &columns)).collect(),
+                columns,
+            });
+            continue;
+        }
+        for s in scen {
+            let columns: Vec<MetricDef> = columns_for(&w, &s.cells).iter().map(|m| metric_def(m)).collect();
+            out.push(Table {
+                workload: w.clone(),
+                title: s.description.clone(),
+                label_headers: vec!["implementation".into()],
+                rows: s.cells.iter().map(|c| row(c, vec![c.implementation.clone()], &columns)).collect(),
+                columns,
+            });
+        }
+    }
+    out
+}
+
+/// Something a reader must know before trusting a number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Warning {
+    pub kind: String,
+    /// What it is about: "run", an implementation, or "workload implementation (scenario)".
+    pub subject: String,
+    pub message: String,
+}
+
+/// Load average per core above which the machine counts as busy.
+pub const BUSY_LOAD_PER_CORE: f64 = 0.5;
+
+/// Every warning: run-level (busy machine, dirty tree), implementations that did not run, failed cells,
+/// the runner's findings (except backpressure verdicts, reported on their own) and noisy headline
+/// metrics the runner did not already flag.
+pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
+    let mut out = Vec::new();
+    let env = &results.environment;
+    if let Some(load) = env.load_avg_1m_at_start
+        && env.cores > 0
+        && load / f64::from(env.cores) > BUSY_LOAD_PER_CORE
+    {
+        out.push(Warning {
+            kind: "busy_machine".into(),
+            subject: "run".into(),
+            message: format!(
+                "1-minute load average was {load:.2} on {} cores when the run started; other work competes with the measurements",
+                env.cores
+            ),
+        });
+    }
+    if env.git_dirty == Some(true) {
+        out.push(Warning {
+            kind: "dirty_tree".into(),
+            subject: "run".into(),
+            message: "the working tree had uncommitted changes; the commit alone does not reproduce this run".into(),
+        });
+    }
+    for i in &results.implementations {
+        let kind = match i.status {
+            ImplStatus::Ok => continue,
+            ImplStatus::Skipped => "skipped",
+            ImplStatus::BuildFailed => "build_failed",
+            ImplStatus::VerifyFailed => "verify_failed",
+        };
+        out.push(Warning {
+            kind: kind.into(),
+            subject: i.name.clone(),
+            message: i.reason.clone().unwrap_or_else(|| "no reason recorded".into()),
+        });
+    }
+    for w in workloads(results) {
+        for s in scenarios(results, palette, &w) {
+            for c in &s.cells {
+                let subject = format!("{} {} ({})", c.workload, c.implementation, s.description);
+                if c.status != CellStatus::Ok {
+                    out.push(Warning {
+                        kind: format!("cell_{}", status_text(c.status)),
+                        subject: subject.clone(),
+                        message: c.reason.clone().unwrap_or_else(|| "no reason recorded".into()),
+                    });
+                }
+                for f in &c.findings {
+                    if f.kind == "backpressure_ok"
+                        || f.kind == "backpressure_violation"
+                        || f.kind.starts_with("above_")
+                    {
+                        continue;
+                    }
+                    out.push(Warning { kind: f.kind.clone(), subject: subject.clone(), message: f.message.clone() });
+                }
+                if !c.findings.iter().any(|f| f.kind == "noisy") {
+                    for m in super::metrics::headline_metrics(&c.workload) {
+                        if let Some(e) = estimate(c, m)
+                            && e.noisy()
+                        {
+                            let def = metric_def(m);
+                            out.push(Warning {
+                                kind: "noisy".into(),
+                                subject: subject.clone(),
+                                message: format!(
+                                    "{} varies {:.0}% between trials (CV > {:.0}%): {}",
+                                    def.label,
+                                    e.cv.unwrap_or(0.0) * 100.0,
+                                    super::metrics::NOISY_CV * 100.0,
+                                    fmt_estimate(def.unit, &e)
+                                ),
+                            });
+                        }
+                    }
+                }
+                let errors: u64 = c.errors_by_kind.values().sum();
+                if errors > 0 {
+                    let kinds: Vec<String> = c.errors_by_kind.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                    out.push(Warning {
+                        kind: "errors".into(),
+                        subject: subject.clone(),
+                        message: format!("{errors} errors ({})", kinds.join(", ")),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A cell status as text.
+pub fn status_text(s: CellStatus) -> &'static str {
+    match s {
+        CellStatus::Ok => "ok",
+        CellStatus::Failed => "failed",
+        CellStatus::Timeout => "timeout",
+        CellStatus::Crashed => "crashed",
+    }
+}
+
+/// An implementation status as text.
+pub fn impl_status_text(s: ImplStatus) -> &'static str {
+    match s {
+        ImplStatus::Ok => "ok",
+        ImplStatus::Skipped => "skipped",
+        ImplStatus::BuildFailed => "build failed",
+        ImplStatus::VerifyFailed => "verification failed",
+    }
+}
+
+/// A workload's display name.
+pub fn workload_title(w: &str) -> String {
+    match w {
+        "echo" => "TCP echo".into(),
+        "fanout" => "Task fan-out".into(),
+        "stream" => "Bounded streaming pipeline".into(),
+        "futures" => "Future sizes".into(),
+        "micro" => "Micro-benchmarks".into(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,375 @@
+//! What the metrics mean: their units, which direction is better, how to read a metric's estimate (median
+//! and interval) from a cell, and how to describe a cell's parameters. Shared by the reports and
+//! `compare`, so both read the same numbers the same way.
+//!
+//! Statistics keys: `Cell::stats` is keyed by metric name; latency percentiles use the dotted form
+//! `latency_ns.p50`, `latency_ns.p99`, … (the same names as the CSV's `metric` column).
+
+use crate::results::{Cell, CellStatus, Summary};
+use serde_json::Value;
+
+/// Which direction of a metric is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Better {
+    Higher,
+    Lower,
+    /// Descriptive only (e.g. CPU utilisation of the load generator).
+    Neither,
+}
+
+/// How a metric's values are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Messages per second.
+    MsgsPerS,
+    /// Items per second.
+    ItemsPerS,
+    /// Bytes per second.
+    BytesPerS,
+    /// Nanoseconds (printed in ns/µs/ms/s).
+    Nanos,
+    /// Milliseconds (printed in ms/s).
+    Millis,
+    /// Seconds.
+    Seconds,
+    /// Microseconds per message.
+    MicrosPerMsg,
+    /// Bytes (printed in B/KiB/MiB/GiB).
+    Bytes,
+    /// CPU cores.
+    Cores,
+    /// A plain count.
+    Count,
+    /// A unitless number.
+    Plain,
+}
+
+/// A metric's meaning.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MetricDef {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub unit: Unit,
+    pub better: Better,
+}
+
+const fn def(name: &'static str, label: &'static str, unit: Unit, better: Better) -> MetricDef {
+    MetricDef { name, label, unit, better }
+}
+
+/// Every metric the harness records, with its unit and direction.
+pub const METRICS: &[MetricDef] = &[
+    def("throughput_msgs_per_s", "throughput", Unit::MsgsPerS, Better::Higher),
+    def("throughput_bytes_per_s", "throughput (bytes)", Unit::BytesPerS, Better::Higher),
+    def("throughput_items_per_s", "throughput", Unit::ItemsPerS, Better::Higher),
+    def("latency_ns.p50", "p50 latency", Unit::Nanos, Better::Lower),
+    def("latency_ns.p90", "p90 latency", Unit::Nanos, Better::Lower),
+    def("latency_ns.p99", "p99 latency", Unit::Nanos, Better::Lower),
+    def("latency_ns.p999", "p99.9 latency", Unit::Nanos, Better::Lower),
+    def("latency_ns.p9999", "p99.99 latency", Unit::Nanos, Better::Lower),
+    def("latency_ns.max", "max latency", Unit::Nanos, Better::Lower),
+    def("errors", "errors", Unit::Count, Better::Lower),
+    def("peak_rss_bytes", "peak RSS", Unit::Bytes, Better::Lower),
+    def("bytes_per_task", "memory per task", Unit::Bytes, Better::Lower),
+    def("cpu_user_s", "CPU user", Unit::Seconds, Better::Lower),
+    def("cpu_sys_s", "CPU system", Unit::Seconds, Better::Lower),
+    def("server_cpu_us_per_msg", "server CPU per message", Unit::MicrosPerMsg, Better::Lower),
+    def("client_cpu_us_per_msg", "client CPU per message", Unit::MicrosPerMsg, Better::Neither),
+    def("client_cpu_util", "client CPU", Unit::Cores, Better::Neither),
+    def("startup_ms", "start-to-ready", Unit::Millis, Better::Lower),
+    def("future_bytes", "future size", Unit::Bytes, Better::Lower),
+    def("spawn_ms", "spawn time", Unit::Millis, Better::Lower),
+    def("wall_ms", "wall time", Unit::Millis, Better::Lower),
+    def("total_ms", "spawn-to-done", Unit::Millis, Better::Lower),
+    def("elapsed_ms", "elapsed", Unit::Millis, Better::Lower),
+    def("bytes", "future size", Unit::Bytes, Better::Lower),
+    def("mean_ns", "mean", Unit::Nanos, Better::Lower),
+    def("median_ns", "median", Unit::Nanos, Better::Lower),
+    def("ci_low_ns", "CI low", Unit::Nanos, Better::Lower),
+    def("ci_high_ns", "CI high", Unit::Nanos, Better::Lower),
+];
+
+/// The definition of `name`; unknown metrics get a unit guessed from the name's suffix.
+pub fn metric_def(name: &str) -> MetricDef {
+    if let Some(d) = METRICS.iter().find(|d| d.name == name) {
+        return *d;
+    }
+    let unit = if name.ends_with("_bytes_per_s") {
+        Unit::BytesPerS
+    } else if name.ends_with("_per_s") {
+        Unit::Plain
+    } else if name.ends_with("_ns") {
+        Unit::Nanos
+    } else if name.ends_with("_ms") {
+        Unit::Millis
+    } else if name.ends_with("_bytes") || name.ends_with("bytes") {
+        Unit::Bytes
+    } else if name.ends_with("_s") {
+        Unit::Seconds
+    } else {
+        Unit::Plain
+    };
+    // Leaking is fine: a handful of unknown names at most, and `MetricDef` stays `Copy`.
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    MetricDef { name: leaked, label: leaked, unit, better: Better::Neither }
+}
+
+/// The headline metrics per workload: what the rankings and `compare` judge.
+pub const HEADLINES: &[(&str, &str)] = &[
+    ("echo", "throughput_msgs_per_s"),
+    ("echo", "latency_ns.p99"),
+    ("fanout", "bytes_per_task"),
+    ("fanout", "wall_ms"),
+    ("stream", "throughput_items_per_s"),
+    ("micro", "median_ns"),
+    ("futures", "bytes"),
+];
+
+/// The headline metric names of `workload`.
+pub fn headline_metrics(workload: &str) -> impl Iterator<Item = &'static str> + '_ {
+    HEADLINES.iter().filter(move |(w, _)| *w == workload).map(|(_, m)| *m)
+}
+
+/// A metric's point value and interval in one cell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    pub median: f64,
+    pub lo: f64,
+    pub hi: f64,
+    pub cv: Option<f64>,
+    pub n: usize,
+    /// Whether `lo..hi` is a real interval (from statistics) rather than the point repeated.
+    pub has_interval: bool,
+}
+
+impl Estimate {
+    fn from_summary(s: &Summary) -> Self {
+        Estimate {
+            median: s.median,
+            lo: s.ci_low,
+            hi: s.ci_high,
+            cv: s.cv,
+            n: s.n,
+            has_interval: s.n > 1,
+        }
+    }
+
+    /// Whether the two intervals overlap (points count as zero-width intervals).
+    pub fn overlaps(&self, other: &Estimate) -> bool {
+        self.lo <= other.hi && other.lo <= self.hi
+    }
+
+    /// Coefficient of variation above the noise threshold.
+    pub fn noisy(&self) -> bool {
+        self.cv.is_some_and(|cv| cv > NOISY_CV)
+    }
+}
+
+/// CV above which a measurement is flagged as noisy.
+pub const NOISY_CV: f64 = 0.10;
+
+/// The value of `metric` in `cell`'s headline medians (`latency_ns.p99` reads the percentile).
+pub fn value(cell: &Cell, metric: &str) -> Option<f64> {
+    if let Some(p) = metric.strip_prefix("latency_ns.") {
+        let l = cell.metrics.latency_ns?;
+        return match p {
+            "p50" => Some(l.p50),
+            "p90" => Some(l.p90),
+            "p99" => Some(l.p99),
+            "p999" => Some(l.p999),
+            "p9999" => Some(l.p9999),
+            "max" => Some(l.max),
+            _ => None,
+        }
+        .filter(|v| v.is_finite());
+    }
+    cell.metrics.get(metric).filter(|v| v.is_finite())
+}
+
+/// The estimate of `metric` in `cell`: its statistics across trials when recorded; for micro-benchmarks
+/// the benchmark's own interval (`ci_low_ns`..`ci_high_ns`); otherwise the median as a point.
+/// `None` for cells that did not complete or lack the metric.
+pub fn estimate(cell: &Cell, metric: &str) -> Option<Estimate> {
+    if cell.status != CellStatus::Ok {
+        return None;
+    }
+    if let Some(s) = cell.stats.get(metric).filter(|s| s.median.is_finite()) {
+        return Some(Estimate::from_summary(s));
+    }
+    let median = value(cell, metric)?;
+    let n = cell.trials.len().max(1);
+    if metric == "median_ns"
+        && let (Some(lo), Some(hi)) = (value(cell, "ci_low_ns"), value(cell, "ci_high_ns"))
+    {
+        return Some(Estimate {
+            median,
+            lo: lo.min(median),
+            hi: hi.max(median),
+            cv: None,
+            n,
+            has_interval: true,
+        });
+    }
+    Some(Estimate { median, lo: median, hi: median, cv: None, n, has_interval: false })
+}
+
+/// Every metric name present in a cell: its statistics keys, its values and its latency percentiles.
+pub fn metric_names(cell: &Cell) -> Vec<String> {
+    let mut names: Vec<String> = cell.stats.keys().cloned().collect();
+    names.extend(cell.metrics.values.keys().cloned());
+    if cell.metrics.latency_ns.is_some() {
+        for p in ["p50", "p90", "p99", "p999", "p9999", "max"] {
+            names.push(format!("latency_ns.{p}"));
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// A parameter as text (strings without quotes).
+pub fn param_str(cell: &Cell, key: &str) -> Option<String> {
+    cell.params.get(key).map(value_text)
+}
+
+/// A numeric parameter.
+pub fn param_f64(cell: &Cell, key: &str) -> Option<f64> {
+    match cell.params.get(key)? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// A JSON value as plain text: strings without quotes, everything else as JSON.
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Parameters as `k=v;k=v` (sorted by key), as in the CSV.
+pub fn params_kv(cell: &Cell) -> String {
+    cell.params.iter().map(|(k, v)| format!("{k}={}", value_text(v))).collect::<Vec<_>>().join(";")
+}
+
+/// Whether a cell is an open-loop echo cell whose rate is a fraction of its own implementation's
+/// closed-loop maximum (so its absolute rate differs per implementation).
+pub fn is_relative_rate(cell: &Cell) -> bool {
+    cell.workload == "echo" && cell.params.contains_key("rate_fraction")
+}
+
+/// The key of the scenario a cell belongs to: its workload and parameters, without the implementation.
+/// Open-loop echo cells at a fraction of their own maximum share a scenario across implementations, so
+/// their absolute rate is left out of the key.
+pub fn scenario_key(cell: &Cell) -> String {
+    let params: Vec<String> = cell
+        .params
+        .iter()
+        .filter(|(k, _)| !(is_relative_rate(cell) && k.as_str() == "rate_msgs_per_s"))
+        .map(|(k, v)| format!("{k}={}", value_text(v)))
+        .collect();
+    format!("{}/{}", cell.workload, params.join(","))
+}
+
+/// A human description of a cell's scenario, e.g. "closed loop, 64 connections, 64 B messages".
+pub fn describe_scenario(cell: &Cell) -> String {
+    use super::format::{fmt_bytes, fmt_count, fmt_rate};
+    let s = |k: &str| param_str(cell, k);
+    let f = |k: &str| param_f64(cell, k);
+    let mut parts: Vec<String> = Vec::new();
+    match cell.workload.as_str() {
+        "echo" => {
+            match s("mode").as_deref() {
+                Some("open") => {
+                    if let Some(frac) = f("rate_fraction") {
+                        parts.push(format!(
+                            "open loop at {}% of each implementation's closed-loop maximum",
+                            trim_num(frac * 100.0)
+                        ));
+                    } else if let Some(rate) = f("rate_msgs_per_s") {
+                        parts.push(format!("open loop, {} offered", fmt_rate(rate, "msg/s")));
+                    } else {
+                        parts.push("open loop".into());
+                    }
+                }
+                Some("closed") => parts.push("closed loop".into()),
+                Some(other) => parts.push(other.to_string()),
+                None => {}
+            }
+            if let Some(c) = f("connections") {
+                parts.push(format!("{} connection{}", fmt_count(c), if c == 1.0 { "" } else { "s" }));
+            }
+            if let Some(b) = f("message_bytes") {
+                parts.push(format!("{} messages", fmt_bytes(b)));
+            }
+        }
+        "fanout" => {
+            if let Some(v) = s("variant") {
+                parts.push(v);
+            }
+            if let Some(t) = f("tasks") {
+                parts.push(format!("{} tasks", fmt_count(t)));
+            }
+            if let Some(d) = f("sleep_ms") {
+                parts.push(format!("{} ms sleep", trim_num(d)));
+            }
+        }
+        "stream" => {
+            if let Some(v) = s("variant") {
+                parts.push(v);
+            }
+            if let Some(c) = f("capacity") {
+                parts.push(format!("capacity {}", fmt_count(c)));
+            }
+            if let Some(k) = f("stages") {
+                parts.push(format!("{} stage{}", trim_num(k), if k == 1.0 { "" } else { "s" }));
+            }
+            if let Some(n) = f("items") {
+                parts.push(format!("{} items", fmt_count(n)));
+            }
+        }
+        "micro" => {
+            if let Some(p) = s("primitive") {
+                parts.push(p);
+            }
+        }
+        "futures" => {
+            if let Some(p) = s("pattern") {
+                parts.push(p);
+            }
+            if let Some(r) = s("runtime") {
+                parts.push(format!("on {r}"));
+            }
+        }
+        _ => {}
+    }
+    let known = [
+        "mode",
+        "rate_fraction",
+        "rate_msgs_per_s",
+        "connections",
+        "message_bytes",
+        "variant",
+        "tasks",
+        "sleep_ms",
+        "capacity",
+        "stages",
+        "items",
+        "primitive",
+        "pattern",
+        "runtime",
+    ];
+    for (k, v) in &cell.params {
+        if !known.contains(&k.as_str()) {
+            parts.push(format!("{k}={}", value_text(v)));
+        }
+    }
+    if parts.is_empty() { "default parameters".into() } else { parts.join(", ") }
+}
+
+/// A number without a trailing ".0".
+pub fn trim_num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+}
