@@ -1,17 +1,27 @@
 //! asyncbench: build, verify and benchmark equivalent async workloads across runtimes and languages.
 //!
-//! The library exposes [`Options`] and [`run`]; `main.rs` only prints the error chain. The flow is one
+//! The library exposes [`Opts`] and [`run`]; `main.rs` only prints the error chain. The flow is one
 //! direction: cli → manifest → toolchain → build → verify → workload → results → report.
 
-pub mod results;
-pub mod stats;
+pub mod aggregate;
+pub mod build;
+pub mod cli;
+pub mod env;
+pub mod join;
 pub mod manifest;
+pub mod prepare;
 pub mod process;
 pub mod protocol;
-pub mod build;
-pub mod env;
+pub mod results;
+pub mod runner;
+pub mod stats;
+pub mod suite;
+pub mod summary;
 pub mod toolchain;
 pub mod ui;
-pub mod join;
 pub mod verify;
 pub mod workload;
+mod app;
+
+pub use app::run;
+pub use cli::Opts;

@@ -1,5 +1,56 @@
 //! Correctness checks run before any measurement: an implementation that gives a wrong answer is
-//! excluded (`verify_failed`) and never benchmarked. The same code backs `asyncbench verify` and the
-//! conformance tests.
+//! excluded from that workload's measurements and never benchmarked there. The same code backs
+//! `asyncbench verify`, the run, and the conformance tests.
 
 pub mod echo;
+
+use crate::protocol::Ready;
+use crate::runner::Workload;
+use crate::workload::fanout::{self, FanoutParams};
+use crate::workload::stream::{self, StreamParams};
+use crate::workload::{Launch, echo as echo_workload};
+use std::time::Duration;
+
+/// Verifies one workload of one implementation. `Ok` is a one-line description of what was checked;
+/// the ready event (if any) tells which runtime actually ran.
+pub fn workload(w: Workload, launch: &Launch) -> (Result<String, String>, Option<Ready>) {
+    match w {
+        Workload::Echo => (echo_workload::verify(launch, Duration::from_secs(30)), None),
+        Workload::Fanout => verify_fanout(launch),
+        Workload::Stream => verify_stream(launch),
+        Workload::Futures | Workload::Micro => (Ok("not applicable".into()), None),
+    }
+}
+
+fn verify_fanout(launch: &Launch) -> (Result<String, String>, Option<Ready>) {
+    let mut ready = None;
+    for variant in [fanout::Variant::Bare, fanout::Variant::State] {
+        for tasks in [1, 1000] {
+            let p = FanoutParams { tasks, sleep_ms: 200, variant };
+            match fanout::run_trial(launch, p) {
+                Ok(t) => ready = ready.or(t.ready),
+                Err(f) => return (Err(format!("{} tasks, {}: {}", tasks, variant.as_str(), f.reason)), ready),
+            }
+        }
+    }
+    (Ok("1 and 1000 tasks, bare and state: checksums right, tasks concurrent, clean exit".into()), ready)
+}
+
+fn verify_stream(launch: &Launch) -> (Result<String, String>, Option<Ready>) {
+    let mut ready = None;
+    let cases = [
+        (10_000, 4, 16, stream::Variant::Balanced),
+        (10_000, 1, 1, stream::Variant::Balanced),
+        (5_000, 2, 8, stream::Variant::SlowConsumer),
+    ];
+    for (items, stages, capacity, variant) in cases {
+        let p = StreamParams { items, stages, capacity, variant, pause_every: 500, pause_ms: 1, sample_every: 7 };
+        match stream::run_trial(launch, p) {
+            Ok(t) => ready = ready.or(t.ready),
+            Err(f) => {
+                return (Err(format!("{items} items, {stages} stages, capacity {capacity}, {}: {}", variant.as_str(), f.reason)), ready);
+            }
+        }
+    }
+    (Ok("10k items through 4 stages (C=16) and 1 stage (C=1), slow consumer: order and checksum right, all samples".into()), ready)
+}

@@ -2,6 +2,8 @@
 //! returns plain data (a [`TrialData`] or a failure) to the runner; none of them writes files.
 
 pub mod echo;
+pub mod futures;
+pub mod micro;
 pub mod fanout;
 pub mod stream;
 

@@ -1,0 +1,141 @@
+//! Command-line options (clap derive). Validation that clap cannot express lives here too, with
+//! messages that say how to fix the problem.
+
+use crate::runner::Workload;
+use crate::suite::SuiteKind;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Build, verify and benchmark equivalent async workloads across runtimes and languages.
+#[derive(Debug, Parser)]
+#[command(name = "asyncbench", version, about)]
+pub struct Opts {
+    /// The repository root (holds manifest/); found from the current directory when omitted.
+    #[arg(long, global = true, env = "ASYNCBENCH_ROOT")]
+    pub root: Option<PathBuf>,
+    /// Print only errors and the final summary.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build, verify and measure; writes results/<run-id>/ (results.json and reports).
+    Run(RunArgs),
+    /// List implementations, their toolchains and whether they can run here.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build and run the correctness checks only.
+    Verify(SelectArgs),
+    /// Regenerate report.html, report.md, results.csv and charts from a results file.
+    Report {
+        /// A results.json written by `asyncbench run`.
+        results: PathBuf,
+        /// Where to write the reports (default: beside the results file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Compare two results files cell by cell; exits 1 on a confident regression above the threshold.
+    Compare {
+        base: PathBuf,
+        new: PathBuf,
+        /// Regression threshold in percent.
+        #[arg(long, default_value_t = 5.0)]
+        threshold: f64,
+    },
+}
+
+/// Which workloads and implementations.
+#[derive(Debug, Args, Clone)]
+pub struct SelectArgs {
+    /// Workloads to run (comma-separated): echo, fanout, stream, futures, micro. Default: all.
+    #[arg(long, short, value_delimiter = ',')]
+    pub workload: Vec<Workload>,
+    /// Implementations to run (comma-separated names from `asyncbench list`). Default: all.
+    #[arg(long = "impl", short, value_delimiter = ',')]
+    pub implementations: Vec<String>,
+    /// Never install missing toolchains; skip those implementations instead.
+    #[arg(long)]
+    pub no_provision: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Smoke-sized suite (one trial, few points): minutes, not half an hour.
+    #[arg(long, conflicts_with = "full")]
+    pub quick: bool,
+    /// The complete sweep (long).
+    #[arg(long)]
+    pub full: bool,
+    /// Trials per cell (default: 1 quick, 3 default, 5 full).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: Option<u32>,
+    /// Write the run into exactly this directory (default results/<run-id>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Pin servers and the load generator to disjoint CPUs: "SERVER_CPUS:CLIENT_CPUS", e.g. "1:0".
+    #[arg(long, value_parser = parse_pin)]
+    pub pin: Option<(Vec<usize>, Vec<usize>)>,
+    /// Load-generator threads.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub client_threads: u32,
+}
+
+impl RunArgs {
+    pub fn suite_kind(&self) -> SuiteKind {
+        if self.quick {
+            SuiteKind::Quick
+        } else if self.full {
+            SuiteKind::Full
+        } else {
+            SuiteKind::Default
+        }
+    }
+}
+
+/// Parses "1:0" or "2,3:0,1" into (server CPUs, client CPUs).
+pub fn parse_pin(s: &str) -> Result<(Vec<usize>, Vec<usize>), String> {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let list = |part: &str| -> Result<Vec<usize>, String> {
+        part.split(',')
+            .map(|c| {
+                let c: usize = c.trim().parse().map_err(|_| format!("'{c}' is not a CPU number; use e.g. --pin 1:0"))?;
+                if c >= cpus {
+                    return Err(format!("CPU {c} does not exist (this machine has CPUs 0..{}); use e.g. --pin 1:0", cpus - 1));
+                }
+                Ok(c)
+            })
+            .collect()
+    };
+    let (a, b) = s.split_once(':').ok_or("expected SERVER_CPUS:CLIENT_CPUS, e.g. --pin 1:0")?;
+    let (server, client) = (list(a)?, list(b)?);
+    if server.iter().any(|c| client.contains(c)) {
+        return Err("server and client CPU sets overlap; use disjoint sets, e.g. --pin 1:0".into());
+    }
+    Ok((server, client))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_parsing() {
+        assert_eq!(parse_pin("0:0").unwrap_err(), "server and client CPU sets overlap; use disjoint sets, e.g. --pin 1:0");
+        assert!(parse_pin("x").unwrap_err().contains("SERVER_CPUS:CLIENT_CPUS"));
+        assert!(parse_pin("999:0").unwrap_err().contains("does not exist"));
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Opts::command().debug_assert();
+    }
+}

@@ -1,0 +1,462 @@
+//! `report.html`: one self-contained page. Inline CSS and inline SVG charts only: no scripts, fonts,
+//! images or styles from anywhere else, so it opens offline and makes no request.
+
+use super::analysis::{
+    Insight, Ranking, Table, backpressure, impl_status_text, insights, status_text, tables, warnings,
+    workload_title, workloads,
+};
+use super::format::{fmt_range, fmt_ratio, fmt_ratio_range, fmt_value};
+use super::markdown::{HOW_TO_READ, environment_rows, machine_line};
+use super::metrics::{Better, NOISY_CV};
+use super::palette::Palette;
+use super::{Artifact, Charts, Report};
+use crate::results::{CellStatus, ImplStatus, Results};
+use std::fmt::Write;
+
+/// The HTML exporter.
+pub struct Html;
+
+impl Report for Html {
+    fn name(&self) -> &'static str {
+        "HTML"
+    }
+
+    fn render(&self, results: &Results, charts: &Charts) -> anyhow::Result<Vec<Artifact>> {
+        Ok(vec![Artifact::new("report.html", render(results, charts)?)])
+    }
+}
+
+/// Escapes text for HTML content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const CSS: &str = r#"
+:root { --fg: #1d2125; --muted: #5f6b76; --line: #d8dee4; --bg-alt: #f6f8fa; --warn: #9a6700; --bad: #b42318; --good: #1a7f37; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", "Liberation Sans", sans-serif;
+       color: var(--fg); margin: 0 auto; max-width: 1180px; padding: 1.5rem 1.5rem 4rem; line-height: 1.45; }
+h1 { margin: 0 0 .25rem; font-size: 1.8rem; }
+h2 { margin-top: 2.5rem; padding-bottom: .3rem; border-bottom: 2px solid var(--line); }
+h3 { margin-top: 1.8rem; }
+h4 { margin: 1.4rem 0 .4rem; }
+.meta { color: var(--muted); margin: 0; }
+nav { margin: 1rem 0; padding: .6rem .9rem; background: var(--bg-alt); border-radius: 6px; font-size: .95rem; }
+nav a { margin-right: 1rem; color: #0b5cad; text-decoration: none; }
+nav a:hover { text-decoration: underline; }
+.banner { border-left: 4px solid var(--warn); background: #fff8e6; padding: .6rem .9rem; margin: 1rem 0; }
+ul.picks { padding-left: 1.2rem; }
+ul.picks li { margin: .35rem 0; }
+.howto { color: var(--muted); font-size: .92rem; }
+table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .9rem; }
+th, td { border-bottom: 1px solid var(--line); padding: .3rem .6rem; text-align: left; vertical-align: top; }
+th { background: var(--bg-alt); font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.ci { display: block; color: var(--muted); font-size: .8rem; }
+.swatch { display: inline-block; width: .8rem; height: .8rem; border-radius: 2px; margin-right: .4rem; vertical-align: -1px; }
+.bar { display: inline-block; height: .55rem; border-radius: 2px; vertical-align: middle; }
+.tied { color: var(--muted); font-size: .8rem; margin-left: .3rem; }
+.noisy { color: var(--warn); cursor: help; }
+.bad { color: var(--bad); font-weight: 600; }
+.good { color: var(--good); }
+.muted { color: var(--muted); }
+figure { margin: 1rem 0 2rem; }
+figure svg { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
+figcaption { color: var(--muted); font-size: .9rem; max-width: 960px; margin-top: .3rem; }
+svg text { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; }
+pre { background: var(--bg-alt); padding: .8rem; border-radius: 6px; overflow-x: auto; font-size: .85rem; }
+.notes { white-space: pre-wrap; }
+details { margin: .5rem 0 1rem; }
+"#;
+
+/// The page.
+pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
+    let palette = Palette::new(results);
+    let env = &results.environment;
+    let warns = warnings(results, &palette);
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>asyncbench report — {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
+        esc(&results.run_id)
+    );
+    let _ = writeln!(h, "<header>\n<h1>asyncbench report</h1>");
+    let mut run = format!("Run <code>{}</code>, started {}", esc(&results.run_id), esc(&env.started_at));
+    if let Some(f) = &env.finished_at {
+        let _ = write!(run, ", finished {}", esc(f));
+    }
+    let _ = writeln!(h, "<p class=\"meta\">{run}.<br>{}.</p>\n</header>", esc(&machine_line(results)));
+    let _ = writeln!(
+        h,
+        "<nav><a href=\"#summary\">Summary</a><a href=\"#results\">Results</a><a href=\"#charts\">Charts</a>\
+         <a href=\"#environment\">Environment</a><a href=\"#implementations\">Implementations</a>\
+         <a href=\"#findings\">Findings</a><a href=\"#notes\">Notes</a></nav>"
+    );
+    if !warns.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p class=\"banner\"><strong>{} warning{}</strong> — read <a href=\"#findings\">Findings and warnings</a> \
+             before trusting a number.</p>",
+            warns.len(),
+            if warns.len() == 1 { "" } else { "s" }
+        );
+    }
+
+    // Summary.
+    let _ = writeln!(h, "<section id=\"summary\">\n<h2>Summary: what to pick for what</h2>");
+    let ins = insights(results, &palette);
+    if ins.is_empty() {
+        let _ = writeln!(h, "<p>No completed measurements to summarise.</p>");
+    } else {
+        let _ = writeln!(h, "<ul class=\"picks\">");
+        for i in &ins {
+            match i {
+                Insight::Pick { what, ranking } => {
+                    let _ = writeln!(h, "<li><strong>{}:</strong> {}</li>", esc(what), esc(&ranking.sentence(3)));
+                }
+                Insight::Statement { what, text } => {
+                    let _ = writeln!(h, "<li><strong>{}:</strong> {}</li>", esc(what), esc(text));
+                }
+            }
+        }
+        let _ = writeln!(h, "</ul>");
+    }
+    let _ = writeln!(h, "<p class=\"howto\">{}</p>", md_inline(HOW_TO_READ));
+    for i in &ins {
+        if let Insight::Pick { what, ranking } = i
+            && ranking.entries.len() > 1
+        {
+            ranking_table(&mut h, what, ranking, &palette);
+        }
+    }
+    let _ = writeln!(h, "</section>");
+
+    // Detail tables.
+    let _ = writeln!(h, "<section id=\"results\">\n<h2>Results by workload</h2>");
+    let all_tables = tables(results, &palette);
+    if all_tables.is_empty() {
+        let _ = writeln!(h, "<p>No cells were measured.</p>");
+    }
+    for w in workloads(results) {
+        let _ = writeln!(h, "<h3>{}</h3>", esc(&workload_title(&w)));
+        for t in all_tables.iter().filter(|t| t.workload == w) {
+            detail_table(&mut h, t, &palette);
+        }
+    }
+    let _ = writeln!(h, "</section>");
+
+    // Charts.
+    let _ = writeln!(h, "<section id=\"charts\">\n<h2>Charts</h2>");
+    if charts.charts.is_empty() {
+        let _ = writeln!(h, "<p>No data to chart.</p>");
+    }
+    for w in workloads(results) {
+        let cs: Vec<_> = charts.for_workload(&w).collect();
+        if cs.is_empty() {
+            continue;
+        }
+        let _ = writeln!(h, "<h3>{}</h3>", esc(&workload_title(&w)));
+        for c in cs {
+            let svg = inline_svg(&c.svg()?, &c.title);
+            let _ = writeln!(h, "<figure id=\"chart-{}\">\n{svg}\n<figcaption>{}</figcaption>\n</figure>", c.id, esc(&c.caption));
+        }
+    }
+    let _ = writeln!(h, "</section>");
+
+    // Environment.
+    let _ = writeln!(h, "<section id=\"environment\">\n<h2>Environment</h2>\n<table>");
+    for (k, v) in environment_rows(results) {
+        let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(&k), esc(&v));
+    }
+    let _ = writeln!(h, "</table>");
+    if !env.toolchains.is_empty() {
+        let _ = writeln!(h, "<table>\n<tr><th>toolchain</th><th>version</th></tr>");
+        for (k, v) in &env.toolchains {
+            let _ = writeln!(h, "<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(v));
+        }
+        let _ = writeln!(h, "</table>");
+    }
+    if !env.config.is_null() {
+        let cfg = serde_json::to_string_pretty(&env.config).unwrap_or_default();
+        let _ = writeln!(h, "<details><summary>Harness configuration</summary>\n<pre>{}</pre>\n</details>", esc(&cfg));
+    }
+    let _ = writeln!(h, "</section>");
+
+    // Implementations.
+    let _ = writeln!(h, "<section id=\"implementations\">\n<h2>Implementations</h2>\n<table>");
+    let _ = writeln!(
+        h,
+        "<tr><th>implementation</th><th>language</th><th>runtime</th><th>reported runtime</th><th>toolchain</th>\
+         <th class=\"num\">threads</th><th>status</th><th>verification</th><th>environment</th></tr>"
+    );
+    for i in &results.implementations {
+        let status_class = if i.status == ImplStatus::Ok { "good" } else { "bad" };
+        let mut status = format!("<span class=\"{status_class}\">{}</span>", esc(impl_status_text(i.status)));
+        if let Some(r) = &i.reason {
+            let _ = write!(status, "<br>{}", esc(r));
+        }
+        let verification: Vec<String> = i
+            .verification
+            .iter()
+            .map(|v| {
+                let mark = if v.passed {
+                    "<span class=\"good\">passed</span>"
+                } else {
+                    "<span class=\"bad\">FAILED</span>"
+                };
+                if v.detail.is_empty() {
+                    format!("{} {mark}", esc(&v.workload))
+                } else {
+                    format!("{} {mark} <span class=\"muted\">({})</span>", esc(&v.workload), esc(&v.detail))
+                }
+            })
+            .collect();
+        let envs: Vec<String> = i.env.iter().map(|(k, v)| format!("<code>{}={}</code>", esc(k), esc(v))).collect();
+        let toolchain = [i.toolchain.as_deref(), i.toolchain_version.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _ = writeln!(
+            h,
+            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{status}</td>\
+             <td>{}</td><td>{}</td></tr>",
+            swatch(&palette, &i.name),
+            esc(&i.name),
+            esc(&i.language),
+            esc(&i.runtime),
+            esc(i.runtime_detail.as_deref().unwrap_or("")),
+            esc(&toolchain),
+            i.threads.map(|t| t.to_string()).unwrap_or_default(),
+            verification.join("<br>"),
+            envs.join(" ")
+        );
+    }
+    let _ = writeln!(h, "</table>\n</section>");
+
+    // Findings.
+    let _ = writeln!(h, "<section id=\"findings\">\n<h2>Findings and warnings</h2>");
+    let bp = backpressure(results, &palette);
+    if !bp.is_empty() {
+        let _ = writeln!(h, "<h3>Backpressure (stream)</h3>\n<table>");
+        let _ = writeln!(h, "<tr><th>implementation</th><th>scenario</th><th>verdict</th><th>detail</th></tr>");
+        for v in &bp {
+            let verdict =
+                if v.held { "<span class=\"good\">held</span>" } else { "<span class=\"bad\">VIOLATED</span>" };
+            let _ = writeln!(
+                h,
+                "<tr><td>{}{}</td><td>{}</td><td>{verdict}</td><td>{}</td></tr>",
+                swatch(&palette, &v.implementation),
+                esc(&v.implementation),
+                esc(&v.scenario),
+                esc(&v.message)
+            );
+        }
+        let _ = writeln!(h, "</table>");
+    }
+    if warns.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p>No warnings: no noisy headline metric (CV &gt; {:.0}%), no failures, no client bottleneck or busy \
+             machine flagged.</p>",
+            NOISY_CV * 100.0
+        );
+    } else {
+        let _ = writeln!(h, "<h3>Warnings</h3>\n<table>\n<tr><th>kind</th><th>subject</th><th>message</th></tr>");
+        for w in &warns {
+            let _ = writeln!(
+                h,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                esc(&w.kind),
+                esc(&w.subject),
+                esc(&w.message)
+            );
+        }
+        let _ = writeln!(h, "</table>");
+    }
+    let _ = writeln!(h, "</section>");
+
+    // Notes.
+    let _ = writeln!(h, "<section id=\"notes\">\n<h2>Implementation notes</h2>");
+    let noted: Vec<_> = results.implementations.iter().filter(|i| !i.notes.trim().is_empty()).collect();
+    if noted.is_empty() {
+        let _ = writeln!(h, "<p>No notes recorded.</p>");
+    }
+    for i in noted {
+        let _ = writeln!(
+            h,
+            "<h3>{}{}</h3>\n<p class=\"notes\">{}</p>",
+            swatch(&palette, &i.name),
+            esc(&i.name),
+            esc(i.notes.trim())
+        );
+    }
+    let _ = writeln!(h, "</section>\n</body>\n</html>");
+    Ok(h)
+}
+
+/// The shared how-to-read text, with Markdown code spans turned into `<code>`.
+fn md_inline(s: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in esc(s).split('`').enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(out, "<code>{part}</code>");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+fn swatch(palette: &Palette, name: &str) -> String {
+    format!("<span class=\"swatch\" style=\"background:{}\"></span>", palette.hex(name))
+}
+
+/// Prepares a plotters SVG document for inlining: no XML prolog, no namespace declarations (implied in
+/// HTML), an accessible name.
+fn inline_svg(svg: &str, title: &str) -> String {
+    let mut s = svg.trim().to_string();
+    if s.starts_with("<?xml")
+        && let Some(end) = s.find("?>")
+    {
+        s = s[end + 2..].trim_start().to_string();
+    }
+    for attr in [
+        " xmlns=\"http://www.w3.org/2000/svg\"",
+        " xmlns:xlink=\"http://www.w3.org/1999/xlink\"",
+    ] {
+        s = s.replace(attr, "");
+    }
+    s.replacen("<svg ", &format!("<svg role=\"img\" aria-label=\"{}\" ", esc(title)), 1)
+}
+
+fn ranking_table(h: &mut String, what: &str, r: &Ranking, palette: &Palette) {
+    let _ = writeln!(h, "<h4>{} <span class=\"muted\">— {}</span></h4>", esc(what), r.direction());
+    let _ = writeln!(
+        h,
+        "<table>\n<tr><th class=\"num\">#</th><th>implementation</th><th class=\"num\">{}</th>\
+         <th class=\"num\">× best</th><th>relative</th></tr>",
+        esc(r.metric.label)
+    );
+    // Bar length: relative performance (1 = best), so longer is always better.
+    let rel = |ratio: f64| match r.metric.better {
+        Better::Lower if ratio > 0.0 => 1.0 / ratio,
+        _ => ratio,
+    };
+    let row = |h: &mut String, rank: String, e: &super::analysis::RankEntry, reference: bool| {
+        let noisy = if e.estimate.noisy() {
+            format!(
+                " <span class=\"noisy\" title=\"coefficient of variation {:.0}%\">⚠</span>",
+                e.estimate.cv.unwrap_or(0.0) * 100.0
+            )
+        } else {
+            String::new()
+        };
+        let interval = if e.estimate.has_interval {
+            format!("<span class=\"ci\">[{}]</span>", esc(&fmt_ratio_range(e.ratio_lo, e.ratio_hi)))
+        } else {
+            String::new()
+        };
+        let tied = if e.tied_with_best && !rank.starts_with('1') && !reference {
+            "<span class=\"tied\">tied</span>"
+        } else {
+            ""
+        };
+        let width = (rel(e.ratio).clamp(0.0, 1.0) * 160.0).round();
+        let name = if reference {
+            format!("{} <span class=\"muted\">(reference, no spawning)</span>", esc(&e.implementation))
+        } else {
+            esc(&e.implementation)
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"num\">{rank}</td><td>{}{name}</td><td class=\"num\">{}{noisy}{}</td>\
+             <td class=\"num\">{}{tied}{interval}</td><td><span class=\"bar\" style=\"width:{width}px;background:{}\"></span></td></tr>",
+            swatch(palette, &e.implementation),
+            esc(&fmt_value(r.metric.unit, e.estimate.median)),
+            if e.estimate.has_interval {
+                format!("<span class=\"ci\">{}</span>", esc(&fmt_range(r.metric.unit, e.estimate.lo, e.estimate.hi)))
+            } else {
+                String::new()
+            },
+            fmt_ratio(e.ratio),
+            palette.hex(&e.implementation)
+        );
+    };
+    for (i, e) in r.entries.iter().enumerate() {
+        row(h, (i + 1).to_string(), e, false);
+    }
+    for e in &r.references {
+        row(h, "–".into(), e, true);
+    }
+    let _ = writeln!(h, "</table>");
+}
+
+fn detail_table(h: &mut String, t: &Table, palette: &Palette) {
+    let _ = writeln!(h, "<h4>{}</h4>\n<table>\n<tr>", esc(&t.title));
+    for l in &t.label_headers {
+        let _ = write!(h, "<th>{}</th>", esc(l));
+    }
+    for c in &t.columns {
+        let _ = write!(h, "<th class=\"num\">{}</th>", esc(c.label));
+    }
+    let _ = writeln!(h, "<th>notes</th></tr>");
+    for r in &t.rows {
+        let _ = write!(h, "<tr>");
+        for (i, l) in r.labels.iter().enumerate() {
+            if (i == 0 && t.label_headers[0] == "implementation") || (i == 1 && l == &r.implementation) {
+                let _ = write!(h, "<td>{}{}</td>", swatch(palette, &r.implementation), esc(l));
+            } else {
+                let _ = write!(h, "<td>{}</td>", esc(l));
+            }
+        }
+        for (i, v) in r.values.iter().enumerate() {
+            let unit = t.columns[i].unit;
+            match v {
+                Some(e) => {
+                    let noisy = if e.noisy() {
+                        format!(
+                            " <span class=\"noisy\" title=\"coefficient of variation {:.0}%\">⚠</span>",
+                            e.cv.unwrap_or(0.0) * 100.0
+                        )
+                    } else {
+                        String::new()
+                    };
+                    let ci = if e.has_interval {
+                        format!("<span class=\"ci\">{}</span>", esc(&fmt_range(unit, e.lo, e.hi)))
+                    } else {
+                        String::new()
+                    };
+                    let _ = write!(h, "<td class=\"num\">{}{noisy}{ci}</td>", esc(&fmt_value(unit, e.median)));
+                }
+                None => {
+                    let _ = write!(h, "<td class=\"num muted\">–</td>");
+                }
+            }
+        }
+        let mut notes: Vec<String> = Vec::new();
+        if r.status != CellStatus::Ok {
+            notes.push(format!(
+                "<span class=\"bad\">{}</span>: {}",
+                status_text(r.status),
+                esc(r.reason.as_deref().unwrap_or(""))
+            ));
+        }
+        notes.extend(r.flags.iter().map(|f| format!("<code>{}</code>", esc(f))));
+        let _ = writeln!(h, "<td>{}</td></tr>", notes.join(" "));
+    }
+    let _ = writeln!(h, "</table>");
+}

@@ -1,0 +1,447 @@
+//! The run: prepare implementations, verify each workload, measure cells in interleaved order
+//! (A B C A B C, so machine drift does not favour one implementation), and write `results.json` after
+//! every trial so nothing completed is ever lost.
+
+use crate::aggregate::CellAcc;
+use crate::manifest::{self, Paths};
+use crate::prepare::{Prepared, prepare};
+use crate::results::{self, Finding, ImplStatus, Results, VerifyRecord};
+use crate::suite::Suite;
+use crate::toolchain::Provision;
+use crate::ui::Ui;
+use crate::workload::echo::loadgen::Mode;
+use crate::workload::echo::{EchoConfig, EchoParams};
+use crate::workload::fanout::{self, FanoutParams};
+use crate::workload::stream::{self, StreamParams};
+use crate::workload::{Failure, Launch, TrialData};
+use anyhow::{Context, bail};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The workloads, in the order a run measures them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Workload {
+    Echo,
+    Fanout,
+    Stream,
+    Futures,
+    Micro,
+}
+
+impl Workload {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Workload::Echo => "echo",
+            Workload::Fanout => "fanout",
+            Workload::Stream => "stream",
+            Workload::Futures => "futures",
+            Workload::Micro => "micro",
+        }
+    }
+}
+
+/// Everything a run needs to know.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub root: PathBuf,
+    pub suite: Suite,
+    pub workloads: Vec<Workload>,
+    /// Only these implementations (all when `None`).
+    pub implementations: Option<Vec<String>>,
+    pub out_dir: PathBuf,
+    pub provision: Provision,
+    /// Disjoint CPUs for servers and the load generator.
+    pub pin: Option<(Vec<usize>, Vec<usize>)>,
+    pub client_threads: usize,
+    pub verify_only: bool,
+    /// The configuration as the user gave it, recorded in the results.
+    pub config_json: serde_json::Value,
+}
+
+/// A run in progress: the results so far and where they go.
+pub struct Run<'a> {
+    pub cfg: &'a RunConfig,
+    pub results: Results,
+    pub prepared: Vec<Prepared>,
+    pub ui: &'a mut Ui,
+    results_path: PathBuf,
+}
+
+/// Loads the manifest and keeps the implementations the run asked for.
+pub fn select(root: &Path, wanted: Option<&[String]>, workloads: &[Workload]) -> anyhow::Result<Vec<manifest::Implementation>> {
+    let all = manifest::load_dir(&root.join("manifest"))?;
+    if let Some(wanted) = wanted {
+        let unknown: Vec<&String> = wanted.iter().filter(|w| !all.iter().any(|i| &i.name == *w)).collect();
+        if !unknown.is_empty() {
+            let known: Vec<&str> = all.iter().map(|i| i.name.as_str()).collect();
+            bail!("unknown implementation(s) {unknown:?}; choose from: {}", known.join(", "));
+        }
+    }
+    let micro_runtimes = ["rust-tokio", "rust-tokio-ct", "rust-async-std", "rust-smol", "rust-monoio", "rust-glommio"];
+    Ok(all
+        .into_iter()
+        .filter(|i| wanted.is_none_or(|w| w.contains(&i.name)))
+        .filter(|i| {
+            workloads.iter().any(|w| i.workloads.iter().any(|iw| iw == w.as_str()))
+                || (workloads.contains(&Workload::Micro) && micro_runtimes.contains(&i.name.as_str()))
+        })
+        .collect())
+}
+
+impl<'a> Run<'a> {
+    /// Prepares every selected implementation and writes the first results file.
+    pub fn start(cfg: &'a RunConfig, ui: &'a mut Ui) -> anyhow::Result<Run<'a>> {
+        std::fs::create_dir_all(&cfg.out_dir)
+            .with_context(|| format!("cannot create the output directory {}; pass a writable --out", cfg.out_dir.display()))?;
+        let selected = select(&cfg.root, cfg.implementations.as_deref(), &cfg.workloads)?;
+        if selected.is_empty() {
+            bail!("no implementation runs the requested workloads; see `asyncbench list`");
+        }
+        let paths = Paths::new(&cfg.root);
+        let mut environment = crate::env::capture(&cfg.root);
+        environment.config = cfg.config_json.clone();
+        environment.cpu_pinning =
+            cfg.pin.clone().map(|(server_cpus, client_cpus)| results::CpuPinning { server_cpus, client_cpus });
+        let results_path = cfg.out_dir.join("results.json");
+        let mut run = Run {
+            cfg,
+            results: Results {
+                schema_version: results::SCHEMA_VERSION,
+                run_id: cfg.out_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                environment,
+                implementations: selected.iter().map(crate::prepare::info).collect(),
+                cells: Vec::new(),
+            },
+            prepared: Vec::new(),
+            ui,
+            results_path,
+        };
+        run.save()?;
+        run.ui.phase("build", selected.len() as u64);
+        let server_cpus = cfg.pin.as_ref().map(|p| p.0.clone());
+        for imp in &selected {
+            if crate::process::interrupted() {
+                bail!("interrupted");
+            }
+            run.ui.step(&imp.name);
+            let p = prepare(imp, &paths, cfg.provision, server_cpus.clone(), run.ui);
+            if let (Some(tc), Some(v)) = (&p.info.toolchain, &p.info.toolchain_version) {
+                run.results.environment.toolchains.insert(tc.clone(), v.clone());
+            }
+            if p.launch.is_none() {
+                run.ui.line(&format!("{}: {:?}: {}", imp.name, p.info.status, crate::toolchain::last_line(p.info.reason.as_deref().unwrap_or(""))));
+            }
+            run.prepared.push(p);
+            run.sync_implementations();
+            run.save()?;
+            run.ui.done();
+        }
+        run.ui.finish();
+        Ok(run)
+    }
+
+    /// Writes `results.json` (atomically).
+    pub fn save(&self) -> anyhow::Result<()> {
+        results::write_atomic(&self.results_path, &self.results)
+    }
+
+    fn sync_implementations(&mut self) {
+        for p in &self.prepared {
+            if let Some(slot) = self.results.implementations.iter_mut().find(|i| i.name == p.info.name) {
+                *slot = p.info.clone();
+            }
+        }
+    }
+
+    /// Implementations that may run `workload` now, in manifest order.
+    fn runnable(&self, workload: &str) -> Vec<(String, Launch)> {
+        self.prepared
+            .iter()
+            .filter(|p| p.runs(workload))
+            .map(|p| (p.imp.name.clone(), p.launch.clone().expect("runs() implies a launch")))
+            .collect()
+    }
+
+    /// Verifies `workload` on every implementation that runs it; failures exclude it from measurement.
+    pub fn verify(&mut self, workload: Workload) -> anyhow::Result<()> {
+        let w = workload.as_str();
+        let targets = self.runnable(w);
+        if targets.is_empty() || matches!(workload, Workload::Futures | Workload::Micro) {
+            return Ok(());
+        }
+        self.ui.phase(&format!("verify {w}"), targets.len() as u64);
+        for (name, launch) in targets {
+            if crate::process::interrupted() {
+                bail!("interrupted");
+            }
+            self.ui.step(&name);
+            let (outcome, ready) = crate::verify::workload(workload, &launch);
+            let p = self.prepared.iter_mut().find(|p| p.imp.name == name).expect("prepared");
+            if let Some(r) = ready {
+                p.info.runtime_detail = Some(r.runtime.clone());
+                p.info.threads = r.threads.or(p.info.threads);
+            }
+            let (passed, detail) = match outcome {
+                Ok(d) => (true, d),
+                Err(reason) => {
+                    self.ui.line(&format!("{name}: {w} verification FAILED: {reason}"));
+                    p.info.status = ImplStatus::VerifyFailed;
+                    let prev = p.info.reason.take().map(|r| format!("{r}; ")).unwrap_or_default();
+                    p.info.reason = Some(format!("{prev}{w}: {reason}"));
+                    (false, reason)
+                }
+            };
+            p.info.verification.push(VerifyRecord { workload: w.into(), passed, detail });
+            self.sync_implementations();
+            self.save()?;
+            self.ui.done();
+        }
+        self.ui.finish();
+        Ok(())
+    }
+
+    /// Runs every (point, implementation) pair `repeat` times in interleaved order. `points` are
+    /// (params, headline metric, trial closure) per implementation; returns the finished cell indices.
+    pub fn measure<P: Clone>(
+        &mut self,
+        workload: &str,
+        label: &str,
+        points: Vec<(String, BTreeMap<String, serde_json::Value>, P)>,
+        headline: &'static str,
+        repeat: usize,
+        trial: &dyn Fn(&Launch, &P, usize) -> Result<TrialData, Failure>,
+    ) -> anyhow::Result<Vec<usize>> {
+        let launches: BTreeMap<String, Launch> = self.runnable(workload).into_iter().collect();
+        let points: Vec<_> = points.into_iter().filter(|(imp, _, _)| launches.contains_key(imp)).collect();
+        if points.is_empty() {
+            return Ok(Vec::new());
+        }
+        let first = self.results.cells.len();
+        let mut accs: Vec<CellAcc> =
+            points.iter().map(|(imp, params, _)| CellAcc::new(workload, imp, params.clone(), headline)).collect();
+        self.results.cells.extend(accs.iter().map(|a| a.to_cell()));
+        self.ui.phase(label, (points.len() * repeat) as u64);
+        for r in 0..repeat {
+            for (i, (imp, params, p)) in points.iter().enumerate() {
+                if crate::process::interrupted() {
+                    bail!("interrupted");
+                }
+                let desc: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                self.ui.step(&format!("{imp} {} (trial {}/{repeat})", desc.join(" "), r + 1));
+                let outcome = trial(&launches[imp], p, r);
+                if let Err(f) = &outcome {
+                    self.ui.line(&format!("{imp} {workload} {}: {:?}: {}", desc.join(" "), f.status, f.reason));
+                }
+                if let Ok(t) = &outcome {
+                    self.note_ready(imp, t);
+                }
+                accs[i].push(outcome);
+                self.results.cells[first + i] = accs[i].to_cell();
+                self.save()?;
+                self.ui.done();
+            }
+        }
+        self.ui.finish();
+        Ok((first..first + points.len()).collect())
+    }
+
+    fn note_ready(&mut self, imp: &str, t: &TrialData) {
+        if let (Some(r), Some(info)) = (&t.ready, self.results.implementations.iter_mut().find(|i| i.name == imp)) {
+            info.runtime_detail.get_or_insert_with(|| r.runtime.clone());
+            if info.threads.is_none() {
+                info.threads = r.threads;
+            }
+        }
+    }
+
+    /// Writes the final results (with the end time).
+    pub fn finish(mut self) -> anyhow::Result<Results> {
+        self.results.environment.finished_at = Some(crate::env::now_rfc3339());
+        self.save()?;
+        Ok(self.results)
+    }
+}
+
+/// Params map helper.
+pub fn params(pairs: &[(&str, serde_json::Value)]) -> BTreeMap<String, serde_json::Value> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
+/// Measures the echo workload: closed-loop points first, then open-loop points whose rates come from
+/// each implementation's own closed-loop maximum and from rates common to all.
+pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
+    let s = run.cfg.suite.echo.clone();
+    let cfg = EchoConfig {
+        warmup: s.warmup,
+        duration: s.duration,
+        sub_interval: s.sub_interval,
+        io_timeout: Duration::from_secs(5),
+        ready_timeout: Duration::from_secs(30),
+        client_threads: run.cfg.client_threads,
+        client_cpus: run.cfg.pin.as_ref().map(|p| p.1.clone()),
+    };
+    let impls: Vec<String> = run.runnable("echo").into_iter().map(|(n, _)| n).collect();
+    let mut closed = Vec::new();
+    for &(c, b) in &s.closed {
+        for imp in &impls {
+            let p = EchoParams { mode: Mode::Closed, connections: c, message_bytes: b };
+            closed.push((imp.clone(), params(&[("mode", json!("closed")), ("connections", json!(c)), ("message_bytes", json!(b))]), p));
+        }
+    }
+    let trial = |l: &Launch, p: &EchoParams, r: usize| crate::workload::echo::run_trial(l, *p, &cfg, 0xec40 + r as u64);
+    let repeat = run.cfg.suite.repeat;
+    let cells = run.measure("echo", "echo closed", closed, "throughput_msgs_per_s", repeat, &trial)?;
+    // Each implementation's own maximum at the open-loop point.
+    let (oc, ob) = s.open_at;
+    let mut own_max = BTreeMap::new();
+    for &i in &cells {
+        let c = &run.results.cells[i];
+        if c.params["connections"] == json!(oc) && c.params["message_bytes"] == json!(ob) {
+            if let Some(t) = c.metrics.get("throughput_msgs_per_s") {
+                own_max.insert(c.implementation.clone(), t);
+            }
+        }
+    }
+    let mut open = Vec::new();
+    for &f in &s.open_fractions {
+        for imp in &impls {
+            let Some(max) = own_max.get(imp) else { continue };
+            let rate = (max * f).max(100.0).round();
+            let p = EchoParams { mode: Mode::Open { rate_msgs_per_s: rate }, connections: oc, message_bytes: ob };
+            let pr = params(&[
+                ("mode", json!("open")),
+                ("connections", json!(oc)),
+                ("message_bytes", json!(ob)),
+                ("rate_fraction", json!(f)),
+                ("rate_msgs_per_s", json!(rate)),
+            ]);
+            open.push((imp.clone(), pr, p));
+        }
+    }
+    for &rate in &s.open_rates {
+        for imp in &impls {
+            let p = EchoParams { mode: Mode::Open { rate_msgs_per_s: rate }, connections: oc, message_bytes: ob };
+            let pr = params(&[("mode", json!("open")), ("connections", json!(oc)), ("message_bytes", json!(ob)), ("rate_msgs_per_s", json!(rate))]);
+            open.push((imp.clone(), pr, p));
+        }
+    }
+    run.measure("echo", "echo open", open, "throughput_msgs_per_s", repeat, &trial)?;
+    Ok(())
+}
+
+/// Measures fan-out and derives bytes per task against each implementation's 1-task baseline.
+pub fn measure_fanout(run: &mut Run) -> anyhow::Result<()> {
+    let s = run.cfg.suite.fanout.clone();
+    let impls: Vec<String> = run.runnable("fanout").into_iter().map(|(n, _)| n).collect();
+    let mut points = Vec::new();
+    for &v in &s.variants {
+        for &n in &s.tasks {
+            for imp in &impls {
+                let p = FanoutParams { tasks: n, sleep_ms: s.sleep_for(n), variant: v };
+                let pr = params(&[("variant", json!(v.as_str())), ("tasks", json!(n)), ("sleep_ms", json!(p.sleep_ms))]);
+                points.push((imp.clone(), pr, p));
+            }
+        }
+    }
+    let trial = |l: &Launch, p: &FanoutParams, _r: usize| fanout::run_trial(l, *p);
+    let cells = run.measure("fanout", "fanout", points, "peak_rss_bytes", run.cfg.suite.repeat, &trial)?;
+    derive_bytes_per_task(&mut run.results.cells, &cells);
+    run.save()
+}
+
+/// bytes_per_task = (peak RSS at N − peak RSS at N = 1) / N, per implementation and variant; per trial
+/// too, so the value has an interval.
+pub fn derive_bytes_per_task(cells: &mut [results::Cell], indices: &[usize]) {
+    let mut baseline = BTreeMap::new();
+    for &i in indices {
+        let c = &cells[i];
+        if c.params.get("tasks") == Some(&json!(1)) {
+            if let Some(rss) = c.metrics.get("peak_rss_bytes") {
+                baseline.insert((c.implementation.clone(), c.params["variant"].to_string()), rss);
+            }
+        }
+    }
+    for &i in indices {
+        let c = &mut cells[i];
+        let n = c.params.get("tasks").and_then(|t| t.as_u64()).unwrap_or(1);
+        let Some(base) = baseline.get(&(c.implementation.clone(), c.params["variant"].to_string())).copied() else { continue };
+        if n <= 1 || c.status != results::CellStatus::Ok {
+            continue;
+        }
+        let per: Vec<f64> = c
+            .trials
+            .iter_mut()
+            .filter_map(|t| {
+                let v = (t.metrics.get("peak_rss_bytes")? - base) / n as f64;
+                t.metrics.set("bytes_per_task", v);
+                Some(v)
+            })
+            .collect();
+        if let Some(s) = crate::stats::summary::summarize(&per) {
+            c.metrics.set("bytes_per_task", s.median);
+            c.stats.insert("bytes_per_task".into(), s);
+        }
+    }
+}
+
+/// Measures stream points and, for every slow-consumer point, the same at 10 × items, then attaches a
+/// backpressure verdict to the larger cell.
+pub fn measure_stream(run: &mut Run) -> anyhow::Result<()> {
+    let s = run.cfg.suite.stream.clone();
+    let impls: Vec<String> = run.runnable("stream").into_iter().map(|(n, _)| n).collect();
+    let mk = |items: u64, stages: u32, capacity: u32, variant: stream::Variant| StreamParams {
+        items,
+        stages,
+        capacity,
+        variant,
+        pause_every: s.pause_every,
+        pause_ms: s.pause_ms,
+        sample_every: s.sample_every,
+    };
+    let mut points = Vec::new();
+    let mut push = |p: StreamParams| {
+        for imp in &impls {
+            let pr = params(&[
+                ("variant", json!(p.variant.as_str())),
+                ("items", json!(p.items)),
+                ("stages", json!(p.stages)),
+                ("capacity", json!(p.capacity)),
+            ]);
+            points.push((imp.clone(), pr, p));
+        }
+    };
+    for &(n, k, c) in &s.balanced {
+        push(mk(n, k, c, stream::Variant::Balanced));
+    }
+    for &(n, k, c) in &s.slow_consumer {
+        push(mk(n, k, c, stream::Variant::SlowConsumer));
+        push(mk(n * 10, k, c, stream::Variant::SlowConsumer));
+    }
+    let trial = |l: &Launch, p: &StreamParams, _r: usize| stream::run_trial(l, *p);
+    let cells = run.measure("stream", "stream", points, "throughput_items_per_s", run.cfg.suite.repeat, &trial)?;
+    attach_backpressure_verdicts(&mut run.results.cells, &cells);
+    run.save()
+}
+
+/// Pairs slow-consumer cells at N and 10·N (same implementation, stages, capacity) and records the verdict.
+pub fn attach_backpressure_verdicts(cells: &mut [results::Cell], indices: &[usize]) {
+    let key = |c: &results::Cell| (c.implementation.clone(), c.params["stages"].to_string(), c.params["capacity"].to_string());
+    let slow: Vec<usize> = indices
+        .iter()
+        .copied()
+        .filter(|&i| cells[i].params.get("variant") == Some(&json!("slow-consumer")) && cells[i].status == results::CellStatus::Ok)
+        .collect();
+    for &small in &slow {
+        let n = cells[small].params["items"].as_u64().unwrap_or(0);
+        let Some(&large) = slow.iter().find(|&&j| key(&cells[j]) == key(&cells[small]) && cells[j].params["items"].as_u64() == Some(n * 10)) else {
+            continue;
+        };
+        let (Some(a), Some(b)) = (cells[small].metrics.get("peak_rss_bytes"), cells[large].metrics.get("peak_rss_bytes")) else { continue };
+        let verdict: Finding = stream::backpressure_verdict(a, b, n, n * 10);
+        cells[large].findings.retain(|f| !f.kind.starts_with("backpressure_"));
+        cells[large].findings.push(verdict);
+    }
+}

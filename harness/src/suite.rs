@@ -1,0 +1,178 @@
+//! The suites: which points each workload measures, how long, and how often. Pure data, chosen so the
+//! default suite (every workload, every implementation, the default repeats) fits in about 30 minutes on
+//! a 2-core machine: echo ≈ 12, fan-out ≈ 8, stream ≈ 6, the rest for builds, verification, futures and
+//! micro-benchmarks. `--quick` is a smoke test; `--full` is the complete sweep.
+
+use crate::workload::fanout::Variant as FanoutVariant;
+use serde::Serialize;
+use std::time::Duration;
+
+/// Which suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum SuiteKind {
+    Quick,
+    Default,
+    Full,
+}
+
+/// Everything a run measures.
+#[derive(Debug, Clone, Serialize)]
+pub struct Suite {
+    pub kind: SuiteKind,
+    /// Trials per cell, interleaved across implementations.
+    pub repeat: usize,
+    pub echo: EchoSuite,
+    pub fanout: FanoutSuite,
+    pub stream: StreamSuite,
+    /// Run criterion in its `--quick` mode.
+    pub micro_quick: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EchoSuite {
+    /// Closed-loop points: (connections, message bytes).
+    pub closed: Vec<(usize, usize)>,
+    /// The closed-loop point whose throughput defines each implementation's own maximum, and where the
+    /// open-loop cells run.
+    pub open_at: (usize, usize),
+    /// Open-loop rates as fractions of each implementation's own closed-loop maximum.
+    pub open_fractions: Vec<f64>,
+    /// Open-loop rates common to every implementation (msgs/s), so they compare at the same load.
+    pub open_rates: Vec<f64>,
+    #[serde(with = "secs")]
+    pub warmup: Duration,
+    #[serde(with = "secs")]
+    pub duration: Duration,
+    #[serde(with = "secs")]
+    pub sub_interval: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FanoutSuite {
+    /// Task counts; 1 is the baseline for bytes per task and must be first.
+    pub tasks: Vec<u64>,
+    #[serde(skip)]
+    pub variants: Vec<FanoutVariant>,
+    pub sleep_ms: u64,
+    /// Sleep for N ≥ 1M, long enough that every task is alive at once even in slow runtimes.
+    pub sleep_ms_large: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamSuite {
+    /// (items, stages, capacity) of the balanced variant.
+    pub balanced: Vec<(u64, u32, u32)>,
+    /// Slow-consumer points (items, stages, capacity); for each, the run also measures 10 × items
+    /// to judge backpressure.
+    pub slow_consumer: Vec<(u64, u32, u32)>,
+    pub pause_every: u64,
+    pub pause_ms: u64,
+    pub sample_every: u64,
+}
+
+impl FanoutSuite {
+    pub fn sleep_for(&self, tasks: u64) -> u64 {
+        if tasks >= 1_000_000 { self.sleep_ms_large } else { self.sleep_ms }
+    }
+}
+
+impl Suite {
+    pub fn new(kind: SuiteKind) -> Suite {
+        match kind {
+            SuiteKind::Quick => Suite {
+                kind,
+                repeat: 1,
+                echo: EchoSuite {
+                    closed: vec![(1, 64), (64, 64)],
+                    open_at: (64, 64),
+                    open_fractions: vec![0.5],
+                    open_rates: vec![10_000.0],
+                    warmup: Duration::from_millis(300),
+                    duration: Duration::from_millis(1200),
+                    sub_interval: Duration::from_millis(200),
+                },
+                fanout: FanoutSuite {
+                    tasks: vec![1, 1_000, 10_000],
+                    variants: vec![FanoutVariant::Bare, FanoutVariant::State],
+                    sleep_ms: 500,
+                    sleep_ms_large: 5_000,
+                },
+                stream: StreamSuite {
+                    balanced: vec![(20_000, 4, 64)],
+                    slow_consumer: vec![(10_000, 1, 64)],
+                    pause_every: 1_000,
+                    pause_ms: 1,
+                    sample_every: 100,
+                },
+                micro_quick: true,
+            },
+            SuiteKind::Default => Suite {
+                kind,
+                repeat: 3,
+                echo: EchoSuite {
+                    closed: vec![(1, 64), (64, 64), (64, 4096), (256, 64)],
+                    open_at: (64, 64),
+                    open_fractions: vec![0.5],
+                    open_rates: vec![10_000.0],
+                    warmup: Duration::from_millis(500),
+                    duration: Duration::from_secs(2),
+                    sub_interval: Duration::from_millis(250),
+                },
+                fanout: FanoutSuite {
+                    tasks: vec![1, 10_000, 100_000, 1_000_000],
+                    variants: vec![FanoutVariant::Bare, FanoutVariant::State],
+                    sleep_ms: 1_000,
+                    sleep_ms_large: 4_000,
+                },
+                stream: StreamSuite {
+                    balanced: vec![(100_000, 4, 64), (100_000, 1, 1024), (20_000, 4, 1)],
+                    slow_consumer: vec![(100_000, 1, 64)],
+                    pause_every: 1_000,
+                    pause_ms: 1,
+                    sample_every: 100,
+                },
+                micro_quick: false,
+            },
+            SuiteKind::Full => Suite {
+                kind,
+                repeat: 5,
+                echo: EchoSuite {
+                    closed: [1, 16, 64, 256, 1024]
+                        .iter()
+                        .flat_map(|&c| [64, 4096, 65536].map(move |s| (c, s)))
+                        .collect(),
+                    open_at: (64, 64),
+                    open_fractions: vec![0.25, 0.5, 0.75],
+                    open_rates: vec![10_000.0, 50_000.0],
+                    warmup: Duration::from_secs(1),
+                    duration: Duration::from_secs(5),
+                    sub_interval: Duration::from_millis(500),
+                },
+                fanout: FanoutSuite {
+                    tasks: vec![1, 1_000, 10_000, 100_000, 1_000_000],
+                    variants: vec![FanoutVariant::Bare, FanoutVariant::State],
+                    sleep_ms: 1_000,
+                    sleep_ms_large: 10_000,
+                },
+                stream: StreamSuite {
+                    balanced: [1u32, 4]
+                        .iter()
+                        .flat_map(|&k| [1u32, 64, 1024].map(move |c| (1_000_000, k, c)))
+                        .collect(),
+                    slow_consumer: vec![(100_000, 1, 64), (100_000, 4, 64)],
+                    pause_every: 1_000,
+                    pause_ms: 1,
+                    sample_every: 1_000,
+                },
+                micro_quick: false,
+            },
+        }
+    }
+}
+
+mod secs {
+    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}
