@@ -4,7 +4,7 @@ use crate::cli::{Command, Opts, RunArgs, SelectArgs};
 use crate::manifest::Paths;
 use crate::results::ImplStatus;
 use crate::runner::{self, Run, RunConfig, Workload};
-use crate::suite::{Suite, SuiteKind};
+use crate::suite::Suite;
 use crate::toolchain::Provision;
 use crate::ui::Ui;
 use anyhow::{Context, bail};
@@ -16,13 +16,13 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
     let mut ui = Ui::new(opts.quiet);
     match opts.command {
         Command::Run(args) => run_cmd(&root, &args, false, &mut ui),
-        Command::Verify(select) => {
+        Command::Verify { select, out } => {
             let args = RunArgs {
                 select,
                 quick: true,
                 full: false,
                 repeat: None,
-                out: None,
+                out,
                 pin: None,
                 client_threads: 1,
             };
@@ -33,7 +33,7 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
             let r = crate::results::load(&results)?;
             let dir = out.unwrap_or_else(|| results.parent().map(Path::to_path_buf).unwrap_or_default());
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            for f in reports::write_all(&r, &dir)? {
+            for f in crate::report::write_all(&r, &dir)? {
                 println!("{}", f.display());
             }
             Ok(0)
@@ -43,7 +43,9 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
                 bail!("--threshold must be a percentage ≥ 0, e.g. --threshold 5");
             }
             let (b, n) = (crate::results::load(&base)?, crate::results::load(&new)?);
-            reports::compare(&b, &n, threshold)
+            let cmp = crate::compare::compare(&b, &n, threshold);
+            print!("{}", cmp.render_text());
+            Ok(cmp.exit_code())
         }
     }
 }
@@ -100,6 +102,7 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         "provision": !args.select.no_provision,
         "pin": args.pin,
         "client_threads": args.client_threads,
+        "ready_timeout_s": args.select.ready_timeout,
         "harness_version": env!("CARGO_PKG_VERSION"),
     });
     let cfg = RunConfig {
@@ -112,8 +115,11 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         pin: args.pin.clone(),
         client_threads: args.client_threads as usize,
         verify_only,
+        ready_timeout: std::time::Duration::from_secs(args.select.ready_timeout),
         config_json,
     };
+    // Validate the selection before saying anything, so a typo gets exactly one line.
+    runner::select(root, cfg.implementations.as_deref(), &cfg.workloads)?;
     ui.line(&format!("asyncbench {}: {:?} suite → {}", if verify_only { "verify" } else { "run" }, cfg.suite.kind, out_dir.display()));
     let mut run = Run::start(&cfg, ui)?;
     let outcome = measure_all(&mut run, &workloads, verify_only);
@@ -125,7 +131,7 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         }
     }
     if !verify_only {
-        match reports::write_all(&results, &out_dir) {
+        match crate::report::write_all(&results, &out_dir) {
             Ok(_) => {}
             Err(e) => eprintln!("warning: writing reports failed: {e:#}"),
         }
@@ -136,12 +142,9 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         eprintln!("interrupted: partial results kept in {}", out_dir.display());
         return Ok(130);
     }
-    let verify_failed = results.implementations.iter().any(|i| i.status == ImplStatus::VerifyFailed);
-    if verify_only {
-        let not_ok: Vec<_> = results.implementations.iter().filter(|i| i.status != ImplStatus::Ok).collect();
-        return Ok(if not_ok.is_empty() { 0 } else { 1 });
-    }
-    Ok(if verify_failed && cfg.suite.kind == SuiteKind::Quick { 1 } else { 0 })
+    // A run records failures as outcomes and succeeds; `verify` is a check and fails on any of them.
+    let all_ok = results.implementations.iter().all(|i| i.status == ImplStatus::Ok);
+    Ok(if verify_only && !all_ok { 1 } else { 0 })
 }
 
 fn measure_all(run: &mut Run, workloads: &[Workload], verify_only: bool) -> anyhow::Result<()> {
@@ -199,14 +202,3 @@ fn list(root: &Path, json: bool, ui: &Ui) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// The seam to the report and compare modules (being written in parallel).
-mod reports {
-    use crate::results::Results;
-    use std::path::{Path, PathBuf};
-    pub fn write_all(_r: &Results, _dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-        anyhow::bail!("reports are not wired in yet")
-    }
-    pub fn compare(_b: &Results, _n: &Results, _t: f64) -> anyhow::Result<i32> {
-        anyhow::bail!("compare is not wired in yet")
-    }
-}

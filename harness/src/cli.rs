@@ -31,7 +31,13 @@ pub enum Command {
         json: bool,
     },
     /// Build and run the correctness checks only.
-    Verify(SelectArgs),
+    Verify {
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Write results.json into exactly this directory (default target/asyncbench/verify/<run-id>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Regenerate report.html, report.md, results.csv and charts from a results file.
     Report {
         /// A results.json written by `asyncbench run`.
@@ -62,6 +68,9 @@ pub struct SelectArgs {
     /// Never install missing toolchains; skip those implementations instead.
     #[arg(long)]
     pub no_provision: bool,
+    /// Seconds a program may take from start to its ready line (slow JIT start-up on a busy machine).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub ready_timeout: u64,
 }
 
 #[derive(Debug, Args, Clone)]

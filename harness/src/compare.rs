@@ -11,7 +11,9 @@
 //! exit_code`] is 1 when anything regressed or now fails, 0 otherwise. Pure: loading is `results::load`.
 
 use crate::report::format::{fmt_estimate, fmt_pct};
-use crate::report::metrics::{Better, Estimate, describe_scenario, estimate, headline_metrics, metric_def, scenario_key};
+use crate::report::metrics::{
+    Better, Estimate, describe_scenario, estimate, headline_metrics, metric_def, scenario_key,
+};
 use crate::results::{Cell, CellStatus, Environment, Results};
 use std::fmt::Write;
 
@@ -86,8 +88,12 @@ pub fn compare(base: &Results, new: &Results, threshold_pct: f64) -> Comparison 
             }
         }
     }
-    let only_in_new =
-        new.cells.iter().filter(|n| !base.cells.iter().any(|b| key(b) == key(n))).map(|n| n.key()).collect();
+    let only_in_new = new
+        .cells
+        .iter()
+        .filter(|n| !base.cells.iter().any(|b| key(b) == key(n)))
+        .map(|n| n.key())
+        .collect();
     Comparison {
         threshold_pct,
         base_run: base.run_id.clone(),
@@ -119,14 +125,27 @@ fn compare_metric(b: &Cell, n: &Cell, metric: &'static str, threshold_pct: f64) 
     match (be, ne) {
         (Some(be), Some(ne)) => {
             if be.median == 0.0 {
-                let verdict = if ne.median == 0.0 { Verdict::WithinNoise } else { direction(def.better, ne.median > 0.0) };
+                let verdict = if ne.median == 0.0 {
+                    Verdict::WithinNoise
+                } else {
+                    direction(def.better, ne.median > 0.0)
+                };
                 return Some(mk(verdict, None));
             }
-            let pct = |v: f64, base: f64| if base != 0.0 { (v / base - 1.0) * 100.0 } else { f64::NAN };
+            let pct = |v: f64, base: f64| {
+                if base != 0.0 {
+                    (v / base - 1.0) * 100.0
+                } else {
+                    f64::NAN
+                }
+            };
             let change = pct(ne.median, be.median);
             let lo = pct(ne.lo, be.hi);
             let hi = pct(ne.hi, be.lo);
-            let verdict = if be.overlaps(&ne) || change.abs() < threshold_pct || def.better == Better::Neither {
+            let verdict = if be.overlaps(&ne)
+                || change.abs() < threshold_pct
+                || def.better == Better::Neither
+            {
                 Verdict::WithinNoise
             } else {
                 direction(def.better, change > 0.0)
@@ -134,8 +153,12 @@ fn compare_metric(b: &Cell, n: &Cell, metric: &'static str, threshold_pct: f64) 
             Some(mk(verdict, Some((change, lo, hi))))
         }
         // A cell that stopped (or started) completing is reported once, against its first headline metric.
-        (Some(_), None) if !new_ok && first_measured(b) == Some(metric) => Some(mk(Verdict::NowFailing, None)),
-        (None, Some(_)) if !base_ok && first_measured(n) == Some(metric) => Some(mk(Verdict::NowPassing, None)),
+        (Some(_), None) if !new_ok && first_measured(b) == Some(metric) => {
+            Some(mk(Verdict::NowFailing, None))
+        }
+        (None, Some(_)) if !base_ok && first_measured(n) == Some(metric) => {
+            Some(mk(Verdict::NowPassing, None))
+        }
         _ => None,
     }
 }
@@ -164,18 +187,26 @@ pub fn environment_differences(a: &Environment, b: &Environment) -> Vec<String> 
     };
     diff("CPU model", a.cpu_model.clone(), b.cpu_model.clone());
     diff("core count", a.cores.to_string(), b.cores.to_string());
-    diff("memory", a.memory_bytes.to_string(), b.memory_bytes.to_string());
+    diff(
+        "memory",
+        a.memory_bytes.to_string(),
+        b.memory_bytes.to_string(),
+    );
     diff("kernel", a.kernel.clone(), b.kernel.clone());
     diff("OS", a.os.clone(), b.os.clone());
-    diff("CPU pinning", format!("{:?}", a.cpu_pinning), format!("{:?}", b.cpu_pinning));
+    diff(
+        "CPU pinning",
+        format!("{:?}", a.cpu_pinning),
+        format!("{:?}", b.cpu_pinning),
+    );
     let mut names: Vec<&String> = a.toolchains.keys().chain(b.toolchains.keys()).collect();
     names.sort();
     names.dedup();
     for n in names {
         match (a.toolchains.get(n), b.toolchains.get(n)) {
-            (Some(x), Some(y)) if x != y => {
-                out.push(format!("toolchain {n} differs: {x:?} (base) vs {y:?} (new)"))
-            }
+            (Some(x), Some(y)) if x != y => out.push(format!(
+                "toolchain {n} differs: {x:?} (base) vs {y:?} (new)"
+            )),
             (Some(_), None) => out.push(format!("toolchain {n} only in the base run")),
             (None, Some(_)) => out.push(format!("toolchain {n} only in the new run")),
             _ => {}
@@ -193,7 +224,15 @@ impl Comparison {
     /// 1 when any metric regressed beyond the threshold with non-overlapping intervals, or a cell that
     /// completed in the base run fails now; 0 otherwise.
     pub fn exit_code(&self) -> i32 {
-        if self.changes.iter().any(|c| matches!(c.verdict, Verdict::Regressed | Verdict::NowFailing)) { 1 } else { 0 }
+        if self
+            .changes
+            .iter()
+            .any(|c| matches!(c.verdict, Verdict::Regressed | Verdict::NowFailing))
+        {
+            1
+        } else {
+            0
+        }
     }
 
     /// A plain-text report: environment warnings, one aligned row per compared metric, a summary line.
@@ -205,19 +244,37 @@ impl Comparison {
             self.base_run, self.new_run, self.threshold_pct
         );
         if !self.env_warnings.is_empty() {
-            let _ = writeln!(out, "\nWARNING: the runs were measured in different environments; changes may not be caused by the code:");
+            let _ = writeln!(
+                out,
+                "\nWARNING: the runs were measured in different environments; changes may not be caused by the code:"
+            );
             for w in &self.env_warnings {
                 let _ = writeln!(out, "  - {w}");
             }
         }
         let _ = writeln!(out);
-        let header = ["workload", "implementation", "scenario", "metric", "base", "new", "change [interval]", "verdict"];
+        let header = [
+            "workload",
+            "implementation",
+            "scenario",
+            "metric",
+            "base",
+            "new",
+            "change [interval]",
+            "verdict",
+        ];
         let mut rows: Vec<[String; 8]> = Vec::new();
         for c in &self.changes {
             let def = metric_def(c.metric);
-            let fmt = |e: &Option<Estimate>| e.as_ref().map(|e| fmt_estimate(def.unit, e)).unwrap_or_else(|| "–".into());
+            let fmt = |e: &Option<Estimate>| {
+                e.as_ref()
+                    .map(|e| fmt_estimate(def.unit, e))
+                    .unwrap_or_else(|| "–".into())
+            };
             let change = match (c.change_pct, c.change_lo_pct, c.change_hi_pct) {
-                (Some(p), Some(lo), Some(hi)) if lo != hi => format!("{} [{} … {}]", fmt_pct(p), fmt_pct(lo), fmt_pct(hi)),
+                (Some(p), Some(lo), Some(hi)) if lo != hi => {
+                    format!("{} [{} … {}]", fmt_pct(p), fmt_pct(lo), fmt_pct(hi))
+                }
                 (Some(p), _, _) => fmt_pct(p),
                 _ => "–".into(),
             };
@@ -259,9 +316,17 @@ impl Comparison {
                 let _ = writeln!(out, "{}", line(r));
             }
         }
-        for (what, keys) in [("only in the base run", &self.only_in_base), ("only in the new run", &self.only_in_new)] {
+        for (what, keys) in [
+            ("only in the base run", &self.only_in_base),
+            ("only in the new run", &self.only_in_new),
+        ] {
             if !keys.is_empty() {
-                let _ = writeln!(out, "\n{} cell{} {what}:", keys.len(), if keys.len() == 1 { "" } else { "s" });
+                let _ = writeln!(
+                    out,
+                    "\n{} cell{} {what}:",
+                    keys.len(),
+                    if keys.len() == 1 { "" } else { "s" }
+                );
                 for k in keys {
                     let _ = writeln!(out, "  {k}");
                 }

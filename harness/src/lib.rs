@@ -5,6 +5,7 @@
 
 pub mod aggregate;
 pub mod build;
+pub mod compare;
 pub mod cli;
 pub mod env;
 pub mod join;
@@ -12,6 +13,7 @@ pub mod manifest;
 pub mod prepare;
 pub mod process;
 pub mod protocol;
+pub mod report;
 pub mod results;
 pub mod runner;
 pub mod stats;

@@ -75,8 +75,8 @@ pub fn prepare(imp: &Implementation, paths: &Paths, provision: Provision, cpus: 
     info.toolchain = Some(resolved.toolchain.name.clone());
     info.toolchain_version = Some(resolved.version.clone());
     match build(imp, &resolved, paths) {
-        BuildOutcome::Built { secs } => ui.line(&format!("built {} with {} in {secs:.1} s", imp.name, resolved.toolchain.name)),
-        BuildOutcome::UpToDate => {}
+        BuildOutcome::Built { secs } if !resolved.toolchain.build.is_empty() => ui.line(&format!("built {} with {} in {secs:.1} s", imp.name, resolved.toolchain.name)),
+        BuildOutcome::Built { .. } | BuildOutcome::UpToDate => {}
         BuildOutcome::Failed { reason } => {
             ui.line(&format!("build of {} failed: {}", imp.name, last_line(&reason)));
             info.status = ImplStatus::BuildFailed;

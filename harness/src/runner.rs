@@ -57,6 +57,8 @@ pub struct RunConfig {
     pub pin: Option<(Vec<usize>, Vec<usize>)>,
     pub client_threads: usize,
     pub verify_only: bool,
+    /// How long a program may take to print its ready line.
+    pub ready_timeout: Duration,
     /// The configuration as the user gave it, recorded in the results.
     pub config_json: serde_json::Value,
 }
@@ -178,7 +180,7 @@ impl<'a> Run<'a> {
                 bail!("interrupted");
             }
             self.ui.step(&name);
-            let (outcome, ready) = crate::verify::workload(workload, &launch);
+            let (outcome, ready) = crate::verify::workload(workload, &launch, self.cfg.ready_timeout);
             let p = self.prepared.iter_mut().find(|p| p.imp.name == name).expect("prepared");
             if let Some(r) = ready {
                 p.info.runtime_detail = Some(r.runtime.clone());
@@ -279,7 +281,7 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
         duration: s.duration,
         sub_interval: s.sub_interval,
         io_timeout: Duration::from_secs(5),
-        ready_timeout: Duration::from_secs(30),
+        ready_timeout: run.cfg.ready_timeout,
         client_threads: run.cfg.client_threads,
         client_cpus: run.cfg.pin.as_ref().map(|p| p.1.clone()),
     };

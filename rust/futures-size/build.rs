@@ -13,6 +13,9 @@ fn main() {
         .unwrap_or_else(|| "rustc unknown".into());
     println!("cargo:rustc-env=ASYNCBENCH_RUSTC_VERSION={version}");
 
+    let opt = std::env::var("OPT_LEVEL").unwrap_or_default();
+    println!("cargo:rustc-env=ASYNCBENCH_OPT_LEVEL={opt}");
+
     let lock_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock");
     println!("cargo:rerun-if-changed={}", lock_path.display());
     println!("cargo:rerun-if-changed=build.rs");

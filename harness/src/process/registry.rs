@@ -33,6 +33,13 @@ pub fn interrupted() -> bool {
 /// On SIGINT/SIGTERM: remember it, and kill every child group at once so the run stops promptly; the
 /// runner then writes the partial results and exits.
 pub fn install_interrupt_handler() -> anyhow::Result<()> {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    let mut result = Ok(());
+    INSTALLED.call_once(|| result = set_handler());
+    result
+}
+
+fn set_handler() -> anyhow::Result<()> {
     ctrlc::set_handler(|| {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
             // A second Ctrl-C: the user wants out now.

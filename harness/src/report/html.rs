@@ -2,8 +2,8 @@
 //! images or styles from anywhere else, so it opens offline and makes no request.
 
 use super::analysis::{
-    Insight, Ranking, Table, backpressure, impl_status_text, insights, status_text, tables, warnings,
-    workload_title, workloads,
+    Insight, Ranking, Table, backpressure, impl_status_text, insights, status_text, tables,
+    warnings, workload_title, workloads,
 };
 use super::format::{fmt_range, fmt_ratio, fmt_ratio_range, fmt_value};
 use super::markdown::{HOW_TO_READ, environment_rows, machine_line};
@@ -59,6 +59,8 @@ nav a:hover { text-decoration: underline; }
 ul.picks { padding-left: 1.2rem; }
 ul.picks li { margin: .35rem 0; }
 .howto { color: var(--muted); font-size: .92rem; }
+.rankings { display: grid; grid-template-columns: repeat(auto-fill, minmax(540px, 1fr)); column-gap: 2rem; }
+.ranking h4 { min-height: 2.6em; }
 table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .9rem; }
 th, td { border-bottom: 1px solid var(--line); padding: .3rem .6rem; text-align: left; vertical-align: top; }
 th { background: var(--bg-alt); font-weight: 600; }
@@ -94,11 +96,19 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
         esc(&results.run_id)
     );
     let _ = writeln!(h, "<header>\n<h1>asyncbench report</h1>");
-    let mut run = format!("Run <code>{}</code>, started {}", esc(&results.run_id), esc(&env.started_at));
+    let mut run = format!(
+        "Run <code>{}</code>, started {}",
+        esc(&results.run_id),
+        esc(&env.started_at)
+    );
     if let Some(f) = &env.finished_at {
         let _ = write!(run, ", finished {}", esc(f));
     }
-    let _ = writeln!(h, "<p class=\"meta\">{run}.<br>{}.</p>\n</header>", esc(&machine_line(results)));
+    let _ = writeln!(
+        h,
+        "<p class=\"meta\">{run}.<br>{}.</p>\n</header>",
+        esc(&machine_line(results))
+    );
     let _ = writeln!(
         h,
         "<nav><a href=\"#summary\">Summary</a><a href=\"#results\">Results</a><a href=\"#charts\">Charts</a>\
@@ -116,7 +126,10 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
     }
 
     // Summary.
-    let _ = writeln!(h, "<section id=\"summary\">\n<h2>Summary: what to pick for what</h2>");
+    let _ = writeln!(
+        h,
+        "<section id=\"summary\">\n<h2>Summary: what to pick for what</h2>"
+    );
     let ins = insights(results, &palette);
     if ins.is_empty() {
         let _ = writeln!(h, "<p>No completed measurements to summarise.</p>");
@@ -125,7 +138,12 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
         for i in &ins {
             match i {
                 Insight::Pick { what, ranking } => {
-                    let _ = writeln!(h, "<li><strong>{}:</strong> {}</li>", esc(what), esc(&ranking.sentence(3)));
+                    let _ = writeln!(
+                        h,
+                        "<li><strong>{}:</strong> {}</li>",
+                        esc(what),
+                        esc(&ranking.sentence(3))
+                    );
                 }
                 Insight::Statement { what, text } => {
                     let _ = writeln!(h, "<li><strong>{}:</strong> {}</li>", esc(what), esc(text));
@@ -135,6 +153,7 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
         let _ = writeln!(h, "</ul>");
     }
     let _ = writeln!(h, "<p class=\"howto\">{}</p>", md_inline(HOW_TO_READ));
+    let _ = writeln!(h, "<div class=\"rankings\">");
     for i in &ins {
         if let Insight::Pick { what, ranking } = i
             && ranking.entries.len() > 1
@@ -142,6 +161,7 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
             ranking_table(&mut h, what, ranking, &palette);
         }
     }
+    let _ = writeln!(h, "</div>");
     let _ = writeln!(h, "</section>");
 
     // Detail tables.
@@ -171,13 +191,21 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
         let _ = writeln!(h, "<h3>{}</h3>", esc(&workload_title(&w)));
         for c in cs {
             let svg = inline_svg(&c.svg()?, &c.title);
-            let _ = writeln!(h, "<figure id=\"chart-{}\">\n{svg}\n<figcaption>{}</figcaption>\n</figure>", c.id, esc(&c.caption));
+            let _ = writeln!(
+                h,
+                "<figure id=\"chart-{}\">\n{svg}\n<figcaption>{}</figcaption>\n</figure>",
+                c.id,
+                esc(&c.caption)
+            );
         }
     }
     let _ = writeln!(h, "</section>");
 
     // Environment.
-    let _ = writeln!(h, "<section id=\"environment\">\n<h2>Environment</h2>\n<table>");
+    let _ = writeln!(
+        h,
+        "<section id=\"environment\">\n<h2>Environment</h2>\n<table>"
+    );
     for (k, v) in environment_rows(results) {
         let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(&k), esc(&v));
     }
@@ -191,20 +219,34 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
     }
     if !env.config.is_null() {
         let cfg = serde_json::to_string_pretty(&env.config).unwrap_or_default();
-        let _ = writeln!(h, "<details><summary>Harness configuration</summary>\n<pre>{}</pre>\n</details>", esc(&cfg));
+        let _ = writeln!(
+            h,
+            "<details><summary>Harness configuration</summary>\n<pre>{}</pre>\n</details>",
+            esc(&cfg)
+        );
     }
     let _ = writeln!(h, "</section>");
 
     // Implementations.
-    let _ = writeln!(h, "<section id=\"implementations\">\n<h2>Implementations</h2>\n<table>");
+    let _ = writeln!(
+        h,
+        "<section id=\"implementations\">\n<h2>Implementations</h2>\n<table>"
+    );
     let _ = writeln!(
         h,
         "<tr><th>implementation</th><th>language</th><th>runtime</th><th>reported runtime</th><th>toolchain</th>\
          <th class=\"num\">threads</th><th>status</th><th>verification</th><th>environment</th></tr>"
     );
     for i in &results.implementations {
-        let status_class = if i.status == ImplStatus::Ok { "good" } else { "bad" };
-        let mut status = format!("<span class=\"{status_class}\">{}</span>", esc(impl_status_text(i.status)));
+        let status_class = if i.status == ImplStatus::Ok {
+            "good"
+        } else {
+            "bad"
+        };
+        let mut status = format!(
+            "<span class=\"{status_class}\">{}</span>",
+            esc(impl_status_text(i.status))
+        );
         if let Some(r) = &i.reason {
             let _ = write!(status, "<br>{}", esc(r));
         }
@@ -220,11 +262,19 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
                 if v.detail.is_empty() {
                     format!("{} {mark}", esc(&v.workload))
                 } else {
-                    format!("{} {mark} <span class=\"muted\">({})</span>", esc(&v.workload), esc(&v.detail))
+                    format!(
+                        "{} {mark} <span class=\"muted\">({})</span>",
+                        esc(&v.workload),
+                        esc(&v.detail)
+                    )
                 }
             })
             .collect();
-        let envs: Vec<String> = i.env.iter().map(|(k, v)| format!("<code>{}={}</code>", esc(k), esc(v))).collect();
+        let envs: Vec<String> = i
+            .env
+            .iter()
+            .map(|(k, v)| format!("<code>{}={}</code>", esc(k), esc(v)))
+            .collect();
         let toolchain = [i.toolchain.as_deref(), i.toolchain_version.as_deref()]
             .into_iter()
             .flatten()
@@ -248,14 +298,23 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
     let _ = writeln!(h, "</table>\n</section>");
 
     // Findings.
-    let _ = writeln!(h, "<section id=\"findings\">\n<h2>Findings and warnings</h2>");
+    let _ = writeln!(
+        h,
+        "<section id=\"findings\">\n<h2>Findings and warnings</h2>"
+    );
     let bp = backpressure(results, &palette);
     if !bp.is_empty() {
         let _ = writeln!(h, "<h3>Backpressure (stream)</h3>\n<table>");
-        let _ = writeln!(h, "<tr><th>implementation</th><th>scenario</th><th>verdict</th><th>detail</th></tr>");
+        let _ = writeln!(
+            h,
+            "<tr><th>implementation</th><th>scenario</th><th>verdict</th><th>detail</th></tr>"
+        );
         for v in &bp {
-            let verdict =
-                if v.held { "<span class=\"good\">held</span>" } else { "<span class=\"bad\">VIOLATED</span>" };
+            let verdict = if v.held {
+                "<span class=\"good\">held</span>"
+            } else {
+                "<span class=\"bad\">VIOLATED</span>"
+            };
             let _ = writeln!(
                 h,
                 "<tr><td>{}{}</td><td>{}</td><td>{verdict}</td><td>{}</td></tr>",
@@ -275,7 +334,10 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
             NOISY_CV * 100.0
         );
     } else {
-        let _ = writeln!(h, "<h3>Warnings</h3>\n<table>\n<tr><th>kind</th><th>subject</th><th>message</th></tr>");
+        let _ = writeln!(
+            h,
+            "<h3>Warnings</h3>\n<table>\n<tr><th>kind</th><th>subject</th><th>message</th></tr>"
+        );
         for w in &warns {
             let _ = writeln!(
                 h,
@@ -291,7 +353,11 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
 
     // Notes.
     let _ = writeln!(h, "<section id=\"notes\">\n<h2>Implementation notes</h2>");
-    let noted: Vec<_> = results.implementations.iter().filter(|i| !i.notes.trim().is_empty()).collect();
+    let noted: Vec<_> = results
+        .implementations
+        .iter()
+        .filter(|i| !i.notes.trim().is_empty())
+        .collect();
     if noted.is_empty() {
         let _ = writeln!(h, "<p>No notes recorded.</p>");
     }
@@ -322,7 +388,10 @@ fn md_inline(s: &str) -> String {
 }
 
 fn swatch(palette: &Palette, name: &str) -> String {
-    format!("<span class=\"swatch\" style=\"background:{}\"></span>", palette.hex(name))
+    format!(
+        "<span class=\"swatch\" style=\"background:{}\"></span>",
+        palette.hex(name)
+    )
 }
 
 /// Prepares a plotters SVG document for inlining: no XML prolog, no namespace declarations (implied in
@@ -340,11 +409,20 @@ fn inline_svg(svg: &str, title: &str) -> String {
     ] {
         s = s.replace(attr, "");
     }
-    s.replacen("<svg ", &format!("<svg role=\"img\" aria-label=\"{}\" ", esc(title)), 1)
+    s.replacen(
+        "<svg ",
+        &format!("<svg role=\"img\" aria-label=\"{}\" ", esc(title)),
+        1,
+    )
 }
 
 fn ranking_table(h: &mut String, what: &str, r: &Ranking, palette: &Palette) {
-    let _ = writeln!(h, "<h4>{} <span class=\"muted\">— {}</span></h4>", esc(what), r.direction());
+    let _ = writeln!(
+        h,
+        "<div class=\"ranking\">\n<h4>{} <span class=\"muted\">— {}</span></h4>",
+        esc(what),
+        r.direction()
+    );
     let _ = writeln!(
         h,
         "<table>\n<tr><th class=\"num\">#</th><th>implementation</th><th class=\"num\">{}</th>\
@@ -366,7 +444,10 @@ fn ranking_table(h: &mut String, what: &str, r: &Ranking, palette: &Palette) {
             String::new()
         };
         let interval = if e.estimate.has_interval {
-            format!("<span class=\"ci\">[{}]</span>", esc(&fmt_ratio_range(e.ratio_lo, e.ratio_hi)))
+            format!(
+                "<span class=\"ci\">[{}]</span>",
+                esc(&fmt_ratio_range(e.ratio_lo, e.ratio_hi))
+            )
         } else {
             String::new()
         };
@@ -377,7 +458,10 @@ fn ranking_table(h: &mut String, what: &str, r: &Ranking, palette: &Palette) {
         };
         let width = (rel(e.ratio).clamp(0.0, 1.0) * 160.0).round();
         let name = if reference {
-            format!("{} <span class=\"muted\">(reference, no spawning)</span>", esc(&e.implementation))
+            format!(
+                "{} <span class=\"muted\">(reference, no spawning)</span>",
+                esc(&e.implementation)
+            )
         } else {
             esc(&e.implementation)
         };
@@ -388,7 +472,10 @@ fn ranking_table(h: &mut String, what: &str, r: &Ranking, palette: &Palette) {
             swatch(palette, &e.implementation),
             esc(&fmt_value(r.metric.unit, e.estimate.median)),
             if e.estimate.has_interval {
-                format!("<span class=\"ci\">{}</span>", esc(&fmt_range(r.metric.unit, e.estimate.lo, e.estimate.hi)))
+                format!(
+                    "<span class=\"ci\">{}</span>",
+                    esc(&fmt_range(r.metric.unit, e.estimate.lo, e.estimate.hi))
+                )
             } else {
                 String::new()
             },
@@ -402,11 +489,14 @@ fn ranking_table(h: &mut String, what: &str, r: &Ranking, palette: &Palette) {
     for e in &r.references {
         row(h, "–".into(), e, true);
     }
-    let _ = writeln!(h, "</table>");
+    let _ = writeln!(h, "</table>\n</div>");
 }
 
 fn detail_table(h: &mut String, t: &Table, palette: &Palette) {
-    let _ = writeln!(h, "<h4>{}</h4>\n<table>\n<tr>", esc(&t.title));
+    if !t.title.is_empty() {
+        let _ = writeln!(h, "<h4>{}</h4>", esc(&t.title));
+    }
+    let _ = writeln!(h, "<table>\n<tr>");
     for l in &t.label_headers {
         let _ = write!(h, "<th>{}</th>", esc(l));
     }
@@ -417,8 +507,15 @@ fn detail_table(h: &mut String, t: &Table, palette: &Palette) {
     for r in &t.rows {
         let _ = write!(h, "<tr>");
         for (i, l) in r.labels.iter().enumerate() {
-            if (i == 0 && t.label_headers[0] == "implementation") || (i == 1 && l == &r.implementation) {
-                let _ = write!(h, "<td>{}{}</td>", swatch(palette, &r.implementation), esc(l));
+            if (i == 0 && t.label_headers[0] == "implementation")
+                || (i == 1 && l == &r.implementation)
+            {
+                let _ = write!(
+                    h,
+                    "<td>{}{}</td>",
+                    swatch(palette, &r.implementation),
+                    esc(l)
+                );
             } else {
                 let _ = write!(h, "<td>{}</td>", esc(l));
             }
@@ -436,11 +533,18 @@ fn detail_table(h: &mut String, t: &Table, palette: &Palette) {
                         String::new()
                     };
                     let ci = if e.has_interval {
-                        format!("<span class=\"ci\">{}</span>", esc(&fmt_range(unit, e.lo, e.hi)))
+                        format!(
+                            "<span class=\"ci\">{}</span>",
+                            esc(&fmt_range(unit, e.lo, e.hi))
+                        )
                     } else {
                         String::new()
                     };
-                    let _ = write!(h, "<td class=\"num\">{}{noisy}{ci}</td>", esc(&fmt_value(unit, e.median)));
+                    let _ = write!(
+                        h,
+                        "<td class=\"num\">{}{noisy}{ci}</td>",
+                        esc(&fmt_value(unit, e.median))
+                    );
                 }
                 None => {
                     let _ = write!(h, "<td class=\"num muted\">–</td>");

@@ -1,8 +1,8 @@
 //! `report.md`: GitHub-flavoured Markdown with PNG charts in `charts/` beside it (relative links).
 
 use super::analysis::{
-    Insight, Ranking, Table, Warning, backpressure, impl_status_text, insights, status_text, tables, warnings,
-    workload_title, workloads,
+    Insight, Ranking, Table, Warning, backpressure, impl_status_text, insights, status_text,
+    tables, warnings, workload_title, workloads,
 };
 use super::format::{fmt_bytes, fmt_estimate, fmt_ratio, fmt_ratio_range, fmt_value};
 use super::metrics::NOISY_CV;
@@ -50,7 +50,11 @@ pub fn render(results: &Results, charts: &Charts) -> String {
 
     // Header.
     let _ = writeln!(md, "# asyncbench report\n");
-    let mut run = format!("Run `{}`, started {}", esc(&results.run_id), esc(&env.started_at));
+    let mut run = format!(
+        "Run `{}`, started {}",
+        esc(&results.run_id),
+        esc(&env.started_at)
+    );
     if let Some(f) = &env.finished_at {
         let _ = write!(run, ", finished {}", esc(f));
     }
@@ -142,12 +146,18 @@ pub fn render(results: &Results, charts: &Charts) -> String {
     }
     if !env.config.is_null() {
         let cfg = serde_json::to_string_pretty(&env.config).unwrap_or_default();
-        let _ = writeln!(md, "<details><summary>Harness configuration</summary>\n\n```json\n{cfg}\n```\n\n</details>\n");
+        let _ = writeln!(
+            md,
+            "<details><summary>Harness configuration</summary>\n\n```json\n{cfg}\n```\n\n</details>\n"
+        );
     }
 
     // Implementations.
     let _ = writeln!(md, "## Implementations\n");
-    let _ = writeln!(md, "| implementation | language | runtime | reported runtime | toolchain | threads | status |");
+    let _ = writeln!(
+        md,
+        "| implementation | language | runtime | reported runtime | toolchain | threads | status |"
+    );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|");
     for i in &results.implementations {
         let status = match &i.reason {
@@ -167,7 +177,11 @@ pub fn render(results: &Results, charts: &Charts) -> String {
         );
     }
     let _ = writeln!(md);
-    let verified: Vec<_> = results.implementations.iter().filter(|i| !i.verification.is_empty()).collect();
+    let verified: Vec<_> = results
+        .implementations
+        .iter()
+        .filter(|i| !i.verification.is_empty())
+        .collect();
     if !verified.is_empty() {
         let _ = writeln!(md, "Verification before measuring:\n");
         for i in verified {
@@ -176,14 +190,22 @@ pub fn render(results: &Results, charts: &Charts) -> String {
                 .iter()
                 .map(|v| {
                     let mark = if v.passed { "passed" } else { "FAILED" };
-                    if v.detail.is_empty() { format!("{} {mark}", v.workload) } else { format!("{} {mark} ({})", v.workload, v.detail) }
+                    if v.detail.is_empty() {
+                        format!("{} {mark}", v.workload)
+                    } else {
+                        format!("{} {mark} ({})", v.workload, v.detail)
+                    }
                 })
                 .collect();
             let _ = writeln!(md, "- **{}**: {}", esc(&i.name), esc(&parts.join("; ")));
         }
         let _ = writeln!(md);
     }
-    let with_env: Vec<_> = results.implementations.iter().filter(|i| !i.env.is_empty()).collect();
+    let with_env: Vec<_> = results
+        .implementations
+        .iter()
+        .filter(|i| !i.env.is_empty())
+        .collect();
     if !with_env.is_empty() {
         let _ = writeln!(md, "Environment set by the manifest:\n");
         for i in with_env {
@@ -198,21 +220,39 @@ pub fn render(results: &Results, charts: &Charts) -> String {
     let bp = backpressure(results, &palette);
     if !bp.is_empty() {
         let _ = writeln!(md, "### Backpressure (stream)\n");
-        let _ = writeln!(md, "| implementation | scenario | verdict | detail |\n|---|---|---|---|");
+        let _ = writeln!(
+            md,
+            "| implementation | scenario | verdict | detail |\n|---|---|---|---|"
+        );
         for v in &bp {
             let verdict = if v.held { "held" } else { "**VIOLATED**" };
-            let _ = writeln!(md, "| {} | {} | {verdict} | {} |", esc(&v.implementation), esc(&v.scenario), esc(&v.message));
+            let _ = writeln!(
+                md,
+                "| {} | {} | {verdict} | {} |",
+                esc(&v.implementation),
+                esc(&v.scenario),
+                esc(&v.message)
+            );
         }
         let _ = writeln!(md);
     }
     if warns.is_empty() {
-        let _ = writeln!(md, "No warnings: no noisy headline metric (CV > {:.0}%), no failures, no client bottleneck or busy machine flagged.\n", NOISY_CV * 100.0);
+        let _ = writeln!(
+            md,
+            "No warnings: no noisy headline metric (CV > {:.0}%), no failures, no client bottleneck or busy machine flagged.\n",
+            NOISY_CV * 100.0
+        );
     } else {
+        let _ = writeln!(md, "### Warnings\n");
         warnings_table(&mut md, &warns);
     }
 
     // Notes.
-    let noted: Vec<_> = results.implementations.iter().filter(|i| !i.notes.trim().is_empty()).collect();
+    let noted: Vec<_> = results
+        .implementations
+        .iter()
+        .filter(|i| !i.notes.trim().is_empty())
+        .collect();
     if !noted.is_empty() {
         let _ = writeln!(md, "## Implementation notes\n");
         for i in noted {
@@ -235,11 +275,23 @@ median. `×` divides by the best implementation's median (for lower-is-better me
 
 fn ranking_table(md: &mut String, what: &str, r: &Ranking) {
     let _ = writeln!(md, "#### {} — {}\n", esc(what), r.direction());
-    let _ = writeln!(md, "| # | implementation | {} | × best | interval (× best) |", esc(r.metric.label));
+    let _ = writeln!(
+        md,
+        "| # | implementation | {} | × best | interval (× best) |",
+        esc(r.metric.label)
+    );
     let _ = writeln!(md, "|---:|---|---:|---:|---:|");
     for (i, e) in r.entries.iter().enumerate() {
-        let interval = if e.estimate.has_interval { fmt_ratio_range(e.ratio_lo, e.ratio_hi) } else { String::new() };
-        let tied = if i > 0 && e.tied_with_best { " (tied)" } else { "" };
+        let interval = if e.estimate.has_interval {
+            fmt_ratio_range(e.ratio_lo, e.ratio_hi)
+        } else {
+            String::new()
+        };
+        let tied = if i > 0 && e.tied_with_best {
+            " (tied)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             md,
             "| {} | {} | {}{} | {}{tied} | {interval} |",
@@ -263,13 +315,20 @@ fn ranking_table(md: &mut String, what: &str, r: &Ranking) {
 }
 
 fn detail_table(md: &mut String, t: &Table) {
-    let _ = writeln!(md, "#### {}\n", esc(&t.title));
+    if !t.title.is_empty() {
+        let _ = writeln!(md, "#### {}\n", esc(&t.title));
+    }
     let mut head: Vec<String> = t.label_headers.iter().map(|h| esc(h)).collect();
     head.extend(t.columns.iter().map(|c| esc(c.label)));
     head.push("notes".into());
     let _ = writeln!(md, "| {} |", head.join(" | "));
-    let align: Vec<&str> =
-        t.label_headers.iter().map(|_| "---").chain(t.columns.iter().map(|_| "---:")).chain(["---"]).collect();
+    let align: Vec<&str> = t
+        .label_headers
+        .iter()
+        .map(|_| "---")
+        .chain(t.columns.iter().map(|_| "---:"))
+        .chain(["---"])
+        .collect();
     let _ = writeln!(md, "|{}|", align.join("|"));
     for r in &t.rows {
         let mut cells: Vec<String> = r.labels.iter().map(|l| esc(l)).collect();
@@ -277,14 +336,26 @@ fn detail_table(md: &mut String, t: &Table) {
             let unit = t.columns[i].unit;
             cells.push(match v {
                 // Intervals only on the first (headline) column, to keep the table readable.
-                Some(e) if i == 0 => format!("{}{}", esc(&fmt_estimate(unit, e)), if e.noisy() { " ⚠" } else { "" }),
-                Some(e) => format!("{}{}", esc(&fmt_value(unit, e.median)), if e.noisy() { " ⚠" } else { "" }),
+                Some(e) if i == 0 => format!(
+                    "{}{}",
+                    esc(&fmt_estimate(unit, e)),
+                    if e.noisy() { " ⚠" } else { "" }
+                ),
+                Some(e) => format!(
+                    "{}{}",
+                    esc(&fmt_value(unit, e.median)),
+                    if e.noisy() { " ⚠" } else { "" }
+                ),
                 None => "–".into(),
             });
         }
         let mut notes: Vec<String> = Vec::new();
         if r.status != CellStatus::Ok {
-            notes.push(format!("**{}**: {}", status_text(r.status), esc(r.reason.as_deref().unwrap_or(""))));
+            notes.push(format!(
+                "**{}**: {}",
+                status_text(r.status),
+                esc(r.reason.as_deref().unwrap_or(""))
+            ));
         }
         notes.extend(r.flags.iter().map(|f| esc(f)));
         cells.push(notes.join("; "));
@@ -296,7 +367,13 @@ fn detail_table(md: &mut String, t: &Table) {
 fn warnings_table(md: &mut String, warns: &[Warning]) {
     let _ = writeln!(md, "| kind | subject | message |\n|---|---|---|");
     for w in warns {
-        let _ = writeln!(md, "| {} | {} | {} |", esc(&w.kind), esc(&w.subject), esc(&w.message));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} |",
+            esc(&w.kind),
+            esc(&w.subject),
+            esc(&w.message)
+        );
     }
     let _ = writeln!(md);
 }
@@ -317,7 +394,11 @@ pub fn machine_line(results: &Results) -> String {
     if !env.cpu_model.is_empty() {
         parts.push(env.cpu_model.clone());
     }
-    parts.push(format!("{} core{}", env.cores, if env.cores == 1 { "" } else { "s" }));
+    parts.push(format!(
+        "{} core{}",
+        env.cores,
+        if env.cores == 1 { "" } else { "s" }
+    ));
     if env.memory_bytes > 0 {
         parts.push(format!("{} memory", fmt_bytes(env.memory_bytes as f64)));
     }
@@ -353,7 +434,10 @@ pub fn environment_rows(results: &Results) -> Vec<(String, String)> {
     match &env.cpu_pinning {
         Some(p) => rows.push((
             "CPU pinning".into(),
-            format!("server on CPUs {:?}, load generator on CPUs {:?}", p.server_cpus, p.client_cpus),
+            format!(
+                "server on CPUs {:?}, load generator on CPUs {:?}",
+                p.server_cpus, p.client_cpus
+            ),
         )),
         None => rows.push(("CPU pinning".into(), "none".into())),
     }

@@ -54,28 +54,78 @@ pub struct MetricDef {
 }
 
 const fn def(name: &'static str, label: &'static str, unit: Unit, better: Better) -> MetricDef {
-    MetricDef { name, label, unit, better }
+    MetricDef {
+        name,
+        label,
+        unit,
+        better,
+    }
 }
 
 /// Every metric the harness records, with its unit and direction.
 pub const METRICS: &[MetricDef] = &[
-    def("throughput_msgs_per_s", "throughput", Unit::MsgsPerS, Better::Higher),
-    def("throughput_bytes_per_s", "throughput (bytes)", Unit::BytesPerS, Better::Higher),
-    def("throughput_items_per_s", "throughput", Unit::ItemsPerS, Better::Higher),
+    def(
+        "throughput_msgs_per_s",
+        "throughput",
+        Unit::MsgsPerS,
+        Better::Higher,
+    ),
+    def(
+        "throughput_bytes_per_s",
+        "throughput (bytes)",
+        Unit::BytesPerS,
+        Better::Higher,
+    ),
+    def(
+        "throughput_items_per_s",
+        "throughput",
+        Unit::ItemsPerS,
+        Better::Higher,
+    ),
     def("latency_ns.p50", "p50 latency", Unit::Nanos, Better::Lower),
     def("latency_ns.p90", "p90 latency", Unit::Nanos, Better::Lower),
     def("latency_ns.p99", "p99 latency", Unit::Nanos, Better::Lower),
-    def("latency_ns.p999", "p99.9 latency", Unit::Nanos, Better::Lower),
-    def("latency_ns.p9999", "p99.99 latency", Unit::Nanos, Better::Lower),
+    def(
+        "latency_ns.p999",
+        "p99.9 latency",
+        Unit::Nanos,
+        Better::Lower,
+    ),
+    def(
+        "latency_ns.p9999",
+        "p99.99 latency",
+        Unit::Nanos,
+        Better::Lower,
+    ),
     def("latency_ns.max", "max latency", Unit::Nanos, Better::Lower),
     def("errors", "errors", Unit::Count, Better::Lower),
     def("peak_rss_bytes", "peak RSS", Unit::Bytes, Better::Lower),
-    def("bytes_per_task", "memory per task", Unit::Bytes, Better::Lower),
+    def(
+        "bytes_per_task",
+        "memory per task",
+        Unit::Bytes,
+        Better::Lower,
+    ),
     def("cpu_user_s", "CPU user", Unit::Seconds, Better::Lower),
     def("cpu_sys_s", "CPU system", Unit::Seconds, Better::Lower),
-    def("server_cpu_us_per_msg", "server CPU per message", Unit::MicrosPerMsg, Better::Lower),
-    def("client_cpu_us_per_msg", "client CPU per message", Unit::MicrosPerMsg, Better::Neither),
-    def("client_cpu_util", "client CPU", Unit::Cores, Better::Neither),
+    def(
+        "server_cpu_us_per_msg",
+        "server CPU per message",
+        Unit::MicrosPerMsg,
+        Better::Lower,
+    ),
+    def(
+        "client_cpu_us_per_msg",
+        "client CPU per message",
+        Unit::MicrosPerMsg,
+        Better::Neither,
+    ),
+    def(
+        "client_cpu_util",
+        "client CPU",
+        Unit::Cores,
+        Better::Neither,
+    ),
     def("startup_ms", "start-to-ready", Unit::Millis, Better::Lower),
     def("future_bytes", "future size", Unit::Bytes, Better::Lower),
     def("spawn_ms", "spawn time", Unit::Millis, Better::Lower),
@@ -94,6 +144,19 @@ pub fn metric_def(name: &str) -> MetricDef {
     if let Some(d) = METRICS.iter().find(|d| d.name == name) {
         return *d;
     }
+    if let Some(base) = name.strip_suffix(SUB_INTERVALS) {
+        // Statistics over a trial's sub-intervals: the base metric's unit, no ranking direction.
+        let d = metric_def(base);
+        let label: &'static str =
+            Box::leak(format!("{} (per sub-interval)", d.label).into_boxed_str());
+        let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+        return MetricDef {
+            name: leaked,
+            label,
+            unit: d.unit,
+            better: Better::Neither,
+        };
+    }
     let unit = if name.ends_with("_bytes_per_s") {
         Unit::BytesPerS
     } else if name.ends_with("_per_s") {
@@ -111,7 +174,12 @@ pub fn metric_def(name: &str) -> MetricDef {
     };
     // Leaking is fine: a handful of unknown names at most, and `MetricDef` stays `Copy`.
     let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
-    MetricDef { name: leaked, label: leaked, unit, better: Better::Neither }
+    MetricDef {
+        name: leaked,
+        label: leaked,
+        unit,
+        better: Better::Neither,
+    }
 }
 
 /// The headline metrics per workload: what the rankings and `compare` judge.
@@ -127,7 +195,10 @@ pub const HEADLINES: &[(&str, &str)] = &[
 
 /// The headline metric names of `workload`.
 pub fn headline_metrics(workload: &str) -> impl Iterator<Item = &'static str> + '_ {
-    HEADLINES.iter().filter(move |(w, _)| *w == workload).map(|(_, m)| *m)
+    HEADLINES
+        .iter()
+        .filter(move |(w, _)| *w == workload)
+        .map(|(_, m)| *m)
 }
 
 /// A metric's point value and interval in one cell.
@@ -165,6 +236,10 @@ impl Estimate {
     }
 }
 
+/// Suffix of the statistics key holding a metric's summary over the sub-intervals of its trials
+/// (e.g. `throughput_msgs_per_s.sub_intervals`), recorded so a single trial still has an interval.
+pub const SUB_INTERVALS: &str = ".sub_intervals";
+
 /// CV above which a measurement is flagged as noisy.
 pub const NOISY_CV: f64 = 0.10;
 
@@ -194,7 +269,20 @@ pub fn estimate(cell: &Cell, metric: &str) -> Option<Estimate> {
         return None;
     }
     if let Some(s) = cell.stats.get(metric).filter(|s| s.median.is_finite()) {
-        return Some(Estimate::from_summary(s));
+        let mut e = Estimate::from_summary(s);
+        // One trial: the spread of its sub-intervals is the only interval there is.
+        if s.n < 2
+            && let Some(sub) = cell
+                .stats
+                .get(&format!("{metric}{SUB_INTERVALS}"))
+                .filter(|s| s.n >= 2)
+        {
+            e.lo = sub.ci_low.min(e.median);
+            e.hi = sub.ci_high.max(e.median);
+            e.cv = sub.cv;
+            e.has_interval = true;
+        }
+        return Some(e);
     }
     let median = value(cell, metric)?;
     let n = cell.trials.len().max(1);
@@ -210,7 +298,14 @@ pub fn estimate(cell: &Cell, metric: &str) -> Option<Estimate> {
             has_interval: true,
         });
     }
-    Some(Estimate { median, lo: median, hi: median, cv: None, n, has_interval: false })
+    Some(Estimate {
+        median,
+        lo: median,
+        hi: median,
+        cv: None,
+        n,
+        has_interval: false,
+    })
 }
 
 /// Every metric name present in a cell: its statistics keys, its values and its latency percentiles.
@@ -251,7 +346,11 @@ pub fn value_text(v: &Value) -> String {
 
 /// Parameters as `k=v;k=v` (sorted by key), as in the CSV.
 pub fn params_kv(cell: &Cell) -> String {
-    cell.params.iter().map(|(k, v)| format!("{k}={}", value_text(v))).collect::<Vec<_>>().join(";")
+    cell.params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", value_text(v)))
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// Whether a cell is an open-loop echo cell whose rate is a fraction of its own implementation's
@@ -299,7 +398,11 @@ pub fn describe_scenario(cell: &Cell) -> String {
                 None => {}
             }
             if let Some(c) = f("connections") {
-                parts.push(format!("{} connection{}", fmt_count(c), if c == 1.0 { "" } else { "s" }));
+                parts.push(format!(
+                    "{} connection{}",
+                    fmt_count(c),
+                    if c == 1.0 { "" } else { "s" }
+                ));
             }
             if let Some(b) = f("message_bytes") {
                 parts.push(format!("{} messages", fmt_bytes(b)));
@@ -324,7 +427,11 @@ pub fn describe_scenario(cell: &Cell) -> String {
                 parts.push(format!("capacity {}", fmt_count(c)));
             }
             if let Some(k) = f("stages") {
-                parts.push(format!("{} stage{}", trim_num(k), if k == 1.0 { "" } else { "s" }));
+                parts.push(format!(
+                    "{} stage{}",
+                    trim_num(k),
+                    if k == 1.0 { "" } else { "s" }
+                ));
             }
             if let Some(n) = f("items") {
                 parts.push(format!("{} items", fmt_count(n)));
@@ -335,14 +442,12 @@ pub fn describe_scenario(cell: &Cell) -> String {
                 parts.push(p);
             }
         }
-        "futures" => {
-            if let Some(p) = s("pattern") {
-                parts.push(p);
-            }
-            if let Some(r) = s("runtime") {
-                parts.push(format!("on {r}"));
-            }
-        }
+        "futures" => match (s("pattern"), s("runtime")) {
+            (Some(p), Some(r)) => parts.push(format!("{p} on {r}")),
+            (Some(p), None) => parts.push(p),
+            (None, Some(r)) => parts.push(format!("on {r}")),
+            (None, None) => {}
+        },
         _ => {}
     }
     let known = [
@@ -366,10 +471,18 @@ pub fn describe_scenario(cell: &Cell) -> String {
             parts.push(format!("{k}={}", value_text(v)));
         }
     }
-    if parts.is_empty() { "default parameters".into() } else { parts.join(", ") }
+    if parts.is_empty() {
+        "default parameters".into()
+    } else {
+        parts.join(", ")
+    }
 }
 
 /// A number without a trailing ".0".
 pub fn trim_num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
 }

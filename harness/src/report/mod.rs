@@ -10,10 +10,10 @@
 
 pub mod analysis;
 pub mod charts;
-mod csv;
+pub mod csv;
 pub mod format;
-mod html;
-mod markdown;
+pub mod html;
+pub mod markdown;
 pub mod metrics;
 pub mod palette;
 
@@ -35,7 +35,10 @@ pub struct Artifact {
 
 impl Artifact {
     pub fn new(path: impl Into<PathBuf>, bytes: impl Into<Vec<u8>>) -> Self {
-        Artifact { path: path.into(), bytes: bytes.into() }
+        Artifact {
+            path: path.into(),
+            bytes: bytes.into(),
+        }
     }
 }
 
@@ -57,7 +60,10 @@ pub fn render_all(results: &Results) -> anyhow::Result<Vec<Artifact>> {
     let charts = Charts::build(results);
     let mut out = Vec::new();
     for e in exporters() {
-        out.extend(e.render(results, &charts).with_context(|| format!("rendering the {} report", e.name()))?);
+        out.extend(
+            e.render(results, &charts)
+                .with_context(|| format!("rendering the {} report", e.name()))?,
+        );
     }
     Ok(out)
 }
@@ -70,7 +76,8 @@ pub fn write_all(results: &Results, out_dir: &Path) -> anyhow::Result<Vec<PathBu
     for a in artifacts {
         let path = out_dir.join(&a.path);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
         }
         std::fs::write(&path, &a.bytes).with_context(|| format!("writing {}", path.display()))?;
         written.push(path);

@@ -32,7 +32,11 @@ pub struct Palette {
 
 impl Palette {
     pub fn new(results: &Results) -> Self {
-        let mut names: Vec<String> = results.implementations.iter().map(|i| i.name.clone()).collect();
+        let mut names: Vec<String> = results
+            .implementations
+            .iter()
+            .map(|i| i.name.clone())
+            .collect();
         for c in &results.cells {
             if !names.contains(&c.implementation) {
                 names.push(c.implementation.clone());
@@ -43,7 +47,10 @@ impl Palette {
 
     /// Position of `name` in the palette order (unknown names go last).
     pub fn index(&self, name: &str) -> usize {
-        self.names.iter().position(|n| n == name).unwrap_or(self.names.len())
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .unwrap_or(self.names.len())
     }
 
     /// The colour of `name`.

@@ -117,7 +117,10 @@ fn bootstrap_median_ci(values: &[f64], resamples: usize, confidence: f64, seed: 
     }
     medians.sort_by(f64::total_cmp);
     let tail = (1.0 - confidence) / 2.0;
-    (quantile_sorted(&medians, tail), quantile_sorted(&medians, 1.0 - tail))
+    (
+        quantile_sorted(&medians, tail),
+        quantile_sorted(&medians, 1.0 - tail),
+    )
 }
 
 #[cfg(test)]
@@ -191,7 +194,10 @@ mod tests {
         let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         assert!(s.ci_low <= s.median && s.median <= s.ci_high, "{s:?}");
         assert!(min <= s.ci_low && s.ci_high <= max, "{s:?}");
-        assert!(s.ci_high > s.ci_low, "spread data gives a non-empty interval: {s:?}");
+        assert!(
+            s.ci_high > s.ci_low,
+            "spread data gives a non-empty interval: {s:?}"
+        );
     }
 
     #[test]
@@ -206,6 +212,9 @@ mod tests {
         let small: Vec<f64> = (0..5).map(|i| 100.0 + (i % 5) as f64 * 4.0).collect();
         let large: Vec<f64> = (0..200).map(|i| 100.0 + (i % 5) as f64 * 4.0).collect();
         let (s, l) = (summarize(&small).unwrap(), summarize(&large).unwrap());
-        assert!(l.ci_high - l.ci_low <= s.ci_high - s.ci_low, "{s:?} vs {l:?}");
+        assert!(
+            l.ci_high - l.ci_low <= s.ci_high - s.ci_low,
+            "{s:?} vs {l:?}"
+        );
     }
 }

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 /// Verifies one workload of one implementation. `Ok` is a one-line description of what was checked;
 /// the ready event (if any) tells which runtime actually ran.
-pub fn workload(w: Workload, launch: &Launch) -> (Result<String, String>, Option<Ready>) {
+pub fn workload(w: Workload, launch: &Launch, ready_timeout: Duration) -> (Result<String, String>, Option<Ready>) {
     match w {
-        Workload::Echo => (echo_workload::verify(launch, Duration::from_secs(30)), None),
+        Workload::Echo => (echo_workload::verify(launch, ready_timeout), None),
         Workload::Fanout => verify_fanout(launch),
         Workload::Stream => verify_stream(launch),
         Workload::Futures | Workload::Micro => (Ok("not applicable".into()), None),

@@ -43,7 +43,7 @@ pub fn expected_checksum(p: FanoutParams) -> u64 {
 
 /// How long a trial may take: generous, since a slow runtime at 1M tasks is data, not an error.
 pub fn timeout(p: FanoutParams) -> Duration {
-    Duration::from_millis(p.sleep_ms * 3) + Duration::from_secs(30 + p.tasks / 5_000)
+    Duration::from_millis(p.sleep_ms * 3) + Duration::from_secs(10 + p.tasks / 5_000)
 }
 
 /// Checks the result fields; `Ok` carries (spawn_ms, total_ms) and any findings.

@@ -58,7 +58,7 @@ pub fn timeout(p: StreamParams) -> Duration {
         Variant::Balanced => 0,
         Variant::SlowConsumer => p.items / p.pause_every.max(1) * (p.pause_ms + 2),
     };
-    Duration::from_secs(60 + p.items * u64::from(p.stages + 1) / 20_000) + Duration::from_millis(pauses)
+    Duration::from_secs(15 + p.items * u64::from(p.stages + 1) / 20_000) + Duration::from_millis(pauses)
 }
 
 /// Checks a result and returns (elapsed_ms, latency histogram).

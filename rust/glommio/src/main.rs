@@ -1,1 +1,166 @@
-fn main() {}
+//! rust-glommio: the asyncbench workloads on glommio 0.9 (thread-per-core, io_uring).
+//!
+//! * Runtime: one `LocalExecutor` per executor thread, built with glommio's defaults (3 rings of
+//!   depth 128, 10 MiB io_memory for storage DMA, 100 ms preemption timer), `Placement::Unbound`: the
+//!   load generator shares the 2 cores, so executors are not pinned (pinning is a deployment choice).
+//!   glommio needs RLIMIT_MEMLOCK >= 512 KiB; if the soft limit is lower the program raises it up to
+//!   the hard limit itself, and `preflight` explains when even that is not enough.
+//! * Executors: `ASYNCBENCH_CORES` (default 1, because the 2-core machine also runs the load generator;
+//!   one executor = one core for the server, one for the client). echo with N > 1 runs N executors,
+//!   each with its own `glommio::net::TcpListener` on the same port (glommio always binds with
+//!   SO_REUSEPORT, so the kernel spreads connections: the standard thread-per-core server). fanout and
+//!   stream always run on one executor: glommio tasks are !Send and never migrate, so there is no way
+//!   to spread one task graph. `threads` in the ready line is the number of executors running tasks.
+//! * IO: glommio's TcpStream via futures-lite `read` / `write_all`, one reused 16 KiB buffer per
+//!   connection (read at most what is then written back = backpressure); TCP_NODELAY on.
+//! * Tasks: `glommio::spawn_local` + `Task` handles; timers `glommio::timer::sleep`; channels
+//!   `glommio::channels::local_channel::new_bounded` (glommio's own single-executor channel).
+//! * Shutdown (echo): plain std threads wait for SIGTERM (signal-hook) and stdin EOF, then exit(0).
+
+mod cli;
+mod echo;
+mod fanout;
+mod stream;
+
+use cli::Workload;
+use glommio::{GlommioError, LocalExecutor, LocalExecutorBuilder, Placement};
+
+pub const RUNTIME: &str = "glommio 0.9.0";
+
+/// glommio refuses to start below this RLIMIT_MEMLOCK (glommio::sys::uring::Reactor::new).
+const MIN_MEMLOCK: u64 = 512 * 1024;
+
+/// Raise the soft RLIMIT_MEMLOCK towards the hard limit if it is below glommio's minimum.
+fn raise_memlock() -> Result<(), String> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) } != 0 {
+        return Err(format!(
+            "getrlimit(RLIMIT_MEMLOCK): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    if lim.rlim_cur >= MIN_MEMLOCK {
+        return Ok(());
+    }
+    let kib = |v: u64| {
+        if v == libc::RLIM_INFINITY {
+            "unlimited".to_string()
+        } else {
+            format!("{} KiB", v / 1024)
+        }
+    };
+    if lim.rlim_max < MIN_MEMLOCK {
+        return Err(format!(
+            "RLIMIT_MEMLOCK is {} (hard limit {}); glommio needs at least {}: raise it with `ulimit -l unlimited` (as root) or in /etc/security/limits.conf",
+            kib(lim.rlim_cur),
+            kib(lim.rlim_max),
+            kib(MIN_MEMLOCK)
+        ));
+    }
+    let want = libc::rlimit {
+        rlim_cur: lim.rlim_max,
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &want) } != 0 {
+        return Err(format!(
+            "RLIMIT_MEMLOCK is {}; glommio needs at least {} and raising it failed: {}",
+            kib(lim.rlim_cur),
+            kib(MIN_MEMLOCK),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+/// glommio's default storage-I/O buffer, stated explicitly because it shows in RSS: it is allocated
+/// and registered (pinned) with io_uring per executor even though these workloads do no file I/O.
+/// When registration fails (non-root with a small RLIMIT_MEMLOCK) glommio skips it and the pages
+/// are never touched, so RSS depends on privilege; the ready line reports the setting.
+const IO_MEMORY: usize = 10 << 20;
+
+/// Extra `ready` fields every workload reports.
+pub fn ready_extra(cores: usize) -> String {
+    format!(",\"cores_configured\":{cores},\"io_memory_bytes\":{IO_MEMORY}")
+}
+
+pub fn builder(name: &str) -> LocalExecutorBuilder {
+    LocalExecutorBuilder::new(Placement::Unbound)
+        .name(name)
+        .io_memory(IO_MEMORY)
+}
+
+/// Why an executor could not be built, in one line.
+pub fn setup_failed(e: &GlommioError<()>) -> String {
+    match e {
+        GlommioError::IoError(io) => format!(
+            "io_uring_setup failed: {} ({})",
+            cli::errno_name(io),
+            cli::uring_context()
+        ),
+        other => format!(
+            "glommio executor setup failed: {other} ({})",
+            cli::uring_context()
+        ),
+    }
+}
+
+/// An executor on the current thread, or exit 1 with the reason.
+pub fn executor_or_exit() -> LocalExecutor {
+    // glommio panics with a misleading "kernel too old" when io_uring is refused: check first.
+    cli::probe_io_uring().unwrap_or_else(|m| cli::fatal(&m));
+    raise_memlock().unwrap_or_else(|m| cli::fatal(&m));
+    builder("asyncbench-0")
+        .make()
+        .unwrap_or_else(|e| cli::fatal(&setup_failed(&e)))
+}
+
+/// Build an executor and push one loopback connection through accept/connect/write/read, so that
+/// io_uring being present but unusable (seccomp, missing opcodes) is caught too.
+fn preflight() -> Result<(), String> {
+    cli::probe_io_uring()?;
+    raise_memlock()?;
+    let ex = builder("preflight").make().map_err(|e| setup_failed(&e))?;
+    ex.run(async {
+        use futures_lite::{AsyncReadExt, AsyncWriteExt};
+        use glommio::net::{TcpListener, TcpStream};
+        let op = |what: &'static str| {
+            move |e: GlommioError<()>| {
+                format!("io_uring {what} failed: {e} ({})", cli::uring_context())
+            }
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(op("bind"))?;
+        let addr = listener.local_addr().map_err(op("bind"))?;
+        let client = glommio::spawn_local(async move {
+            let mut s = TcpStream::connect(addr).await?;
+            s.write_all(b"ok").await?;
+            Ok::<_, GlommioError<()>>(())
+        });
+        let mut s = listener.accept().await.map_err(op("accept"))?;
+        client.await.map_err(op("connect/send"))?;
+        let mut buf = [0u8; 8];
+        s.read(&mut buf).await.map_err(|e| op("recv")(e.into()))?;
+        glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+        Ok(())
+    })
+}
+
+fn main() {
+    cli::clock_init();
+    let workload = cli::parse();
+    let cores = cli::cores();
+    match workload {
+        Workload::Preflight => {
+            if let Err(msg) = cli::guarded("glommio executor", 10, preflight) {
+                cli::fatal(&msg);
+            }
+        }
+        Workload::Echo { port } => echo::run(port, cores),
+        Workload::Fanout(args) => executor_or_exit().run(fanout::run(args, cores)),
+        Workload::Stream(args) => executor_or_exit().run(stream::run(args, cores)),
+    }
+}

@@ -13,12 +13,17 @@ const MAX_CHARTS: usize = 4;
 pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
     let scen = scenarios(results, palette, "echo");
     let with_spectrum = |s: &&crate::report::analysis::Scenario| {
-        s.cells.iter().filter(|c| c.status == CellStatus::Ok && !c.latency_spectrum.is_empty()).count()
+        s.cells
+            .iter()
+            .filter(|c| c.status == CellStatus::Ok && !c.latency_spectrum.is_empty())
+            .count()
     };
     // Open-loop loads first (free of coordinated omission); closed loop only if there is no open loop.
     let open: Vec<_> = scen
         .iter()
-        .filter(|s| param_str(s.cells[0], "mode").as_deref() == Some("open") && with_spectrum(s) > 0)
+        .filter(|s| {
+            param_str(s.cells[0], "mode").as_deref() == Some("open") && with_spectrum(s) > 0
+        })
         .collect();
     let mut chosen: Vec<_> = if open.is_empty() {
         scen.iter()
@@ -34,7 +39,9 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
         o
     };
     chosen.sort_by(|a, b| {
-        let r = |s: &&&crate::report::analysis::Scenario| param_f64(s.cells[0], "rate_msgs_per_s").unwrap_or(0.0);
+        let r = |s: &&crate::report::analysis::Scenario| {
+            param_f64(s.cells[0], "rate_msgs_per_s").unwrap_or(0.0)
+        };
         r(a).total_cmp(&r(b))
     });
     let mut out = Vec::new();
@@ -44,13 +51,22 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
             .iter()
             .filter(|c| c.status == CellStatus::Ok && !c.latency_spectrum.is_empty())
             .map(|c| {
-                let pct_scale = if c.latency_spectrum.iter().all(|p| p.percentile <= 1.0) { 100.0 } else { 1.0 };
+                let pct_scale = if c.latency_spectrum.iter().all(|p| p.percentile <= 1.0) {
+                    100.0
+                } else {
+                    1.0
+                };
                 let mut points: Vec<Point> = c
                     .latency_spectrum
                     .iter()
                     .map(|p| (p.percentile * pct_scale, p.latency_ns))
                     .filter(|(p, l)| *p >= 0.0 && *p < 100.0 && *l > 0.0 && l.is_finite())
-                    .map(|(p, l)| Point { x: p, y: l, y_lo: None, y_hi: None })
+                    .map(|(p, l)| Point {
+                        x: p,
+                        y: l,
+                        y_lo: None,
+                        y_hi: None,
+                    })
                     .collect();
                 points.sort_by(|a, b| a.x.total_cmp(&b.x));
                 Series {

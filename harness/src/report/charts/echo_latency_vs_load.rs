@@ -13,8 +13,10 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
         .iter()
         .filter(|c| c.workload == "echo" && param_str(c, "mode").as_deref() == Some("open"))
         .collect();
-    let mut groups: Vec<(Option<f64>, Option<f64>)> =
-        open.iter().map(|c| (param_f64(c, "connections"), param_f64(c, "message_bytes"))).collect();
+    let mut groups: Vec<(Option<f64>, Option<f64>)> = open
+        .iter()
+        .map(|c| (param_f64(c, "connections"), param_f64(c, "message_bytes")))
+        .collect();
     groups.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     groups.dedup();
     let mut out = Vec::new();
@@ -22,9 +24,16 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
         let cells: Vec<&Cell> = open
             .iter()
             .copied()
-            .filter(|c| param_f64(c, "connections") == conns && param_f64(c, "message_bytes") == size)
+            .filter(|c| {
+                param_f64(c, "connections") == conns && param_f64(c, "message_bytes") == size
+            })
             .collect();
-        let series = series_per_impl(&cells, palette, |c| param_f64(c, "rate_msgs_per_s"), "latency_ns.p99");
+        let series = series_per_impl(
+            &cells,
+            palette,
+            |c| param_f64(c, "rate_msgs_per_s"),
+            "latency_ns.p99",
+        );
         if series.is_empty() {
             continue;
         }

@@ -13,14 +13,25 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
         .iter()
         .filter(|c| c.workload == "echo" && param_str(c, "mode").as_deref() == Some("closed"))
         .collect();
-    let mut sizes: Vec<f64> = closed.iter().filter_map(|c| param_f64(c, "message_bytes")).collect();
+    let mut sizes: Vec<f64> = closed
+        .iter()
+        .filter_map(|c| param_f64(c, "message_bytes"))
+        .collect();
     sizes.sort_by(f64::total_cmp);
     sizes.dedup();
     let mut out = Vec::new();
     for size in sizes {
-        let cells: Vec<&Cell> =
-            closed.iter().copied().filter(|c| param_f64(c, "message_bytes") == Some(size)).collect();
-        let series = series_per_impl(&cells, palette, |c| param_f64(c, "connections"), "throughput_msgs_per_s");
+        let cells: Vec<&Cell> = closed
+            .iter()
+            .copied()
+            .filter(|c| param_f64(c, "message_bytes") == Some(size))
+            .collect();
+        let series = series_per_impl(
+            &cells,
+            palette,
+            |c| param_f64(c, "connections"),
+            "throughput_msgs_per_s",
+        );
         if series.is_empty() {
             continue;
         }

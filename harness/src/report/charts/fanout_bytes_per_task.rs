@@ -9,13 +9,19 @@ use crate::results::Results;
 
 pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
     let scen = scenarios(results, palette, "fanout");
-    let mut variants: Vec<Option<String>> = scen.iter().map(|s| param_str(s.cells[0], "variant")).collect();
+    let mut variants: Vec<Option<String>> = scen
+        .iter()
+        .map(|s| param_str(s.cells[0], "variant"))
+        .collect();
     variants.sort();
     variants.dedup();
     let mut out = Vec::new();
     for v in variants {
         let count = |s: &crate::report::analysis::Scenario| {
-            s.cells.iter().filter(|c| estimate(c, "bytes_per_task").is_some()).count()
+            s.cells
+                .iter()
+                .filter(|c| estimate(c, "bytes_per_task").is_some())
+                .count()
         };
         let best = scen
             .iter()
@@ -33,8 +39,14 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
             .iter()
             .filter_map(|c| {
                 let e = estimate(c, "bytes_per_task")?;
+                let reference =
+                    crate::report::analysis::REFERENCE_IMPLS.contains(&c.implementation.as_str());
                 Some(Bar {
-                    label: c.implementation.clone(),
+                    label: if reference {
+                        format!("{} (reference)", c.implementation)
+                    } else {
+                        c.implementation.clone()
+                    },
                     value: e.median,
                     lo: e.has_interval.then_some(e.lo),
                     hi: e.has_interval.then_some(e.hi),
@@ -44,7 +56,10 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
             .collect();
         bars.sort_by(|a, b| a.value.total_cmp(&b.value));
         let refs = if v.as_deref() == Some("state") {
-            vec![RefLine { value: 1024.0, label: "1 KiB task buffer".into() }]
+            vec![RefLine {
+                value: 1024.0,
+                label: "1 KiB task buffer".into(),
+            }]
         } else {
             Vec::new()
         };

@@ -7,9 +7,15 @@ use crate::report::palette::Palette;
 use crate::results::{Cell, Results};
 
 pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
-    let fanout: Vec<&Cell> = results.cells.iter().filter(|c| c.workload == "fanout").collect();
-    let mut groups: Vec<(Option<String>, Option<f64>)> =
-        fanout.iter().map(|c| (param_str(c, "variant"), param_f64(c, "sleep_ms"))).collect();
+    let fanout: Vec<&Cell> = results
+        .cells
+        .iter()
+        .filter(|c| c.workload == "fanout")
+        .collect();
+    let mut groups: Vec<(Option<String>, Option<f64>)> = fanout
+        .iter()
+        .map(|c| (param_str(c, "variant"), param_f64(c, "sleep_ms")))
+        .collect();
     groups.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     groups.dedup();
     let several_sleeps = {

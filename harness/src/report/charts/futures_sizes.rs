@@ -13,7 +13,9 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
     let mut bars = Vec::new();
     let mut legend: Vec<(String, (u8, u8, u8))> = Vec::new();
     for c in results.cells.iter().filter(|c| c.workload == "futures") {
-        let Some(e) = estimate(c, "bytes") else { continue };
+        let Some(e) = estimate(c, "bytes") else {
+            continue;
+        };
         let pattern = param_str(c, "pattern").unwrap_or_else(|| "?".into());
         let runtime = param_str(c, "runtime");
         // Colour by runtime when the runtime is also a measured implementation, so tokio is tokio's

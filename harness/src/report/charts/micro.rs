@@ -12,7 +12,9 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
     let mut legend: Vec<(String, (u8, u8, u8))> = Vec::new();
     for s in scenarios(results, palette, "micro") {
         for c in &s.cells {
-            let Some(e) = estimate(c, "median_ns") else { continue };
+            let Some(e) = estimate(c, "median_ns") else {
+                continue;
+            };
             let color = palette.rgb(&c.implementation);
             if !legend.iter().any(|(n, _)| *n == c.implementation) {
                 legend.push((c.implementation.clone(), color));

@@ -79,8 +79,17 @@ pub struct RefLine {
 /// What a chart shows, independent of how it is drawn.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Figure {
-    Lines { x: Axis, y: Axis, series: Vec<Series> },
-    Bars { value: Axis, bars: Vec<Bar>, refs: Vec<RefLine>, legend: Vec<(String, (u8, u8, u8))> },
+    Lines {
+        x: Axis,
+        y: Axis,
+        series: Vec<Series>,
+    },
+    Bars {
+        value: Axis,
+        bars: Vec<Bar>,
+        refs: Vec<RefLine>,
+        legend: Vec<(String, (u8, u8, u8))>,
+    },
 }
 
 /// One chart: a stable id (file stem), a title, a caption saying how to read it, and the figure.
@@ -171,7 +180,9 @@ fn series_per_impl(
 ) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::new();
     for c in cells {
-        let (Some(xv), Some(e)) = (x(c), estimate(c, metric)) else { continue };
+        let (Some(xv), Some(e)) = (x(c), estimate(c, metric)) else {
+            continue;
+        };
         let p = point(xv, &e);
         match out.iter_mut().find(|s| s.name == c.implementation) {
             Some(s) => s.points.push(p),
@@ -211,5 +222,9 @@ fn auto_scale(values: impl Iterator<Item = f64>, ratio: f64) -> Scale {
         lo = lo.min(v);
         hi = hi.max(v);
     }
-    if !any_non_positive && lo.is_finite() && hi / lo > ratio { Scale::Log } else { Scale::Linear }
+    if !any_non_positive && lo.is_finite() && hi / lo > ratio {
+        Scale::Log
+    } else {
+        Scale::Linear
+    }
 }

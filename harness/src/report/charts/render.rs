@@ -4,8 +4,10 @@
 
 use super::{Axis, Bar, Chart, Figure, Point, RefLine, Scale, Series};
 use crate::report::format::fmt_tick;
+use crate::report::metrics::Unit;
 use anyhow::anyhow;
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::sync::Once;
@@ -34,7 +36,10 @@ fn register_fonts() {
 pub fn size(chart: &Chart) -> (u32, u32) {
     match &chart.figure {
         Figure::Lines { .. } => (WIDTH, LINE_HEIGHT),
-        Figure::Bars { bars, .. } => (WIDTH, 110 + BAR_ROW * bars.len().max(1) as u32),
+        Figure::Bars { bars, refs, .. } => (
+            WIDTH,
+            110 + BAR_ROW * (bars.len().max(1) + usize::from(!refs.is_empty())) as u32,
+        ),
     }
 }
 
@@ -45,7 +50,8 @@ pub fn render_svg(chart: &Chart) -> anyhow::Result<String> {
     {
         let root = SVGBackend::with_string(&mut out, size(chart)).into_drawing_area();
         draw(&root, chart)?;
-        root.present().map_err(|e| anyhow!("drawing {}: {e}", chart.id))?;
+        root.present()
+            .map_err(|e| anyhow!("drawing {}: {e}", chart.id))?;
     }
     Ok(out)
 }
@@ -58,7 +64,8 @@ pub fn render_png(chart: &Chart) -> anyhow::Result<Vec<u8>> {
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
         draw(&root, chart)?;
-        root.present().map_err(|e| anyhow!("drawing {}: {e}", chart.id))?;
+        root.present()
+            .map_err(|e| anyhow!("drawing {}: {e}", chart.id))?;
     }
     let mut png_bytes = Vec::new();
     {
@@ -79,10 +86,51 @@ fn err<E: std::fmt::Display>(id: &str) -> impl Fn(E) -> anyhow::Error + '_ {
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> anyhow::Result<()> {
     let e = err(&chart.id);
     root.fill(&WHITE).map_err(&e)?;
-    let area = root.titled(&chart.title, (FONT, 19).into_font().style(FontStyle::Bold)).map_err(&e)?;
+    let area = root
+        .titled(&chart.title, (FONT, 19).into_font().style(FontStyle::Bold))
+        .map_err(&e)?;
     match &chart.figure {
         Figure::Lines { x, y, series } => draw_lines(&area, chart, x, y, series),
-        Figure::Bars { value, bars, refs, legend } => draw_bars(&area, chart, value, bars, refs, legend),
+        Figure::Bars {
+            value,
+            bars,
+            refs,
+            legend,
+        } => draw_bars(&area, chart, value, bars, refs, legend),
+    }
+}
+
+/// A linear axis over positions `lo..hi` whose ticks are given, not computed.
+struct Ticked {
+    lo: f64,
+    hi: f64,
+    bold: Vec<f64>,
+    light: Vec<f64>,
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        if self.hi == self.lo {
+            return (limit.0 + limit.1) / 2;
+        }
+        let frac = (v - self.lo) / (self.hi - self.lo);
+        let len = f64::from(limit.1 - limit.0);
+        limit.0 + (len * frac).round() as i32
+    }
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            self.light.clone()
+        } else {
+            self.bold.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.lo..self.hi
     }
 }
 
@@ -124,13 +172,22 @@ fn nice_step(span: f64, target: f64) -> f64 {
     nice * mag
 }
 
-/// Tick positions (bold) and minor grid positions (light) for an axis over `lo..hi` (positions).
-pub fn ticks(scale: Scale, lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
+/// Tick positions (bold) and minor grid positions (light) for an axis over positions `lo..hi`. Byte axes
+/// get binary-friendly ticks (1 KiB, 1.5 KiB; 1 KiB, 4 KiB, 16 KiB), others decimal ones.
+pub fn ticks(scale: Scale, unit: Unit, lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
+    let bytes = matches!(unit, Unit::Bytes | Unit::BytesPerS);
     let mut bold = Vec::new();
     let mut light = Vec::new();
     match scale {
         Scale::Linear => {
-            let step = nice_step(hi - lo, 6.0);
+            // Step in "units": powers of 1024 for bytes, so steps are 256 B, 0.5 KiB, 2 MiB, ...
+            let u = if bytes {
+                let m = lo.abs().max(hi.abs()).max(1.0);
+                1024f64.powi((m.log2() / 10.0).floor().max(0.0) as i32)
+            } else {
+                1.0
+            };
+            let step = nice_step((hi - lo) / u, 6.0) * u;
             let mut v = (lo / step).ceil() * step;
             while v <= hi + step * 1e-9 {
                 // Avoid "-0" labels.
@@ -138,15 +195,42 @@ pub fn ticks(scale: Scale, lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
                 v += step;
             }
         }
+        Scale::Log if bytes => {
+            let (l2, h2) = (lo / 2f64.log10(), hi / 2f64.log10());
+            let (a, b) = (l2.ceil() as i32, h2.floor() as i32);
+            let count = (b - a + 1).max(0);
+            let step = [1, 2, 3, 4, 5, 10]
+                .into_iter()
+                .find(|s| count / s <= 7)
+                .unwrap_or(10);
+            for e in a..=b {
+                let t = f64::from(e) * 2f64.log10();
+                if e.rem_euclid(step) == 0 {
+                    bold.push(t)
+                } else {
+                    light.push(t)
+                }
+            }
+            if bold.len() < 2 {
+                let (vl, vh) = (inv(scale, lo), inv(scale, hi));
+                bold = ticks(Scale::Linear, unit, vl, vh)
+                    .0
+                    .into_iter()
+                    .filter(|v| *v > 0.0)
+                    .map(f64::log10)
+                    .collect();
+                light.clear();
+            }
+        }
         Scale::Log => {
             let (a, b) = (lo.floor() as i32, hi.ceil() as i32);
             for k in a..=b {
-                let decade = k as f64;
+                let decade = f64::from(k);
                 if decade >= lo - 1e-9 && decade <= hi + 1e-9 {
                     bold.push(decade);
                 }
                 for m in 2..=9 {
-                    let t = decade + (m as f64).log10();
+                    let t = decade + f64::from(m).log10();
                     if t > lo && t < hi {
                         light.push(t);
                     }
@@ -156,7 +240,7 @@ pub fn ticks(scale: Scale, lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
                 // Less than ~2 decades: label 2× and 5× too.
                 for k in a..=b {
                     for m in [2.0f64, 5.0] {
-                        let t = k as f64 + m.log10();
+                        let t = f64::from(k) + m.log10();
                         if t >= lo && t <= hi {
                             bold.push(t);
                         }
@@ -167,11 +251,22 @@ pub fn ticks(scale: Scale, lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
             if bold.len() < 2 {
                 // A very narrow range: linear ticks in value space.
                 let (vl, vh) = (inv(scale, lo), inv(scale, hi));
-                bold = ticks(Scale::Linear, vl, vh).0.into_iter().filter(|v| *v > 0.0).map(|v| v.log10()).collect();
+                bold = ticks(Scale::Linear, unit, vl, vh)
+                    .0
+                    .into_iter()
+                    .filter(|v| *v > 0.0)
+                    .map(f64::log10)
+                    .collect();
             }
         }
         Scale::Nines => {
-            for t in [0.0, 2f64.log10()].into_iter().chain((1..=MAX_NINES as i32).map(f64::from)) {
+            // 0 % only when 50 % is not on the axis (they would crowd each other).
+            let half = 2f64.log10();
+            let start = if half <= hi { half } else { 0.0 };
+            for t in [start]
+                .into_iter()
+                .chain((1..=MAX_NINES as i32).map(f64::from))
+            {
                 if t >= lo - 1e-9 && t <= hi + 1e-9 {
                     bold.push(t);
                 }
@@ -196,7 +291,7 @@ pub fn tick_label(axis: &Axis, t: f64) -> String {
 
 /// The position range to show for data positions `lo..hi`, with margins.
 fn padded(scale: Scale, lo: f64, hi: f64, from_zero: bool) -> (f64, f64) {
-    let (mut lo, mut hi) = (lo, hi);
+    let (mut lo, hi) = (lo, hi);
     if !lo.is_finite() || !hi.is_finite() {
         return (0.0, 1.0);
     }
@@ -210,7 +305,14 @@ fn padded(scale: Scale, lo: f64, hi: f64, from_zero: bool) -> (f64, f64) {
                 return (if from_zero && lo >= 0.0 { 0.0 } else { lo - d }, hi + d);
             }
             let pad = (hi - lo) * 0.06;
-            (if from_zero && lo >= 0.0 { 0.0 } else { lo - pad }, hi + pad)
+            (
+                if from_zero && lo >= 0.0 {
+                    0.0
+                } else {
+                    lo - pad
+                },
+                hi + pad,
+            )
         }
         Scale::Log => {
             if hi - lo < 0.3 {
@@ -236,6 +338,7 @@ fn legend_width(names: &[&str]) -> u32 {
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     entries: &[(String, (u8, u8, u8), bool)],
+    squares: bool,
     id: &str,
 ) -> anyhow::Result<()> {
     let e = err(id);
@@ -243,13 +346,26 @@ fn draw_legend<DB: DrawingBackend>(
     for (i, (name, color, dashed)) in entries.iter().enumerate() {
         let y = 30 + i as i32 * 22;
         let c = rgb(*color);
-        if *dashed {
-            area.draw(&PathElement::new(vec![(6, y), (13, y)], c.stroke_width(3))).map_err(&e)?;
-            area.draw(&PathElement::new(vec![(19, y), (26, y)], c.stroke_width(3))).map_err(&e)?;
-        } else {
-            area.draw(&PathElement::new(vec![(6, y), (26, y)], c.stroke_width(3))).map_err(&e)?;
+        if squares {
+            area.draw(&Rectangle::new(
+                [(8, y - 6), (24, y + 6)],
+                c.mix(0.85).filled(),
+            ))
+            .map_err(&e)?;
+            area.draw_text(name, &style, (34, y)).map_err(&e)?;
+            continue;
         }
-        area.draw(&Circle::new((16, y), 4, c.filled())).map_err(&e)?;
+        if *dashed {
+            area.draw(&PathElement::new(vec![(6, y), (13, y)], c.stroke_width(3)))
+                .map_err(&e)?;
+            area.draw(&PathElement::new(vec![(19, y), (26, y)], c.stroke_width(3)))
+                .map_err(&e)?;
+        } else {
+            area.draw(&PathElement::new(vec![(6, y), (26, y)], c.stroke_width(3)))
+                .map_err(&e)?;
+        }
+        area.draw(&Circle::new((16, y), 4, c.filled()))
+            .map_err(&e)?;
         area.draw_text(name, &style, (34, y)).map_err(&e)?;
     }
     Ok(())
@@ -270,7 +386,12 @@ fn draw_lines<DB: DrawingBackend>(
     let pos = |axis: &Axis, v: f64| fwd(axis.scale, v);
     let valid = |axis: &Axis, v: f64| v.is_finite() && (axis.scale != Scale::Log || v > 0.0);
     let points: Vec<&Point> = series.iter().flat_map(|s| s.points.iter()).collect();
-    let xs: Vec<f64> = points.iter().map(|p| p.x).filter(|v| valid(x, *v)).map(|v| pos(x, v)).collect();
+    let xs: Vec<f64> = points
+        .iter()
+        .map(|p| p.x)
+        .filter(|v| valid(x, *v))
+        .map(|v| pos(x, v))
+        .collect();
     let ys: Vec<f64> = points
         .iter()
         .flat_map(|p| [Some(p.y), p.y_lo, p.y_hi])
@@ -282,8 +403,8 @@ fn draw_lines<DB: DrawingBackend>(
     let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let (x0, x1) = padded(x.scale, min(&xs), max(&xs), false);
     let (y0, y1) = padded(y.scale, min(&ys), max(&ys), true);
-    let (xb, xl) = ticks(x.scale, x0, x1);
-    let (yb, yl) = ticks(y.scale, y0, y1);
+    let (xb, xl) = ticks(x.scale, x.unit, x0, x1);
+    let (yb, yl) = ticks(y.scale, y.unit, y0, y1);
 
     let x_fmt = |t: &f64| tick_label(x, *t);
     let y_fmt = |t: &f64| tick_label(y, *t);
@@ -292,8 +413,18 @@ fn draw_lines<DB: DrawingBackend>(
         .x_label_area_size(48)
         .y_label_area_size(84)
         .build_cartesian_2d(
-            (x0..x1).with_key_points(xb).with_light_points(xl),
-            (y0..y1).with_key_points(yb).with_light_points(yl),
+            Ticked {
+                lo: x0,
+                hi: x1,
+                bold: xb,
+                light: xl,
+            },
+            Ticked {
+                lo: y0,
+                hi: y1,
+                bold: yb,
+                light: yl,
+            },
         )
         .map_err(&e)?;
     ctx.configure_mesh()
@@ -335,15 +466,20 @@ fn draw_lines<DB: DrawingBackend>(
             }
         }
         if s.dashed {
-            ctx.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, c.stroke_width(2))).map_err(&e)?;
+            ctx.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, c.stroke_width(2)))
+                .map_err(&e)?;
         } else {
-            ctx.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2))).map_err(&e)?;
+            ctx.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
+                .map_err(&e)?;
         }
-        ctx.draw_series(pts.iter().map(|p| Circle::new(*p, 3, c.filled()))).map_err(&e)?;
+        ctx.draw_series(pts.iter().map(|p| Circle::new(*p, 3, c.filled())))
+            .map_err(&e)?;
     }
-    let entries: Vec<(String, (u8, u8, u8), bool)> =
-        series.iter().map(|s| (s.name.clone(), s.color, s.dashed)).collect();
-    draw_legend(&legend, &entries, &chart.id)
+    let entries: Vec<(String, (u8, u8, u8), bool)> = series
+        .iter()
+        .map(|s| (s.name.clone(), s.color, s.dashed))
+        .collect();
+    draw_legend(&legend, &entries, false, &chart.id)
 }
 
 fn draw_bars<DB: DrawingBackend>(
@@ -378,11 +514,13 @@ fn draw_bars<DB: DrawingBackend>(
     let (x0, mut x1) = padded(value.scale, lo, hi, true);
     // Room for the value printed after the longest bar.
     x1 += (x1 - x0) * 0.12;
-    let (xb, xl) = ticks(value.scale, x0, x1);
+    let (xb, xl) = ticks(value.scale, value.unit, x0, x1);
     let n = bars.len();
     let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
     let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(4) as u32;
     let row_of = |i: usize| (n - 1 - i) as f64;
+    // Reference lines carry a label above the first bar.
+    let top = n as f64 - 0.4 + if refs.is_empty() { 0.0 } else { 0.6 };
     let y_fmt = |t: &f64| {
         let r = t.round();
         if (t - r).abs() > 1e-6 || r < 0.0 || r as usize >= n {
@@ -396,8 +534,18 @@ fn draw_bars<DB: DrawingBackend>(
         .x_label_area_size(48)
         .y_label_area_size((longest * 8 + 16).clamp(60, 420))
         .build_cartesian_2d(
-            (x0..x1).with_key_points(xb).with_light_points(xl),
-            (-0.6..n as f64 - 0.4).with_key_points((0..n).map(|i| i as f64).collect()),
+            Ticked {
+                lo: x0,
+                hi: x1,
+                bold: xb,
+                light: xl,
+            },
+            Ticked {
+                lo: -0.6,
+                hi: top,
+                bold: (0..n).map(|i| i as f64).collect(),
+                light: Vec::new(),
+            },
         )
         .map_err(&e)?;
     ctx.configure_mesh()
@@ -419,8 +567,11 @@ fn draw_bars<DB: DrawingBackend>(
         }
         let y = row_of(i);
         let c = rgb(b.color);
-        ctx.draw_series([Rectangle::new([(x0, y - 0.32), (pos(b.value), y + 0.32)], c.mix(0.85).filled())])
-            .map_err(&e)?;
+        ctx.draw_series([Rectangle::new(
+            [(x0, y - 0.32), (pos(b.value), y + 0.32)],
+            c.mix(0.85).filled(),
+        )])
+        .map_err(&e)?;
         let mut end = pos(b.value);
         if let (Some(l), Some(h)) = (b.lo, b.hi)
             && valid(l)
@@ -437,25 +588,29 @@ fn draw_bars<DB: DrawingBackend>(
             end = end.max(pos(h));
         }
         let label = fmt_tick(value.unit, b.value);
-        ctx.draw_series([EmptyElement::at((end, y)) + Text::new(label, (6, 0), text.clone())]).map_err(&e)?;
+        ctx.draw_series([EmptyElement::at((end, y)) + Text::new(label, (6, 0), text.clone())])
+            .map_err(&e)?;
     }
-    let ref_text = TextStyle::from((FONT, 12).into_font()).color(&BLACK.mix(0.8));
+    let ref_color = RGBColor(160, 20, 20);
+    let ref_text = TextStyle::from((FONT, 12).into_font()).color(&ref_color);
     for r in refs.iter().filter(|r| valid(r.value)) {
         let x = pos(r.value);
         ctx.draw_series(DashedLineSeries::new(
-            vec![(x, -0.6), (x, n as f64 - 0.4)],
+            vec![(x, -0.6), (x, top)],
             6,
             4,
             RGBColor(200, 30, 30).stroke_width(1),
         ))
         .map_err(&e)?;
-        ctx.draw_series([EmptyElement::at((x, n as f64 - 0.4)) + Text::new(r.label.clone(), (4, 2), ref_text.clone())])
-            .map_err(&e)?;
+        ctx.draw_series([
+            EmptyElement::at((x, top)) + Text::new(r.label.clone(), (4, 2), ref_text.clone())
+        ])
+        .map_err(&e)?;
     }
     if !legend.is_empty() {
         let entries: Vec<(String, (u8, u8, u8), bool)> =
             legend.iter().map(|(n, c)| (n.clone(), *c, false)).collect();
-        draw_legend(&legend_area, &entries, &chart.id)?;
+        draw_legend(&legend_area, &entries, true, &chart.id)?;
     }
     Ok(())
 }
@@ -466,28 +621,34 @@ mod tests {
 
     #[test]
     fn nines_positions_and_labels() {
-        let axis = Axis { label: "percentile".into(), unit: crate::report::metrics::Unit::Plain, scale: Scale::Nines };
+        let axis = Axis {
+            label: "percentile".into(),
+            unit: Unit::Plain,
+            scale: Scale::Nines,
+        };
         assert!((fwd(Scale::Nines, 90.0) - 1.0).abs() < 1e-9);
         assert!((fwd(Scale::Nines, 99.9) - 3.0).abs() < 1e-9);
         assert_eq!(tick_label(&axis, 2.0), "99%");
         assert_eq!(tick_label(&axis, 3.0), "99.9%");
         assert_eq!(tick_label(&axis, 2f64.log10()), "50%");
-        let (bold, _) = ticks(Scale::Nines, 0.0, 4.2);
-        assert_eq!(bold.len(), 6); // 0, 50, 90, 99, 99.9, 99.99 %
+        let (bold, _) = ticks(Scale::Nines, Unit::Plain, 0.0, 4.2);
+        assert_eq!(bold.len(), 5); // 50, 90, 99, 99.9, 99.99 %
     }
 
     #[test]
     fn log_ticks_are_decades() {
-        let (bold, light) = ticks(Scale::Log, 0.0, 4.0);
+        let (bold, light) = ticks(Scale::Log, Unit::Count, 0.0, 4.0);
         assert_eq!(bold, vec![0.0, 1.0, 2.0, 3.0, 4.0]);
         assert!(!light.is_empty());
-        let (bold, _) = ticks(Scale::Log, 2.1, 2.9);
+        let (bold, _) = ticks(Scale::Log, Unit::Count, 2.1, 2.9);
         assert!(bold.len() >= 2, "{bold:?}");
     }
 
     #[test]
     fn linear_ticks_are_nice() {
-        let (bold, _) = ticks(Scale::Linear, 0.0, 1000.0);
+        let (bold, _) = ticks(Scale::Linear, Unit::Count, 0.0, 1000.0);
         assert_eq!(bold, vec![0.0, 200.0, 400.0, 600.0, 800.0, 1000.0]);
+        let (bold, _) = ticks(Scale::Linear, Unit::Bytes, 0.0, 4000.0);
+        assert_eq!(bold, vec![0.0, 1024.0, 2048.0, 3072.0]);
     }
 }

@@ -8,16 +8,31 @@ use crate::report::palette::Palette;
 use crate::results::{Cell, Results};
 
 pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
-    let stream: Vec<&Cell> = results.cells.iter().filter(|c| c.workload == "stream").collect();
+    let stream: Vec<&Cell> = results
+        .cells
+        .iter()
+        .filter(|c| c.workload == "stream")
+        .collect();
     type Group = (Option<String>, Option<f64>, Option<f64>);
-    let group = |c: &Cell| -> Group { (param_str(c, "variant"), param_f64(c, "stages"), param_f64(c, "items")) };
+    let group = |c: &Cell| -> Group {
+        (
+            param_str(c, "variant"),
+            param_f64(c, "stages"),
+            param_f64(c, "items"),
+        )
+    };
     let mut groups: Vec<Group> = stream.iter().map(|c| group(c)).collect();
     groups.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     groups.dedup();
     let mut out = Vec::new();
     for g in groups {
         let cells: Vec<&Cell> = stream.iter().copied().filter(|c| group(c) == g).collect();
-        let series = series_per_impl(&cells, palette, |c| param_f64(c, "capacity"), "throughput_items_per_s");
+        let series = series_per_impl(
+            &cells,
+            palette,
+            |c| param_f64(c, "capacity"),
+            "throughput_items_per_s",
+        );
         if series.is_empty() {
             continue;
         }

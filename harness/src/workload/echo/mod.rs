@@ -60,6 +60,9 @@ pub fn run_trial(launch: &Launch, p: EchoParams, cfg: &EchoConfig, seed: u64) ->
         marks.lock().unwrap_or_else(|e| e.into_inner()).push((Instant::now(), proc_cpu_s(pid), self_cpu_s()));
     });
     let rss_timeline = sampler.stop();
+    if let Some((exit, _)) = server.wait(Instant::now()) {
+        return Err(Failure::crashed(format!("the server exited during the measurement ({exit}){}", server.tail_suffix())));
+    }
     let (exit, usage, graceful) = server.terminate(STOP_GRACE);
     let mut findings = Vec::new();
     if !graceful {

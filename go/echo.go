@@ -1,0 +1,77 @@
+// Workload echo: a TCP echo server on 127.0.0.1.
+//
+// One goroutine per connection (the Go idiom: blocking code on the netpoller). Each connection reuses
+// one 32 KiB buffer (io.Copy's own default size) in a plain read/write loop, so at most 32 KiB of a
+// connection is read ahead of what has been written back: that is the backpressure bound.
+// Why not io.Copy(c, c)? On Linux it would turn into splice(2) through a 1 MiB kernel pipe per
+// connection: a zero-copy kernel path no other implementation here uses, whose buffer memory is
+// invisible to the process's RSS. The explicit loop keeps the comparison about the runtime, and it is
+// what io.Copy does anyway wherever splice does not apply.
+// TCP_NODELAY is Go's default for TCP connections. The server exits 0 on SIGTERM (os/signal) or
+// when stdin reaches EOF, whichever comes first.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+const echoBufSize = 32 << 10
+
+func runEcho(port int) {
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "asyncbench-go: echo: listen: %v\n", err)
+		os.Exit(1)
+	}
+	ready("echo", ln.Addr().(*net.TCPAddr).Port)
+
+	stop := make(chan struct{}, 2)
+	sigterm := make(chan os.Signal, 1)
+	signal.Notify(sigterm, syscall.SIGTERM)
+	go func() { <-sigterm; stop <- struct{}{} }()
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); stop <- struct{}{} }()
+
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				// Transient (e.g. EMFILE): report, back off briefly as net/http does, keep serving.
+				fmt.Fprintf(os.Stderr, "asyncbench-go: echo: accept: %v\n", err)
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			go echoConn(conn)
+		}
+	}()
+
+	<-stop
+	ln.Close()
+	os.Exit(0)
+}
+
+// echoConn writes back everything it reads until the peer closes its write side (EOF), then closes.
+func echoConn(conn net.Conn) {
+	defer conn.Close()
+	buf := make([]byte, echoBufSize)
+	for {
+		n, err := conn.Read(buf)
+		if n > 0 {
+			if _, werr := conn.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return // io.EOF: the peer is done; anything else: the connection is gone
+		}
+	}
+}

@@ -1,0 +1,3 @@
+module asyncbench
+
+go 1.25

@@ -1,0 +1,121 @@
+// asyncbench-go: the Go implementation of docs/PROTOCOL.md (workloads echo, fanout, stream).
+//
+// Runtime: the Go scheduler as shipped (goroutines on GOMAXPROCS OS threads; GOMAXPROCS left at its
+// default, which since Go 1.25 honours the cgroup CPU limit). No GOGC/GOMEMLIMIT tuning: the default
+// GC (GOGC=100) is what a Go program gets, and it is reported as-is.
+// Standard library only. Flags are parsed with the standard flag package (which also accepts
+// -name and --name=value; the harness always passes --name value). Every stdout line is one JSON
+// object written by encoding/json straight to the unbuffered os.Stdout, so each line is one write(2)
+// and nothing is left unflushed at exit; diagnostics go to stderr.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"time"
+)
+
+// out is the JSON-lines writer for stdout. Encode appends the newline.
+var out = json.NewEncoder(os.Stdout)
+
+func emit(v any) {
+	if err := out.Encode(v); err != nil {
+		fmt.Fprintf(os.Stderr, "asyncbench-go: writing stdout: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type readyEvent struct {
+	Event    string `json:"event"`
+	Workload string `json:"workload"`
+	Port     int    `json:"port,omitempty"`
+	Runtime  string `json:"runtime"`
+	Threads  int    `json:"threads"`
+}
+
+func ready(workload string, port int) {
+	emit(readyEvent{Event: "ready", Workload: workload, Port: port,
+		Runtime: runtime.Version(), Threads: runtime.GOMAXPROCS(0)})
+}
+
+// ms converts a duration to fractional milliseconds for the result lines.
+func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+// usage prints one line to stderr and exits 2, as the protocol requires for bad usage.
+func usage(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "asyncbench-go: "+format+"\n", args...)
+	os.Exit(2)
+}
+
+// parse parses args with fs, turning any error into a one-line usage failure.
+func parse(fs *flag.FlagSet, args []string) {
+	fs.SetOutput(io.Discard) // the flag package would print a multi-line usage text
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage("usage: asyncbench-go %s [--flag value]...", fs.Name())
+		}
+		usage("%s: %v", fs.Name(), err)
+	}
+	if fs.NArg() != 0 {
+		usage("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+}
+
+func check(ok bool, format string, args ...any) {
+	if !ok {
+		usage(format, args...)
+	}
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage("usage: asyncbench-go echo|fanout|stream [--flag value]...")
+	}
+	workload, args := os.Args[1], os.Args[2:]
+	fs := flag.NewFlagSet(workload, flag.ContinueOnError)
+	switch workload {
+	case "echo":
+		port := fs.Int("port", 0, "TCP port on 127.0.0.1 (0 = any free port)")
+		parse(fs, args)
+		check(*port >= 0 && *port <= 65535, "echo: --port must be in 0..65535, got %d", *port)
+		runEcho(*port)
+	case "fanout":
+		tasks := fs.Int("tasks", 1000, "number of tasks (>= 1)")
+		sleepMs := fs.Int("sleep-ms", 1000, "timer each task awaits, in ms (>= 0)")
+		variant := fs.String("variant", "bare", "bare|state")
+		parse(fs, args)
+		check(*tasks >= 1, "fanout: --tasks must be >= 1, got %d", *tasks)
+		check(*sleepMs >= 0, "fanout: --sleep-ms must be >= 0, got %d", *sleepMs)
+		check(*variant == "bare" || *variant == "state", "fanout: --variant must be bare or state, got %q", *variant)
+		ready("fanout", 0)
+		emit(runFanout(*tasks, time.Duration(*sleepMs)*time.Millisecond, *variant == "state"))
+	case "stream":
+		var c streamConfig
+		fs.IntVar(&c.items, "items", 1000000, "number of items (>= 0)")
+		fs.IntVar(&c.stages, "stages", 4, "transform stages (>= 1)")
+		fs.IntVar(&c.capacity, "capacity", 128, "capacity of every channel (>= 1)")
+		variant := fs.String("variant", "balanced", "balanced|slow-consumer")
+		fs.IntVar(&c.pauseEvery, "pause-every", 1000, "slow-consumer: pause after every M-th item (>= 1)")
+		pauseMs := fs.Int("pause-ms", 1, "slow-consumer: pause length in ms (>= 0)")
+		fs.IntVar(&c.sampleEvery, "sample-every", 1000, "stamp every S-th item for latency (>= 1)")
+		parse(fs, args)
+		check(c.items >= 0 && c.items <= 1<<32, "stream: --items must be in 0..2^32, got %d", c.items)
+		check(c.stages >= 1, "stream: --stages must be >= 1, got %d", c.stages)
+		check(c.capacity >= 1, "stream: --capacity must be >= 1, got %d", c.capacity)
+		check(*variant == "balanced" || *variant == "slow-consumer", "stream: --variant must be balanced or slow-consumer, got %q", *variant)
+		check(c.pauseEvery >= 1, "stream: --pause-every must be >= 1, got %d", c.pauseEvery)
+		check(*pauseMs >= 0, "stream: --pause-ms must be >= 0, got %d", *pauseMs)
+		check(c.sampleEvery >= 1, "stream: --sample-every must be >= 1, got %d", c.sampleEvery)
+		c.slowConsumer = *variant == "slow-consumer"
+		c.pause = time.Duration(*pauseMs) * time.Millisecond
+		ready("stream", 0)
+		emit(runStream(c))
+	default:
+		usage("unknown workload %q (expected echo, fanout or stream)", workload)
+	}
+}

@@ -1,0 +1,104 @@
+//! Shared helpers for the integration tests: a temporary project root with fake implementations, the
+//! harness binary, and checks that no child process outlived a run.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository root (the parent of `harness/`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+}
+
+/// The built `asyncbench` binary.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_asyncbench"))
+}
+
+/// A temporary project whose manifest declares one fake implementation per mode.
+pub struct FakeProject {
+    pub dir: tempfile::TempDir,
+}
+
+impl FakeProject {
+    pub fn new(modes: &[&str], workloads: &[&str]) -> FakeProject {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("manifest")).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/fake_impl.py");
+        let mut toml = String::new();
+        for mode in modes {
+            let w: Vec<String> = workloads.iter().map(|w| format!("\"{w}\"")).collect();
+            toml.push_str(&format!(
+                r#"
+[[implementation]]
+name = "fake-{mode}"
+language = "python"
+runtime = "fake"
+workloads = [{w}]
+[[implementation.toolchain]]
+name = "python3"
+probe = ["python3", "--version"]
+start = ["python3", "{script}"]
+env = {{ FAKE_MODE = "{mode}", FAKE_PIDS = "{{root}}/pids-{mode}.txt" }}
+"#,
+                w = w.join(", "),
+                script = script.display()
+            ));
+        }
+        std::fs::write(dir.path().join("manifest/fakes.toml"), toml).unwrap();
+        FakeProject { dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    pub fn results(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.out().join("results.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Every pid any fake process recorded.
+    pub fn pids(&self) -> Vec<i32> {
+        let mut pids = Vec::new();
+        for e in std::fs::read_dir(self.root()).unwrap().flatten() {
+            if e.file_name().to_string_lossy().starts_with("pids-") {
+                let text = std::fs::read_to_string(e.path()).unwrap();
+                pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+            }
+        }
+        pids
+    }
+}
+
+/// True when a process with this pid exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// Validates a results file against the checked-in JSON Schema.
+pub fn assert_valid_results(value: &serde_json::Value) {
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/results.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema itself is valid");
+    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    assert!(errors.is_empty(), "results.json does not match the schema:\n{}", errors.join("\n"));
+}
+
+/// The implementation entry by name.
+pub fn implementation<'a>(results: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    results["implementations"].as_array().unwrap().iter().find(|i| i["name"] == name).unwrap_or_else(|| panic!("{name} missing"))
+}
+
+/// All cells of an implementation.
+pub fn cells<'a>(results: &'a serde_json::Value, name: &str) -> Vec<&'a serde_json::Value> {
+    results["cells"].as_array().unwrap().iter().filter(|c| c["implementation"] == name).collect()
+}

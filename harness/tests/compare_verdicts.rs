@@ -1,0 +1,185 @@
+//! `compare` on the tested fixture pair: base.json → new.json has, by construction (see
+//! fixtures/make_fixtures.py), one improvement, one regression, changes within noise (by overlapping
+//! intervals and by threshold), a cell that now fails, and a different kernel and Go toolchain.
+
+use asyncbench::compare::{Verdict, compare};
+use asyncbench::results::{self, Results};
+use std::path::Path;
+
+fn fixture(name: &str) -> Results {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    results::load(&path).expect("fixture loads")
+}
+
+fn verdict(
+    c: &asyncbench::compare::Comparison,
+    workload: &str,
+    implementation: &str,
+    metric: &str,
+) -> Verdict {
+    c.changes
+        .iter()
+        .find(|ch| {
+            ch.workload == workload && ch.implementation == implementation && ch.metric == metric
+        })
+        .unwrap_or_else(|| panic!("no change for {workload} {implementation} {metric}"))
+        .verdict
+}
+
+#[test]
+fn verdicts_of_the_fixture_pair() {
+    let c = compare(&fixture("base.json"), &fixture("new.json"), 5.0);
+    // +20 % throughput, intervals apart: improved.
+    assert_eq!(
+        verdict(&c, "echo", "rust-tokio", "throughput_msgs_per_s"),
+        Verdict::Improved
+    );
+    // +1 %: within noise.
+    assert_eq!(
+        verdict(&c, "echo", "go", "throughput_msgs_per_s"),
+        Verdict::WithinNoise
+    );
+    // Unchanged p99: within noise.
+    assert_eq!(
+        verdict(&c, "echo", "rust-tokio", "latency_ns.p99"),
+        Verdict::WithinNoise
+    );
+    // +30 % memory per task (lower is better): regressed.
+    assert_eq!(
+        verdict(&c, "fanout", "rust-tokio", "bytes_per_task"),
+        Verdict::Regressed
+    );
+    // −2 % with non-overlapping intervals, but below the 5 % threshold: within noise.
+    assert_eq!(
+        verdict(&c, "fanout", "go", "bytes_per_task"),
+        Verdict::WithinNoise
+    );
+    // +3 % with overlapping intervals: within noise.
+    assert_eq!(
+        verdict(&c, "stream", "rust-tokio", "throughput_items_per_s"),
+        Verdict::WithinNoise
+    );
+    // Completed before, crashes now.
+    assert_eq!(
+        verdict(&c, "stream", "go", "throughput_items_per_s"),
+        Verdict::NowFailing
+    );
+    assert_eq!(c.count(Verdict::Improved), 1);
+    assert_eq!(c.count(Verdict::Regressed), 1);
+    assert_eq!(c.count(Verdict::NowFailing), 1);
+    assert_eq!(c.exit_code(), 1);
+
+    let regression = c
+        .changes
+        .iter()
+        .find(|ch| ch.verdict == Verdict::Regressed)
+        .unwrap();
+    let pct = regression.change_pct.unwrap();
+    assert!((pct - 30.0).abs() < 1e-9, "{pct}");
+    assert!(regression.change_lo_pct.unwrap() < pct && pct < regression.change_hi_pct.unwrap());
+}
+
+#[test]
+fn environment_differences_are_reported() {
+    let c = compare(&fixture("base.json"), &fixture("new.json"), 5.0);
+    assert_eq!(c.env_warnings.len(), 2, "{:?}", c.env_warnings);
+    assert!(
+        c.env_warnings
+            .iter()
+            .any(|w| w.starts_with("kernel differs"))
+    );
+    assert!(
+        c.env_warnings
+            .iter()
+            .any(|w| w.starts_with("toolchain go differs"))
+    );
+    assert!(
+        c.render_text()
+            .contains("WARNING: the runs were measured in different environments")
+    );
+}
+
+#[test]
+fn identical_runs_are_within_noise_and_exit_zero() {
+    let base = fixture("base.json");
+    let c = compare(&base, &base, 5.0);
+    assert!(
+        c.changes
+            .iter()
+            .all(|ch| ch.verdict == Verdict::WithinNoise)
+    );
+    assert!(c.env_warnings.is_empty());
+    assert_eq!(c.exit_code(), 0);
+    assert!(
+        c.render_text()
+            .contains("0 improved, 0 regressed, 10 within noise.")
+    );
+}
+
+#[test]
+fn threshold_decides_what_counts() {
+    let base = fixture("base.json");
+    let mut new = fixture("new.json");
+    // Without the crash, only the +30 % regression keeps the exit code at 1 ...
+    let crashed = new
+        .cells
+        .iter()
+        .position(|c| c.status != results::CellStatus::Ok)
+        .unwrap();
+    new.cells[crashed] = base
+        .cells
+        .iter()
+        .find(|c| c.key() == new.cells[crashed].key())
+        .unwrap()
+        .clone();
+    assert_eq!(compare(&base, &new, 5.0).exit_code(), 1);
+    // ... and a 50 % threshold tolerates it.
+    let lenient = compare(&base, &new, 50.0);
+    assert_eq!(lenient.exit_code(), 0);
+    assert_eq!(lenient.count(Verdict::Regressed), 0);
+    assert_eq!(lenient.count(Verdict::Improved), 0);
+}
+
+#[test]
+fn cells_at_a_fraction_of_their_own_maximum_match_across_runs() {
+    let base = fixture("small.json");
+    let mut new = base.clone();
+    for c in &mut new.cells {
+        if c.params.contains_key("rate_fraction") {
+            let rate = c.params["rate_msgs_per_s"].as_f64().unwrap();
+            c.params
+                .insert("rate_msgs_per_s".into(), serde_json::json!(rate * 1.1));
+        }
+    }
+    let c = compare(&base, &new, 5.0);
+    assert!(
+        c.only_in_base.is_empty() && c.only_in_new.is_empty(),
+        "{:?}",
+        c.only_in_base
+    );
+    assert_eq!(c.exit_code(), 0);
+}
+
+#[test]
+fn unmatched_cells_are_listed() {
+    let base = fixture("base.json");
+    let mut new = base.clone();
+    let removed = new.cells.pop().unwrap();
+    let c = compare(&base, &new, 5.0);
+    assert_eq!(c.only_in_base, vec![removed.key()]);
+    assert!(c.render_text().contains("1 cell only in the base run:"));
+}
+
+#[test]
+fn text_report() {
+    let c = compare(&fixture("base.json"), &fixture("new.json"), 5.0);
+    insta::with_settings!({
+        snapshot_path => "fixtures/snapshots",
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!("compare_text", c.render_text());
+    });
+}

@@ -1,0 +1,98 @@
+'use strict';
+// asyncbench-node: the Node.js implementation of docs/PROTOCOL.md (workloads echo, fanout, stream).
+//
+// Runtime: Node.js as shipped, one JavaScript thread on libuv's event loop (threads = 1; libuv's
+// thread pool is not used by these workloads). No flags such as --max-old-space-size: V8's default
+// heap limits and GC are what a Node program gets. CommonJS, no dependencies.
+// Flags are parsed with util.parseArgs (the standard library parser; it also accepts --name=value).
+// stdout carries JSON lines only, written with process.stdout.write. After the result line the
+// process exits by itself when the event loop is empty, never by process.exit(), so even a large
+// line to a pipe is fully flushed first (a pending write keeps the loop alive).
+
+const { parseArgs } = require('node:util');
+const echo = require('./echo');
+const fanout = require('./fanout');
+const stream = require('./stream');
+
+const WORKLOADS = {
+  echo: { port: '0' },
+  fanout: { tasks: '1000', 'sleep-ms': '1000', variant: 'bare' },
+  stream: {
+    items: '1000000', stages: '4', capacity: '128', variant: 'balanced',
+    'pause-every': '1000', 'pause-ms': '1', 'sample-every': '1000',
+  },
+};
+
+function usage(message) {
+  process.stderr.write(`asyncbench-node: ${message}\n`);
+  process.exit(2);
+}
+
+// A pending write keeps the event loop (and so the process) alive until the line is flushed.
+function emit(obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+function ready(workload, extra) {
+  emit({ event: 'ready', workload, ...extra, runtime: `node ${process.version}`, threads: 1 });
+}
+
+// Parses a non-negative decimal integer flag within [min, max], or exits 2.
+function int(workload, values, name, min, max = Number.MAX_SAFE_INTEGER) {
+  const text = values[name];
+  const n = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= min && n <= max)) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`;
+    usage(`${workload}: --${name} must be an integer ${range}, got '${text}'`);
+  }
+  return n;
+}
+
+function oneOf(workload, values, name, choices) {
+  if (!choices.includes(values[name])) {
+    usage(`${workload}: --${name} must be one of ${choices.join(', ')}, got '${values[name]}'`);
+  }
+  return values[name];
+}
+
+function main(argv) {
+  const workload = argv[0];
+  if (!Object.hasOwn(WORKLOADS, workload)) {
+    usage(`unknown workload '${workload ?? ''}' (expected echo, fanout or stream)`);
+  }
+  const options = {};
+  for (const [name, fallback] of Object.entries(WORKLOADS[workload])) {
+    options[name] = { type: 'string', default: fallback };
+  }
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv.slice(1), options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    usage(`${workload}: ${err.message.split('\n')[0]}`);
+  }
+
+  if (workload === 'echo') {
+    const port = int(workload, values, 'port', 0, 65535);
+    echo.run(port, (p) => ready('echo', { port: p }));
+  } else if (workload === 'fanout') {
+    const tasks = int(workload, values, 'tasks', 1);
+    const sleepMs = int(workload, values, 'sleep-ms', 0);
+    const variant = oneOf(workload, values, 'variant', ['bare', 'state']);
+    ready('fanout');
+    fanout.run(tasks, sleepMs, variant === 'state').then((result) => emit(result));
+  } else {
+    const config = {
+      items: int(workload, values, 'items', 0, 2 ** 32),
+      stages: int(workload, values, 'stages', 1),
+      capacity: int(workload, values, 'capacity', 1),
+      slowConsumer: oneOf(workload, values, 'variant', ['balanced', 'slow-consumer']) === 'slow-consumer',
+      pauseEvery: int(workload, values, 'pause-every', 1),
+      pauseMs: int(workload, values, 'pause-ms', 0),
+      sampleEvery: int(workload, values, 'sample-every', 1),
+    };
+    ready('stream');
+    stream.run(config).then((result) => emit(result));
+  }
+}
+
+main(process.argv.slice(2));

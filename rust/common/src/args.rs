@@ -1,0 +1,308 @@
+//! The protocol's command line: `<workload> [--flag value]...` (docs/PROTOCOL.md, "Invocation").
+//!
+//! Flags are `--name value` pairs only; a repeated flag takes its last value. Any error is one line
+//! on stderr and exit status 2 ([`from_env`], [`usage_error`]).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A parsed invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Workload {
+    Echo(Echo),
+    Fanout(Fanout),
+    Stream(Stream),
+}
+
+impl Workload {
+    /// The workload name as given on the command line (and echoed in every event).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Workload::Echo(_) => "echo",
+            Workload::Fanout(_) => "fanout",
+            Workload::Stream(_) => "stream",
+        }
+    }
+}
+
+/// `echo --port P`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Echo {
+    /// 0 = any free port.
+    pub port: u16,
+}
+
+/// `fanout --tasks N --sleep-ms D --variant bare|state`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fanout {
+    pub tasks: u64,
+    pub sleep: Duration,
+    pub variant: FanoutVariant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FanoutVariant {
+    /// Each task awaits its timer, then contributes `i`.
+    Bare,
+    /// Each task also keeps its own 1024-byte buffer alive across the timer.
+    State,
+}
+
+/// `stream --items N --stages K --capacity C --variant balanced|slow-consumer --pause-every M
+/// --pause-ms T --sample-every S`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stream {
+    pub items: u64,
+    pub stages: usize,
+    pub capacity: usize,
+    pub variant: StreamVariant,
+    /// The sink pauses after every `pause_every`-th item (slow-consumer only; 0 = never).
+    pub pause_every: u64,
+    pub pause: Duration,
+    /// Every `sample_every`-th item carries a timestamp (0 = none does).
+    pub sample_every: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamVariant {
+    Balanced,
+    SlowConsumer,
+}
+
+impl Stream {
+    /// How long the sink pauses after receiving its `received`-th item (1-based), if at all.
+    pub fn pause_after(&self, received: u64) -> Option<Duration> {
+        let pauses = self.variant == StreamVariant::SlowConsumer && self.pause_every > 0;
+        (pauses && received % self.pause_every == 0).then_some(self.pause)
+    }
+}
+
+/// Parses the process arguments; on error prints `<program>: <error>` to stderr and exits 2.
+pub fn from_env() -> Workload {
+    match parse(std::env::args().skip(1)) {
+        Ok(workload) => workload,
+        Err(message) => usage_error(&message),
+    }
+}
+
+/// Prints one line `<program>: <message>` to stderr and exits with status 2 (bad usage).
+pub fn usage_error(message: &str) -> ! {
+    let program = std::env::args().next().unwrap_or_default();
+    let program = program.rsplit('/').next().unwrap_or("asyncbench");
+    eprintln!("{program}: {message}");
+    std::process::exit(2)
+}
+
+/// Parses `<workload> [--flag value]...` (without the program name).
+pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Workload, String> {
+    let mut args = args.into_iter();
+    let workload = args
+        .next()
+        .ok_or("missing workload (expected echo, fanout or stream)")?;
+    let pairs = pairs(args)?;
+    match workload.as_str() {
+        "echo" => {
+            let f = Flags::new("echo", pairs, &["port"])?;
+            Ok(Workload::Echo(Echo {
+                port: f.get("port", 0)?,
+            }))
+        }
+        "fanout" => {
+            let f = Flags::new("fanout", pairs, &["tasks", "sleep-ms", "variant"])?;
+            let variant = match f.raw("variant").unwrap_or("bare") {
+                "bare" => FanoutVariant::Bare,
+                "state" => FanoutVariant::State,
+                other => {
+                    return Err(format!(
+                        "bad value '{other}' for --variant (expected bare or state)"
+                    ));
+                }
+            };
+            Ok(Workload::Fanout(Fanout {
+                tasks: f.at_least_one("tasks", 1000)?,
+                sleep: Duration::from_millis(f.get("sleep-ms", 1000)?),
+                variant,
+            }))
+        }
+        "stream" => {
+            let f = Flags::new(
+                "stream",
+                pairs,
+                &[
+                    "items",
+                    "stages",
+                    "capacity",
+                    "variant",
+                    "pause-every",
+                    "pause-ms",
+                    "sample-every",
+                ],
+            )?;
+            let variant = match f.raw("variant").unwrap_or("balanced") {
+                "balanced" => StreamVariant::Balanced,
+                "slow-consumer" => StreamVariant::SlowConsumer,
+                other => {
+                    return Err(format!(
+                        "bad value '{other}' for --variant (expected balanced or slow-consumer)"
+                    ));
+                }
+            };
+            Ok(Workload::Stream(Stream {
+                items: f.get("items", 100_000)?,
+                stages: f.at_least_one("stages", 4)?,
+                capacity: f.at_least_one("capacity", 64)?,
+                variant,
+                pause_every: f.get("pause-every", 1000)?,
+                pause: Duration::from_millis(f.get("pause-ms", 1)?),
+                sample_every: f.get("sample-every", 1000)?,
+            }))
+        }
+        other => Err(format!(
+            "unknown workload '{other}' (expected echo, fanout or stream)"
+        )),
+    }
+}
+
+/// Splits `--name value --name value ...` into pairs.
+fn pairs(mut args: impl Iterator<Item = String>) -> Result<Vec<(String, String)>, String> {
+    let mut pairs = Vec::new();
+    while let Some(arg) = args.next() {
+        let Some(name) = arg
+            .strip_prefix("--")
+            .filter(|n| !n.is_empty() && !n.contains('='))
+        else {
+            return Err(format!("expected a flag '--name value', got '{arg}'"));
+        };
+        let value = args
+            .next()
+            .ok_or_else(|| format!("flag --{name} needs a value"))?;
+        pairs.push((name.to_string(), value));
+    }
+    Ok(pairs)
+}
+
+/// The flags of one workload, checked against the names it accepts.
+struct Flags {
+    pairs: Vec<(String, String)>,
+}
+
+impl Flags {
+    fn new(workload: &str, pairs: Vec<(String, String)>, known: &[&str]) -> Result<Flags, String> {
+        if let Some((name, _)) = pairs
+            .iter()
+            .find(|(name, _)| !known.contains(&name.as_str()))
+        {
+            let expected: Vec<String> = known.iter().map(|k| format!("--{k}")).collect();
+            return Err(format!(
+                "unknown flag --{name} for {workload} (expected {})",
+                expected.join(", ")
+            ));
+        }
+        Ok(Flags { pairs })
+    }
+
+    /// The last value given for `name`.
+    fn raw(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn get<T: FromStr>(&self, name: &str, default: T) -> Result<T, String>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|e| format!("bad value '{v}' for --{name}: {e}")),
+        }
+    }
+
+    fn at_least_one<T: FromStr + PartialOrd + From<u8>>(
+        &self,
+        name: &str,
+        default: T,
+    ) -> Result<T, String>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let value = self.get(name, default)?;
+        if value < T::from(1) {
+            return Err(format!("--{name} must be at least 1"));
+        }
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(line: &str) -> Result<Workload, String> {
+        parse(line.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn parses_every_workload() {
+        assert_eq!(
+            p("echo --port 8080"),
+            Ok(Workload::Echo(Echo { port: 8080 }))
+        );
+        assert_eq!(
+            p("fanout --tasks 10 --sleep-ms 0 --variant state"),
+            Ok(Workload::Fanout(Fanout {
+                tasks: 10,
+                sleep: Duration::ZERO,
+                variant: FanoutVariant::State
+            }))
+        );
+        let Ok(Workload::Stream(s)) = p(
+            "stream --items 7 --stages 2 --capacity 3 --variant slow-consumer --pause-every 4 \
+             --pause-ms 5 --sample-every 6",
+        ) else {
+            panic!("stream did not parse");
+        };
+        assert_eq!((s.items, s.stages, s.capacity), (7, 2, 3));
+        assert_eq!(
+            (s.pause_every, s.pause, s.sample_every),
+            (4, Duration::from_millis(5), 6)
+        );
+        assert_eq!(s.pause_after(8), Some(Duration::from_millis(5)));
+        assert_eq!(s.pause_after(9), None);
+    }
+
+    #[test]
+    fn balanced_never_pauses() {
+        let Ok(Workload::Stream(s)) = p("stream --variant balanced --pause-every 1") else {
+            panic!("stream did not parse");
+        };
+        assert_eq!(s.pause_after(1), None);
+    }
+
+    #[test]
+    fn rejects_bad_usage_with_one_line() {
+        for bad in [
+            "",
+            "nope",
+            "echo --port",
+            "echo --port 70000",
+            "echo --port=1",
+            "echo port 1",
+            "echo --tasks 1",
+            "fanout --tasks 0",
+            "fanout --tasks -1",
+            "fanout --variant fat",
+            "stream --stages 0",
+            "stream --capacity 0",
+            "stream --variant fast",
+            "stream --items x",
+        ] {
+            let err = p(bad).expect_err(bad);
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! echo: per executor one glommio TcpListener (SO_REUSEPORT) on 127.0.0.1:port and an accept loop
+//! spawning one task per connection; each task echoes through one reused 16 KiB buffer.
+
+use crate::cli;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+const BUF_SIZE: usize = 16 * 1024;
+
+/// Read what is there (up to BUF_SIZE), write all of it back, repeat until the peer's EOF.
+async fn handle(mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0u8; BUF_SIZE];
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if stream.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn bind(port: u16) -> Result<TcpListener, String> {
+    TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("bind: {e}"))
+}
+
+async fn serve(listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok(stream) => {
+                glommio::spawn_local(handle(stream)).detach();
+            }
+            Err(e) => {
+                // e.g. EMFILE: report and back off instead of spinning.
+                eprintln!("accept failed: {e}");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+pub fn run(port: u16, cores: usize) {
+    crate::executor_or_exit().run(async move {
+        let listener = bind(port).unwrap_or_else(|m| cli::fatal(&m));
+        let port = listener.local_addr().map_or(port, |a| a.port());
+        // Executors 1..N: own thread, own executor, own listener on the same port.
+        let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        for i in 1..cores {
+            let tx = tx.clone();
+            let spawned = crate::builder(&format!("asyncbench-{i}")).spawn(move || async move {
+                match bind(port) {
+                    Ok(l) => {
+                        drop(tx.send(Ok(())));
+                        serve(l).await
+                    }
+                    Err(m) => drop(tx.send(Err(m))),
+                }
+            });
+            if let Err(e) = spawned {
+                cli::fatal(&crate::setup_failed(&e));
+            }
+        }
+        drop(tx);
+        // Wait until every executor has bound (blocks this one only during start-up).
+        for _ in 1..cores {
+            match rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(msg)) => cli::fatal(&msg),
+                Err(_) => cli::fatal("an executor thread died during start-up"),
+            }
+        }
+        cli::exit_on_sigterm_or_stdin_eof();
+        let (fb, extra) = (cli::future_size(handle), crate::ready_extra(cores));
+        cli::ready("echo", Some(port), crate::RUNTIME, cores, fb, &extra);
+        serve(listener).await
+    });
+}

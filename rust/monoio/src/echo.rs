@@ -1,0 +1,98 @@
+//! echo: per executor one SO_REUSEPORT listener on 127.0.0.1:port and an accept loop spawning one
+//! task per connection; each task echoes through one reused 16 KiB owned buffer.
+
+use crate::cli;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::{ListenerOpts, TcpListener, TcpStream};
+use std::time::Duration;
+
+const BUF_SIZE: usize = 16 * 1024;
+
+/// Read what is there (up to BUF_SIZE), write all of it back, repeat until the peer's EOF.
+async fn handle(mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = Vec::with_capacity(BUF_SIZE);
+    loop {
+        // `read` fills the buffer from its start and sets its length to the bytes read.
+        let (res, b) = stream.read(buf).await;
+        if !matches!(res, Ok(n) if n > 0) {
+            return;
+        }
+        let (res, b) = stream.write_all(b).await;
+        if res.is_err() {
+            return;
+        }
+        buf = b;
+    }
+}
+
+fn bind(port: u16) -> std::io::Result<TcpListener> {
+    let opts = ListenerOpts::new().reuse_port(true);
+    TcpListener::bind_with_config(("127.0.0.1", port), &opts)
+}
+
+async fn serve(listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                monoio::spawn(handle(stream));
+            }
+            Err(e) => {
+                // e.g. EMFILE: report and back off instead of spinning.
+                eprintln!("accept failed: {e}");
+                monoio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+pub fn run(port: u16, cores: usize) {
+    crate::runtime_or_exit().block_on(async move {
+        let listener = bind(port).unwrap_or_else(|e| cli::fatal(&format!("bind: {e}")));
+        let port = listener.local_addr().map_or(port, |a| a.port());
+        // Executors 1..N: own thread, own runtime, own listener on the same port.
+        let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        for i in 1..cores {
+            let tx = tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("executor-{i}"))
+                .spawn(move || {
+                    let mut rt = match crate::runtime() {
+                        Ok(rt) => rt,
+                        Err(e) => return drop(tx.send(Err(format!("runtime: {e}")))),
+                    };
+                    rt.block_on(async move {
+                        match bind(port) {
+                            Ok(l) => {
+                                drop(tx.send(Ok(())));
+                                serve(l).await
+                            }
+                            Err(e) => drop(tx.send(Err(format!("bind: {e}")))),
+                        }
+                    })
+                });
+            if let Err(e) = spawned {
+                cli::fatal(&format!("spawning executor thread: {e}"));
+            }
+        }
+        drop(tx);
+        // Wait until every executor has bound (blocks this one only during start-up).
+        for _ in 1..cores {
+            match rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(msg)) => cli::fatal(&msg),
+                Err(_) => cli::fatal("an executor thread died during start-up"),
+            }
+        }
+        cli::exit_on_sigterm_or_stdin_eof();
+        cli::ready(
+            "echo",
+            Some(port),
+            crate::RUNTIME,
+            cores,
+            cli::future_size(handle),
+            "",
+        );
+        serve(listener).await
+    });
+}

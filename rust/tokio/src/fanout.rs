@@ -1,0 +1,95 @@
+//! fanout: N tasks with `tokio::spawn`, each awaiting `tokio::time::sleep`; the JoinHandles are
+//! kept in a Vec and awaited in order after the last spawn (the sum does not depend on the order
+//! tasks finish in, and every timer is already running).
+//!
+//! `state` keeps a real `[u8; 1024]` inside the task's future across the await, so the buffer is
+//! part of the task's own allocation (`future_bytes` shows it). `rust-join-all` joins the very same
+//! futures with `futures::future::join_all` instead of spawning them, inside
+//! `tokio::task::unconstrained`: otherwise tokio's cooperative budget (128 resource polls per task
+//! poll) lets only ~128 timers start per scheduler tick and `join_all` (a `FuturesUnordered`)
+//! yields each time; in a smoke run 100k sleeps of 1 s took ~2.8 s and ~1.2 s of CPU, a scheduling
+//! artefact rather than the cost of a future, which is what this binary exists to show.
+
+use std::future::Future;
+use std::io;
+use std::time::{Duration, Instant};
+
+use asyncbench_common::args::{Fanout, FanoutVariant};
+use asyncbench_common::clock::ms_since;
+use asyncbench_common::fanout::{STATE_BYTES, fill_state, state_contribution};
+use asyncbench_common::output;
+use serde_json::Value;
+
+use crate::Rt;
+
+async fn bare(i: u64, sleep: Duration) -> u64 {
+    tokio::time::sleep(sleep).await;
+    i
+}
+
+async fn state(i: u64, sleep: Duration) -> u64 {
+    let mut buf = [0u8; STATE_BYTES];
+    fill_state(&mut buf, i);
+    tokio::time::sleep(sleep).await;
+    state_contribution(i, &buf)
+}
+
+pub async fn run(args: &Fanout, rt: &Rt) -> io::Result<()> {
+    let d = args.sleep;
+    match args.variant {
+        FanoutVariant::Bare => spawn_all(args, rt, |i| bare(i, d)).await,
+        FanoutVariant::State => spawn_all(args, rt, |i| state(i, d)).await,
+    }
+    Ok(())
+}
+
+async fn spawn_all<F: Future<Output = u64> + Send + 'static>(
+    args: &Fanout,
+    rt: &Rt,
+    task: impl Fn(u64) -> F,
+) {
+    output::ready(
+        "fanout",
+        &rt.label,
+        rt.threads,
+        size_of_val(&task(0)),
+        Value::Null,
+    );
+    let mut handles = Vec::with_capacity(args.tasks as usize);
+    let start = Instant::now();
+    for i in 0..args.tasks {
+        handles.push(tokio::spawn(task(i)));
+    }
+    let spawn_ms = ms_since(start);
+    let mut checksum = 0;
+    for handle in handles {
+        checksum += handle.await.expect("a fan-out task panicked");
+    }
+    output::fanout_result(args, checksum, spawn_ms, ms_since(start));
+}
+
+pub async fn run_join_all(args: &Fanout, rt: &Rt) -> io::Result<()> {
+    let d = args.sleep;
+    match args.variant {
+        FanoutVariant::Bare => join_all(args, rt, |i| bare(i, d)).await,
+        FanoutVariant::State => join_all(args, rt, |i| state(i, d)).await,
+    }
+    Ok(())
+}
+
+/// `spawn_ms` here is the time to create all N futures and hand them to `join_all`; the joined
+/// future is polled `unconstrained` (see the top of this file).
+async fn join_all<F: Future<Output = u64>>(args: &Fanout, rt: &Rt, task: impl Fn(u64) -> F) {
+    output::ready(
+        "fanout",
+        &rt.label,
+        rt.threads,
+        size_of_val(&task(0)),
+        Value::Null,
+    );
+    let start = Instant::now();
+    let all = futures::future::join_all((0..args.tasks).map(task));
+    let spawn_ms = ms_since(start);
+    let checksum: u64 = tokio::task::unconstrained(all).await.into_iter().sum();
+    output::fanout_result(args, checksum, spawn_ms, ms_since(start));
+}
