@@ -22,8 +22,20 @@ pub struct CellAcc {
 }
 
 impl CellAcc {
-    pub fn new(workload: &str, implementation: &str, params: BTreeMap<String, serde_json::Value>, headline: &'static str) -> Self {
-        CellAcc { workload: workload.into(), implementation: implementation.into(), params, headline, trials: Vec::new(), failures: Vec::new() }
+    pub fn new(
+        workload: &str,
+        implementation: &str,
+        params: BTreeMap<String, serde_json::Value>,
+        headline: &'static str,
+    ) -> Self {
+        CellAcc {
+            workload: workload.into(),
+            implementation: implementation.into(),
+            params,
+            headline,
+            trials: Vec::new(),
+            failures: Vec::new(),
+        }
     }
 
     pub fn push(&mut self, outcome: Result<TrialData, Failure>) {
@@ -36,19 +48,41 @@ impl CellAcc {
     /// The cell as it stands now.
     pub fn to_cell(&self) -> Cell {
         let Some(first_ok) = self.trials.first() else {
-            let f = self.failures.first().cloned().unwrap_or(Failure { status: CellStatus::Failed, reason: "not run".into() });
-            let mut cell = Cell::failed(&self.workload, &self.implementation, self.params.clone(), f.status, f.reason);
+            let f = self.failures.first().cloned().unwrap_or(Failure {
+                status: CellStatus::Failed,
+                reason: "not run".into(),
+            });
+            let mut cell = Cell::failed(
+                &self.workload,
+                &self.implementation,
+                self.params.clone(),
+                f.status,
+                f.reason,
+            );
             if self.failures.len() > 1 {
-                cell.findings.push(Finding { kind: "all_trials_failed".into(), message: format!("all {} trials failed", self.failures.len()) });
+                cell.findings.push(Finding {
+                    kind: "all_trials_failed".into(),
+                    message: format!("all {} trials failed", self.failures.len()),
+                });
             }
             return cell;
         };
-        let mut cell = Cell::failed(&self.workload, &self.implementation, self.params.clone(), CellStatus::Ok, String::new());
+        let mut cell = Cell::failed(
+            &self.workload,
+            &self.implementation,
+            self.params.clone(),
+            CellStatus::Ok,
+            String::new(),
+        );
         cell.reason = None;
         // Flat metrics: median and interval across trials.
         let names: Vec<String> = first_ok.metrics.values.keys().cloned().collect();
         for name in names {
-            let values: Vec<f64> = self.trials.iter().filter_map(|t| t.metrics.get(&name)).collect();
+            let values: Vec<f64> = self
+                .trials
+                .iter()
+                .filter_map(|t| t.metrics.get(&name))
+                .collect();
             if let Some(s) = summarize(&values) {
                 cell.metrics.set(&name, s.median);
                 cell.stats.insert(name, s);
@@ -67,23 +101,38 @@ impl CellAcc {
         if let Some(h) = merged.filter(|h| !h.is_empty()) {
             cell.metrics.latency_ns = Some(percentiles(&h));
             cell.latency_spectrum = spectrum(&h);
-            let per_trial: Vec<_> = self.trials.iter().filter_map(|t| t.metrics.latency_ns).collect();
+            let per_trial: Vec<_> = self
+                .trials
+                .iter()
+                .filter_map(|t| t.metrics.latency_ns)
+                .collect();
             for (name, get) in [("p50", 0usize), ("p99", 2), ("p999", 3)] {
-                let values: Vec<f64> = per_trial.iter().map(|p| [p.p50, p.p90, p.p99, p.p999][get]).collect();
+                let values: Vec<f64> = per_trial
+                    .iter()
+                    .map(|p| [p.p50, p.p90, p.p99, p.p999][get])
+                    .collect();
                 if let Some(s) = summarize(&values) {
                     cell.stats.insert(format!("latency_ns.{name}"), s);
                 }
             }
         }
         // Sub-intervals give the headline metric an interval even with a single trial.
-        let subs: Vec<f64> = self.trials.iter().flat_map(|t| t.sub_intervals.iter().copied()).collect();
+        let subs: Vec<f64> = self
+            .trials
+            .iter()
+            .flat_map(|t| t.sub_intervals.iter().copied())
+            .collect();
         if let Some(s) = summarize(&subs) {
-            cell.stats.insert(format!("{}.sub_intervals", self.headline), s);
+            cell.stats
+                .insert(format!("{}.sub_intervals", self.headline), s);
         }
         cell.trials = self
             .trials
             .iter()
-            .map(|t| crate::results::Trial { metrics: t.metrics.clone(), sub_intervals: t.sub_intervals.clone() })
+            .map(|t| crate::results::Trial {
+                metrics: t.metrics.clone(),
+                sub_intervals: t.sub_intervals.clone(),
+            })
             .collect();
         for t in &self.trials {
             for (k, v) in &t.errors_by_kind {
@@ -95,16 +144,30 @@ impl CellAcc {
             let reasons: Vec<&str> = self.failures.iter().map(|f| f.reason.as_str()).collect();
             cell.findings.push(Finding {
                 kind: "trial_failed".into(),
-                message: format!("{} of {} trials failed: {}", self.failures.len(), self.failures.len() + self.trials.len(), reasons.join("; ")),
+                message: format!(
+                    "{} of {} trials failed: {}",
+                    self.failures.len(),
+                    self.failures.len() + self.trials.len(),
+                    reasons.join("; ")
+                ),
             });
         }
-        if let Some(cv) = cell.stats.get(self.headline).and_then(|s| s.cv).filter(|cv| *cv > NOISY_CV) {
+        if let Some(cv) = cell
+            .stats
+            .get(self.headline)
+            .and_then(|s| s.cv)
+            .filter(|cv| *cv > NOISY_CV)
+        {
             cell.findings.push(Finding {
                 kind: "noisy".into(),
                 message: format!("{} varies by {:.0} % (CV) across trials: treat differences below that as noise", self.headline, cv * 100.0),
             });
         }
-        cell.rss_timeline = self.trials.last().map(|t| t.rss_timeline.clone()).unwrap_or_default();
+        cell.rss_timeline = self
+            .trials
+            .last()
+            .map(|t| t.rss_timeline.clone())
+            .unwrap_or_default();
         cell
     }
 }
@@ -114,13 +177,20 @@ fn merge_findings(trials: &[TrialData]) -> Vec<Finding> {
     let mut by_kind: BTreeMap<String, (String, usize)> = BTreeMap::new();
     for t in trials {
         for f in &t.findings {
-            by_kind.entry(f.kind.clone()).or_insert_with(|| (f.message.clone(), 0)).1 += 1;
+            by_kind
+                .entry(f.kind.clone())
+                .or_insert_with(|| (f.message.clone(), 0))
+                .1 += 1;
         }
     }
     by_kind
         .into_iter()
         .map(|(kind, (message, n))| {
-            let message = if trials.len() > 1 { format!("{message} (in {n} of {} trials)", trials.len()) } else { message };
+            let message = if trials.len() > 1 {
+                format!("{message} (in {n} of {} trials)", trials.len())
+            } else {
+                message
+            };
             Finding { kind, message }
         })
         .collect()
@@ -140,7 +210,11 @@ mod tests {
     use super::*;
 
     fn trial(tput: f64) -> TrialData {
-        TrialData { metrics: metrics_of(&[("throughput_msgs_per_s", tput)]), sub_intervals: vec![tput, tput], ..TrialData::default() }
+        TrialData {
+            metrics: metrics_of(&[("throughput_msgs_per_s", tput)]),
+            sub_intervals: vec![tput, tput],
+            ..TrialData::default()
+        }
     }
 
     #[test]
@@ -166,7 +240,10 @@ mod tests {
         acc.push(Err(Failure::crashed("boom")));
         let cell = acc.to_cell();
         let kinds: Vec<&str> = cell.findings.iter().map(|f| f.kind.as_str()).collect();
-        assert!(kinds.contains(&"trial_failed") && kinds.contains(&"noisy"), "{kinds:?}");
+        assert!(
+            kinds.contains(&"trial_failed") && kinds.contains(&"noisy"),
+            "{kinds:?}"
+        );
 
         let mut all_bad = CellAcc::new("echo", "x", BTreeMap::new(), "throughput_msgs_per_s");
         all_bad.push(Err(Failure::timeout("slow")));

@@ -31,14 +31,19 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
         Command::List { json } => list(&root, json, &ui),
         Command::Report { results, out } => {
             let r = crate::results::load(&results)?;
-            let dir = out.unwrap_or_else(|| results.parent().map(Path::to_path_buf).unwrap_or_default());
+            let dir =
+                out.unwrap_or_else(|| results.parent().map(Path::to_path_buf).unwrap_or_default());
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             for f in crate::report::write_all(&r, &dir)? {
                 println!("{}", f.display());
             }
             Ok(0)
         }
-        Command::Compare { base, new, threshold } => {
+        Command::Compare {
+            base,
+            new,
+            threshold,
+        } => {
             if !(threshold.is_finite() && threshold >= 0.0) {
                 bail!("--threshold must be a percentage ≥ 0, e.g. --threshold 5");
             }
@@ -55,24 +60,38 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
 pub fn find_root(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(r) = given {
         if !r.join("manifest").is_dir() {
-            bail!("{} has no manifest/ directory; pass the asyncbench repository root with --root", r.display());
+            bail!(
+                "{} has no manifest/ directory; pass the asyncbench repository root with --root",
+                r.display()
+            );
         }
         return Ok(r.to_path_buf());
     }
     let cwd = std::env::current_dir()?;
-    if let Some(r) = cwd.ancestors().find(|a| a.join("manifest").is_dir() && a.join("Cargo.toml").is_file()) {
+    if let Some(r) = cwd
+        .ancestors()
+        .find(|a| a.join("manifest").is_dir() && a.join("Cargo.toml").is_file())
+    {
         return Ok(r.to_path_buf());
     }
     let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     if built_from.join("manifest").is_dir() {
         return Ok(built_from.canonicalize().unwrap_or(built_from));
     }
-    bail!("cannot find the asyncbench repository (a directory with manifest/); run from inside it or pass --root")
+    bail!(
+        "cannot find the asyncbench repository (a directory with manifest/); run from inside it or pass --root"
+    )
 }
 
 fn workloads(select: &SelectArgs) -> Vec<Workload> {
     let mut w = if select.workload.is_empty() {
-        vec![Workload::Echo, Workload::Fanout, Workload::Stream, Workload::Futures, Workload::Micro]
+        vec![
+            Workload::Echo,
+            Workload::Fanout,
+            Workload::Stream,
+            Workload::Futures,
+            Workload::Micro,
+        ]
     } else {
         select.workload.clone()
     };
@@ -91,7 +110,11 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
     let run_id = crate::env::run_id();
     let out_dir = match &args.out {
         Some(o) => o.clone(),
-        None if verify_only => Paths::new(root).target.join("asyncbench").join("verify").join(&run_id),
+        None if verify_only => Paths::new(root)
+            .target
+            .join("asyncbench")
+            .join("verify")
+            .join(&run_id),
         None => root.join("results").join(&run_id),
     };
     let config_json = serde_json::json!({
@@ -109,9 +132,14 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         root: root.to_path_buf(),
         suite,
         workloads: workloads.clone(),
-        implementations: (!args.select.implementations.is_empty()).then(|| args.select.implementations.clone()),
+        implementations: (!args.select.implementations.is_empty())
+            .then(|| args.select.implementations.clone()),
         out_dir: out_dir.clone(),
-        provision: if args.select.no_provision { Provision::Forbidden } else { Provision::Allowed },
+        provision: if args.select.no_provision {
+            Provision::Forbidden
+        } else {
+            Provision::Allowed
+        },
         pin: args.pin.clone(),
         client_threads: args.client_threads as usize,
         verify_only,
@@ -120,7 +148,12 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
     };
     // Validate the selection before saying anything, so a typo gets exactly one line.
     runner::select(root, cfg.implementations.as_deref(), &cfg.workloads)?;
-    ui.line(&format!("asyncbench {}: {:?} suite → {}", if verify_only { "verify" } else { "run" }, cfg.suite.kind, out_dir.display()));
+    ui.line(&format!(
+        "asyncbench {}: {:?} suite → {}",
+        if verify_only { "verify" } else { "run" },
+        cfg.suite.kind,
+        out_dir.display()
+    ));
     let mut run = Run::start(&cfg, ui)?;
     let outcome = measure_all(&mut run, &workloads, verify_only);
     let interrupted = crate::process::interrupted();
@@ -143,7 +176,10 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         return Ok(130);
     }
     // A run records failures as outcomes and succeeds; `verify` is a check and fails on any of them.
-    let all_ok = results.implementations.iter().all(|i| i.status == ImplStatus::Ok);
+    let all_ok = results
+        .implementations
+        .iter()
+        .all(|i| i.status == ImplStatus::Ok);
     Ok(if verify_only && !all_ok { 1 } else { 0 })
 }
 
@@ -167,7 +203,10 @@ fn measure_all(run: &mut Run, workloads: &[Workload], verify_only: bool) -> anyh
 fn list(root: &Path, json: bool, ui: &Ui) -> anyhow::Result<i32> {
     let all = crate::manifest::load_dir(&root.join("manifest"))?;
     let paths = Paths::new(root);
-    let rows: Vec<_> = all.iter().map(|i| (i, crate::prepare::probe_only(i, &paths, ui))).collect();
+    let rows: Vec<_> = all
+        .iter()
+        .map(|i| (i, crate::prepare::probe_only(i, &paths, ui)))
+        .collect();
     if json {
         let v: Vec<serde_json::Value> = rows
             .iter()
@@ -182,7 +221,10 @@ fn list(root: &Path, json: bool, ui: &Ui) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
     }
-    println!("{:<18} {:<11} {:<24} {:<22} {:<10} toolchain / reason", "name", "language", "runtime", "workloads", "available");
+    println!(
+        "{:<18} {:<11} {:<24} {:<22} {:<10} toolchain / reason",
+        "name", "language", "runtime", "workloads", "available"
+    );
     for (i, (info, _)) in &rows {
         let detail = match (&info.toolchain, &info.toolchain_version, &info.reason) {
             (Some(t), Some(v), _) => format!("{t}: {v}"),
@@ -195,10 +237,13 @@ fn list(root: &Path, json: bool, ui: &Ui) -> anyhow::Result<i32> {
             i.language,
             i.runtime.chars().take(24).collect::<String>(),
             i.workloads.join(","),
-            if info.status == ImplStatus::Ok { "yes" } else { "no" },
+            if info.status == ImplStatus::Ok {
+                "yes"
+            } else {
+                "no"
+            },
             detail
         );
     }
     Ok(0)
 }
-

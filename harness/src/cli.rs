@@ -111,19 +111,29 @@ impl RunArgs {
 
 /// Parses "1:0" or "2,3:0,1" into (server CPUs, client CPUs).
 pub fn parse_pin(s: &str) -> Result<(Vec<usize>, Vec<usize>), String> {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let list = |part: &str| -> Result<Vec<usize>, String> {
         part.split(',')
             .map(|c| {
-                let c: usize = c.trim().parse().map_err(|_| format!("'{c}' is not a CPU number; use e.g. --pin 1:0"))?;
+                let c: usize = c
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("'{c}' is not a CPU number; use e.g. --pin 1:0"))?;
                 if c >= cpus {
-                    return Err(format!("CPU {c} does not exist (this machine has CPUs 0..{}); use e.g. --pin 1:0", cpus - 1));
+                    return Err(format!(
+                        "CPU {c} does not exist (this machine has CPUs 0..{}); use e.g. --pin 1:0",
+                        cpus - 1
+                    ));
                 }
                 Ok(c)
             })
             .collect()
     };
-    let (a, b) = s.split_once(':').ok_or("expected SERVER_CPUS:CLIENT_CPUS, e.g. --pin 1:0")?;
+    let (a, b) = s
+        .split_once(':')
+        .ok_or("expected SERVER_CPUS:CLIENT_CPUS, e.g. --pin 1:0")?;
     let (server, client) = (list(a)?, list(b)?);
     if server.iter().any(|c| client.contains(c)) {
         return Err("server and client CPU sets overlap; use disjoint sets, e.g. --pin 1:0".into());
@@ -137,8 +147,15 @@ mod tests {
 
     #[test]
     fn pin_parsing() {
-        assert_eq!(parse_pin("0:0").unwrap_err(), "server and client CPU sets overlap; use disjoint sets, e.g. --pin 1:0");
-        assert!(parse_pin("x").unwrap_err().contains("SERVER_CPUS:CLIENT_CPUS"));
+        assert_eq!(
+            parse_pin("0:0").unwrap_err(),
+            "server and client CPU sets overlap; use disjoint sets, e.g. --pin 1:0"
+        );
+        assert!(
+            parse_pin("x")
+                .unwrap_err()
+                .contains("SERVER_CPUS:CLIENT_CPUS")
+        );
         assert!(parse_pin("999:0").unwrap_err().contains("does not exist"));
     }
 

@@ -29,21 +29,31 @@ pub fn capture(root: &Path) -> Environment {
         .find_map(|l| l.strip_prefix("PRETTY_NAME="))
         .map(|s| s.trim_matches('"').to_string())
         .unwrap_or_else(|| std::env::consts::OS.to_string());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     let git = |args: &[&str]| -> Option<String> {
         let mut argv = vec!["git".to_string()];
         argv.extend(args.iter().map(|s| s.to_string()));
-        let spec = Spec { argv, cwd: root.to_path_buf(), ..Spec::default() };
+        let spec = Spec {
+            argv,
+            cwd: root.to_path_buf(),
+            ..Spec::default()
+        };
         match run_to_completion(&spec, Duration::from_secs(20)) {
             Ok((exit, out, _)) if exit.success() => Some(out),
             _ => None,
         }
     };
     let git_commit = git(&["rev-parse", "HEAD"]).map(|s| s.trim().to_string());
-    let git_dirty = git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.trim().is_empty());
+    let git_dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.trim().is_empty());
     Environment {
         cpu_model,
-        cores: std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1),
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1),
         memory_bytes,
         kernel,
         os,
@@ -57,7 +67,12 @@ pub fn capture(root: &Path) -> Environment {
 
 /// The 1-minute load average.
 pub fn load_avg_1m() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The current UTC time as RFC 3339.
@@ -70,6 +85,8 @@ pub fn now_rfc3339() -> String {
 /// A run id that sorts by time: `20261126-134501`.
 pub fn run_id() -> String {
     let now = time::OffsetDateTime::now_utc();
-    now.format(time::macros::format_description!("[year][month][day]-[hour][minute][second]"))
-        .unwrap_or_else(|_| "run".into())
+    now.format(time::macros::format_description!(
+        "[year][month][day]-[hour][minute][second]"
+    ))
+    .unwrap_or_else(|_| "run".into())
 }

@@ -4,9 +4,11 @@
 //! direction: cli → manifest → toolchain → build → verify → workload → results → report.
 
 pub mod aggregate;
+mod app;
 pub mod build;
-pub mod compare;
 pub mod cli;
+pub mod compare;
+pub mod criterion_import;
 pub mod env;
 pub mod join;
 pub mod manifest;
@@ -23,7 +25,6 @@ pub mod toolchain;
 pub mod ui;
 pub mod verify;
 pub mod workload;
-mod app;
 
 pub use app::run;
 pub use cli::Opts;

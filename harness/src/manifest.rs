@@ -45,6 +45,9 @@ pub struct Toolchain {
     /// Further programs that must be on PATH.
     #[serde(default)]
     pub requires: Vec<String>,
+    /// Files that must exist (libraries a probe cannot see, e.g. Mono.Posix.dll).
+    #[serde(default)]
+    pub requires_files: Vec<String>,
     #[serde(default)]
     pub build: Vec<Vec<String>>,
     pub start: Vec<String>,
@@ -81,7 +84,10 @@ impl Paths {
             .map(PathBuf::from)
             .map(|t| if t.is_absolute() { t } else { root.join(t) })
             .unwrap_or_else(|| root.join("target"));
-        Paths { root: root.to_path_buf(), target }
+        Paths {
+            root: root.to_path_buf(),
+            target,
+        }
     }
 
     /// The private build directory of one implementation.
@@ -97,7 +103,9 @@ impl Paths {
     }
 
     pub fn expand_all(&self, implementation: &str, args: &[String]) -> Vec<String> {
-        args.iter().map(|a| self.expand(implementation, a)).collect()
+        args.iter()
+            .map(|a| self.expand(implementation, a))
+            .collect()
     }
 }
 
@@ -112,7 +120,8 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<Vec<Implementation>> {
     files.sort();
     let mut all = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading {}", file.display()))?;
         all.extend(parse(&text, &file)?);
     }
     validate(&all)?;
@@ -121,8 +130,12 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<Vec<Implementation>> {
 
 /// Parses one manifest file's text.
 pub fn parse(text: &str, file: &Path) -> anyhow::Result<Vec<Implementation>> {
-    let parsed: ManifestFile = toml::from_str(text)
-        .with_context(|| format!("{} is not a valid manifest (see docs/MANIFEST.md)", file.display()))?;
+    let parsed: ManifestFile = toml::from_str(text).with_context(|| {
+        format!(
+            "{} is not a valid manifest (see docs/MANIFEST.md)",
+            file.display()
+        )
+    })?;
     Ok(parsed
         .implementation
         .into_iter()
@@ -146,13 +159,25 @@ pub fn validate(all: &[Implementation]) -> anyhow::Result<()> {
             );
         }
         if i.name.is_empty() || i.name.contains(|c: char| c.is_whitespace() || c == ',') {
-            bail!("implementation name '{}' in {} must be non-empty without spaces or commas", i.name, i.source.display());
+            bail!(
+                "implementation name '{}' in {} must be non-empty without spaces or commas",
+                i.name,
+                i.source.display()
+            );
         }
         if i.toolchain.is_empty() {
-            bail!("implementation '{}' in {} has no [[implementation.toolchain]]", i.name, i.source.display());
+            bail!(
+                "implementation '{}' in {} has no [[implementation.toolchain]]",
+                i.name,
+                i.source.display()
+            );
         }
         if i.workloads.is_empty() {
-            bail!("implementation '{}' in {} lists no workloads", i.name, i.source.display());
+            bail!(
+                "implementation '{}' in {} lists no workloads",
+                i.name,
+                i.source.display()
+            );
         }
         for t in &i.toolchain {
             let empty_cmd = t.build.iter().chain(t.install.iter()).any(|c| c.is_empty());
@@ -215,7 +240,10 @@ start = ["{build}/x"]
 
     #[test]
     fn expands_placeholders() {
-        let p = Paths { root: "/r".into(), target: "/r/target".into() };
+        let p = Paths {
+            root: "/r".into(),
+            target: "/r/target".into(),
+        };
         assert_eq!(p.expand("go", "{build}/x"), "/r/target/asyncbench/go/x");
         assert_eq!(p.expand("go", "{root}/node/main.js"), "/r/node/main.js");
         assert_eq!(p.expand("go", "{target}/release/y"), "/r/target/release/y");
@@ -225,6 +253,9 @@ start = ["{build}/x"]
     fn the_repository_manifest_is_valid() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifest");
         let all = load_dir(&dir).unwrap();
-        assert!(all.iter().any(|i| i.name == "rust-tokio"), "rust-tokio missing from manifest/");
+        assert!(
+            all.iter().any(|i| i.name == "rust-tokio"),
+            "rust-tokio missing from manifest/"
+        );
     }
 }

@@ -23,7 +23,11 @@ impl Prepared {
     pub fn runs(&self, workload: &str) -> bool {
         self.launch.is_some()
             && self.imp.workloads.iter().any(|w| w == workload)
-            && !self.info.verification.iter().any(|v| v.workload == workload && !v.passed)
+            && !self
+                .info
+                .verification
+                .iter()
+                .any(|v| v.workload == workload && !v.passed)
     }
 }
 
@@ -46,7 +50,11 @@ pub fn info(imp: &Implementation) -> ImplementationInfo {
 }
 
 /// Probes the toolchains without provisioning or building: what `asyncbench list` shows.
-pub fn probe_only(imp: &Implementation, paths: &Paths, ui: &Ui) -> (ImplementationInfo, Option<Resolved>) {
+pub fn probe_only(
+    imp: &Implementation,
+    paths: &Paths,
+    ui: &Ui,
+) -> (ImplementationInfo, Option<Resolved>) {
     let mut info = info(imp);
     match resolve(imp, paths, Provision::Forbidden, ui) {
         Ok(r) => {
@@ -63,41 +71,79 @@ pub fn probe_only(imp: &Implementation, paths: &Paths, ui: &Ui) -> (Implementati
 }
 
 /// Resolves, builds and preflights one implementation.
-pub fn prepare(imp: &Implementation, paths: &Paths, provision: Provision, cpus: Option<Vec<usize>>, ui: &Ui) -> Prepared {
+pub fn prepare(
+    imp: &Implementation,
+    paths: &Paths,
+    provision: Provision,
+    cpus: Option<Vec<usize>>,
+    ui: &Ui,
+) -> Prepared {
     let mut info = info(imp);
     let resolved = match resolve(imp, paths, provision, ui) {
         Ok(r) => r,
         Err(reason) => {
             info.reason = Some(reason);
-            return Prepared { imp: imp.clone(), info, launch: None };
+            return Prepared {
+                imp: imp.clone(),
+                info,
+                launch: None,
+            };
         }
     };
     info.toolchain = Some(resolved.toolchain.name.clone());
     info.toolchain_version = Some(resolved.version.clone());
     match build(imp, &resolved, paths) {
-        BuildOutcome::Built { secs } if !resolved.toolchain.build.is_empty() => ui.line(&format!("built {} with {} in {secs:.1} s", imp.name, resolved.toolchain.name)),
+        BuildOutcome::Built { secs } if !resolved.toolchain.build.is_empty() => ui.line(&format!(
+            "built {} with {} in {secs:.1} s",
+            imp.name, resolved.toolchain.name
+        )),
         BuildOutcome::Built { .. } | BuildOutcome::UpToDate => {}
         BuildOutcome::Failed { reason } => {
-            ui.line(&format!("build of {} failed: {}", imp.name, last_line(&reason)));
+            ui.line(&format!(
+                "build of {} failed: {}",
+                imp.name,
+                last_line(&reason)
+            ));
             info.status = ImplStatus::BuildFailed;
             info.reason = Some(reason);
-            return Prepared { imp: imp.clone(), info, launch: None };
+            return Prepared {
+                imp: imp.clone(),
+                info,
+                launch: None,
+            };
         }
     }
     let tc = &resolved.toolchain;
-    let env: Vec<(String, String)> = tc.env.iter().map(|(k, v)| (k.clone(), paths.expand(&imp.name, v))).collect();
+    let env: Vec<(String, String)> = tc
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), paths.expand(&imp.name, v)))
+        .collect();
     info.env = env.iter().cloned().collect();
     if !tc.preflight.is_empty() {
-        let spec = Spec { argv: paths.expand_all(&imp.name, &tc.preflight), env: env.clone(), cwd: paths.root.clone(), ..Spec::default() };
+        let spec = Spec {
+            argv: paths.expand_all(&imp.name, &tc.preflight),
+            env: env.clone(),
+            cwd: paths.root.clone(),
+            ..Spec::default()
+        };
         match run_to_completion(&spec, Duration::from_secs(60)) {
             Ok((exit, _, _)) if exit.success() => {}
             Ok((exit, tail, _)) => {
                 info.reason = Some(format!("preflight failed ({exit}): {}", last_line(&tail)));
-                return Prepared { imp: imp.clone(), info, launch: None };
+                return Prepared {
+                    imp: imp.clone(),
+                    info,
+                    launch: None,
+                };
             }
             Err(e) => {
                 info.reason = Some(format!("preflight could not start: {e}"));
-                return Prepared { imp: imp.clone(), info, launch: None };
+                return Prepared {
+                    imp: imp.clone(),
+                    info,
+                    launch: None,
+                };
             }
         }
     }
@@ -109,5 +155,9 @@ pub fn prepare(imp: &Implementation, paths: &Paths, provision: Provision, cpus: 
         cwd: paths.root.clone(),
         cpus,
     };
-    Prepared { imp: imp.clone(), info, launch: Some(launch) }
+    Prepared {
+        imp: imp.clone(),
+        info,
+        launch: Some(launch),
+    }
 }

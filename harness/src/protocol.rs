@@ -17,7 +17,10 @@ pub enum ProtocolError {
     #[error("unknown event {0:?}")]
     UnknownEvent(String),
     #[error("{event} event is missing field {field:?} or it has the wrong type")]
-    MissingField { event: &'static str, field: &'static str },
+    MissingField {
+        event: &'static str,
+        field: &'static str,
+    },
     #[error("stdout line longer than {MAX_LINE_BYTES} bytes")]
     LineTooLong,
 }
@@ -49,7 +52,10 @@ pub fn parse_line(line: &str) -> Result<Event, ProtocolError> {
     let Value::Object(fields) = value else {
         return Err(ProtocolError::NoEvent(snippet()));
     };
-    let event = fields.get("event").and_then(Value::as_str).ok_or_else(|| ProtocolError::NoEvent(snippet()))?;
+    let event = fields
+        .get("event")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ProtocolError::NoEvent(snippet()))?;
     match event {
         "ready" => {
             let str_field = |f: &'static str| {
@@ -57,21 +63,35 @@ pub fn parse_line(line: &str) -> Result<Event, ProtocolError> {
                     .get(f)
                     .and_then(Value::as_str)
                     .map(str::to_string)
-                    .ok_or(ProtocolError::MissingField { event: "ready", field: f })
+                    .ok_or(ProtocolError::MissingField {
+                        event: "ready",
+                        field: f,
+                    })
             };
             let workload = str_field("workload")?;
             let runtime = str_field("runtime")?;
             let port = match fields.get("port") {
                 None => None,
-                Some(v) => Some(
-                    v.as_u64()
-                        .and_then(|p| u16::try_from(p).ok())
-                        .ok_or(ProtocolError::MissingField { event: "ready", field: "port" })?,
-                ),
+                Some(v) => Some(v.as_u64().and_then(|p| u16::try_from(p).ok()).ok_or(
+                    ProtocolError::MissingField {
+                        event: "ready",
+                        field: "port",
+                    },
+                )?),
             };
-            let threads = fields.get("threads").and_then(Value::as_u64).and_then(|t| u32::try_from(t).ok());
+            let threads = fields
+                .get("threads")
+                .and_then(Value::as_u64)
+                .and_then(|t| u32::try_from(t).ok());
             let future_bytes = fields.get("future_bytes").and_then(Value::as_u64);
-            Ok(Event::Ready(Ready { workload, port, runtime, threads, future_bytes, fields }))
+            Ok(Event::Ready(Ready {
+                workload,
+                port,
+                runtime,
+                threads,
+                future_bytes,
+                fields,
+            }))
         }
         "result" => Ok(Event::Result(fields)),
         other => Err(ProtocolError::UnknownEvent(other.to_string())),
@@ -79,12 +99,18 @@ pub fn parse_line(line: &str) -> Result<Event, ProtocolError> {
 }
 
 /// Reads one line of at most [`MAX_LINE_BYTES`]; `Ok(None)` at end of stream.
-pub fn read_line_bounded(reader: &mut impl BufRead) -> std::io::Result<Result<Option<String>, ProtocolError>> {
+pub fn read_line_bounded(
+    reader: &mut impl BufRead,
+) -> std::io::Result<Result<Option<String>, ProtocolError>> {
     let mut buf = Vec::new();
     loop {
         let chunk = reader.fill_buf()?;
         if chunk.is_empty() {
-            return Ok(Ok(if buf.is_empty() { None } else { Some(String::from_utf8_lossy(&buf).into_owned()) }));
+            return Ok(Ok(if buf.is_empty() {
+                None
+            } else {
+                Some(String::from_utf8_lossy(&buf).into_owned())
+            }));
         }
         if let Some(pos) = chunk.iter().position(|&b| b == b'\n') {
             buf.extend_from_slice(&chunk[..pos]);
@@ -105,12 +131,24 @@ pub fn read_line_bounded(reader: &mut impl BufRead) -> std::io::Result<Result<Op
 
 /// Reads an unsigned integer field of a result event.
 pub fn u64_field(fields: &Map<String, Value>, name: &'static str) -> Result<u64, ProtocolError> {
-    fields.get(name).and_then(Value::as_u64).ok_or(ProtocolError::MissingField { event: "result", field: name })
+    fields
+        .get(name)
+        .and_then(Value::as_u64)
+        .ok_or(ProtocolError::MissingField {
+            event: "result",
+            field: name,
+        })
 }
 
 /// Reads a numeric field of a result event.
 pub fn f64_field(fields: &Map<String, Value>, name: &'static str) -> Result<f64, ProtocolError> {
-    fields.get(name).and_then(Value::as_f64).ok_or(ProtocolError::MissingField { event: "result", field: name })
+    fields
+        .get(name)
+        .and_then(Value::as_f64)
+        .ok_or(ProtocolError::MissingField {
+            event: "result",
+            field: name,
+        })
 }
 
 #[cfg(test)]
@@ -129,22 +167,38 @@ mod tests {
 
     #[test]
     fn rejects_garbage_and_bad_fields() {
-        assert!(matches!(parse_line("hello"), Err(ProtocolError::NotJson(_))));
-        assert!(matches!(parse_line("[1,2]"), Err(ProtocolError::NoEvent(_))));
-        assert!(matches!(parse_line(r#"{"event":"nope"}"#), Err(ProtocolError::UnknownEvent(_))));
+        assert!(matches!(
+            parse_line("hello"),
+            Err(ProtocolError::NotJson(_))
+        ));
+        assert!(matches!(
+            parse_line("[1,2]"),
+            Err(ProtocolError::NoEvent(_))
+        ));
+        assert!(matches!(
+            parse_line(r#"{"event":"nope"}"#),
+            Err(ProtocolError::UnknownEvent(_))
+        ));
         assert!(matches!(
             parse_line(r#"{"event":"ready","workload":"echo","runtime":"x","port":70000}"#),
             Err(ProtocolError::MissingField { field: "port", .. })
         ));
         assert!(matches!(
             parse_line(r#"{"event":"ready","workload":"echo"}"#),
-            Err(ProtocolError::MissingField { field: "runtime", .. })
+            Err(ProtocolError::MissingField {
+                field: "runtime",
+                ..
+            })
         ));
     }
 
     #[test]
     fn result_fields() {
-        let Event::Result(f) = parse_line(r#"{"event":"result","checksum":5,"spawn_ms":1.5}"#).unwrap() else { panic!() };
+        let Event::Result(f) =
+            parse_line(r#"{"event":"result","checksum":5,"spawn_ms":1.5}"#).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(u64_field(&f, "checksum"), Ok(5));
         assert_eq!(f64_field(&f, "spawn_ms"), Ok(1.5));
         assert!(u64_field(&f, "tasks").is_err());
@@ -159,6 +213,9 @@ mod tests {
         assert_eq!(read_line_bounded(&mut r).unwrap(), Ok(None));
         let big = vec![b'x'; MAX_LINE_BYTES + 10];
         let mut r = std::io::BufReader::new(std::io::Cursor::new(big));
-        assert_eq!(read_line_bounded(&mut r).unwrap(), Err(ProtocolError::LineTooLong));
+        assert_eq!(
+            read_line_bounded(&mut r).unwrap(),
+            Err(ProtocolError::LineTooLong)
+        );
     }
 }

@@ -73,22 +73,42 @@ pub struct Run<'a> {
 }
 
 /// Loads the manifest and keeps the implementations the run asked for.
-pub fn select(root: &Path, wanted: Option<&[String]>, workloads: &[Workload]) -> anyhow::Result<Vec<manifest::Implementation>> {
+pub fn select(
+    root: &Path,
+    wanted: Option<&[String]>,
+    workloads: &[Workload],
+) -> anyhow::Result<Vec<manifest::Implementation>> {
     let all = manifest::load_dir(&root.join("manifest"))?;
     if let Some(wanted) = wanted {
-        let unknown: Vec<&String> = wanted.iter().filter(|w| !all.iter().any(|i| &i.name == *w)).collect();
+        let unknown: Vec<&String> = wanted
+            .iter()
+            .filter(|w| !all.iter().any(|i| &i.name == *w))
+            .collect();
         if !unknown.is_empty() {
             let known: Vec<&str> = all.iter().map(|i| i.name.as_str()).collect();
-            bail!("unknown implementation(s) {unknown:?}; choose from: {}", known.join(", "));
+            bail!(
+                "unknown implementation(s) {unknown:?}; choose from: {}",
+                known.join(", ")
+            );
         }
     }
-    let micro_runtimes = ["rust-tokio", "rust-tokio-ct", "rust-async-std", "rust-smol", "rust-monoio", "rust-glommio"];
+    let micro_runtimes = [
+        "rust-tokio",
+        "rust-tokio-ct",
+        "rust-async-std",
+        "rust-smol",
+        "rust-monoio",
+        "rust-glommio",
+    ];
     Ok(all
         .into_iter()
         .filter(|i| wanted.is_none_or(|w| w.contains(&i.name)))
         .filter(|i| {
-            workloads.iter().any(|w| i.workloads.iter().any(|iw| iw == w.as_str()))
-                || (workloads.contains(&Workload::Micro) && micro_runtimes.contains(&i.name.as_str()))
+            workloads
+                .iter()
+                .any(|w| i.workloads.iter().any(|iw| iw == w.as_str()))
+                || (workloads.contains(&Workload::Micro)
+                    && micro_runtimes.contains(&i.name.as_str()))
         })
         .collect())
 }
@@ -96,8 +116,12 @@ pub fn select(root: &Path, wanted: Option<&[String]>, workloads: &[Workload]) ->
 impl<'a> Run<'a> {
     /// Prepares every selected implementation and writes the first results file.
     pub fn start(cfg: &'a RunConfig, ui: &'a mut Ui) -> anyhow::Result<Run<'a>> {
-        std::fs::create_dir_all(&cfg.out_dir)
-            .with_context(|| format!("cannot create the output directory {}; pass a writable --out", cfg.out_dir.display()))?;
+        std::fs::create_dir_all(&cfg.out_dir).with_context(|| {
+            format!(
+                "cannot create the output directory {}; pass a writable --out",
+                cfg.out_dir.display()
+            )
+        })?;
         let selected = select(&cfg.root, cfg.implementations.as_deref(), &cfg.workloads)?;
         if selected.is_empty() {
             bail!("no implementation runs the requested workloads; see `asyncbench list`");
@@ -106,13 +130,22 @@ impl<'a> Run<'a> {
         let mut environment = crate::env::capture(&cfg.root);
         environment.config = cfg.config_json.clone();
         environment.cpu_pinning =
-            cfg.pin.clone().map(|(server_cpus, client_cpus)| results::CpuPinning { server_cpus, client_cpus });
+            cfg.pin
+                .clone()
+                .map(|(server_cpus, client_cpus)| results::CpuPinning {
+                    server_cpus,
+                    client_cpus,
+                });
         let results_path = cfg.out_dir.join("results.json");
         let mut run = Run {
             cfg,
             results: Results {
                 schema_version: results::SCHEMA_VERSION,
-                run_id: cfg.out_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                run_id: cfg
+                    .out_dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
                 environment,
                 implementations: selected.iter().map(crate::prepare::info).collect(),
                 cells: Vec::new(),
@@ -131,10 +164,18 @@ impl<'a> Run<'a> {
             run.ui.step(&imp.name);
             let p = prepare(imp, &paths, cfg.provision, server_cpus.clone(), run.ui);
             if let (Some(tc), Some(v)) = (&p.info.toolchain, &p.info.toolchain_version) {
-                run.results.environment.toolchains.insert(tc.clone(), v.clone());
+                run.results
+                    .environment
+                    .toolchains
+                    .insert(tc.clone(), v.clone());
             }
             if p.launch.is_none() {
-                run.ui.line(&format!("{}: {:?}: {}", imp.name, p.info.status, crate::toolchain::last_line(p.info.reason.as_deref().unwrap_or(""))));
+                run.ui.line(&format!(
+                    "{}: {:?}: {}",
+                    imp.name,
+                    p.info.status,
+                    crate::toolchain::last_line(p.info.reason.as_deref().unwrap_or(""))
+                ));
             }
             run.prepared.push(p);
             run.sync_implementations();
@@ -152,7 +193,12 @@ impl<'a> Run<'a> {
 
     fn sync_implementations(&mut self) {
         for p in &self.prepared {
-            if let Some(slot) = self.results.implementations.iter_mut().find(|i| i.name == p.info.name) {
+            if let Some(slot) = self
+                .results
+                .implementations
+                .iter_mut()
+                .find(|i| i.name == p.info.name)
+            {
                 *slot = p.info.clone();
             }
         }
@@ -163,7 +209,12 @@ impl<'a> Run<'a> {
         self.prepared
             .iter()
             .filter(|p| p.runs(workload))
-            .map(|p| (p.imp.name.clone(), p.launch.clone().expect("runs() implies a launch")))
+            .map(|p| {
+                (
+                    p.imp.name.clone(),
+                    p.launch.clone().expect("runs() implies a launch"),
+                )
+            })
             .collect()
     }
 
@@ -171,7 +222,7 @@ impl<'a> Run<'a> {
     pub fn verify(&mut self, workload: Workload) -> anyhow::Result<()> {
         let w = workload.as_str();
         let targets = self.runnable(w);
-        if targets.is_empty() || matches!(workload, Workload::Futures | Workload::Micro) {
+        if targets.is_empty() || workload == Workload::Micro {
             return Ok(());
         }
         self.ui.phase(&format!("verify {w}"), targets.len() as u64);
@@ -180,8 +231,13 @@ impl<'a> Run<'a> {
                 bail!("interrupted");
             }
             self.ui.step(&name);
-            let (outcome, ready) = crate::verify::workload(workload, &launch, self.cfg.ready_timeout);
-            let p = self.prepared.iter_mut().find(|p| p.imp.name == name).expect("prepared");
+            let (outcome, ready) =
+                crate::verify::workload(workload, &launch, self.cfg.ready_timeout);
+            let p = self
+                .prepared
+                .iter_mut()
+                .find(|p| p.imp.name == name)
+                .expect("prepared");
             if let Some(r) = ready {
                 p.info.runtime_detail = Some(r.runtime.clone());
                 p.info.threads = r.threads.or(p.info.threads);
@@ -189,14 +245,24 @@ impl<'a> Run<'a> {
             let (passed, detail) = match outcome {
                 Ok(d) => (true, d),
                 Err(reason) => {
-                    self.ui.line(&format!("{name}: {w} verification FAILED: {reason}"));
+                    self.ui
+                        .line(&format!("{name}: {w} verification FAILED: {reason}"));
                     p.info.status = ImplStatus::VerifyFailed;
-                    let prev = p.info.reason.take().map(|r| format!("{r}; ")).unwrap_or_default();
+                    let prev = p
+                        .info
+                        .reason
+                        .take()
+                        .map(|r| format!("{r}; "))
+                        .unwrap_or_default();
                     p.info.reason = Some(format!("{prev}{w}: {reason}"));
                     (false, reason)
                 }
             };
-            p.info.verification.push(VerifyRecord { workload: w.into(), passed, detail });
+            p.info.verification.push(VerifyRecord {
+                workload: w.into(),
+                passed,
+                detail,
+            });
             self.sync_implementations();
             self.save()?;
             self.ui.done();
@@ -217,13 +283,18 @@ impl<'a> Run<'a> {
         trial: &dyn Fn(&Launch, &P, usize) -> Result<TrialData, Failure>,
     ) -> anyhow::Result<Vec<usize>> {
         let launches: BTreeMap<String, Launch> = self.runnable(workload).into_iter().collect();
-        let points: Vec<_> = points.into_iter().filter(|(imp, _, _)| launches.contains_key(imp)).collect();
+        let points: Vec<_> = points
+            .into_iter()
+            .filter(|(imp, _, _)| launches.contains_key(imp))
+            .collect();
         if points.is_empty() {
             return Ok(Vec::new());
         }
         let first = self.results.cells.len();
-        let mut accs: Vec<CellAcc> =
-            points.iter().map(|(imp, params, _)| CellAcc::new(workload, imp, params.clone(), headline)).collect();
+        let mut accs: Vec<CellAcc> = points
+            .iter()
+            .map(|(imp, params, _)| CellAcc::new(workload, imp, params.clone(), headline))
+            .collect();
         self.results.cells.extend(accs.iter().map(|a| a.to_cell()));
         self.ui.phase(label, (points.len() * repeat) as u64);
         for r in 0..repeat {
@@ -232,10 +303,19 @@ impl<'a> Run<'a> {
                     bail!("interrupted");
                 }
                 let desc: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                self.ui.step(&format!("{imp} {} (trial {}/{repeat})", desc.join(" "), r + 1));
+                self.ui.step(&format!(
+                    "{imp} {} (trial {}/{repeat})",
+                    desc.join(" "),
+                    r + 1
+                ));
                 let outcome = trial(&launches[imp], p, r);
                 if let Err(f) = &outcome {
-                    self.ui.line(&format!("{imp} {workload} {}: {:?}: {}", desc.join(" "), f.status, f.reason));
+                    self.ui.line(&format!(
+                        "{imp} {workload} {}: {:?}: {}",
+                        desc.join(" "),
+                        f.status,
+                        f.reason
+                    ));
                 }
                 if let Ok(t) = &outcome {
                     self.note_ready(imp, t);
@@ -251,7 +331,13 @@ impl<'a> Run<'a> {
     }
 
     fn note_ready(&mut self, imp: &str, t: &TrialData) {
-        if let (Some(r), Some(info)) = (&t.ready, self.results.implementations.iter_mut().find(|i| i.name == imp)) {
+        if let (Some(r), Some(info)) = (
+            &t.ready,
+            self.results
+                .implementations
+                .iter_mut()
+                .find(|i| i.name == imp),
+        ) {
             info.runtime_detail.get_or_insert_with(|| r.runtime.clone());
             if info.threads.is_none() {
                 info.threads = r.threads;
@@ -269,7 +355,10 @@ impl<'a> Run<'a> {
 
 /// Params map helper.
 pub fn params(pairs: &[(&str, serde_json::Value)]) -> BTreeMap<String, serde_json::Value> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 /// Measures the echo workload: closed-loop points first, then open-loop points whose rates come from
@@ -289,13 +378,34 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
     let mut closed = Vec::new();
     for &(c, b) in &s.closed {
         for imp in &impls {
-            let p = EchoParams { mode: Mode::Closed, connections: c, message_bytes: b };
-            closed.push((imp.clone(), params(&[("mode", json!("closed")), ("connections", json!(c)), ("message_bytes", json!(b))]), p));
+            let p = EchoParams {
+                mode: Mode::Closed,
+                connections: c,
+                message_bytes: b,
+            };
+            closed.push((
+                imp.clone(),
+                params(&[
+                    ("mode", json!("closed")),
+                    ("connections", json!(c)),
+                    ("message_bytes", json!(b)),
+                ]),
+                p,
+            ));
         }
     }
-    let trial = |l: &Launch, p: &EchoParams, r: usize| crate::workload::echo::run_trial(l, *p, &cfg, 0xec40 + r as u64);
+    let trial = |l: &Launch, p: &EchoParams, r: usize| {
+        crate::workload::echo::run_trial(l, *p, &cfg, 0xec40 + r as u64)
+    };
     let repeat = run.cfg.suite.repeat;
-    let cells = run.measure("echo", "echo closed", closed, "throughput_msgs_per_s", repeat, &trial)?;
+    let cells = run.measure(
+        "echo",
+        "echo closed",
+        closed,
+        "throughput_msgs_per_s",
+        repeat,
+        &trial,
+    )?;
     // Each implementation's own maximum at the open-loop point.
     let (oc, ob) = s.open_at;
     let mut own_max = BTreeMap::new();
@@ -310,9 +420,17 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
     let mut open = Vec::new();
     for &f in &s.open_fractions {
         for imp in &impls {
-            let Some(max) = own_max.get(imp) else { continue };
+            let Some(max) = own_max.get(imp) else {
+                continue;
+            };
             let rate = (max * f).max(100.0).round();
-            let p = EchoParams { mode: Mode::Open { rate_msgs_per_s: rate }, connections: oc, message_bytes: ob };
+            let p = EchoParams {
+                mode: Mode::Open {
+                    rate_msgs_per_s: rate,
+                },
+                connections: oc,
+                message_bytes: ob,
+            };
             let pr = params(&[
                 ("mode", json!("open")),
                 ("connections", json!(oc)),
@@ -325,12 +443,30 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
     }
     for &rate in &s.open_rates {
         for imp in &impls {
-            let p = EchoParams { mode: Mode::Open { rate_msgs_per_s: rate }, connections: oc, message_bytes: ob };
-            let pr = params(&[("mode", json!("open")), ("connections", json!(oc)), ("message_bytes", json!(ob)), ("rate_msgs_per_s", json!(rate))]);
+            let p = EchoParams {
+                mode: Mode::Open {
+                    rate_msgs_per_s: rate,
+                },
+                connections: oc,
+                message_bytes: ob,
+            };
+            let pr = params(&[
+                ("mode", json!("open")),
+                ("connections", json!(oc)),
+                ("message_bytes", json!(ob)),
+                ("rate_msgs_per_s", json!(rate)),
+            ]);
             open.push((imp.clone(), pr, p));
         }
     }
-    run.measure("echo", "echo open", open, "throughput_msgs_per_s", repeat, &trial)?;
+    run.measure(
+        "echo",
+        "echo open",
+        open,
+        "throughput_msgs_per_s",
+        repeat,
+        &trial,
+    )?;
     Ok(())
 }
 
@@ -342,14 +478,29 @@ pub fn measure_fanout(run: &mut Run) -> anyhow::Result<()> {
     for &v in &s.variants {
         for &n in &s.tasks {
             for imp in &impls {
-                let p = FanoutParams { tasks: n, sleep_ms: s.sleep_for(n), variant: v };
-                let pr = params(&[("variant", json!(v.as_str())), ("tasks", json!(n)), ("sleep_ms", json!(p.sleep_ms))]);
+                let p = FanoutParams {
+                    tasks: n,
+                    sleep_ms: s.sleep_for(n),
+                    variant: v,
+                };
+                let pr = params(&[
+                    ("variant", json!(v.as_str())),
+                    ("tasks", json!(n)),
+                    ("sleep_ms", json!(p.sleep_ms)),
+                ]);
                 points.push((imp.clone(), pr, p));
             }
         }
     }
     let trial = |l: &Launch, p: &FanoutParams, _r: usize| fanout::run_trial(l, *p);
-    let cells = run.measure("fanout", "fanout", points, "peak_rss_bytes", run.cfg.suite.repeat, &trial)?;
+    let cells = run.measure(
+        "fanout",
+        "fanout",
+        points,
+        "peak_rss_bytes",
+        run.cfg.suite.repeat,
+        &trial,
+    )?;
     derive_bytes_per_task(&mut run.results.cells, &cells);
     run.save()
 }
@@ -362,14 +513,22 @@ pub fn derive_bytes_per_task(cells: &mut [results::Cell], indices: &[usize]) {
         let c = &cells[i];
         if c.params.get("tasks") == Some(&json!(1)) {
             if let Some(rss) = c.metrics.get("peak_rss_bytes") {
-                baseline.insert((c.implementation.clone(), c.params["variant"].to_string()), rss);
+                baseline.insert(
+                    (c.implementation.clone(), c.params["variant"].to_string()),
+                    rss,
+                );
             }
         }
     }
     for &i in indices {
         let c = &mut cells[i];
         let n = c.params.get("tasks").and_then(|t| t.as_u64()).unwrap_or(1);
-        let Some(base) = baseline.get(&(c.implementation.clone(), c.params["variant"].to_string())).copied() else { continue };
+        let Some(base) = baseline
+            .get(&(c.implementation.clone(), c.params["variant"].to_string()))
+            .copied()
+        else {
+            continue;
+        };
         if n <= 1 || c.status != results::CellStatus::Ok {
             continue;
         }
@@ -423,27 +582,53 @@ pub fn measure_stream(run: &mut Run) -> anyhow::Result<()> {
         push(mk(n * 10, k, c, stream::Variant::SlowConsumer));
     }
     let trial = |l: &Launch, p: &StreamParams, _r: usize| stream::run_trial(l, *p);
-    let cells = run.measure("stream", "stream", points, "throughput_items_per_s", run.cfg.suite.repeat, &trial)?;
+    let cells = run.measure(
+        "stream",
+        "stream",
+        points,
+        "throughput_items_per_s",
+        run.cfg.suite.repeat,
+        &trial,
+    )?;
     attach_backpressure_verdicts(&mut run.results.cells, &cells);
     run.save()
 }
 
 /// Pairs slow-consumer cells at N and 10·N (same implementation, stages, capacity) and records the verdict.
 pub fn attach_backpressure_verdicts(cells: &mut [results::Cell], indices: &[usize]) {
-    let key = |c: &results::Cell| (c.implementation.clone(), c.params["stages"].to_string(), c.params["capacity"].to_string());
+    let key = |c: &results::Cell| {
+        (
+            c.implementation.clone(),
+            c.params["stages"].to_string(),
+            c.params["capacity"].to_string(),
+        )
+    };
     let slow: Vec<usize> = indices
         .iter()
         .copied()
-        .filter(|&i| cells[i].params.get("variant") == Some(&json!("slow-consumer")) && cells[i].status == results::CellStatus::Ok)
+        .filter(|&i| {
+            cells[i].params.get("variant") == Some(&json!("slow-consumer"))
+                && cells[i].status == results::CellStatus::Ok
+        })
         .collect();
     for &small in &slow {
         let n = cells[small].params["items"].as_u64().unwrap_or(0);
-        let Some(&large) = slow.iter().find(|&&j| key(&cells[j]) == key(&cells[small]) && cells[j].params["items"].as_u64() == Some(n * 10)) else {
+        let Some(&large) = slow.iter().find(|&&j| {
+            key(&cells[j]) == key(&cells[small])
+                && cells[j].params["items"].as_u64() == Some(n * 10)
+        }) else {
             continue;
         };
-        let (Some(a), Some(b)) = (cells[small].metrics.get("peak_rss_bytes"), cells[large].metrics.get("peak_rss_bytes")) else { continue };
+        let (Some(a), Some(b)) = (
+            cells[small].metrics.get("peak_rss_bytes"),
+            cells[large].metrics.get("peak_rss_bytes"),
+        ) else {
+            continue;
+        };
         let verdict: Finding = stream::backpressure_verdict(a, b, n, n * 10);
-        cells[large].findings.retain(|f| !f.kind.starts_with("backpressure_"));
+        cells[large]
+            .findings
+            .retain(|f| !f.kind.starts_with("backpressure_"));
         cells[large].findings.push(verdict);
     }
 }

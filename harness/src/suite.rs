@@ -73,7 +73,11 @@ pub struct StreamSuite {
 
 impl FanoutSuite {
     pub fn sleep_for(&self, tasks: u64) -> u64 {
-        if tasks >= 1_000_000 { self.sleep_ms_large } else { self.sleep_ms }
+        if tasks >= 1_000_000 {
+            self.sleep_ms_large
+        } else {
+            self.sleep_ms
+        }
     }
 }
 
@@ -172,7 +176,10 @@ impl Suite {
 }
 
 mod secs {
-    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
     }
 }

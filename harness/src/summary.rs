@@ -23,10 +23,17 @@ fn fmt_ns(v: Option<f64>) -> String {
     }
 }
 
-fn find<'a>(r: &'a Results, workload: &str, imp: &str, want: &[(&str, serde_json::Value)]) -> Option<&'a Cell> {
-    r.cells
-        .iter()
-        .find(|c| c.workload == workload && c.implementation == imp && want.iter().all(|(k, v)| c.params.get(*k) == Some(v)))
+fn find<'a>(
+    r: &'a Results,
+    workload: &str,
+    imp: &str,
+    want: &[(&str, serde_json::Value)],
+) -> Option<&'a Cell> {
+    r.cells.iter().find(|c| {
+        c.workload == workload
+            && c.implementation == imp
+            && want.iter().all(|(k, v)| c.params.get(*k) == Some(v))
+    })
 }
 
 fn status_or<'a>(c: Option<&'a Cell>, f: impl Fn(&'a Cell) -> String) -> String {
@@ -43,16 +50,36 @@ pub fn render(r: &Results) -> String {
     let impls: Vec<&str> = r.implementations.iter().map(|i| i.name.as_str()).collect();
     let has = |w: &str| r.cells.iter().any(|c| c.workload == w);
     if has("echo") {
-        let _ = writeln!(out, "\necho (closed loop 64 conns × 64 B; open loop p99 at the lowest common rate)");
-        let _ = writeln!(out, "{:<16} {:>12} {:>10} {:>12} {:>10} {:>12} {:>8}", "impl", "msgs/s", "p99", "open p99", "peak RSS", "srv µs/msg", "fut B");
+        let _ = writeln!(
+            out,
+            "\necho (closed loop 64 conns × 64 B; open loop p99 at the lowest common rate)"
+        );
+        let _ = writeln!(
+            out,
+            "{:<16} {:>12} {:>10} {:>12} {:>10} {:>12} {:>8}",
+            "impl", "msgs/s", "p99", "open p99", "peak RSS", "srv µs/msg", "fut B"
+        );
         let common = r
             .cells
             .iter()
-            .filter(|c| c.workload == "echo" && c.params.get("mode") == Some(&json!("open")) && !c.params.contains_key("rate_fraction"))
+            .filter(|c| {
+                c.workload == "echo"
+                    && c.params.get("mode") == Some(&json!("open"))
+                    && !c.params.contains_key("rate_fraction")
+            })
             .filter_map(|c| c.params.get("rate_msgs_per_s").and_then(|v| v.as_f64()))
             .fold(f64::INFINITY, f64::min);
         for imp in &impls {
-            let closed = find(r, "echo", imp, &[("mode", json!("closed")), ("connections", json!(64)), ("message_bytes", json!(64))]);
+            let closed = find(
+                r,
+                "echo",
+                imp,
+                &[
+                    ("mode", json!("closed")),
+                    ("connections", json!(64)),
+                    ("message_bytes", json!(64)),
+                ],
+            );
             if closed.is_none() {
                 continue;
             }
@@ -66,22 +93,55 @@ pub fn render(r: &Results) -> String {
                 out,
                 "{:<16} {:>12} {:>10} {:>12} {:>10} {:>12} {:>8}",
                 imp,
-                status_or(closed, |c| fmt_num(c.metrics.get("throughput_msgs_per_s"), "")),
+                status_or(closed, |c| fmt_num(
+                    c.metrics.get("throughput_msgs_per_s"),
+                    ""
+                )),
                 status_or(closed, |c| fmt_ns(c.metrics.latency_ns.map(|l| l.p99))),
                 status_or(open, |c| fmt_ns(c.metrics.latency_ns.map(|l| l.p99))),
                 status_or(closed, |c| fmt_num(c.metrics.get("peak_rss_bytes"), "B")),
-                status_or(closed, |c| format!("{:.2}", c.metrics.get("server_cpu_us_per_msg").unwrap_or(f64::NAN))),
-                status_or(closed, |c| c.metrics.get("future_bytes").map(|b| format!("{b:.0}")).unwrap_or("-".into())),
+                status_or(closed, |c| format!(
+                    "{:.2}",
+                    c.metrics.get("server_cpu_us_per_msg").unwrap_or(f64::NAN)
+                )),
+                status_or(closed, |c| c
+                    .metrics
+                    .get("future_bytes")
+                    .map(|b| format!("{b:.0}"))
+                    .unwrap_or("-".into())),
             );
         }
     }
     if has("fanout") {
-        let max_n = r.cells.iter().filter(|c| c.workload == "fanout").filter_map(|c| c.params["tasks"].as_u64()).max().unwrap_or(0);
-        let _ = writeln!(out, "\nfanout at {max_n} tasks (bytes per task above the 1-task baseline; wall time)");
-        let _ = writeln!(out, "{:<20} {:>12} {:>10} {:>12} {:>10}", "impl", "bare B/task", "bare wall", "state B/task", "state wall");
+        let max_n = r
+            .cells
+            .iter()
+            .filter(|c| c.workload == "fanout")
+            .filter_map(|c| c.params["tasks"].as_u64())
+            .max()
+            .unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "\nfanout at {max_n} tasks (bytes per task above the 1-task baseline; wall time)"
+        );
+        let _ = writeln!(
+            out,
+            "{:<20} {:>12} {:>10} {:>12} {:>10}",
+            "impl", "bare B/task", "bare wall", "state B/task", "state wall"
+        );
         for imp in &impls {
-            let bare = find(r, "fanout", imp, &[("variant", json!("bare")), ("tasks", json!(max_n))]);
-            let state = find(r, "fanout", imp, &[("variant", json!("state")), ("tasks", json!(max_n))]);
+            let bare = find(
+                r,
+                "fanout",
+                imp,
+                &[("variant", json!("bare")), ("tasks", json!(max_n))],
+            );
+            let state = find(
+                r,
+                "fanout",
+                imp,
+                &[("variant", json!("state")), ("tasks", json!(max_n))],
+            );
             if bare.is_none() && state.is_none() {
                 continue;
             }
@@ -90,15 +150,28 @@ pub fn render(r: &Results) -> String {
                 "{:<20} {:>12} {:>10} {:>12} {:>10}",
                 imp,
                 status_or(bare, |c| fmt_num(c.metrics.get("bytes_per_task"), "")),
-                status_or(bare, |c| format!("{:.0}ms", c.metrics.get("wall_ms").unwrap_or(f64::NAN))),
+                status_or(bare, |c| format!(
+                    "{:.0}ms",
+                    c.metrics.get("wall_ms").unwrap_or(f64::NAN)
+                )),
                 status_or(state, |c| fmt_num(c.metrics.get("bytes_per_task"), "")),
-                status_or(state, |c| format!("{:.0}ms", c.metrics.get("wall_ms").unwrap_or(f64::NAN))),
+                status_or(state, |c| format!(
+                    "{:.0}ms",
+                    c.metrics.get("wall_ms").unwrap_or(f64::NAN)
+                )),
             );
         }
     }
     if has("stream") {
-        let _ = writeln!(out, "\nstream (balanced, 4 stages, capacity 64; backpressure verdict from the slow consumer)");
-        let _ = writeln!(out, "{:<16} {:>12} {:>10} {:>10}  backpressure", "impl", "items/s", "p99", "peak RSS");
+        let _ = writeln!(
+            out,
+            "\nstream (balanced, 4 stages, capacity 64; backpressure verdict from the slow consumer)"
+        );
+        let _ = writeln!(
+            out,
+            "{:<16} {:>12} {:>10} {:>10}  backpressure",
+            "impl", "items/s", "p99", "peak RSS"
+        );
         for imp in &impls {
             let c = r.cells.iter().find(|c| {
                 c.workload == "stream"
@@ -113,7 +186,13 @@ pub fn render(r: &Results) -> String {
                 .filter(|c| c.workload == "stream" && c.implementation == *imp)
                 .flat_map(|c| c.findings.iter())
                 .find(|f| f.kind.starts_with("backpressure_"))
-                .map(|f| if f.kind == "backpressure_ok" { "ok" } else { "VIOLATED" })
+                .map(|f| {
+                    if f.kind == "backpressure_ok" {
+                        "ok"
+                    } else {
+                        "VIOLATED"
+                    }
+                })
                 .unwrap_or("-");
             if c.is_none() && verdict == "-" {
                 continue;
@@ -129,25 +208,55 @@ pub fn render(r: &Results) -> String {
         }
     }
     for w in ["futures", "micro"] {
-        let n = r.cells.iter().filter(|c| c.workload == w && c.status == CellStatus::Ok).count();
+        let n = r
+            .cells
+            .iter()
+            .filter(|c| c.workload == w && c.status == CellStatus::Ok)
+            .count();
         if n > 0 {
             let _ = writeln!(out, "\n{w}: {n} cells (see report.md)");
         }
     }
-    let failed: Vec<&Cell> = r.cells.iter().filter(|c| c.status != CellStatus::Ok).collect();
+    let failed: Vec<&Cell> = r
+        .cells
+        .iter()
+        .filter(|c| c.status != CellStatus::Ok)
+        .collect();
     if !failed.is_empty() {
         let _ = writeln!(out, "\ncells that did not complete:");
         for c in failed {
             let p: Vec<String> = c.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let _ = writeln!(out, "  {} {} {}: {:?}: {}", c.workload, c.implementation, p.join(" "), c.status, c.reason.as_deref().unwrap_or(""));
+            let _ = writeln!(
+                out,
+                "  {} {} {}: {:?}: {}",
+                c.workload,
+                c.implementation,
+                p.join(" "),
+                c.status,
+                c.reason.as_deref().unwrap_or("")
+            );
         }
     }
     let notable: Vec<String> = r
         .cells
         .iter()
         .flat_map(|c| c.findings.iter().map(move |f| (c, f)))
-        .filter(|(_, f)| matches!(f.kind.as_str(), "client_bottleneck" | "over_capacity" | "backpressure_violation" | "noisy" | "not_all_concurrent"))
-        .map(|(c, f)| format!("  {} {}: {}: {}", c.workload, c.implementation, f.kind, f.message))
+        .filter(|(_, f)| {
+            matches!(
+                f.kind.as_str(),
+                "client_bottleneck"
+                    | "over_capacity"
+                    | "backpressure_violation"
+                    | "noisy"
+                    | "not_all_concurrent"
+            )
+        })
+        .map(|(c, f)| {
+            format!(
+                "  {} {}: {}: {}",
+                c.workload, c.implementation, f.kind, f.message
+            )
+        })
         .collect();
     if !notable.is_empty() {
         let _ = writeln!(out, "\nfindings ({}):", notable.len());
@@ -162,7 +271,19 @@ pub fn render(r: &Results) -> String {
         .implementations
         .iter()
         .filter(|i| i.status != ImplStatus::Ok)
-        .map(|i| format!("  {} ({:?}): {}", i.name, i.status, i.reason.as_deref().unwrap_or("").lines().next().unwrap_or("")))
+        .map(|i| {
+            format!(
+                "  {} ({:?}): {}",
+                i.name,
+                i.status,
+                i.reason
+                    .as_deref()
+                    .unwrap_or("")
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+            )
+        })
         .collect();
     if !out_of_run.is_empty() {
         let _ = writeln!(out, "\nimplementations not (fully) measured:");

@@ -13,7 +13,11 @@ pub struct Ui {
 
 impl Ui {
     pub fn new(quiet: bool) -> Self {
-        Ui { bar: None, tty: std::io::stderr().is_terminal(), quiet }
+        Ui {
+            bar: None,
+            tty: std::io::stderr().is_terminal(),
+            quiet,
+        }
     }
 
     /// A one-line message (printed above the bar on a terminal).
@@ -36,9 +40,11 @@ impl Ui {
         if self.tty {
             let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {elapsed_precise} {wide_msg}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{prefix:>8} [{bar:30}] {pos}/{len} {elapsed_precise} {wide_msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
             bar.set_prefix(name.to_string());
             self.bar = Some(bar);

@@ -5,7 +5,10 @@ use common::*;
 
 fn stderr_of(args: &[&str]) -> (Option<i32>, String) {
     let out = bin().args(args).output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -15,7 +18,10 @@ fn unknown_flag_and_bad_values_explain_themselves() {
     assert!(err.contains("--bogus"), "{err}");
     let (code, err) = stderr_of(&["run", "--workload", "nope"]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("possible values") && err.contains("echo"), "{err}");
+    assert!(
+        err.contains("possible values") && err.contains("echo"),
+        "{err}"
+    );
     let (code, err) = stderr_of(&["run", "--pin", "0:0"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("disjoint"), "{err}");
@@ -27,7 +33,13 @@ fn unknown_flag_and_bad_values_explain_themselves() {
 #[test]
 fn unknown_implementation_lists_the_choices() {
     let p = FakeProject::new(&["ok"], &["echo"]);
-    let out = bin().args(["run", "--impl", "nonesuch", "--root"]).arg(p.root()).arg("--out").arg(p.out()).output().unwrap();
+    let out = bin()
+        .args(["run", "--impl", "nonesuch", "--root"])
+        .arg(p.root())
+        .arg("--out")
+        .arg(p.out())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("nonesuch") && err.contains("fake-ok"), "{err}");
@@ -48,7 +60,11 @@ fn bad_root_and_bad_results_files() {
     assert!(err.contains("not JSON"), "{err}");
     let future = dir.path().join("y.json");
     std::fs::write(&future, r#"{"schema_version": 99}"#).unwrap();
-    let (code, err) = stderr_of(&["compare", future.to_str().unwrap(), future.to_str().unwrap()]);
+    let (code, err) = stderr_of(&[
+        "compare",
+        future.to_str().unwrap(),
+        future.to_str().unwrap(),
+    ]);
     assert_eq!(code, Some(2));
     assert!(err.contains("schema_version 99"), "{err}");
 }
@@ -56,7 +72,11 @@ fn bad_root_and_bad_results_files() {
 #[test]
 fn list_json_reports_availability() {
     let p = FakeProject::new(&["ok"], &["echo"]);
-    let out = bin().args(["list", "--json", "--root"]).arg(p.root()).output().unwrap();
+    let out = bin()
+        .args(["list", "--json", "--root"])
+        .arg(p.root())
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["name"], "fake-ok");

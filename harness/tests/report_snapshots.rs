@@ -137,3 +137,29 @@ fn write_all_writes_every_file() {
         );
     }
 }
+
+#[test]
+fn degenerate_values_still_render() {
+    // Zeros on log axes, a single point per series, NaN-free but identical values, huge spreads.
+    let mut r = fixture("small.json");
+    r.cells
+        .retain(|c| c.implementation == "rust-tokio" || c.workload == "futures");
+    for (i, c) in r.cells.iter_mut().enumerate() {
+        for v in c.metrics.values.values_mut() {
+            *v = if i % 3 == 0 { 0.0 } else { *v * 1e9 };
+        }
+        if let Some(l) = c.metrics.latency_ns.as_mut() {
+            l.p99 = 0.0;
+        }
+        for s in c.stats.values_mut() {
+            s.ci_low = s.median;
+            s.ci_high = s.median;
+        }
+    }
+    let charts = Charts::build(&r);
+    for c in &charts.charts {
+        c.svg().unwrap_or_else(|e| panic!("{}: {e}", c.id));
+        c.png().unwrap_or_else(|e| panic!("{}: {e}", c.id));
+    }
+    report::render_all(&r).expect("renders");
+}

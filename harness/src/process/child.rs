@@ -92,7 +92,10 @@ impl Running {
     /// Starts the child in a new process group, pinned if asked, killed if the harness dies.
     pub fn spawn(spec: &Spec) -> std::io::Result<Running> {
         let Some((program, args)) = spec.argv.split_first() else {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "empty command",
+            ));
         };
         let mut cmd = Command::new(program);
         cmd.args(args)
@@ -160,7 +163,9 @@ impl Running {
             let r = loop {
                 // SAFETY: wait4 on our own child, writing into locals we own.
                 let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-                if r == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                if r == -1
+                    && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+                {
                     continue;
                 }
                 break r;
@@ -203,9 +208,16 @@ impl Running {
                 // stdout closed: the child is exiting or has exited; report how.
                 let exit = match self.wait(deadline) {
                     Some((exit, _)) => exit,
-                    None => return Err(WaitError::Timeout(deadline.saturating_duration_since(self.started))),
+                    None => {
+                        return Err(WaitError::Timeout(
+                            deadline.saturating_duration_since(self.started),
+                        ));
+                    }
                 };
-                return Err(WaitError::Exited { exit, tail: self.tail_suffix() });
+                return Err(WaitError::Exited {
+                    exit,
+                    tail: self.tail_suffix(),
+                });
             }
             let now = Instant::now();
             if now >= deadline {
@@ -237,23 +249,27 @@ impl Running {
         }
         loop {
             let now = Instant::now();
-            let slice = deadline.saturating_duration_since(now).min(Duration::from_millis(100));
+            let slice = deadline
+                .saturating_duration_since(now)
+                .min(Duration::from_millis(100));
             match self.waiter.recv_timeout(slice) {
                 Ok(done) => {
                     self.exited = Some(done);
                     return Some(done);
                 }
-                Err(RecvTimeoutError::Timeout) if Instant::now() < deadline && !super::interrupted() => {}
+                Err(RecvTimeoutError::Timeout)
+                    if Instant::now() < deadline && !super::interrupted() => {}
                 Err(_) => return None,
             }
         }
     }
 
-    /// Asks the child to stop (SIGTERM and stdin closed) and waits up to `grace`; kills the group if it
-    /// does not. Returns the exit, the usage and whether it stopped by itself.
+    /// Asks the child to stop with SIGTERM and waits up to `grace`; kills the group if it does not.
+    /// Returns the exit, the usage and whether it stopped by itself. stdin stays open: closing it at the
+    /// same time would race two shutdown paths (a program stopping on EOF may restore the default
+    /// SIGTERM disposition just before the signal lands).
     pub fn terminate(&mut self, grace: Duration) -> (Exit, Usage, bool) {
         if self.exited.is_none() {
-            self.stdin = None;
             // SAFETY: signalling our own child.
             unsafe { libc::kill(self.pid, libc::SIGTERM) };
         }
@@ -271,7 +287,8 @@ impl Running {
         }
         // SAFETY: signalling our own process group.
         unsafe { libc::killpg(self.pid, libc::SIGKILL) };
-        self.wait(Instant::now() + Duration::from_secs(10)).unwrap_or((Exit::Signal(libc::SIGKILL), Usage::default()))
+        self.wait(Instant::now() + Duration::from_secs(10))
+            .unwrap_or((Exit::Signal(libc::SIGKILL), Usage::default()))
     }
 
     /// Closes the child's stdin (echo servers stop on EOF).
@@ -321,8 +338,14 @@ fn spawn_tail_reader(mut from: impl Read + Send + 'static, tail: Arc<Mutex<VecDe
 
 /// Runs a command to completion (builds, probes, installs) with a timeout; returns exit, output tail
 /// and elapsed time. On timeout the group is killed and `Exit::Signal(SIGKILL)` is returned.
-pub fn run_to_completion(spec: &Spec, timeout: Duration) -> std::io::Result<(Exit, String, Duration)> {
-    let mut child = Running::spawn(&Spec { protocol_stdout: false, ..spec.clone() })?;
+pub fn run_to_completion(
+    spec: &Spec,
+    timeout: Duration,
+) -> std::io::Result<(Exit, String, Duration)> {
+    let mut child = Running::spawn(&Spec {
+        protocol_stdout: false,
+        ..spec.clone()
+    })?;
     child.close_stdin();
     let deadline = child.started + timeout;
     let exit = match child.wait(deadline) {

@@ -9,11 +9,17 @@ static GROUPS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 pub(super) fn register(pgid: i32) {
-    GROUPS.lock().unwrap_or_else(|e| e.into_inner()).insert(pgid);
+    GROUPS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(pgid);
 }
 
 pub(super) fn unregister(pgid: i32) {
-    GROUPS.lock().unwrap_or_else(|e| e.into_inner()).remove(&pgid);
+    GROUPS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&pgid);
 }
 
 /// Kills every registered process group with SIGKILL.
@@ -46,7 +52,9 @@ fn set_handler() -> anyhow::Result<()> {
             kill_all();
             std::process::exit(130);
         }
-        eprintln!("\ninterrupted: stopping children and writing partial results (Ctrl-C again to quit at once)");
+        eprintln!(
+            "\ninterrupted: stopping children and writing partial results (Ctrl-C again to quit at once)"
+        );
         kill_all();
     })?;
     Ok(())

@@ -28,9 +28,14 @@ impl RssSampler {
             let mut step = 1usize;
             let mut i = 0usize;
             while !flag.load(Ordering::Relaxed) {
-                let Some(rss) = read_rss_pages(pid) else { break };
+                let Some(rss) = read_rss_pages(pid) else {
+                    break;
+                };
                 if i.is_multiple_of(step) {
-                    points.push(RssPoint { t_ms: t0.elapsed().as_secs_f64() * 1e3, rss_bytes: rss * page });
+                    points.push(RssPoint {
+                        t_ms: t0.elapsed().as_secs_f64() * 1e3,
+                        rss_bytes: rss * page,
+                    });
                     if points.len() >= MAX_POINTS {
                         points = points.into_iter().step_by(2).collect();
                         step *= 2;
@@ -41,12 +46,18 @@ impl RssSampler {
             }
             points
         });
-        RssSampler { stop, handle: Some(handle) }
+        RssSampler {
+            stop,
+            handle: Some(handle),
+        }
     }
 
     pub fn stop(mut self) -> Vec<RssPoint> {
         self.stop.store(true, Ordering::Relaxed);
-        self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default()
+        self.handle
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
     }
 }
 

@@ -659,6 +659,9 @@ fn row(cell: &Cell, labels: Vec<String>, columns: &[MetricDef]) -> TableRow {
     }
 }
 
+/// Computes a row's label cells from its cell.
+type RowLabels = fn(&Cell) -> Vec<String>;
+
 /// The detail tables of every workload: one per scenario, except the catalogue-like workloads (futures,
 /// micro) which get one table with a row per cell.
 pub fn tables(results: &Results, palette: &Palette) -> Vec<Table> {
@@ -671,7 +674,7 @@ pub fn tables(results: &Results, palette: &Palette) -> Vec<Table> {
                 .iter()
                 .map(|m| metric_def(m))
                 .collect();
-            let (headers, label): (Vec<String>, fn(&Cell) -> Vec<String>) = if w == "futures" {
+            let (headers, label): (Vec<String>, RowLabels) = if w == "futures" {
                 (vec!["pattern".into(), "runtime".into()], |c| {
                     vec![
                         param_str(c, "pattern").unwrap_or_default(),
@@ -866,5 +869,93 @@ pub fn workload_title(w: &str) -> String {
         "futures" => "Future sizes".into(),
         "micro" => "Micro-benchmarks".into(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{Cell, CellStatus, Summary};
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    fn cell(implementation: &str, metric: &str, median: f64, halfwidth: f64) -> Cell {
+        let mut params = BTreeMap::new();
+        params.insert("variant".to_string(), json!("bare"));
+        let mut c = Cell::failed(
+            "fanout",
+            implementation,
+            params,
+            CellStatus::Ok,
+            String::new(),
+        );
+        c.metrics.set(metric, median);
+        let s = Summary {
+            n: 5,
+            median,
+            ci_low: median - halfwidth,
+            ci_high: median + halfwidth,
+            cv: Some(0.01),
+        };
+        c.stats.insert(metric.to_string(), s);
+        c
+    }
+
+    #[test]
+    fn lower_is_better_ranking_with_ties_and_references() {
+        let cells = [
+            cell("go", "bytes_per_task", 2600.0, 10.0),
+            cell("rust-tokio", "bytes_per_task", 250.0, 5.0),
+            cell("node", "bytes_per_task", 254.0, 5.0),
+            cell("rust-join-all", "bytes_per_task", 64.0, 1.0),
+        ];
+        let refs: Vec<&Cell> = cells.iter().collect();
+        let r = rank(&refs, "bytes_per_task", "bare").unwrap();
+        let names: Vec<&str> = r
+            .entries
+            .iter()
+            .map(|e| e.implementation.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["rust-tokio", "node", "go"],
+            "the reference is not ranked"
+        );
+        assert_eq!(r.references[0].implementation, "rust-join-all");
+        assert!(r.entries[1].tied_with_best, "overlapping intervals");
+        assert!(!r.entries[2].tied_with_best);
+        assert!((r.entries[2].ratio - 10.4).abs() < 1e-9);
+        assert!((r.entries[2].ratio_lo - 2590.0 / 250.0).abs() < 1e-9);
+        let s = r.sentence(2);
+        assert!(
+            s.starts_with("rust-tokio (250 B, 1.00×), node 1.02× [1.00–1.04] (tied) (+1 more)"),
+            "{s}"
+        );
+        assert!(
+            s.ends_with("reference rust-join-all (no spawning): 64 B"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn higher_is_better_and_failed_cells_are_not_ranked() {
+        let mut failed = cell("node", "throughput_items_per_s", 9e9, 1.0);
+        failed.status = CellStatus::Crashed;
+        let cells = [
+            cell("go", "throughput_items_per_s", 5e6, 1e5),
+            cell("rust-tokio", "throughput_items_per_s", 9e6, 1e5),
+            failed,
+        ];
+        let refs: Vec<&Cell> = cells.iter().collect();
+        let r = rank(&refs, "throughput_items_per_s", "x").unwrap();
+        let names: Vec<&str> = r
+            .entries
+            .iter()
+            .map(|e| e.implementation.as_str())
+            .collect();
+        assert_eq!(names, ["rust-tokio", "go"]);
+        assert!(r.entries[1].ratio < 1.0);
+        // Descriptive metrics are never ranked.
+        assert!(rank(&refs, "client_cpu_util", "x").is_none());
     }
 }

@@ -59,6 +59,7 @@ nav a:hover { text-decoration: underline; }
 ul.picks { padding-left: 1.2rem; }
 ul.picks li { margin: .35rem 0; }
 .howto { color: var(--muted); font-size: .92rem; }
+.scroll { overflow-x: auto; }
 .rankings { display: grid; grid-template-columns: repeat(auto-fill, minmax(540px, 1fr)); column-gap: 2rem; }
 .ranking h4 { min-height: 2.6em; }
 table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .9rem; }
@@ -230,7 +231,7 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
     // Implementations.
     let _ = writeln!(
         h,
-        "<section id=\"implementations\">\n<h2>Implementations</h2>\n<table>"
+        "<section id=\"implementations\">\n<h2>Implementations</h2>\n<div class=\"scroll\"><table>"
     );
     let _ = writeln!(
         h,
@@ -295,7 +296,7 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
             envs.join(" ")
         );
     }
-    let _ = writeln!(h, "</table>\n</section>");
+    let _ = writeln!(h, "</table></div>\n</section>");
 
     // Findings.
     let _ = writeln!(
@@ -496,7 +497,7 @@ fn detail_table(h: &mut String, t: &Table, palette: &Palette) {
     if !t.title.is_empty() {
         let _ = writeln!(h, "<h4>{}</h4>", esc(&t.title));
     }
-    let _ = writeln!(h, "<table>\n<tr>");
+    let _ = writeln!(h, "<div class=\"scroll\"><table>\n<tr>");
     for l in &t.label_headers {
         let _ = write!(h, "<th>{}</th>", esc(l));
     }
@@ -562,5 +563,5 @@ fn detail_table(h: &mut String, t: &Table, palette: &Palette) {
         notes.extend(r.flags.iter().map(|f| format!("<code>{}</code>", esc(f))));
         let _ = writeln!(h, "<td>{}</td></tr>", notes.join(" "));
     }
-    let _ = writeln!(h, "</table>");
+    let _ = writeln!(h, "</table></div>");
 }

@@ -230,7 +230,16 @@ impl Cell {
 
     /// A stable key identifying the cell across runs: workload, implementation and sorted params.
     pub fn key(&self) -> String {
-        let params: Vec<String> = self.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!("{}/{}/{}", self.workload, self.implementation, params.join(","))
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!(
+            "{}/{}/{}",
+            self.workload,
+            self.implementation,
+            params.join(",")
+        )
     }
 }

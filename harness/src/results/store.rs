@@ -10,7 +10,8 @@ pub fn write_atomic(path: &Path, results: &Results) -> anyhow::Result<()> {
     let bytes = serde_json::to_vec_pretty(results).context("serialising results")?;
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} into place", tmp.display()))?;
     Ok(())
 }
 
@@ -19,7 +20,10 @@ pub fn load(path: &Path) -> anyhow::Result<Results> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read {}: check the path", path.display()))?;
     let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
-        format!("{} is not JSON; pass a results.json written by `asyncbench run`", path.display())
+        format!(
+            "{} is not JSON; pass a results.json written by `asyncbench run`",
+            path.display()
+        )
     })?;
     let Some(version) = value.get("schema_version").and_then(|v| v.as_u64()) else {
         bail!(
@@ -33,6 +37,10 @@ pub fn load(path: &Path) -> anyhow::Result<Results> {
             path.display()
         );
     }
-    serde_json::from_value(value)
-        .with_context(|| format!("{} does not match results schema version {version}", path.display()))
+    serde_json::from_value(value).with_context(|| {
+        format!(
+            "{} does not match results schema version {version}",
+            path.display()
+        )
+    })
 }

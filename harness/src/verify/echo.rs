@@ -31,16 +31,25 @@ impl Default for EchoCheck {
 
 /// Checks the echo server at `addr`; `Err` says what went wrong in one line.
 pub fn check(addr: SocketAddr, cfg: EchoCheck) -> Result<(), String> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     rt.block_on(async {
         let conns = (0..cfg.connections).map(|i| one_connection(addr, cfg, i));
         let all = async {
             let results = crate::join::join_all(conns).await;
-            results.into_iter().collect::<Result<Vec<()>, String>>().map(|_| ())
+            results
+                .into_iter()
+                .collect::<Result<Vec<()>, String>>()
+                .map(|_| ())
         };
         match tokio::time::timeout(cfg.timeout, all).await {
             Ok(r) => r,
-            Err(_) => Err(format!("echo check did not finish within {:?} (server stalled or dropped data)", cfg.timeout)),
+            Err(_) => Err(format!(
+                "echo check did not finish within {:?} (server stalled or dropped data)",
+                cfg.timeout
+            )),
         }
     })
 }
@@ -59,7 +68,9 @@ async fn one_connection(addr: SocketAddr, cfg: EchoCheck, index: usize) -> Resul
         data.resize(start + size, 0);
         rng.fill_bytes(&mut data[start..]);
     }
-    let stream = TcpStream::connect(addr).await.map_err(|e| format!("connection {index}: connect failed: {e}"))?;
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connection {index}: connect failed: {e}"))?;
     let (mut rd, mut wr) = stream.into_split();
     let writes = {
         let data = data.clone();
@@ -68,36 +79,61 @@ async fn one_connection(addr: SocketAddr, cfg: EchoCheck, index: usize) -> Resul
             let mut pos = 0;
             while pos < data.len() {
                 // Alternate tiny split writes with large coalesced ones.
-                let n = if rng.random_bool(0.5) { rng.random_range(1..=16) } else { rng.random_range(1..=3 * 65536) };
+                let n = if rng.random_bool(0.5) {
+                    rng.random_range(1..=16)
+                } else {
+                    rng.random_range(1..=3 * 65536)
+                };
                 let end = (pos + n).min(data.len());
-                wr.write_all(&data[pos..end]).await.map_err(|e| format!("connection {index}: write failed: {e}"))?;
+                wr.write_all(&data[pos..end])
+                    .await
+                    .map_err(|e| format!("connection {index}: write failed: {e}"))?;
                 if rng.random_bool(0.1) {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 pos = end;
             }
             // Half-close: the server must echo everything, then close its side.
-            wr.shutdown().await.map_err(|e| format!("connection {index}: shutdown failed: {e}"))
+            wr.shutdown()
+                .await
+                .map_err(|e| format!("connection {index}: shutdown failed: {e}"))
         }
     };
     let reads = async {
         let mut got = Vec::with_capacity(data.len());
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let n = rd.read(&mut buf).await.map_err(|e| format!("connection {index}: read failed after {} of {} bytes: {e}", got.len(), data.len()))?;
+            let n = rd.read(&mut buf).await.map_err(|e| {
+                format!(
+                    "connection {index}: read failed after {} of {} bytes: {e}",
+                    got.len(),
+                    data.len()
+                )
+            })?;
             if n == 0 {
                 break;
             }
             got.extend_from_slice(&buf[..n]);
             if got.len() > data.len() {
-                return Err(format!("connection {index}: received {} bytes, more than the {} sent", got.len(), data.len()));
+                return Err(format!(
+                    "connection {index}: received {} bytes, more than the {} sent",
+                    got.len(),
+                    data.len()
+                ));
             }
         }
         if got.len() != data.len() {
-            return Err(format!("connection {index}: server closed after echoing {} of {} bytes", got.len(), data.len()));
+            return Err(format!(
+                "connection {index}: server closed after echoing {} of {} bytes",
+                got.len(),
+                data.len()
+            ));
         }
         if let Some(at) = got.iter().zip(&data).position(|(a, b)| a != b) {
-            return Err(format!("connection {index}: byte {at} differs (sent {:#04x}, got {:#04x})", data[at], got[at]));
+            return Err(format!(
+                "connection {index}: byte {at} differs (sent {:#04x}, got {:#04x})",
+                data[at], got[at]
+            ));
         }
         Ok(())
     };

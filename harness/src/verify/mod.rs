@@ -13,12 +13,17 @@ use std::time::Duration;
 
 /// Verifies one workload of one implementation. `Ok` is a one-line description of what was checked;
 /// the ready event (if any) tells which runtime actually ran.
-pub fn workload(w: Workload, launch: &Launch, ready_timeout: Duration) -> (Result<String, String>, Option<Ready>) {
+pub fn workload(
+    w: Workload,
+    launch: &Launch,
+    ready_timeout: Duration,
+) -> (Result<String, String>, Option<Ready>) {
     match w {
         Workload::Echo => (echo_workload::verify(launch, ready_timeout), None),
         Workload::Fanout => verify_fanout(launch),
         Workload::Stream => verify_stream(launch),
-        Workload::Futures | Workload::Micro => (Ok("not applicable".into()), None),
+        Workload::Futures => verify_futures(launch),
+        Workload::Micro => (Ok("criterion checks its own measurements".into()), None),
     }
 }
 
@@ -26,14 +31,34 @@ fn verify_fanout(launch: &Launch) -> (Result<String, String>, Option<Ready>) {
     let mut ready = None;
     for variant in [fanout::Variant::Bare, fanout::Variant::State] {
         for tasks in [1, 1000] {
-            let p = FanoutParams { tasks, sleep_ms: 200, variant };
+            let p = FanoutParams {
+                tasks,
+                sleep_ms: 200,
+                variant,
+            };
             match fanout::run_trial(launch, p) {
                 Ok(t) => ready = ready.or(t.ready),
-                Err(f) => return (Err(format!("{} tasks, {}: {}", tasks, variant.as_str(), f.reason)), ready),
+                Err(f) => {
+                    return (
+                        Err(format!(
+                            "{} tasks, {}: {}",
+                            tasks,
+                            variant.as_str(),
+                            f.reason
+                        )),
+                        ready,
+                    );
+                }
             }
         }
     }
-    (Ok("1 and 1000 tasks, bare and state: checksums right, tasks concurrent, clean exit".into()), ready)
+    (
+        Ok(
+            "1 and 1000 tasks, bare and state: checksums right, tasks concurrent, clean exit"
+                .into(),
+        ),
+        ready,
+    )
 }
 
 fn verify_stream(launch: &Launch) -> (Result<String, String>, Option<Ready>) {
@@ -44,13 +69,44 @@ fn verify_stream(launch: &Launch) -> (Result<String, String>, Option<Ready>) {
         (5_000, 2, 8, stream::Variant::SlowConsumer),
     ];
     for (items, stages, capacity, variant) in cases {
-        let p = StreamParams { items, stages, capacity, variant, pause_every: 500, pause_ms: 1, sample_every: 7 };
+        let p = StreamParams {
+            items,
+            stages,
+            capacity,
+            variant,
+            pause_every: 500,
+            pause_ms: 1,
+            sample_every: 7,
+        };
         match stream::run_trial(launch, p) {
             Ok(t) => ready = ready.or(t.ready),
             Err(f) => {
-                return (Err(format!("{items} items, {stages} stages, capacity {capacity}, {}: {}", variant.as_str(), f.reason)), ready);
+                return (
+                    Err(format!(
+                        "{items} items, {stages} stages, capacity {capacity}, {}: {}",
+                        variant.as_str(),
+                        f.reason
+                    )),
+                    ready,
+                );
             }
         }
     }
     (Ok("10k items through 4 stages (C=16) and 1 stage (C=1), slow consumer: order and checksum right, all samples".into()), ready)
+}
+
+fn verify_futures(launch: &Launch) -> (Result<String, String>, Option<Ready>) {
+    match crate::workload::run_finite(launch, "futures", &[], Duration::from_secs(60)) {
+        Ok(run) => match crate::workload::futures::to_cells(&launch.implementation, &run.fields) {
+            Ok(cells) => (
+                Ok(format!(
+                    "{} catalogue entries, each with pattern, runtime and size",
+                    cells.len()
+                )),
+                Some(run.ready),
+            ),
+            Err(f) => (Err(f.reason), Some(run.ready)),
+        },
+        Err(f) => (Err(f.reason), None),
+    }
 }

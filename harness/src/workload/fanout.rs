@@ -47,18 +47,26 @@ pub fn timeout(p: FanoutParams) -> Duration {
 }
 
 /// Checks the result fields; `Ok` carries (spawn_ms, total_ms) and any findings.
-pub fn check(p: FanoutParams, fields: &serde_json::Map<String, serde_json::Value>) -> Result<(f64, f64, Vec<Finding>), Failure> {
+pub fn check(
+    p: FanoutParams,
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(f64, f64, Vec<Finding>), Failure> {
     let bad = |e: crate::protocol::ProtocolError| Failure::failed(e.to_string());
     let tasks = u64_field(fields, "tasks").map_err(bad)?;
     let checksum = u64_field(fields, "checksum").map_err(bad)?;
     let spawn_ms = f64_field(fields, "spawn_ms").map_err(bad)?;
     let total_ms = f64_field(fields, "total_ms").map_err(bad)?;
     if tasks != p.tasks {
-        return Err(Failure::failed(format!("reported {tasks} tasks, expected {}", p.tasks)));
+        return Err(Failure::failed(format!(
+            "reported {tasks} tasks, expected {}",
+            p.tasks
+        )));
     }
     let want = expected_checksum(p);
     if checksum != want {
-        return Err(Failure::failed(format!("checksum {checksum}, expected {want}")));
+        return Err(Failure::failed(format!(
+            "checksum {checksum}, expected {want}"
+        )));
     }
     let d = p.sleep_ms as f64;
     let after_spawn = total_ms - spawn_ms;
@@ -100,7 +108,13 @@ pub fn run_trial(launch: &Launch, p: FanoutParams) -> Result<TrialData, Failure>
     m.set("spawn_ms", spawn_ms);
     m.set("total_ms", total_ms);
     m.set("wall_ms", run.wall_ms);
-    Ok(TrialData { metrics: m, findings, rss_timeline: run.rss_timeline, ready: Some(run.ready), ..TrialData::default() })
+    Ok(TrialData {
+        metrics: m,
+        findings,
+        rss_timeline: run.rss_timeline,
+        ready: Some(run.ready),
+        ..TrialData::default()
+    })
 }
 
 #[cfg(test)]
@@ -111,12 +125,22 @@ mod tests {
     fn fields(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
         v.as_object().unwrap().clone()
     }
-    const P: FanoutParams = FanoutParams { tasks: 1000, sleep_ms: 100, variant: Variant::Bare };
+    const P: FanoutParams = FanoutParams {
+        tasks: 1000,
+        sleep_ms: 100,
+        variant: Variant::Bare,
+    };
 
     #[test]
     fn checksums_match_the_protocol_vectors() {
         assert_eq!(expected_checksum(P), 499_500);
-        assert_eq!(expected_checksum(FanoutParams { variant: Variant::State, ..P }), 131_059_500);
+        assert_eq!(
+            expected_checksum(FanoutParams {
+                variant: Variant::State,
+                ..P
+            }),
+            131_059_500
+        );
     }
 
     #[test]
@@ -125,11 +149,27 @@ mod tests {
         assert!(check(P, &good).is_ok());
         let wrong = fields(json!({"tasks":1000,"checksum":1,"spawn_ms":2.0,"total_ms":103.0}));
         assert!(check(P, &wrong).unwrap_err().reason.contains("checksum"));
-        let no_sleep = fields(json!({"tasks":1000,"checksum":499500,"spawn_ms":2.0,"total_ms":3.0}));
-        assert!(check(P, &no_sleep).unwrap_err().reason.contains("did not wait"));
-        let serial = fields(json!({"tasks":1000,"checksum":499500,"spawn_ms":2.0,"total_ms":100000.0}));
-        assert!(check(P, &serial).unwrap_err().reason.contains("not running concurrently"));
-        let slow_spawn = fields(json!({"tasks":1000,"checksum":499500,"spawn_ms":500.0,"total_ms":620.0}));
-        assert_eq!(check(P, &slow_spawn).unwrap().2[0].kind, "not_all_concurrent");
+        let no_sleep =
+            fields(json!({"tasks":1000,"checksum":499500,"spawn_ms":2.0,"total_ms":3.0}));
+        assert!(
+            check(P, &no_sleep)
+                .unwrap_err()
+                .reason
+                .contains("did not wait")
+        );
+        let serial =
+            fields(json!({"tasks":1000,"checksum":499500,"spawn_ms":2.0,"total_ms":100000.0}));
+        assert!(
+            check(P, &serial)
+                .unwrap_err()
+                .reason
+                .contains("not running concurrently")
+        );
+        let slow_spawn =
+            fields(json!({"tasks":1000,"checksum":499500,"spawn_ms":500.0,"total_ms":620.0}));
+        assert_eq!(
+            check(P, &slow_spawn).unwrap().2[0].kind,
+            "not_all_concurrent"
+        );
     }
 }

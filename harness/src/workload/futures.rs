@@ -19,9 +19,17 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
         .collect();
     for (name, launch) in targets {
         run.ui.line(&format!("futures: {name}"));
-        let cells = match run_finite(&launch, "futures", &[], Duration::from_secs(60)).and_then(|r| to_cells(&name, &r.fields)) {
+        let cells = match run_finite(&launch, "futures", &[], Duration::from_secs(60))
+            .and_then(|r| to_cells(&name, &r.fields))
+        {
             Ok(cells) => cells,
-            Err(f) => vec![Cell::failed("futures", &name, Default::default(), f.status, f.reason)],
+            Err(f) => vec![Cell::failed(
+                "futures",
+                &name,
+                Default::default(),
+                f.status,
+                f.reason,
+            )],
         };
         run.results.cells.extend(cells);
         run.save()?;
@@ -30,8 +38,14 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
 }
 
 /// Turns the catalogue's `entries` into cells.
-pub fn to_cells(implementation: &str, fields: &serde_json::Map<String, Value>) -> Result<Vec<Cell>, Failure> {
-    let entries = fields.get("entries").and_then(Value::as_array).ok_or_else(|| Failure::failed("result has no entries array"))?;
+pub fn to_cells(
+    implementation: &str,
+    fields: &serde_json::Map<String, Value>,
+) -> Result<Vec<Cell>, Failure> {
+    let entries = fields
+        .get("entries")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Failure::failed("result has no entries array"))?;
     if entries.is_empty() {
         return Err(Failure::failed("the catalogue is empty"));
     }
@@ -40,22 +54,53 @@ pub fn to_cells(implementation: &str, fields: &serde_json::Map<String, Value>) -
         .iter()
         .map(|e| {
             let s = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_string);
-            let (Some(pattern), Some(runtime), Some(bytes)) = (s("pattern"), s("runtime"), e.get("bytes").and_then(Value::as_u64)) else {
-                return Err(Failure::failed(format!("catalogue entry without pattern/runtime/bytes: {e}")));
+            let (Some(pattern), Some(runtime), Some(bytes)) = (
+                s("pattern"),
+                s("runtime"),
+                e.get("bytes").and_then(Value::as_u64),
+            ) else {
+                return Err(Failure::failed(format!(
+                    "catalogue entry without pattern/runtime/bytes: {e}"
+                )));
             };
-            let mut cell = Cell::failed("futures", implementation, params(&[("pattern", json!(pattern)), ("runtime", json!(runtime))]), CellStatus::Ok, String::new());
+            let mut cell = Cell::failed(
+                "futures",
+                implementation,
+                params(&[("pattern", json!(pattern)), ("runtime", json!(runtime))]),
+                CellStatus::Ok,
+                String::new(),
+            );
             cell.reason = None;
             cell.metrics = metrics_of(&[("bytes", bytes as f64)]);
             let description = s("description").unwrap_or_default();
-            cell.findings.push(Finding { kind: "description".into(), message: description });
-            for flag in e.get("flags").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
-                let source = thresholds.get(flag).and_then(|t| t.get("source")).and_then(Value::as_str).unwrap_or("");
-                let limit = thresholds.get(flag).and_then(|t| t.get("bytes")).and_then(Value::as_u64);
+            cell.findings.push(Finding {
+                kind: "description".into(),
+                message: description,
+            });
+            for flag in e
+                .get("flags")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                let source = thresholds
+                    .get(flag)
+                    .and_then(|t| t.get("source"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let limit = thresholds
+                    .get(flag)
+                    .and_then(|t| t.get("bytes"))
+                    .and_then(Value::as_u64);
                 let message = match limit {
                     Some(l) => format!("{bytes} B is above {l} B ({source})"),
                     None => format!("{bytes} B ({source})"),
                 };
-                cell.findings.push(Finding { kind: flag.to_string(), message });
+                cell.findings.push(Finding {
+                    kind: flag.to_string(),
+                    message,
+                });
             }
             Ok(cell)
         })

@@ -1,11 +1,156 @@
 //! The micro workload: criterion micro-benchmarks of runtime primitives (`rust/micro`), run with
-//! `cargo bench` and imported from criterion's own estimates (point estimate and confidence interval).
-//! Criterion owns the statistics here; the harness only records them, one cell per primitive and runtime.
+//! `cargo bench` and imported from criterion's own estimates (mean and median with their bootstrap
+//! intervals). Criterion owns the statistics here; the harness records them, one cell per primitive and
+//! runtime. `cargo` is only the launcher of the bench binary: nothing here measures memory or CPU from
+//! outside, so running it through cargo is harmless.
 
-use crate::runner::Run;
+use crate::aggregate::metrics_of;
+use crate::criterion_import::{MicroEstimate, import};
+use crate::manifest::Paths;
+use crate::process::{Spec, run_to_completion};
+use crate::results::{Cell, CellStatus, Finding, Summary};
+use crate::runner::{Run, params};
+use serde_json::json;
+use std::time::Duration;
 
-/// Runs the criterion suite and records its estimates.
+/// The runtimes the micro-benchmarks cover; their cells carry these implementation names.
+pub const RUNTIMES: [&str; 6] = [
+    "rust-tokio",
+    "rust-tokio-ct",
+    "rust-async-std",
+    "rust-smol",
+    "rust-monoio",
+    "rust-glommio",
+];
+
+/// Runs the criterion suite for the selected Rust runtimes and records every estimate.
 pub fn measure(run: &mut Run) -> anyhow::Result<()> {
-    run.ui.line("micro: criterion benchmarks are wired in by crate::criterion_import (pending)");
-    Ok(())
+    let selected: Vec<String> = run
+        .prepared
+        .iter()
+        .map(|p| p.imp.name.clone())
+        .filter(|n| RUNTIMES.contains(&n.as_str()))
+        .filter(|n| {
+            run.prepared
+                .iter()
+                .any(|p| &p.imp.name == n && p.launch.is_some())
+        })
+        .collect();
+    if selected.is_empty() {
+        return Ok(());
+    }
+    let paths = Paths::new(&run.cfg.root);
+    let home = paths
+        .target
+        .join("asyncbench")
+        .join("micro")
+        .join(&run.results.run_id);
+    let _ = std::fs::remove_dir_all(&home);
+    // Anchored so "rust-tokio" does not also select "rust-tokio-ct".
+    let filter = format!("/({})$", selected.join("|"));
+    let mut argv: Vec<String> = [
+        "cargo",
+        "bench",
+        "-p",
+        "asyncbench-micro",
+        "--bench",
+        "micro",
+        "--",
+    ]
+    .map(String::from)
+    .to_vec();
+    if run.cfg.suite.micro_quick {
+        argv.push("--quick".into());
+    }
+    argv.push(filter);
+    run.ui.phase("micro", 1);
+    run.ui.step(&format!("criterion: {}", argv.join(" ")));
+    let spec = Spec {
+        argv,
+        env: vec![("CRITERION_HOME".into(), home.to_string_lossy().into_owned())],
+        cwd: run.cfg.root.clone(),
+        ..Spec::default()
+    };
+    let outcome = run_to_completion(&spec, Duration::from_secs(60 * 60));
+    run.ui.done();
+    run.ui.finish();
+    let cells = match outcome {
+        Ok((exit, _, _)) if exit.success() => match import(&home) {
+            Ok(estimates) if !estimates.is_empty() => estimates.iter().map(to_cell).collect(),
+            Ok(_) => vec![failed("criterion produced no estimates")],
+            Err(e) => vec![failed(&format!(
+                "reading criterion's estimates failed: {e:#}"
+            ))],
+        },
+        Ok((exit, tail, _)) => vec![failed(&format!(
+            "cargo bench failed ({exit}): {}",
+            crate::toolchain::last_line(&tail)
+        ))],
+        Err(e) => vec![failed(&format!("cargo bench could not start: {e}"))],
+    };
+    run.results.cells.extend(cells);
+    run.save()
+}
+
+fn failed(reason: &str) -> Cell {
+    Cell::failed(
+        "micro",
+        "rust-micro",
+        Default::default(),
+        CellStatus::Failed,
+        reason.to_string(),
+    )
+}
+
+/// One criterion estimate as a cell: mean and median with criterion's intervals.
+pub fn to_cell(e: &MicroEstimate) -> Cell {
+    let mut cell = Cell::failed(
+        "micro",
+        &e.implementation,
+        params(&[("primitive", json!(e.primitive))]),
+        CellStatus::Ok,
+        String::new(),
+    );
+    cell.reason = None;
+    cell.metrics = metrics_of(&[
+        ("mean_ns", e.mean_ns),
+        ("median_ns", e.median_ns),
+        ("ci_low_ns", e.mean_ci_low_ns),
+        ("ci_high_ns", e.mean_ci_high_ns),
+        ("std_dev_ns", e.std_dev_ns),
+    ]);
+    if let Some(s) = e.slope_ns {
+        cell.metrics.set("slope_ns", s);
+    }
+    let cv = (e.mean_ns > 0.0).then(|| e.std_dev_ns / e.mean_ns);
+    cell.stats.insert(
+        "mean_ns".into(),
+        Summary {
+            n: 1,
+            median: e.mean_ns,
+            ci_low: e.mean_ci_low_ns,
+            ci_high: e.mean_ci_high_ns,
+            cv,
+        },
+    );
+    cell.stats.insert(
+        "median_ns".into(),
+        Summary {
+            n: 1,
+            median: e.median_ns,
+            ci_low: e.median_ci_low_ns,
+            ci_high: e.median_ci_high_ns,
+            cv,
+        },
+    );
+    if cv.is_some_and(|cv| cv > crate::aggregate::NOISY_CV) {
+        cell.findings.push(Finding {
+            kind: "noisy".into(),
+            message: format!(
+                "criterion's samples vary by {:.0} % (std dev / mean)",
+                cv.unwrap_or(0.0) * 100.0
+            ),
+        });
+    }
+    cell
 }

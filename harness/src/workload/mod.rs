@@ -2,9 +2,9 @@
 //! returns plain data (a [`TrialData`] or a failure) to the runner; none of them writes files.
 
 pub mod echo;
+pub mod fanout;
 pub mod futures;
 pub mod micro;
-pub mod fanout;
 pub mod stream;
 
 use crate::process::{Exit, Running, Spec, Usage, WaitError};
@@ -34,8 +34,16 @@ impl Launch {
             argv.push(format!("--{k}"));
             argv.push(v.clone());
         }
-        let spec = Spec { argv, env: self.env.clone(), cwd: self.cwd.clone(), cpus: self.cpus.clone(), protocol_stdout: true };
-        Running::spawn(&spec).map_err(|e| Failure::crashed(format!("could not start `{}`: {e}", self.start.join(" "))))
+        let spec = Spec {
+            argv,
+            env: self.env.clone(),
+            cwd: self.cwd.clone(),
+            cpus: self.cpus.clone(),
+            protocol_stdout: true,
+        };
+        Running::spawn(&spec).map_err(|e| {
+            Failure::crashed(format!("could not start `{}`: {e}", self.start.join(" ")))
+        })
     }
 }
 
@@ -48,21 +56,34 @@ pub struct Failure {
 
 impl Failure {
     pub fn failed(reason: impl Into<String>) -> Self {
-        Failure { status: CellStatus::Failed, reason: reason.into() }
+        Failure {
+            status: CellStatus::Failed,
+            reason: reason.into(),
+        }
     }
     pub fn crashed(reason: impl Into<String>) -> Self {
-        Failure { status: CellStatus::Crashed, reason: reason.into() }
+        Failure {
+            status: CellStatus::Crashed,
+            reason: reason.into(),
+        }
     }
     pub fn timeout(reason: impl Into<String>) -> Self {
-        Failure { status: CellStatus::Timeout, reason: reason.into() }
+        Failure {
+            status: CellStatus::Timeout,
+            reason: reason.into(),
+        }
     }
 
     /// Maps a failed wait for an event to the cell status it deserves.
     pub fn from_wait(what: &str, e: WaitError) -> Self {
         match e {
             WaitError::Timeout(d) => Failure::timeout(format!("no {what} within {d:.1?}")),
-            WaitError::Exited { exit, tail } => Failure::crashed(format!("exited before {what} ({exit}){tail}")),
-            WaitError::Protocol(p) => Failure::failed(format!("protocol error while waiting for {what}: {p}")),
+            WaitError::Exited { exit, tail } => {
+                Failure::crashed(format!("exited before {what} ({exit}){tail}"))
+            }
+            WaitError::Protocol(p) => {
+                Failure::failed(format!("protocol error while waiting for {what}: {p}"))
+            }
             WaitError::Interrupted => Failure::failed("interrupted by the user"),
         }
     }
@@ -81,10 +102,17 @@ pub struct TrialData {
 }
 
 /// Waits for the `ready` event and checks it names the workload.
-pub fn await_ready(child: &mut Running, workload: &str, timeout: Duration) -> Result<Ready, Failure> {
+pub fn await_ready(
+    child: &mut Running,
+    workload: &str,
+    timeout: Duration,
+) -> Result<Ready, Failure> {
     match child.next_event(child.started + timeout) {
         Ok(Event::Ready(r)) if r.workload == workload => Ok(r),
-        Ok(Event::Ready(r)) => Err(Failure::failed(format!("ready event names workload {:?}, expected {workload:?}", r.workload))),
+        Ok(Event::Ready(r)) => Err(Failure::failed(format!(
+            "ready event names workload {:?}, expected {workload:?}",
+            r.workload
+        ))),
         Ok(Event::Result(_)) => Err(Failure::failed("result event before ready")),
         Err(e) => Err(Failure::from_wait("ready", e)),
     }
@@ -103,7 +131,12 @@ pub struct FiniteRun {
 }
 
 /// Runs a finite workload to its `result` event and exit, with a deadline for the whole run.
-pub fn run_finite(launch: &Launch, workload: &str, flags: &[(&str, String)], timeout: Duration) -> Result<FiniteRun, Failure> {
+pub fn run_finite(
+    launch: &Launch,
+    workload: &str,
+    flags: &[(&str, String)],
+    timeout: Duration,
+) -> Result<FiniteRun, Failure> {
     let mut child = launch.spawn(workload, flags)?;
     let sampler = crate::process::RssSampler::start(child.pid, Duration::from_millis(20));
     let deadline = child.started + timeout;
@@ -114,24 +147,40 @@ pub fn run_finite(launch: &Launch, workload: &str, flags: &[(&str, String)], tim
         Ok(Event::Ready(_)) => return Err(Failure::failed("a second ready event")),
         Err(WaitError::Timeout(_)) => {
             child.kill();
-            return Err(Failure::timeout(format!("no result within {timeout:.0?}; killed")));
+            return Err(Failure::timeout(format!(
+                "no result within {timeout:.0?}; killed"
+            )));
         }
         Err(e) => return Err(Failure::from_wait("result", e)),
     };
     let exit_deadline = Instant::now() + Duration::from_secs(10);
     let Some((exit, usage)) = child.wait(exit_deadline) else {
         child.kill();
-        return Err(Failure::timeout("printed its result but did not exit within 10 s"));
+        return Err(Failure::timeout(
+            "printed its result but did not exit within 10 s",
+        ));
     };
     let wall_ms = child.started.elapsed().as_secs_f64() * 1e3;
     let rss_timeline = sampler.stop();
     if let Some(extra) = child.extra_stdout() {
-        return Err(Failure::failed(format!("protocol error: unexpected stdout after the result: {extra:?}")));
+        return Err(Failure::failed(format!(
+            "protocol error: unexpected stdout after the result: {extra:?}"
+        )));
     }
     if exit != Exit::Code(0) {
-        return Err(Failure::crashed(format!("{exit} after printing its result{}", child.tail_suffix())));
+        return Err(Failure::crashed(format!(
+            "{exit} after printing its result{}",
+            child.tail_suffix()
+        )));
     }
-    Ok(FiniteRun { fields, ready, usage, startup_ms, wall_ms, rss_timeline })
+    Ok(FiniteRun {
+        fields,
+        ready,
+        usage,
+        startup_ms,
+        wall_ms,
+        rss_timeline,
+    })
 }
 
 /// Metrics every trial of a measured process reports.
@@ -167,9 +216,15 @@ pub fn spectrum(h: &hdrhistogram::Histogram<u64>) -> Vec<crate::results::Spectru
     }
     let mut q = 0.0f64;
     for _ in 0..18 {
-        out.push(crate::results::SpectrumPoint { percentile: q * 100.0, latency_ns: h.value_at_quantile(q) as f64 });
+        out.push(crate::results::SpectrumPoint {
+            percentile: q * 100.0,
+            latency_ns: h.value_at_quantile(q) as f64,
+        });
         q = 1.0 - (1.0 - q) / 2.0;
     }
-    out.push(crate::results::SpectrumPoint { percentile: 100.0, latency_ns: h.max() as f64 });
+    out.push(crate::results::SpectrumPoint {
+        percentile: 100.0,
+        latency_ns: h.max() as f64,
+    });
     out
 }

@@ -58,7 +58,8 @@ pub fn timeout(p: StreamParams) -> Duration {
         Variant::Balanced => 0,
         Variant::SlowConsumer => p.items / p.pause_every.max(1) * (p.pause_ms + 2),
     };
-    Duration::from_secs(15 + p.items * u64::from(p.stages + 1) / 20_000) + Duration::from_millis(pauses)
+    Duration::from_secs(15 + p.items * u64::from(p.stages + 1) / 20_000)
+        + Duration::from_millis(pauses)
 }
 
 /// Checks a result and returns (elapsed_ms, latency histogram).
@@ -71,7 +72,10 @@ pub fn check(
     let checksum = u64_field(fields, "checksum").map_err(bad)?;
     let elapsed_ms = f64_field(fields, "elapsed_ms").map_err(bad)?;
     if items != p.items {
-        return Err(Failure::failed(format!("reported {items} items, expected {}", p.items)));
+        return Err(Failure::failed(format!(
+            "reported {items} items, expected {}",
+            p.items
+        )));
     }
     let want = expected_checksum(p.items, p.stages);
     if checksum != u64::from(want) {
@@ -85,11 +89,19 @@ pub fn check(
         .ok_or_else(|| Failure::failed("result has no latency_samples_ns array"))?;
     let want_samples = p.items.div_ceil(p.sample_every.max(1));
     if samples.len() as u64 != want_samples {
-        return Err(Failure::failed(format!("{} latency samples, expected {want_samples} (one per {} items)", samples.len(), p.sample_every)));
+        return Err(Failure::failed(format!(
+            "{} latency samples, expected {want_samples} (one per {} items)",
+            samples.len(),
+            p.sample_every
+        )));
     }
-    let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).expect("bounds");
+    let mut h =
+        hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).expect("bounds");
     for s in samples {
-        let ns = s.as_f64().filter(|v| *v >= 0.0).ok_or_else(|| Failure::failed("a latency sample is not a non-negative number"))?;
+        let ns = s
+            .as_f64()
+            .filter(|v| *v >= 0.0)
+            .ok_or_else(|| Failure::failed("a latency sample is not a non-negative number"))?;
         h.saturating_record((ns as u64).max(1));
     }
     Ok((elapsed_ms, h))
@@ -112,13 +124,27 @@ pub fn run_trial(launch: &Launch, p: StreamParams) -> Result<TrialData, Failure>
     m.latency_ns = Some(percentiles(&h));
     m.set("elapsed_ms", elapsed_ms);
     m.set("wall_ms", run.wall_ms);
-    m.set("throughput_items_per_s", p.items as f64 / (elapsed_ms.max(1e-3) / 1e3));
-    Ok(TrialData { metrics: m, histogram: Some(h), rss_timeline: run.rss_timeline, ready: Some(run.ready), ..TrialData::default() })
+    m.set(
+        "throughput_items_per_s",
+        p.items as f64 / (elapsed_ms.max(1e-3) / 1e3),
+    );
+    Ok(TrialData {
+        metrics: m,
+        histogram: Some(h),
+        rss_timeline: run.rss_timeline,
+        ready: Some(run.ready),
+        ..TrialData::default()
+    })
 }
 
 /// Backpressure verdict from peak RSS at N and at 10·N items of the slow-consumer variant: with
 /// bounded channels memory must not grow with N.
-pub fn backpressure_verdict(rss_small: f64, rss_large: f64, items_small: u64, items_large: u64) -> Finding {
+pub fn backpressure_verdict(
+    rss_small: f64,
+    rss_large: f64,
+    items_small: u64,
+    items_large: u64,
+) -> Finding {
     let growth = rss_large - rss_small;
     let tolerance = (0.10 * rss_small).max(4.0 * 1024.0 * 1024.0);
     let mib = |b: f64| b / (1024.0 * 1024.0);
@@ -160,18 +186,37 @@ mod tests {
     #[test]
     fn verdicts() {
         let mib = 1024.0 * 1024.0;
-        assert_eq!(backpressure_verdict(20.0 * mib, 21.0 * mib, 1, 10).kind, "backpressure_ok");
-        assert_eq!(backpressure_verdict(20.0 * mib, 60.0 * mib, 1, 10).kind, "backpressure_violation");
+        assert_eq!(
+            backpressure_verdict(20.0 * mib, 21.0 * mib, 1, 10).kind,
+            "backpressure_ok"
+        );
+        assert_eq!(
+            backpressure_verdict(20.0 * mib, 60.0 * mib, 1, 10).kind,
+            "backpressure_violation"
+        );
     }
 
     #[test]
     fn rejects_reordered_output_and_missing_samples() {
-        let p = StreamParams { items: 10, stages: 1, capacity: 1, variant: Variant::Balanced, pause_every: 1, pause_ms: 0, sample_every: 5 };
+        let p = StreamParams {
+            items: 10,
+            stages: 1,
+            capacity: 1,
+            variant: Variant::Balanced,
+            pause_every: 1,
+            pause_ms: 0,
+            sample_every: 5,
+        };
         let ok = serde_json::json!({"items":10,"checksum":1162576678u64,"elapsed_ms":1.0,"latency_samples_ns":[5,6]});
         assert!(check(p, ok.as_object().unwrap()).is_ok());
         let wrong = serde_json::json!({"items":10,"checksum":7,"elapsed_ms":1.0,"latency_samples_ns":[5,6]});
         assert!(check(p, wrong.as_object().unwrap()).is_err());
         let few = serde_json::json!({"items":10,"checksum":1162576678u64,"elapsed_ms":1.0,"latency_samples_ns":[5]});
-        assert!(check(p, few.as_object().unwrap()).unwrap_err().reason.contains("latency samples"));
+        assert!(
+            check(p, few.as_object().unwrap())
+                .unwrap_err()
+                .reason
+                .contains("latency samples")
+        );
     }
 }

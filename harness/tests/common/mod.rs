@@ -8,7 +8,10 @@ use std::process::Command;
 
 /// The repository root (the parent of `harness/`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The built `asyncbench` binary.
@@ -79,7 +82,12 @@ env = {{ FAKE_MODE = "{mode}", FAKE_PIDS = "{{root}}/pids-{mode}.txt" }}
 /// True when a process with this pid exists and is not a zombie.
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -87,18 +95,36 @@ pub fn alive(pid: i32) -> bool {
 /// Validates a results file against the checked-in JSON Schema.
 pub fn assert_valid_results(value: &serde_json::Value) {
     let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/results.schema.json");
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the schema itself is valid");
-    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-    assert!(errors.is_empty(), "results.json does not match the schema:\n{}", errors.join("\n"));
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "results.json does not match the schema:\n{}",
+        errors.join("\n")
+    );
 }
 
 /// The implementation entry by name.
 pub fn implementation<'a>(results: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    results["implementations"].as_array().unwrap().iter().find(|i| i["name"] == name).unwrap_or_else(|| panic!("{name} missing"))
+    results["implementations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == name)
+        .unwrap_or_else(|| panic!("{name} missing"))
 }
 
 /// All cells of an implementation.
 pub fn cells<'a>(results: &'a serde_json::Value, name: &str) -> Vec<&'a serde_json::Value> {
-    results["cells"].as_array().unwrap().iter().filter(|c| c["implementation"] == name).collect()
+    results["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["implementation"] == name)
+        .collect()
 }

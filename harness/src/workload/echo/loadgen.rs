@@ -86,17 +86,25 @@ struct Window {
 pub fn run(spec: &LoadSpec, on_window: &(dyn Fn(bool) + Sync)) -> LoadResult {
     let threads = spec.client_threads.clamp(1, spec.connections.max(1));
     let t0 = Instant::now() + Duration::from_millis(50);
-    let window = Window { start: t0 + spec.warmup, end: t0 + spec.warmup + spec.duration, sub: spec.sub_interval };
+    let window = Window {
+        start: t0 + spec.warmup,
+        end: t0 + spec.warmup + spec.duration,
+        sub: spec.sub_interval,
+    };
     let slots = (spec.duration.as_secs_f64() / spec.sub_interval.as_secs_f64()).ceil() as usize;
     let outs: Vec<ThreadOut> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let conns: Vec<usize> = (0..spec.connections).filter(|c| c % threads == t).collect();
+                let conns: Vec<usize> =
+                    (0..spec.connections).filter(|c| c % threads == t).collect();
                 s.spawn(move || {
                     if let Some(cpus) = &spec.client_cpus {
                         pin_current_thread(cpus);
                     }
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("tokio runtime");
                     rt.block_on(thread_main(spec, conns, t0, window, slots))
                 })
             })
@@ -106,7 +114,10 @@ pub fn run(spec: &LoadSpec, on_window: &(dyn Fn(bool) + Sync)) -> LoadResult {
         on_window(true);
         sleep_until(window.end);
         on_window(false);
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
     });
     merge(outs, spec)
 }
@@ -144,7 +155,11 @@ fn merge(outs: Vec<ThreadOut>, spec: &LoadSpec) -> LoadResult {
     }
     let sub_s = spec.sub_interval.as_secs_f64();
     let full_slots = (spec.duration.as_secs_f64() / sub_s).floor() as usize;
-    r.sub_interval_rates = slots.iter().take(full_slots).map(|&n| n as f64 / sub_s).collect();
+    r.sub_interval_rates = slots
+        .iter()
+        .take(full_slots)
+        .map(|&n| n as f64 / sub_s)
+        .collect();
     r.histogram = histogram;
     r
 }
@@ -160,8 +175,14 @@ async fn thread_main(
     window: Window,
     slots: usize,
 ) -> ThreadOut {
-    let out = RefCell::new(ThreadOut { hist: Some(new_histogram()), slots: vec![0; slots + 1], ..Default::default() });
-    let tasks = conns.into_iter().map(|c| connection(spec, c, t0, window, &out));
+    let out = RefCell::new(ThreadOut {
+        hist: Some(new_histogram()),
+        slots: vec![0; slots + 1],
+        ..Default::default()
+    });
+    let tasks = conns
+        .into_iter()
+        .map(|c| connection(spec, c, t0, window, &out));
     crate::join::join_all(tasks).await;
     out.into_inner()
 }
@@ -189,7 +210,8 @@ async fn connection(
     out: &RefCell<ThreadOut>,
 ) {
     let mut payload = vec![0u8; spec.message_bytes];
-    SmallRng::seed_from_u64(spec.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).fill_bytes(&mut payload);
+    SmallRng::seed_from_u64(spec.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .fill_bytes(&mut payload);
     let stream = match tokio::time::timeout(spec.io_timeout, TcpStream::connect(spec.addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return count(out, error_kind(&e)),
@@ -276,7 +298,8 @@ async fn open_loop(
     out: &RefCell<ThreadOut>,
 ) -> Result<(), &'static str> {
     let (mut rd, mut wr) = stream.split();
-    let in_flight: RefCell<VecDeque<(Instant, bool)>> = RefCell::new(VecDeque::with_capacity(MAX_IN_FLIGHT));
+    let in_flight: RefCell<VecDeque<(Instant, bool)>> =
+        RefCell::new(VecDeque::with_capacity(MAX_IN_FLIGHT));
     let space = tokio::sync::Notify::new();
     let arrived = tokio::sync::Notify::new();
     let writer_done = std::cell::Cell::new(false);
@@ -305,7 +328,9 @@ async fn open_loop(
             while in_flight.borrow().len() >= MAX_IN_FLIGHT {
                 space.notified().await;
             }
-            in_flight.borrow_mut().push_back((count_from, scheduled >= window.start));
+            in_flight
+                .borrow_mut()
+                .push_back((count_from, scheduled >= window.start));
             if scheduled >= window.start {
                 out.borrow_mut().scheduled += 1;
             }
@@ -338,7 +363,10 @@ async fn open_loop(
                 Ok(Err(e)) => return Err(error_kind(&e)),
                 Err(_) => {
                     let left = in_flight.borrow().len() as u64;
-                    *out.borrow_mut().errors.entry("unanswered_at_end".into()).or_default() += left;
+                    *out.borrow_mut()
+                        .errors
+                        .entry("unanswered_at_end".into())
+                        .or_default() += left;
                     return Err("io_timeout");
                 }
             }

@@ -35,11 +35,19 @@ pub struct EchoConfig {
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs one trial: a fresh server process, warm-up, measured window, shutdown.
-pub fn run_trial(launch: &Launch, p: EchoParams, cfg: &EchoConfig, seed: u64) -> Result<TrialData, Failure> {
+pub fn run_trial(
+    launch: &Launch,
+    p: EchoParams,
+    cfg: &EchoConfig,
+    seed: u64,
+) -> Result<TrialData, Failure> {
     let mut server = launch.spawn("echo", &[("port", "0".into())])?;
     let ready = await_ready(&mut server, "echo", cfg.ready_timeout)?;
     let startup_ms = server.started.elapsed().as_secs_f64() * 1e3;
-    let port = ready.port.filter(|p| *p != 0).ok_or_else(|| Failure::failed("ready event has no port"))?;
+    let port = ready
+        .port
+        .filter(|p| *p != 0)
+        .ok_or_else(|| Failure::failed("ready event has no port"))?;
     let sampler = RssSampler::start(server.pid, Duration::from_millis(50));
     let spec = LoadSpec {
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
@@ -57,28 +65,50 @@ pub fn run_trial(launch: &Launch, p: EchoParams, cfg: &EchoConfig, seed: u64) ->
     let pid = server.pid;
     let marks: Mutex<Vec<(Instant, Option<f64>, f64)>> = Mutex::new(Vec::new());
     let load = loadgen::run(&spec, &|_| {
-        marks.lock().unwrap_or_else(|e| e.into_inner()).push((Instant::now(), proc_cpu_s(pid), self_cpu_s()));
+        marks.lock().unwrap_or_else(|e| e.into_inner()).push((
+            Instant::now(),
+            proc_cpu_s(pid),
+            self_cpu_s(),
+        ));
     });
     let rss_timeline = sampler.stop();
     if let Some((exit, _)) = server.wait(Instant::now()) {
-        return Err(Failure::crashed(format!("the server exited during the measurement ({exit}){}", server.tail_suffix())));
+        return Err(Failure::crashed(format!(
+            "the server exited during the measurement ({exit}){}",
+            server.tail_suffix()
+        )));
     }
     let (exit, usage, graceful) = server.terminate(STOP_GRACE);
     let mut findings = Vec::new();
     if !graceful {
-        findings.push(Finding { kind: "ignored_sigterm".into(), message: format!("did not exit within {STOP_GRACE:?} of SIGTERM; killed") });
+        findings.push(Finding {
+            kind: "ignored_sigterm".into(),
+            message: format!("did not exit within {STOP_GRACE:?} of SIGTERM; killed"),
+        });
     } else if !exit.success() {
-        findings.push(Finding { kind: "bad_exit".into(), message: format!("{exit} after SIGTERM{}", server.tail_suffix()) });
+        findings.push(Finding {
+            kind: "bad_exit".into(),
+            message: format!("{exit} after SIGTERM{}", server.tail_suffix()),
+        });
     }
     if crate::process::interrupted() {
         return Err(Failure::failed("interrupted by the user"));
     }
     if let Some(n) = load.errors_by_kind.get("mismatch") {
-        return Err(Failure::failed(format!("{n} echoed message(s) differed from what was sent")));
+        return Err(Failure::failed(format!(
+            "{n} echoed message(s) differed from what was sent"
+        )));
     }
     if load.messages == 0 {
-        let errs: Vec<String> = load.errors_by_kind.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        return Err(Failure::failed(format!("no message completed in the measured window (errors: {})", errs.join(", "))));
+        let errs: Vec<String> = load
+            .errors_by_kind
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        return Err(Failure::failed(format!(
+            "no message completed in the measured window (errors: {})",
+            errs.join(", ")
+        )));
     }
     let marks = marks.into_inner().unwrap_or_else(|e| e.into_inner());
     let (server_cpu_s, client_cpu_s) = match marks.as_slice() {
@@ -90,7 +120,10 @@ pub fn run_trial(launch: &Launch, p: EchoParams, cfg: &EchoConfig, seed: u64) ->
     let mut m = process_metrics(&usage, startup_ms, &ready);
     m.latency_ns = Some(percentiles(&load.histogram));
     m.set("throughput_msgs_per_s", msgs / load.window_s);
-    m.set("throughput_bytes_per_s", msgs * p.message_bytes as f64 / load.window_s);
+    m.set(
+        "throughput_bytes_per_s",
+        msgs * p.message_bytes as f64 / load.window_s,
+    );
     m.set("errors", load.errors_by_kind.values().sum::<u64>() as f64);
     if server_cpu_s.is_finite() {
         m.set("server_cpu_us_per_msg", server_cpu_s * 1e6 / msgs);
@@ -116,7 +149,8 @@ pub fn run_trial(launch: &Launch, p: EchoParams, cfg: &EchoConfig, seed: u64) ->
         m.set("offered_rate_msgs_per_s", rate_msgs_per_s);
         m.set("max_send_lag_ms", load.max_send_lag_ms);
         let achieved = msgs / load.window_s;
-        if load.messages + 1 < (load.scheduled as f64 * 0.97) as u64 || load.max_send_lag_ms > 100.0 {
+        if load.messages + 1 < (load.scheduled as f64 * 0.97) as u64 || load.max_send_lag_ms > 100.0
+        {
             findings.push(Finding {
                 kind: "over_capacity".into(),
                 message: format!(
@@ -140,9 +174,14 @@ pub fn run_trial(launch: &Launch, p: EchoParams, cfg: &EchoConfig, seed: u64) ->
 /// Verifies an echo implementation: conformance under concurrency, then clean exits on SIGTERM and on
 /// stdin EOF. `Ok` carries a one-line summary.
 pub fn verify(launch: &Launch, ready_timeout: Duration) -> Result<String, String> {
-    let mut server = launch.spawn("echo", &[("port", "0".into())]).map_err(|f| f.reason)?;
+    let mut server = launch
+        .spawn("echo", &[("port", "0".into())])
+        .map_err(|f| f.reason)?;
     let ready = await_ready(&mut server, "echo", ready_timeout).map_err(|f| f.reason)?;
-    let port = ready.port.filter(|p| *p != 0).ok_or("ready event has no port")?;
+    let port = ready
+        .port
+        .filter(|p| *p != 0)
+        .ok_or("ready event has no port")?;
     let cfg = crate::verify::echo::EchoCheck::default();
     crate::verify::echo::check(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), cfg)?;
     if let Some(extra) = server.extra_stdout() {
@@ -153,16 +192,30 @@ pub fn verify(launch: &Launch, ready_timeout: Duration) -> Result<String, String
         return Err(format!("did not exit within {STOP_GRACE:?} of SIGTERM"));
     }
     if !exit.success() {
-        return Err(format!("{exit} after SIGTERM, expected exit status 0{}", server.tail_suffix()));
+        return Err(format!(
+            "{exit} after SIGTERM, expected exit status 0{}",
+            server.tail_suffix()
+        ));
     }
     // A second server must stop when its stdin closes (the harness's fallback when signals are lost).
-    let mut server = launch.spawn("echo", &[("port", "0".into())]).map_err(|f| f.reason)?;
+    let mut server = launch
+        .spawn("echo", &[("port", "0".into())])
+        .map_err(|f| f.reason)?;
     await_ready(&mut server, "echo", ready_timeout).map_err(|f| f.reason)?;
     server.close_stdin();
     match server.wait(Instant::now() + STOP_GRACE) {
         Some((exit, _)) if exit.success() => {}
-        Some((exit, _)) => return Err(format!("{exit} after stdin closed, expected exit status 0{}", server.tail_suffix())),
-        None => return Err(format!("did not exit within {STOP_GRACE:?} of stdin closing")),
+        Some((exit, _)) => {
+            return Err(format!(
+                "{exit} after stdin closed, expected exit status 0{}",
+                server.tail_suffix()
+            ));
+        }
+        None => {
+            return Err(format!(
+                "did not exit within {STOP_GRACE:?} of stdin closing"
+            ));
+        }
     }
     Ok(format!(
         "{} connections × {} payloads of 1 B–{} KiB, split and coalesced writes, half-close: every byte matched; exits 0 on SIGTERM and on stdin EOF",
