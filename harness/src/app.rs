@@ -158,10 +158,10 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
     let outcome = measure_all(&mut run, &workloads, verify_only);
     let interrupted = crate::process::interrupted();
     let results = run.finish()?;
-    if let Err(e) = outcome {
-        if !interrupted {
-            return Err(e);
-        }
+    if let Err(e) = outcome
+        && !interrupted
+    {
+        return Err(e);
     }
     if !verify_only {
         match crate::report::write_all(&results, &out_dir) {

@@ -411,10 +411,11 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
     let mut own_max = BTreeMap::new();
     for &i in &cells {
         let c = &run.results.cells[i];
-        if c.params["connections"] == json!(oc) && c.params["message_bytes"] == json!(ob) {
-            if let Some(t) = c.metrics.get("throughput_msgs_per_s") {
-                own_max.insert(c.implementation.clone(), t);
-            }
+        if c.params["connections"] == json!(oc)
+            && c.params["message_bytes"] == json!(ob)
+            && let Some(t) = c.metrics.get("throughput_msgs_per_s")
+        {
+            own_max.insert(c.implementation.clone(), t);
         }
     }
     let mut open = Vec::new();
@@ -511,13 +512,10 @@ pub fn derive_bytes_per_task(cells: &mut [results::Cell], indices: &[usize]) {
     let mut baseline = BTreeMap::new();
     for &i in indices {
         let c = &cells[i];
-        if c.params.get("tasks") == Some(&json!(1)) {
-            if let Some(rss) = c.metrics.get("peak_rss_bytes") {
-                baseline.insert(
-                    (c.implementation.clone(), c.params["variant"].to_string()),
-                    rss,
-                );
-            }
+        if c.params.get("tasks") == Some(&json!(1))
+            && let Some(rss) = c.metrics.get("peak_rss_bytes")
+        {
+            baseline.insert((c.implementation.clone(), c.params["variant"].to_string()), rss);
         }
     }
     for &i in indices {

@@ -8,12 +8,12 @@ mod rss;
 
 pub use child::{Exit, Running, Spec, WaitError, run_to_completion};
 pub use registry::{install_interrupt_handler, interrupted, kill_all};
-pub use rss::RssSampler;
+pub use rss::{MemoryReport, RssSampler};
 
-/// Resource usage of a reaped child, from `wait4`.
+/// CPU time of a reaped child, from `wait4` (exact and its own). Peak memory is *not* taken from
+/// `ru_maxrss`, which on Linux includes the forking parent's RSS: see [`RssSampler`].
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Usage {
-    pub peak_rss_bytes: u64,
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
 }
@@ -22,8 +22,6 @@ impl Usage {
     pub fn from_rusage(r: &libc::rusage) -> Self {
         let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
         Usage {
-            // Linux reports ru_maxrss in KiB.
-            peak_rss_bytes: (r.ru_maxrss.max(0) as u64) * 1024,
             cpu_user_s: secs(r.ru_utime),
             cpu_sys_s: secs(r.ru_stime),
         }

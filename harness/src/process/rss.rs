@@ -1,5 +1,11 @@
-//! Samples a live process's resident set size from `/proc/<pid>/statm` on a background thread, so a
-//! run records how memory evolved, not just its peak.
+//! Samples a live process's memory from `/proc` on a background thread: the RSS timeline (`statm`) and
+//! the peak (`VmHWM`, the high-water mark of the process's own address space).
+//!
+//! Why not `wait4`'s `ru_maxrss`: on Linux, `exec` carries the high-water mark of the address space it
+//! replaces into the process's `maxrss` (`exec_mmap` → `setmax_mm_hiwater_rss`). A child forked from the
+//! harness therefore reports at least the harness's own RSS at fork time (~30 MB here), which would
+//! swamp a 3 MB Rust server. `VmHWM` belongs to the new address space only. It is monotonic, so the last
+//! sample before exit is the peak, missing at most the growth of the final sampling interval.
 
 use crate::results::RssPoint;
 use std::sync::Arc;
@@ -7,57 +13,67 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// At most this many points are kept; older ones are thinned by half when it fills.
+/// At most this many timeline points are kept; older ones are thinned by half when it fills.
 const MAX_POINTS: usize = 256;
 
-/// A running sampler; [`RssSampler::stop`] returns the timeline.
+/// How often `/proc` is read.
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(10);
+
+/// What the sampler saw.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryReport {
+    pub timeline: Vec<RssPoint>,
+    /// The largest `VmHWM` read, in bytes; `None` if the process was gone before the first read.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// A running sampler; [`RssSampler::stop`] returns what it saw.
 pub struct RssSampler {
     stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<Vec<RssPoint>>>,
+    handle: Option<JoinHandle<MemoryReport>>,
 }
 
 impl RssSampler {
-    pub fn start(pid: i32, every: Duration) -> Self {
+    pub fn start(pid: i32) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::spawn(move || {
             // SAFETY: sysconf has no preconditions.
             let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
             let t0 = Instant::now();
-            let mut points = Vec::new();
+            let mut report = MemoryReport::default();
             let mut step = 1usize;
             let mut i = 0usize;
+            // Stop when asked, or when the process is gone (its /proc entry vanishes once reaped).
             while !flag.load(Ordering::Relaxed) {
-                let Some(rss) = read_rss_pages(pid) else {
-                    break;
-                };
-                if i.is_multiple_of(step) {
-                    points.push(RssPoint {
-                        t_ms: t0.elapsed().as_secs_f64() * 1e3,
-                        rss_bytes: rss * page,
-                    });
-                    if points.len() >= MAX_POINTS {
-                        points = points.into_iter().step_by(2).collect();
+                let Some((rss_pages, hwm_bytes)) = read(pid) else { break };
+                if hwm_bytes > 0 {
+                    report.peak_rss_bytes = Some(report.peak_rss_bytes.unwrap_or(0).max(hwm_bytes));
+                }
+                if i % step == 0 {
+                    report.timeline.push(RssPoint { t_ms: t0.elapsed().as_secs_f64() * 1e3, rss_bytes: rss_pages * page });
+                    if report.timeline.len() >= MAX_POINTS {
+                        report.timeline = report.timeline.into_iter().step_by(2).collect();
                         step *= 2;
                     }
                 }
                 i += 1;
-                std::thread::sleep(every);
+                std::thread::sleep(SAMPLE_EVERY);
             }
-            points
+            report
         });
-        RssSampler {
-            stop,
-            handle: Some(handle),
-        }
+        RssSampler { stop, handle: Some(handle) }
     }
 
-    pub fn stop(mut self) -> Vec<RssPoint> {
+    /// Stops sampling (the process may still be running) and returns what was seen.
+    pub fn stop(mut self) -> MemoryReport {
         self.stop.store(true, Ordering::Relaxed);
-        self.handle
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default()
+        self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default()
+    }
+
+    /// Waits for the sampler to notice the process is gone, then returns what was seen.
+    pub fn finish(mut self) -> MemoryReport {
+        self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default()
     }
 }
 
@@ -67,7 +83,36 @@ impl Drop for RssSampler {
     }
 }
 
-fn read_rss_pages(pid: i32) -> Option<u64> {
+/// (resident pages from statm, VmHWM in bytes from status); `None` once the process is gone or a
+/// zombie (whose address space is already released).
+fn read(pid: i32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let hwm_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())?;
     let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    statm.split_whitespace().nth(1)?.parse().ok()
+    let rss_pages = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some((rss_pages, hwm_kib * 1024))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measures_a_child_by_its_own_address_space_not_the_parents() {
+        // A parent that holds 64 MiB, then a small child: the child's peak must not include the 64 MiB.
+        let ballast = vec![1u8; 64 << 20];
+        std::hint::black_box(&ballast);
+        let mut child = std::process::Command::new("sleep").arg("0.3").spawn().unwrap();
+        let report = RssSampler::start(child.id() as i32);
+        child.wait().unwrap();
+        let report = report.finish();
+        let peak = report.peak_rss_bytes.expect("sampled at least once");
+        assert!(peak > 0 && peak < 32 << 20, "sleep's peak RSS should be a few MiB, got {peak}");
+        assert!(!report.timeline.is_empty());
+        drop(ballast);
+    }
 }

@@ -104,14 +104,14 @@ pub fn run_trial(launch: &Launch, p: FanoutParams) -> Result<TrialData, Failure>
     ];
     let run = run_finite(launch, "fanout", &flags, timeout(p))?;
     let (spawn_ms, total_ms, findings) = check(p, &run.fields)?;
-    let mut m = process_metrics(&run.usage, run.startup_ms, &run.ready);
+    let mut m = process_metrics(&run.usage, &run.memory, run.startup_ms, &run.ready);
     m.set("spawn_ms", spawn_ms);
     m.set("total_ms", total_ms);
     m.set("wall_ms", run.wall_ms);
     Ok(TrialData {
         metrics: m,
         findings,
-        rss_timeline: run.rss_timeline,
+        rss_timeline: run.memory.timeline,
         ready: Some(run.ready),
         ..TrialData::default()
     })

@@ -127,7 +127,7 @@ pub struct FiniteRun {
     pub startup_ms: f64,
     /// From spawn to exit, measured by the harness.
     pub wall_ms: f64,
-    pub rss_timeline: Vec<RssPoint>,
+    pub memory: crate::process::MemoryReport,
 }
 
 /// Runs a finite workload to its `result` event and exit, with a deadline for the whole run.
@@ -138,7 +138,7 @@ pub fn run_finite(
     timeout: Duration,
 ) -> Result<FiniteRun, Failure> {
     let mut child = launch.spawn(workload, flags)?;
-    let sampler = crate::process::RssSampler::start(child.pid, Duration::from_millis(20));
+    let sampler = crate::process::RssSampler::start(child.pid);
     let deadline = child.started + timeout;
     let ready = await_ready(&mut child, workload, timeout)?;
     let startup_ms = child.started.elapsed().as_secs_f64() * 1e3;
@@ -161,7 +161,7 @@ pub fn run_finite(
         ));
     };
     let wall_ms = child.started.elapsed().as_secs_f64() * 1e3;
-    let rss_timeline = sampler.stop();
+    let memory = sampler.finish();
     if let Some(extra) = child.extra_stdout() {
         return Err(Failure::failed(format!(
             "protocol error: unexpected stdout after the result: {extra:?}"
@@ -179,14 +179,16 @@ pub fn run_finite(
         usage,
         startup_ms,
         wall_ms,
-        rss_timeline,
+        memory,
     })
 }
 
 /// Metrics every trial of a measured process reports.
-pub fn process_metrics(usage: &Usage, startup_ms: f64, ready: &Ready) -> Metrics {
+pub fn process_metrics(usage: &Usage, memory: &crate::process::MemoryReport, startup_ms: f64, ready: &Ready) -> Metrics {
     let mut m = Metrics::default();
-    m.set("peak_rss_bytes", usage.peak_rss_bytes as f64);
+    if let Some(peak) = memory.peak_rss_bytes {
+        m.set("peak_rss_bytes", peak as f64);
+    }
     m.set("cpu_user_s", usage.cpu_user_s);
     m.set("cpu_sys_s", usage.cpu_sys_s);
     m.set("startup_ms", startup_ms);

@@ -120,7 +120,7 @@ pub fn run_trial(launch: &Launch, p: StreamParams) -> Result<TrialData, Failure>
     ];
     let run = run_finite(launch, "stream", &flags, timeout(p))?;
     let (elapsed_ms, h) = check(p, &run.fields)?;
-    let mut m = process_metrics(&run.usage, run.startup_ms, &run.ready);
+    let mut m = process_metrics(&run.usage, &run.memory, run.startup_ms, &run.ready);
     m.latency_ns = Some(percentiles(&h));
     m.set("elapsed_ms", elapsed_ms);
     m.set("wall_ms", run.wall_ms);
@@ -131,7 +131,7 @@ pub fn run_trial(launch: &Launch, p: StreamParams) -> Result<TrialData, Failure>
     Ok(TrialData {
         metrics: m,
         histogram: Some(h),
-        rss_timeline: run.rss_timeline,
+        rss_timeline: run.memory.timeline,
         ready: Some(run.ready),
         ..TrialData::default()
     })

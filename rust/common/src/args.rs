@@ -73,7 +73,7 @@ impl Stream {
     /// How long the sink pauses after receiving its `received`-th item (1-based), if at all.
     pub fn pause_after(&self, received: u64) -> Option<Duration> {
         let pauses = self.variant == StreamVariant::SlowConsumer && self.pause_every > 0;
-        (pauses && received % self.pause_every == 0).then_some(self.pause)
+        (pauses && received.is_multiple_of(self.pause_every)).then_some(self.pause)
     }
 }
 

@@ -11,9 +11,9 @@ pub struct Item {
 }
 
 impl Item {
-    /// The source's item for `seq`: `value = seq` (as u32), stamped when `seq % sample_every == 0`.
+    /// The source's item for `seq`: `value = seq` (as u32), stamped when `seq.is_multiple_of(sample_every)`.
     pub fn new(seq: u64, sample_every: u64) -> Item {
-        let stamped = sample_every > 0 && seq % sample_every == 0;
+        let stamped = sample_every > 0 && seq.is_multiple_of(sample_every);
         Item {
             value: seq as u32,
             stamp_ns: stamped.then(clock::now_ns),

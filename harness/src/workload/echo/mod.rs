@@ -48,7 +48,7 @@ pub fn run_trial(
         .port
         .filter(|p| *p != 0)
         .ok_or_else(|| Failure::failed("ready event has no port"))?;
-    let sampler = RssSampler::start(server.pid, Duration::from_millis(50));
+    let sampler = RssSampler::start(server.pid);
     let spec = LoadSpec {
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
         connections: p.connections,
@@ -71,7 +71,7 @@ pub fn run_trial(
             self_cpu_s(),
         ));
     });
-    let rss_timeline = sampler.stop();
+    let memory = sampler.stop();
     if let Some((exit, _)) = server.wait(Instant::now()) {
         return Err(Failure::crashed(format!(
             "the server exited during the measurement ({exit}){}",
@@ -117,7 +117,7 @@ pub fn run_trial(
         _ => (f64::NAN, f64::NAN),
     };
     let msgs = load.messages as f64;
-    let mut m = process_metrics(&usage, startup_ms, &ready);
+    let mut m = process_metrics(&usage, &memory, startup_ms, &ready);
     m.latency_ns = Some(percentiles(&load.histogram));
     m.set("throughput_msgs_per_s", msgs / load.window_s);
     m.set(
@@ -166,7 +166,7 @@ pub fn run_trial(
         errors_by_kind: load.errors_by_kind.clone(),
         findings,
         histogram: Some(load.histogram),
-        rss_timeline,
+        rss_timeline: memory.timeline,
         ready: Some(ready),
     })
 }
