@@ -19,6 +19,8 @@ pub struct CellAcc {
     pub headline: &'static str,
     pub trials: Vec<TrialData>,
     pub failures: Vec<Failure>,
+    /// Why the cell ran only once although the suite repeats cells.
+    pub single_trial: Option<String>,
 }
 
 impl CellAcc {
@@ -35,6 +37,7 @@ impl CellAcc {
             headline,
             trials: Vec::new(),
             failures: Vec::new(),
+            single_trial: None,
         }
     }
 

@@ -154,6 +154,12 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         cfg.suite.kind,
         out_dir.display()
     ));
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as f64;
+    if let Some(load) = crate::env::load_avg_1m().filter(|l| *l > 0.5 * cores) {
+        ui.line(&format!("warning: the machine is busy (load average {load:.2} on {cores} cores); measurements will be disturbed"));
+    }
     let mut run = Run::start(&cfg, ui)?;
     let outcome = measure_all(&mut run, &workloads, verify_only);
     let interrupted = crate::process::interrupted();

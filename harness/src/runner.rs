@@ -92,14 +92,7 @@ pub fn select(
             );
         }
     }
-    let micro_runtimes = [
-        "rust-tokio",
-        "rust-tokio-ct",
-        "rust-async-std",
-        "rust-smol",
-        "rust-monoio",
-        "rust-glommio",
-    ];
+    let micro_runtimes = crate::workload::micro::RUNTIMES;
     Ok(all
         .into_iter()
         .filter(|i| wanted.is_none_or(|w| w.contains(&i.name)))
@@ -302,13 +295,32 @@ impl<'a> Run<'a> {
                 if crate::process::interrupted() {
                     bail!("interrupted");
                 }
+                if accs[i].single_trial.is_some() {
+                    self.ui.done();
+                    continue;
+                }
                 let desc: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 self.ui.step(&format!(
                     "{imp} {} (trial {}/{repeat})",
                     desc.join(" "),
                     r + 1
                 ));
+                let started = std::time::Instant::now();
                 let outcome = trial(&launches[imp], p, r);
+                let took = started.elapsed().as_secs_f64();
+                if r == 0 && repeat > 1 {
+                    accs[i].single_trial = match &outcome {
+                        Err(f) if f.status == results::CellStatus::Timeout => Some(format!(
+                            "not repeated: the first trial timed out ({})",
+                            f.reason
+                        )),
+                        _ if took > self.cfg.suite.long_trial_s => Some(format!(
+                            "not repeated: the first trial took {took:.0} s (> {:.0} s), so repeats would exceed the suite's time budget; no interval across trials",
+                            self.cfg.suite.long_trial_s
+                        )),
+                        _ => None,
+                    };
+                }
                 if let Err(f) = &outcome {
                     self.ui.line(&format!(
                         "{imp} {workload} {}: {:?}: {}",
@@ -515,7 +527,10 @@ pub fn derive_bytes_per_task(cells: &mut [results::Cell], indices: &[usize]) {
         if c.params.get("tasks") == Some(&json!(1))
             && let Some(rss) = c.metrics.get("peak_rss_bytes")
         {
-            baseline.insert((c.implementation.clone(), c.params["variant"].to_string()), rss);
+            baseline.insert(
+                (c.implementation.clone(), c.params["variant"].to_string()),
+                rss,
+            );
         }
     }
     for &i in indices {

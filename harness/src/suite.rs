@@ -27,6 +27,9 @@ pub struct Suite {
     pub stream: StreamSuite,
     /// Run criterion in its `--quick` mode.
     pub micro_quick: bool,
+    /// A cell whose first trial took longer than this many seconds is not repeated (it says so): a 1M-task
+    /// fan-out in a slow runtime can take a minute, and its memory figure is not what noise threatens.
+    pub long_trial_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -110,6 +113,7 @@ impl Suite {
                     sample_every: 100,
                 },
                 micro_quick: true,
+                long_trial_s: f64::INFINITY,
             },
             SuiteKind::Default => Suite {
                 kind,
@@ -126,8 +130,8 @@ impl Suite {
                 fanout: FanoutSuite {
                     tasks: vec![1, 10_000, 100_000, 1_000_000],
                     variants: vec![FanoutVariant::Bare, FanoutVariant::State],
-                    sleep_ms: 1_000,
-                    sleep_ms_large: 4_000,
+                    sleep_ms: 500,
+                    sleep_ms_large: 5_000,
                 },
                 stream: StreamSuite {
                     balanced: vec![(100_000, 4, 64), (100_000, 1, 1024), (20_000, 4, 1)],
@@ -137,6 +141,7 @@ impl Suite {
                     sample_every: 100,
                 },
                 micro_quick: false,
+                long_trial_s: 12.0,
             },
             SuiteKind::Full => Suite {
                 kind,
@@ -170,6 +175,7 @@ impl Suite {
                     sample_every: 1_000,
                 },
                 micro_quick: false,
+                long_trial_s: f64::INFINITY,
             },
         }
     }

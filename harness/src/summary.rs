@@ -44,9 +44,52 @@ fn status_or<'a>(c: Option<&'a Cell>, f: impl Fn(&'a Cell) -> String) -> String 
     }
 }
 
+/// The load generator's own capacity, measured against the fastest closed-loop server: what it sustained
+/// and the client CPU it spent per message (so how many messages/s one core of it can drive).
+pub fn loadgen_headroom(r: &Results) -> Option<String> {
+    let fastest = r
+        .cells
+        .iter()
+        .filter(|c| {
+            c.workload == "echo"
+                && c.status == CellStatus::Ok
+                && c.params.get("mode") == Some(&json!("closed"))
+        })
+        .max_by(|a, b| {
+            let t = |c: &Cell| c.metrics.get("throughput_msgs_per_s").unwrap_or(0.0);
+            t(a).total_cmp(&t(b))
+        })?;
+    let tput = fastest.metrics.get("throughput_msgs_per_s")?;
+    let us = fastest.metrics.get("client_cpu_us_per_msg")?;
+    let util = fastest.metrics.get("client_cpu_util").unwrap_or(f64::NAN);
+    let p: Vec<String> = fastest
+        .params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    Some(format!(
+        "load generator: sustained {} msgs/s against the fastest server ({} {}) using {util:.2} cores, {us:.2} µs of client CPU per message → at most ≈{} msgs/s per client core",
+        fmt_num(Some(tput), ""),
+        fastest.implementation,
+        p.join(" "),
+        fmt_num(Some(1e6 / us), "")
+    ))
+}
+
 /// Renders the end-of-run summary.
 pub fn render(r: &Results) -> String {
     let mut out = String::new();
+    let cores = f64::from(r.environment.cores.max(1));
+    if let Some(load) = r
+        .environment
+        .load_avg_1m_at_start
+        .filter(|l| *l > 0.5 * cores)
+    {
+        let _ = writeln!(
+            out,
+            "warning: the machine was busy when the run started (load average {load:.2} on {cores} cores): numbers may be disturbed"
+        );
+    }
     let impls: Vec<&str> = r.implementations.iter().map(|i| i.name.as_str()).collect();
     let has = |w: &str| r.cells.iter().any(|c| c.workload == w);
     if has("echo") {
@@ -206,6 +249,9 @@ pub fn render(r: &Results) -> String {
                 status_or(c, |c| fmt_num(c.metrics.get("peak_rss_bytes"), "B")),
             );
         }
+    }
+    if let Some(line) = loadgen_headroom(r) {
+        let _ = writeln!(out, "\n{line}");
     }
     for w in ["futures", "micro"] {
         let n = r

@@ -190,15 +190,16 @@ fn ctrl_c_stops_promptly_keeps_partial_results_and_leaves_nothing_behind() {
             std::time::Instant::now() < deadline,
             "no trial completed in time"
         );
-        if let Ok(text) = std::fs::read_to_string(p.out().join("results.json")) {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                if v["cells"]
+        let done = std::fs::read_to_string(p.out().join("results.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .is_some_and(|v| {
+                v["cells"]
                     .as_array()
                     .is_some_and(|c| c.iter().any(|c| c["status"] == "ok"))
-                {
-                    break;
-                }
-            }
+            });
+        if done {
+            break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }

@@ -1,5 +1,6 @@
 //! The only module that touches child processes. Every child runs in its own process group, has a
-//! deadline, is reaped with `wait4` (so its rusage is exact and its own, never a wrapper's), and is
+//! deadline, is reaped with `wait4` (so its rusage is exact and its own: measured programs are reaped by
+//! the tiny launcher that forked them, which reports the program's rusage, never its own), and is
 //! killed with its whole group on timeout, on error and on Ctrl-C.
 
 mod child;
@@ -10,20 +11,26 @@ pub use child::{Exit, Running, Spec, WaitError, run_to_completion};
 pub use registry::{install_interrupt_handler, interrupted, kill_all};
 pub use rss::{MemoryReport, RssSampler};
 
-/// CPU time of a reaped child, from `wait4` (exact and its own). Peak memory is *not* taken from
-/// `ru_maxrss`, which on Linux includes the forking parent's RSS: see [`RssSampler`].
+/// Resource usage of a reaped child, from `wait4` (exact and its own, including any children it
+/// reaped itself). All zero when the child was killed before its usage could be reported.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Usage {
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
+    /// Exact peak RSS (`ru_maxrss`), only for programs started through the launcher: `ru_maxrss` of a
+    /// child forked straight from the harness includes the harness's own RSS (see `rss.rs`), so it is
+    /// `None` then, and the peak comes from [`RssSampler`] instead.
+    pub peak_rss_bytes: Option<u64>,
 }
 
 impl Usage {
+    /// CPU times from a `wait4` rusage; `ru_maxrss` is deliberately ignored (see `peak_rss_bytes`).
     pub fn from_rusage(r: &libc::rusage) -> Self {
         let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
         Usage {
             cpu_user_s: secs(r.ru_utime),
             cpu_sys_s: secs(r.ru_stime),
+            peak_rss_bytes: None,
         }
     }
 }

@@ -1,11 +1,19 @@
 //! Samples a live process's memory from `/proc` on a background thread: the RSS timeline (`statm`) and
-//! the peak (`VmHWM`, the high-water mark of the process's own address space).
+//! a sampled peak (`VmHWM`, the high-water mark of the process's own address space).
 //!
-//! Why not `wait4`'s `ru_maxrss`: on Linux, `exec` carries the high-water mark of the address space it
-//! replaces into the process's `maxrss` (`exec_mmap` → `setmax_mm_hiwater_rss`). A child forked from the
-//! harness therefore reports at least the harness's own RSS at fork time (~30 MB here), which would
-//! swamp a 3 MB Rust server. `VmHWM` belongs to the new address space only. It is monotonic, so the last
-//! sample before exit is the peak, missing at most the growth of the final sampling interval.
+//! Where the reported peak RSS comes from:
+//! - Exactly, from `ru_maxrss` as reported by the launcher (`Usage::peak_rss_bytes`), for every
+//!   measured program started through it: the program is forked from a process of under 1 MB, so its
+//!   `ru_maxrss` is its own peak however briefly it lives (as with GNU `time`). Preferred.
+//! - From this sampler's `VmHWM` otherwise (no C compiler at build time; see `child.rs`). Not from
+//!   `wait4`'s `ru_maxrss` of a child forked from the harness: on Linux, `exec` carries the high-water
+//!   mark of the address space it replaces into the new program's `maxrss` (`exec_mmap` →
+//!   `setmax_mm_hiwater_rss`), so such a child reports at least the harness's own RSS at fork time
+//!   (~30 MB), which would swamp a 3 MB Rust server. `VmHWM` belongs to the new address space only and
+//!   is monotonic, so the last sample before exit is the peak, missing at most the growth of the final
+//!   sampling interval; a program that lives only a few ms may be sampled once or never.
+//!
+//! The timeline is always sampled (it shows how memory evolved, which no single number can).
 
 use crate::results::RssPoint;
 use std::sync::Arc;
@@ -46,12 +54,17 @@ impl RssSampler {
             let mut i = 0usize;
             // Stop when asked, or when the process is gone (its /proc entry vanishes once reaped).
             while !flag.load(Ordering::Relaxed) {
-                let Some((rss_pages, hwm_bytes)) = read(pid) else { break };
+                let Some((rss_pages, hwm_bytes)) = read(pid) else {
+                    break;
+                };
                 if hwm_bytes > 0 {
                     report.peak_rss_bytes = Some(report.peak_rss_bytes.unwrap_or(0).max(hwm_bytes));
                 }
-                if i % step == 0 {
-                    report.timeline.push(RssPoint { t_ms: t0.elapsed().as_secs_f64() * 1e3, rss_bytes: rss_pages * page });
+                if i.is_multiple_of(step) {
+                    report.timeline.push(RssPoint {
+                        t_ms: t0.elapsed().as_secs_f64() * 1e3,
+                        rss_bytes: rss_pages * page,
+                    });
                     if report.timeline.len() >= MAX_POINTS {
                         report.timeline = report.timeline.into_iter().step_by(2).collect();
                         step *= 2;
@@ -62,18 +75,27 @@ impl RssSampler {
             }
             report
         });
-        RssSampler { stop, handle: Some(handle) }
+        RssSampler {
+            stop,
+            handle: Some(handle),
+        }
     }
 
     /// Stops sampling (the process may still be running) and returns what was seen.
     pub fn stop(mut self) -> MemoryReport {
         self.stop.store(true, Ordering::Relaxed);
-        self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default()
+        self.handle
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
     }
 
     /// Waits for the sampler to notice the process is gone, then returns what was seen.
     pub fn finish(mut self) -> MemoryReport {
-        self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default()
+        self.handle
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
     }
 }
 
@@ -106,12 +128,18 @@ mod tests {
         // A parent that holds 64 MiB, then a small child: the child's peak must not include the 64 MiB.
         let ballast = vec![1u8; 64 << 20];
         std::hint::black_box(&ballast);
-        let mut child = std::process::Command::new("sleep").arg("0.3").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("0.3")
+            .spawn()
+            .unwrap();
         let report = RssSampler::start(child.id() as i32);
         child.wait().unwrap();
         let report = report.finish();
         let peak = report.peak_rss_bytes.expect("sampled at least once");
-        assert!(peak > 0 && peak < 32 << 20, "sleep's peak RSS should be a few MiB, got {peak}");
+        assert!(
+            peak > 0 && peak < 32 << 20,
+            "sleep's peak RSS should be a few MiB, got {peak}"
+        );
         assert!(!report.timeline.is_empty());
         drop(ballast);
     }

@@ -184,9 +184,15 @@ pub fn run_finite(
 }
 
 /// Metrics every trial of a measured process reports.
-pub fn process_metrics(usage: &Usage, memory: &crate::process::MemoryReport, startup_ms: f64, ready: &Ready) -> Metrics {
+pub fn process_metrics(
+    usage: &Usage,
+    memory: &crate::process::MemoryReport,
+    startup_ms: f64,
+    ready: &Ready,
+) -> Metrics {
     let mut m = Metrics::default();
-    if let Some(peak) = memory.peak_rss_bytes {
+    // Exact (`ru_maxrss` via the launcher) when available, else the sampled `VmHWM`.
+    if let Some(peak) = usage.peak_rss_bytes.or(memory.peak_rss_bytes) {
         m.set("peak_rss_bytes", peak as f64);
     }
     m.set("cpu_user_s", usage.cpu_user_s);
