@@ -100,8 +100,25 @@ fn workloads(select: &SelectArgs) -> Vec<Workload> {
     w
 }
 
+/// Raises the soft open-files limit to the hard limit: the load generator opens up to 1024 connections
+/// (plus a timer each), and servers inherit the limit, so none is starved by a low default.
+fn raise_open_files_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit on a struct we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyhow::Result<i32> {
     crate::process::install_interrupt_handler().context("installing the Ctrl-C handler")?;
+    raise_open_files_limit();
     let mut suite = Suite::new(args.suite_kind());
     if let Some(r) = args.repeat {
         suite.repeat = r as usize;

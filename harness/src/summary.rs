@@ -19,7 +19,8 @@ fn fmt_ns(v: Option<f64>) -> String {
     match v {
         None => "-".into(),
         Some(v) if v >= 1e6 => format!("{:.2}ms", v / 1e6),
-        Some(v) => format!("{:.1}µs", v / 1e3),
+        Some(v) if v >= 1e3 => format!("{:.1}µs", v / 1e3),
+        Some(v) => format!("{v:.1}ns"),
     }
 }
 
@@ -253,16 +254,8 @@ pub fn render(r: &Results) -> String {
     if let Some(line) = loadgen_headroom(r) {
         let _ = writeln!(out, "\n{line}");
     }
-    for w in ["futures", "micro"] {
-        let n = r
-            .cells
-            .iter()
-            .filter(|c| c.workload == w && c.status == CellStatus::Ok)
-            .count();
-        if n > 0 {
-            let _ = writeln!(out, "\n{w}: {n} cells (see report.md)");
-        }
-    }
+    render_futures(r, &mut out);
+    render_micro(r, &mut out);
     let failed: Vec<&Cell> = r
         .cells
         .iter()
@@ -338,4 +331,103 @@ pub fn render(r: &Results) -> String {
         }
     }
     out
+}
+
+/// The future-size catalogue: one line per pattern and runtime, with its flags.
+fn render_futures(r: &Results, out: &mut String) {
+    let cells: Vec<&Cell> = r
+        .cells
+        .iter()
+        .filter(|c| c.workload == "futures" && c.status == CellStatus::Ok)
+        .collect();
+    if cells.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nfutures (size_of_val of the future, bytes)");
+    let _ = writeln!(
+        out,
+        "{:<52} {:<12} {:>8}  flags",
+        "pattern", "runtime", "bytes"
+    );
+    for c in cells {
+        let p = |k: &str| {
+            c.params
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let flags: Vec<&str> = c
+            .findings
+            .iter()
+            .filter(|f| f.kind.starts_with("above_"))
+            .map(|f| f.kind.as_str())
+            .collect();
+        let _ = writeln!(
+            out,
+            "{:<52} {:<12} {:>8}  {}",
+            p("pattern"),
+            p("runtime"),
+            c.metrics
+                .get("bytes")
+                .map(|b| format!("{b:.0}"))
+                .unwrap_or_default(),
+            flags.join(", ")
+        );
+    }
+}
+
+/// The micro-benchmarks: one row per primitive, one column per runtime, criterion's mean and interval.
+fn render_micro(r: &Results, out: &mut String) {
+    let cells: Vec<&Cell> = r
+        .cells
+        .iter()
+        .filter(|c| c.workload == "micro" && c.status == CellStatus::Ok)
+        .collect();
+    if cells.is_empty() {
+        return;
+    }
+    let mut runtimes: Vec<&str> = Vec::new();
+    let mut primitives: Vec<&str> = Vec::new();
+    for c in &cells {
+        if !runtimes.contains(&c.implementation.as_str()) {
+            runtimes.push(&c.implementation);
+        }
+        if let Some(p) = c.params.get("primitive").and_then(|v| v.as_str())
+            && !primitives.contains(&p)
+        {
+            primitives.push(p);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nmicro (criterion mean per iteration [95 % interval])"
+    );
+    let _ = write!(out, "{:<20}", "primitive");
+    for rt in &runtimes {
+        let _ = write!(out, " {rt:>26}");
+    }
+    let _ = writeln!(out);
+    for p in primitives {
+        let _ = write!(out, "{p:<20}");
+        for rt in &runtimes {
+            let cell = cells.iter().find(|c| {
+                c.implementation == *rt
+                    && c.params.get("primitive").and_then(|v| v.as_str()) == Some(p)
+            });
+            let text = cell
+                .map(|c| {
+                    let ns = |k: &str| fmt_ns(c.metrics.get(k));
+                    format!(
+                        "{} [{}–{}]",
+                        ns("mean_ns"),
+                        ns("ci_low_ns"),
+                        ns("ci_high_ns")
+                    )
+                })
+                .unwrap_or_else(|| "-".into());
+            let _ = write!(out, " {text:>26}");
+        }
+        let _ = writeln!(out);
+    }
 }

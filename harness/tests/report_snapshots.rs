@@ -163,3 +163,9 @@ fn degenerate_values_still_render() {
     }
     report::render_all(&r).expect("renders");
 }
+
+#[test]
+fn end_of_run_summary() {
+    let r = fixture("small.json");
+    snapshot!("summary_text", asyncbench::summary::render(&r));
+}

@@ -17,7 +17,7 @@ mod fanout;
 mod stream;
 
 use asyncbench_common::args::{self, Workload};
-use asyncbench_common::{available_cores, clock};
+use asyncbench_common::{clock, threads_from_env};
 
 /// What the `ready` line reports about the runtime.
 struct Rt {
@@ -29,11 +29,7 @@ fn main() {
     clock::init();
     let workload = args::from_env();
     // The same rule async-std applies when it starts its executor threads.
-    let threads = std::env::var("ASYNC_STD_THREAD_COUNT")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(available_cores)
-        .max(1);
+    let threads = threads_from_env("ASYNC_STD_THREAD_COUNT");
     let rt = Rt {
         label: format!(
             "async-std {} (async-global-executor {}, {threads} threads)",

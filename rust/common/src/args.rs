@@ -93,6 +93,25 @@ pub fn usage_error(message: &str) -> ! {
     std::process::exit(2)
 }
 
+/// The number of executors a thread-per-core runtime is configured for: `ASYNCBENCH_CORES`
+/// (docs/PROTOCOL.md, "Invocation"), default 1; a bad value is bad usage (exit 2).
+pub fn cores_from_env() -> usize {
+    match cores(std::env::var("ASYNCBENCH_CORES").ok().as_deref()) {
+        Ok(n) => n,
+        Err(message) => usage_error(&message),
+    }
+}
+
+fn cores(value: Option<&str>) -> Result<usize, String> {
+    let Some(s) = value else { return Ok(1) };
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "bad ASYNCBENCH_CORES '{s}' (expected an integer >= 1)"
+        )),
+    }
+}
+
 /// Parses `<workload> [--flag value]...` (without the program name).
 pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Workload, String> {
     let mut args = args.into_iter();
@@ -148,7 +167,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Workload, String
                 }
             };
             Ok(Workload::Stream(Stream {
-                items: f.get("items", 100_000)?,
+                items: f.get("items", 1_000_000)?,
                 stages: f.at_least_one("stages", 4)?,
                 capacity: f.at_least_one("capacity", 64)?,
                 variant,
@@ -281,6 +300,16 @@ mod tests {
             panic!("stream did not parse");
         };
         assert_eq!(s.pause_after(1), None);
+    }
+
+    #[test]
+    fn cores_default_to_one() {
+        assert_eq!(cores(None), Ok(1));
+        assert_eq!(cores(Some(" 4\n")), Ok(4));
+        for bad in ["0", "-1", "x", ""] {
+            let err = cores(Some(bad)).expect_err(bad);
+            assert!(!err.contains('\n'), "{err}");
+        }
     }
 
     #[test]

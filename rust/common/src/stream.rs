@@ -22,6 +22,7 @@ impl Item {
 }
 
 /// What every stage applies once: `value * 1664525 + 1013904223 (mod 2^32)`.
+#[inline]
 pub fn transform(value: u32) -> u32 {
     value.wrapping_mul(1_664_525).wrapping_add(1_013_904_223)
 }
@@ -34,6 +35,7 @@ impl Checksum {
     pub const INIT: Checksum = Checksum(2_166_136_261);
 
     /// Folds one value: `h = (h XOR value) * 16777619 (mod 2^32)`.
+    #[inline]
     pub fn fold(self, value: u32) -> Checksum {
         Checksum((self.0 ^ value).wrapping_mul(16_777_619))
     }

@@ -1,7 +1,8 @@
 //! echo: per executor one glommio TcpListener (SO_REUSEPORT) on 127.0.0.1:port and an accept loop
 //! spawning one task per connection; each task echoes through one reused 16 KiB buffer.
 
-use crate::cli;
+use asyncbench_common::args::Echo;
+use asyncbench_common::{future_size, output, uring};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 use std::time::Duration;
@@ -42,9 +43,10 @@ async fn serve(listener: TcpListener) {
     }
 }
 
-pub fn run(port: u16, cores: usize) {
+pub fn run(args: &Echo, cores: usize) {
+    let port = args.port;
     crate::executor_or_exit().run(async move {
-        let listener = bind(port).unwrap_or_else(|m| cli::fatal(&m));
+        let listener = bind(port).unwrap_or_else(|m| uring::fatal(&m));
         let port = listener.local_addr().map_or(port, |a| a.port());
         // Executors 1..N: own thread, own executor, own listener on the same port.
         let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
@@ -60,21 +62,16 @@ pub fn run(port: u16, cores: usize) {
                 }
             });
             if let Err(e) = spawned {
-                cli::fatal(&crate::setup_failed(&e));
+                uring::fatal(&crate::setup_failed(&e));
             }
         }
         drop(tx);
         // Wait until every executor has bound (blocks this one only during start-up).
-        for _ in 1..cores {
-            match rx.recv() {
-                Ok(Ok(())) => {}
-                Ok(Err(msg)) => cli::fatal(&msg),
-                Err(_) => cli::fatal("an executor thread died during start-up"),
-            }
-        }
-        cli::exit_on_sigterm_or_stdin_eof();
-        let (fb, extra) = (cli::future_size(handle), crate::ready_extra(cores));
-        cli::ready("echo", Some(port), crate::RUNTIME, cores, fb, &extra);
+        uring::wait_for_executors(&rx, cores - 1);
+        uring::exit_on_sigterm_or_stdin_eof();
+        let mut extra = crate::ready_extra(cores);
+        extra["port"] = port.into();
+        output::ready("echo", crate::RUNTIME, cores, future_size(handle), extra);
         serve(listener).await
     });
 }

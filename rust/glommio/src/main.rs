@@ -16,13 +16,16 @@
 //! * Tasks: `glommio::spawn_local` + `Task` handles; timers `glommio::timer::sleep`; channels
 //!   `glommio::channels::local_channel::new_bounded` (glommio's own single-executor channel).
 //! * Shutdown (echo): plain std threads wait for SIGTERM (signal-hook) and stdin EOF, then exit(0).
+//! * Flags, JSON output, clocks, checksums, `ASYNCBENCH_CORES`, preflight diagnostics and shutdown are
+//!   runtime-independent (`asyncbench-common`, its `uring` module for the io_uring parts).
 
-mod cli;
 mod echo;
 mod fanout;
 mod stream;
 
-use cli::Workload;
+use asyncbench_common::args::{self, Workload};
+use asyncbench_common::clock;
+use asyncbench_common::uring::{self, Command};
 use glommio::{GlommioError, LocalExecutor, LocalExecutorBuilder, Placement};
 
 pub const RUNTIME: &str = "glommio 0.9.0";
@@ -84,8 +87,8 @@ fn raise_memlock() -> Result<(), String> {
 const IO_MEMORY: usize = 10 << 20;
 
 /// Extra `ready` fields every workload reports.
-pub fn ready_extra(cores: usize) -> String {
-    format!(",\"cores_configured\":{cores},\"io_memory_bytes\":{IO_MEMORY}")
+pub fn ready_extra(cores: usize) -> serde_json::Value {
+    serde_json::json!({ "cores_configured": cores, "io_memory_bytes": IO_MEMORY })
 }
 
 pub fn builder(name: &str) -> LocalExecutorBuilder {
@@ -97,14 +100,10 @@ pub fn builder(name: &str) -> LocalExecutorBuilder {
 /// Why an executor could not be built, in one line.
 pub fn setup_failed(e: &GlommioError<()>) -> String {
     match e {
-        GlommioError::IoError(io) => format!(
-            "io_uring_setup failed: {} ({})",
-            cli::errno_name(io),
-            cli::uring_context()
-        ),
+        GlommioError::IoError(io) => uring::setup_failed(io),
         other => format!(
             "glommio executor setup failed: {other} ({})",
-            cli::uring_context()
+            uring::context()
         ),
     }
 }
@@ -112,26 +111,24 @@ pub fn setup_failed(e: &GlommioError<()>) -> String {
 /// An executor on the current thread, or exit 1 with the reason.
 pub fn executor_or_exit() -> LocalExecutor {
     // glommio panics with a misleading "kernel too old" when io_uring is refused: check first.
-    cli::probe_io_uring().unwrap_or_else(|m| cli::fatal(&m));
-    raise_memlock().unwrap_or_else(|m| cli::fatal(&m));
+    uring::probe_io_uring().unwrap_or_else(|m| uring::fatal(&m));
+    raise_memlock().unwrap_or_else(|m| uring::fatal(&m));
     builder("asyncbench-0")
         .make()
-        .unwrap_or_else(|e| cli::fatal(&setup_failed(&e)))
+        .unwrap_or_else(|e| uring::fatal(&setup_failed(&e)))
 }
 
 /// Build an executor and push one loopback connection through accept/connect/write/read, so that
 /// io_uring being present but unusable (seccomp, missing opcodes) is caught too.
 fn preflight() -> Result<(), String> {
-    cli::probe_io_uring()?;
+    uring::probe_io_uring()?;
     raise_memlock()?;
     let ex = builder("preflight").make().map_err(|e| setup_failed(&e))?;
     ex.run(async {
         use futures_lite::{AsyncReadExt, AsyncWriteExt};
         use glommio::net::{TcpListener, TcpStream};
         let op = |what: &'static str| {
-            move |e: GlommioError<()>| {
-                format!("io_uring {what} failed: {e} ({})", cli::uring_context())
-            }
+            move |e: GlommioError<()>| format!("io_uring {what} failed: {e} ({})", uring::context())
         };
         let listener = TcpListener::bind("127.0.0.1:0").map_err(op("bind"))?;
         let addr = listener.local_addr().map_err(op("bind"))?;
@@ -150,17 +147,13 @@ fn preflight() -> Result<(), String> {
 }
 
 fn main() {
-    cli::clock_init();
-    let workload = cli::parse();
-    let cores = cli::cores();
-    match workload {
-        Workload::Preflight => {
-            if let Err(msg) = cli::guarded("glommio executor", 10, preflight) {
-                cli::fatal(&msg);
-            }
-        }
-        Workload::Echo { port } => echo::run(port, cores),
-        Workload::Fanout(args) => executor_or_exit().run(fanout::run(args, cores)),
-        Workload::Stream(args) => executor_or_exit().run(stream::run(args, cores)),
+    clock::init();
+    let command = uring::command_from_env();
+    let cores = args::cores_from_env();
+    match command {
+        Command::Preflight => uring::run_preflight("glommio executor", preflight),
+        Command::Run(Workload::Echo(a)) => echo::run(&a, cores),
+        Command::Run(Workload::Fanout(a)) => executor_or_exit().run(fanout::run(&a, cores)),
+        Command::Run(Workload::Stream(a)) => executor_or_exit().run(stream::run(&a, cores)),
     }
 }

@@ -1,9 +1,11 @@
 //! echo: per executor one SO_REUSEPORT listener on 127.0.0.1:port and an accept loop spawning one
 //! task per connection; each task echoes through one reused 16 KiB owned buffer.
 
-use crate::cli;
+use asyncbench_common::args::Echo;
+use asyncbench_common::{future_size, output, uring};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::{ListenerOpts, TcpListener, TcpStream};
+use serde_json::json;
 use std::time::Duration;
 
 const BUF_SIZE: usize = 16 * 1024;
@@ -46,9 +48,10 @@ async fn serve(listener: TcpListener) {
     }
 }
 
-pub fn run(port: u16, cores: usize) {
+pub fn run(args: &Echo, cores: usize) {
+    let port = args.port;
     crate::runtime_or_exit().block_on(async move {
-        let listener = bind(port).unwrap_or_else(|e| cli::fatal(&format!("bind: {e}")));
+        let listener = bind(port).unwrap_or_else(|e| uring::fatal(&format!("bind: {e}")));
         let port = listener.local_addr().map_or(port, |a| a.port());
         // Executors 1..N: own thread, own runtime, own listener on the same port.
         let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
@@ -72,27 +75,15 @@ pub fn run(port: u16, cores: usize) {
                     })
                 });
             if let Err(e) = spawned {
-                cli::fatal(&format!("spawning executor thread: {e}"));
+                uring::fatal(&format!("spawning executor thread: {e}"));
             }
         }
         drop(tx);
         // Wait until every executor has bound (blocks this one only during start-up).
-        for _ in 1..cores {
-            match rx.recv() {
-                Ok(Ok(())) => {}
-                Ok(Err(msg)) => cli::fatal(&msg),
-                Err(_) => cli::fatal("an executor thread died during start-up"),
-            }
-        }
-        cli::exit_on_sigterm_or_stdin_eof();
-        cli::ready(
-            "echo",
-            Some(port),
-            crate::RUNTIME,
-            cores,
-            cli::future_size(handle),
-            "",
-        );
+        uring::wait_for_executors(&rx, cores - 1);
+        uring::exit_on_sigterm_or_stdin_eof();
+        let extra = json!({ "port": port });
+        output::ready("echo", crate::RUNTIME, cores, future_size(handle), extra);
         serve(listener).await
     });
 }

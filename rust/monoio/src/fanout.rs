@@ -1,7 +1,11 @@
 //! fanout: N `monoio::spawn`ed tasks on one executor, joined through their `JoinHandle`s.
 
-use crate::cli::{self, FanoutArgs, FanoutVariant};
+use asyncbench_common::args::{Fanout, FanoutVariant};
+use asyncbench_common::clock::ms_since;
+use asyncbench_common::fanout::{STATE_BYTES, fill_state, state_contribution};
+use asyncbench_common::output;
 use monoio::time::sleep;
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 async fn bare(i: u64, d: Duration) -> u64 {
@@ -11,30 +15,30 @@ async fn bare(i: u64, d: Duration) -> u64 {
 
 async fn state(i: u64, d: Duration) -> u64 {
     // The 1 KiB buffer lives in the task's own future (its heap allocation), across the await.
-    let mut buf = [0u8; 1024];
-    cli::fill(&mut buf, i);
+    let mut buf = [0u8; STATE_BYTES];
+    fill_state(&mut buf, i);
     sleep(d).await;
-    i + buf.iter().map(|&b| u64::from(b)).sum::<u64>()
+    state_contribution(i, &buf)
 }
 
-pub async fn run(a: FanoutArgs, cores: usize) {
-    let d = Duration::from_millis(a.sleep_ms);
+pub async fn run(a: &Fanout, cores: usize) {
+    let d = a.sleep;
     let future_bytes = match a.variant {
-        FanoutVariant::Bare => std::mem::size_of_val(&bare(0, d)),
-        FanoutVariant::State => std::mem::size_of_val(&state(0, d)),
+        FanoutVariant::Bare => size_of_val(&bare(0, d)),
+        FanoutVariant::State => size_of_val(&state(0, d)),
     };
-    let extra = format!(",\"cores_configured\":{cores}");
-    cli::ready("fanout", None, crate::RUNTIME, 1, future_bytes, &extra);
+    let extra = json!({ "cores_configured": cores });
+    output::ready("fanout", crate::RUNTIME, 1, future_bytes, extra);
 
     let t0 = Instant::now();
     let handles: Vec<_> = match a.variant {
         FanoutVariant::Bare => (0..a.tasks).map(|i| monoio::spawn(bare(i, d))).collect(),
         FanoutVariant::State => (0..a.tasks).map(|i| monoio::spawn(state(i, d))).collect(),
     };
-    let spawn_ms = cli::ms_since(t0);
+    let spawn_ms = ms_since(t0);
     let mut checksum = 0u64;
     for h in handles {
         checksum += h.await;
     }
-    cli::fanout_result(a.tasks, checksum, spawn_ms, cli::ms_since(t0));
+    output::fanout_result(a, checksum, spawn_ms, ms_since(t0));
 }

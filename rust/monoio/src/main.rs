@@ -16,13 +16,16 @@
 //!   crate by monoio's authors, the counterpart of glommio's `local_channel`; async-channel would add
 //!   Send-grade locking that a single-threaded executor never needs).
 //! * Shutdown (echo): plain std threads wait for SIGTERM (signal-hook) and stdin EOF, then exit(0).
+//! * Flags, JSON output, clocks, checksums, `ASYNCBENCH_CORES`, preflight diagnostics and shutdown are
+//!   runtime-independent (`asyncbench-common`, its `uring` module for the io_uring parts).
 
-mod cli;
 mod echo;
 mod fanout;
 mod stream;
 
-use cli::Workload;
+use asyncbench_common::args::{self, Workload};
+use asyncbench_common::clock;
+use asyncbench_common::uring::{self, Command};
 use monoio::time::TimeDriver;
 use monoio::{IoUringDriver, Runtime, RuntimeBuilder};
 
@@ -37,35 +40,19 @@ pub fn runtime() -> std::io::Result<Rt> {
         .build()
 }
 
-fn setup_failed(e: &std::io::Error) -> String {
-    format!(
-        "io_uring_setup failed: {} ({})",
-        cli::errno_name(e),
-        cli::uring_context()
-    )
-}
-
 /// A runtime for the current thread, or exit 1 with the reason.
 pub fn runtime_or_exit() -> Rt {
-    runtime().unwrap_or_else(|e| cli::fatal(&setup_failed(&e)))
+    runtime().unwrap_or_else(|e| uring::fatal(&uring::setup_failed(&e)))
 }
 
 /// Build a runtime and push one loopback connection through accept/connect/write/read, so that
 /// io_uring being present but unusable (seccomp, missing opcodes) is caught too.
 fn preflight() -> Result<(), String> {
-    cli::probe_io_uring()?;
-    let mut rt = runtime().map_err(|e| setup_failed(&e))?;
+    uring::probe_io_uring()?;
+    let mut rt = runtime().map_err(|e| uring::setup_failed(&e))?;
     rt.block_on(async {
         use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-        let op = |what: &'static str| {
-            move |e: std::io::Error| {
-                format!(
-                    "io_uring {what} failed: {} ({})",
-                    cli::errno_name(&e),
-                    cli::uring_context()
-                )
-            }
-        };
+        let op = |what: &'static str| move |e: std::io::Error| uring::op_failed(what, &e);
         let listener = monoio::net::TcpListener::bind("127.0.0.1:0").map_err(op("bind"))?;
         let addr = listener.local_addr().map_err(op("bind"))?;
         let client = monoio::spawn(async move {
@@ -82,17 +69,13 @@ fn preflight() -> Result<(), String> {
 }
 
 fn main() {
-    cli::clock_init();
-    let workload = cli::parse();
-    let cores = cli::cores();
-    match workload {
-        Workload::Preflight => {
-            if let Err(msg) = cli::guarded("monoio io_uring runtime", 10, preflight) {
-                cli::fatal(&msg);
-            }
-        }
-        Workload::Echo { port } => echo::run(port, cores),
-        Workload::Fanout(args) => runtime_or_exit().block_on(fanout::run(args, cores)),
-        Workload::Stream(args) => runtime_or_exit().block_on(stream::run(args, cores)),
+    clock::init();
+    let command = uring::command_from_env();
+    let cores = args::cores_from_env();
+    match command {
+        Command::Preflight => uring::run_preflight("monoio io_uring runtime", preflight),
+        Command::Run(Workload::Echo(a)) => echo::run(&a, cores),
+        Command::Run(Workload::Fanout(a)) => runtime_or_exit().block_on(fanout::run(&a, cores)),
+        Command::Run(Workload::Stream(a)) => runtime_or_exit().block_on(stream::run(&a, cores)),
     }
 }

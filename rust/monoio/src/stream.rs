@@ -1,18 +1,17 @@
 //! stream: source -> K stages -> sink over bounded `local_sync::mpsc` channels of capacity C, all on
 //! one executor; source and stages are spawned tasks, the sink is the executor's main future.
 
-use crate::cli::{self, Item, StreamArgs, StreamVariant};
+use asyncbench_common::args::Stream;
+use asyncbench_common::clock::{self, ms_since};
+use asyncbench_common::stream::{Checksum, Item, transform};
+use asyncbench_common::{output, uring};
 use local_sync::mpsc::bounded::{Rx, Tx, channel};
-use std::time::{Duration, Instant};
+use serde_json::json;
+use std::time::Instant;
 
 async fn source(items: u64, sample_every: u64, tx: Tx<Item>) {
     for seq in 0..items {
-        let stamp_ns = (seq % sample_every == 0).then(cli::now_ns);
-        let item = Item {
-            value: seq as u32,
-            stamp_ns,
-        };
-        if tx.send(item).await.is_err() {
+        if tx.send(Item::new(seq, sample_every)).await.is_err() {
             return;
         }
     }
@@ -20,23 +19,23 @@ async fn source(items: u64, sample_every: u64, tx: Tx<Item>) {
 
 async fn stage(mut rx: Rx<Item>, tx: Tx<Item>) {
     while let Some(mut item) = rx.recv().await {
-        item.value = cli::transform(item.value);
+        item.value = transform(item.value);
         if tx.send(item).await.is_err() {
             return;
         }
     }
 }
 
-pub async fn run(a: StreamArgs, cores: usize) {
+pub async fn run(a: &Stream, cores: usize) {
     let future_bytes = {
         let (tx, rx) = channel::<Item>(1);
-        std::mem::size_of_val(&stage(rx, tx))
+        size_of_val(&stage(rx, tx))
     };
-    let extra = format!(",\"cores_configured\":{cores}");
-    cli::ready("stream", None, crate::RUNTIME, 1, future_bytes, &extra);
+    let extra = json!({ "cores_configured": cores });
+    output::ready("stream", crate::RUNTIME, 1, future_bytes, extra);
 
-    let pause = Duration::from_millis(a.pause_ms);
-    let mut samples = Vec::with_capacity((a.items / a.sample_every + 1) as usize);
+    let mut samples =
+        Vec::with_capacity(a.items.checked_div(a.sample_every).unwrap_or(0) as usize + 1);
     let t0 = Instant::now();
     let (tx, mut rx) = channel::<Item>(a.capacity);
     monoio::spawn(source(a.items, a.sample_every, tx));
@@ -45,26 +44,26 @@ pub async fn run(a: StreamArgs, cores: usize) {
         monoio::spawn(stage(rx, tx));
         rx = next;
     }
-    let (mut h, mut received) = (cli::FNV_INIT, 0u64);
+    let (mut h, mut received) = (Checksum::INIT, 0u64);
     while let Some(item) = rx.recv().await {
-        h = cli::fnv(h, item.value);
+        h = h.fold(item.value);
         if let Some(stamp) = item.stamp_ns {
-            samples.push(cli::now_ns() - stamp);
+            samples.push(clock::now_ns() - stamp);
         }
         received += 1;
         if received == a.items {
             break;
         }
-        if a.variant == StreamVariant::SlowConsumer && received % a.pause_every == 0 {
+        if let Some(pause) = a.pause_after(received) {
             monoio::time::sleep(pause).await;
         }
     }
-    let elapsed_ms = cli::ms_since(t0);
+    let elapsed_ms = ms_since(t0);
     if received != a.items {
-        cli::fatal(&format!(
+        uring::fatal(&format!(
             "stream ended after {received} of {} items",
             a.items
         ));
     }
-    cli::stream_result(a.items, h, elapsed_ms, &samples);
+    output::stream_result(a, h.0, elapsed_ms, &samples);
 }

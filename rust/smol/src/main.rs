@@ -20,7 +20,7 @@ mod stream;
 use std::future::Future;
 
 use asyncbench_common::args::{self, Workload};
-use asyncbench_common::{available_cores, clock};
+use asyncbench_common::{clock, threads_from_env};
 use smol::{Executor, Task};
 
 /// The one executor every thread runs.
@@ -40,11 +40,7 @@ struct Rt {
 fn main() {
     clock::init();
     let workload = args::from_env();
-    let threads = std::env::var("SMOL_THREADS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(available_cores)
-        .max(1);
+    let threads = threads_from_env("SMOL_THREADS");
     let rt = Rt {
         label: format!(
             "smol {} (async-executor {}, {threads} threads)",

@@ -101,6 +101,7 @@ pub fn run(spec: &LoadSpec, on_window: &(dyn Fn(bool) + Sync)) -> LoadResult {
                     if let Some(cpus) = &spec.client_cpus {
                         pin_current_thread(cpus);
                     }
+                    super::timer::tighten_timer_slack();
                     let rt = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
@@ -286,8 +287,8 @@ async fn closed_loop(
 ///
 /// Latency counts from the scheduled time whenever the writer was behind schedule (the server held it
 /// back: that is exactly the delay a closed loop would omit). When the writer was idle and merely woke
-/// up late because of the client's own 1 ms timer granularity, it counts from the actual send instant,
-/// so client timer jitter is not blamed on the server.
+/// up a few microseconds late (its precise timer's wake-up latency), it counts from the actual send
+/// instant, so client timer jitter is not blamed on the server.
 async fn open_loop(
     spec: &LoadSpec,
     mut stream: TcpStream,
@@ -307,6 +308,9 @@ async fn open_loop(
     let drain_deadline = window.end + t;
 
     let writer = async {
+        let Ok(timer) = super::timer::PreciseTimer::new() else {
+            return Err("timer");
+        };
         let mut k: u32 = 0;
         loop {
             let scheduled = first + period * k;
@@ -315,7 +319,9 @@ async fn open_loop(
             }
             let now = Instant::now();
             let count_from = if now < scheduled {
-                tokio::time::sleep_until(scheduled.into()).await;
+                if timer.sleep_until(scheduled).await.is_err() {
+                    return Err("timer");
+                }
                 Instant::now()
             } else {
                 let lag = now - scheduled;

@@ -2,6 +2,7 @@
 //! server from outside (wait4 rusage, /proc CPU and RSS).
 
 pub mod loadgen;
+mod timer;
 
 use super::{Failure, Launch, TrialData, await_ready, percentiles, process_metrics};
 use crate::process::{RssSampler, proc_cpu_s, self_cpu_s};
