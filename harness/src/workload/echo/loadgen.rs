@@ -9,7 +9,7 @@
 
 use hdrhistogram::Histogram;
 use rand::{RngCore, SeedableRng, rngs::SmallRng};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -181,10 +181,33 @@ async fn thread_main(
         slots: vec![0; slots + 1],
         ..Default::default()
     });
-    let tasks = conns
-        .into_iter()
-        .map(|c| connection(spec, c, t0, window, &out));
-    crate::join::join_all(tasks).await;
+    match spec.mode {
+        Mode::Closed => {
+            let tasks = conns
+                .into_iter()
+                .map(|c| connection(spec, c, t0, window, &out, None));
+            crate::join::join_all(tasks).await;
+        }
+        Mode::Open { rate_msgs_per_s } => {
+            // This thread's share of the aggregate rate, one schedule for all its connections.
+            let lanes: Vec<Lane> = conns.iter().map(|_| Lane::default()).collect();
+            let share = conns.len() as f64 / spec.connections as f64;
+            let interval = Duration::from_secs_f64(1.0 / (rate_msgs_per_s * share));
+            let threads = spec.client_threads.clamp(1, spec.connections.max(1));
+            let thread_index = conns.first().copied().unwrap_or(0) % threads;
+            let first = t0 + interval.mul_f64(thread_index as f64 / threads as f64);
+            let tasks = conns
+                .iter()
+                .zip(&lanes)
+                .map(|(&c, lane)| connection(spec, c, t0, window, &out, Some(lane)));
+            let (paced, ()) = tokio::join!(pace(&lanes, first, interval, window, &out), async {
+                crate::join::join_all(tasks).await;
+            });
+            if paced.is_err() {
+                count(&out, "timer");
+            }
+        }
+    }
     out.into_inner()
 }
 
@@ -209,6 +232,7 @@ async fn connection(
     t0: Instant,
     window: Window,
     out: &RefCell<ThreadOut>,
+    lane: Option<&Lane>,
 ) {
     let mut payload = vec![0u8; spec.message_bytes];
     SmallRng::seed_from_u64(spec.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
@@ -220,14 +244,9 @@ async fn connection(
     };
     let _ = stream.set_nodelay(true);
     tokio::time::sleep_until(t0.into()).await;
-    let result = match spec.mode {
-        Mode::Closed => closed_loop(spec, stream, &payload, window, out).await,
-        Mode::Open { rate_msgs_per_s } => {
-            let period = Duration::from_secs_f64(spec.connections as f64 / rate_msgs_per_s);
-            // Spread the connections' schedules evenly over one period.
-            let first = t0 + period.mul_f64(index as f64 / spec.connections as f64);
-            open_loop(spec, stream, &payload, window, first, period, out).await
-        }
+    let result = match lane {
+        None => closed_loop(spec, stream, &payload, window, out).await,
+        Some(lane) => open_loop(spec, stream, &payload, window, lane, out).await,
     };
     match result {
         Ok(()) => out.borrow_mut().live += 1,
@@ -282,20 +301,75 @@ async fn closed_loop(
     }
 }
 
-/// One connection of the open loop: the writer sends message k at `first + k * period` and remembers
-/// when the message *should* count from; the reader matches echoes in order and records latency.
+/// One connection's share of the open-loop schedule: messages the pacer has released and the writer
+/// has not sent yet, each with the instant its latency counts from.
+#[derive(Default)]
+struct Lane {
+    due: RefCell<VecDeque<(Instant, Instant)>>,
+    wake: tokio::sync::Notify,
+    busy: Cell<bool>,
+    done: Cell<bool>,
+}
+
+/// The pacer of one client thread: releases message j at `first + j * interval` to connection
+/// `j mod n`, waking on a precise timer (one timer per thread, however high the rate: at high rates one
+/// wake-up releases every message that has come due).
 ///
-/// Latency counts from the scheduled time whenever the writer was behind schedule (the server held it
-/// back: that is exactly the delay a closed loop would omit). When the writer was idle and merely woke
-/// up a few microseconds late (its precise timer's wake-up latency), it counts from the actual send
-/// instant, so client timer jitter is not blamed on the server.
+/// Latency counts from the *scheduled* time whenever the connection was behind (its writer still busy or
+/// messages still queued: the server held it back, exactly the delay a closed loop would omit). When the
+/// connection was idle, it counts from the release instant, so the pacer's own wake-up latency (a few
+/// microseconds) is not blamed on the server.
+async fn pace(
+    lanes: &[Lane],
+    first: Instant,
+    interval: Duration,
+    window: Window,
+    out: &RefCell<ThreadOut>,
+) -> std::io::Result<()> {
+    let timer = super::timer::PreciseTimer::new();
+    let result = async {
+        let timer = timer?;
+        let mut j: u64 = 0;
+        loop {
+            let next = first + interval.mul_f64(j as f64);
+            if next >= window.end || crate::process::interrupted() {
+                return Ok(());
+            }
+            timer.sleep_until(next).await?;
+            let now = Instant::now();
+            loop {
+                let scheduled = first + interval.mul_f64(j as f64);
+                if scheduled > now || scheduled >= window.end {
+                    break;
+                }
+                let lane = &lanes[(j % lanes.len() as u64) as usize];
+                let behind = lane.busy.get() || !lane.due.borrow().is_empty();
+                let count_from = if behind { scheduled } else { now };
+                lane.due.borrow_mut().push_back((count_from, scheduled));
+                lane.wake.notify_one();
+                if scheduled >= window.start {
+                    out.borrow_mut().scheduled += 1;
+                }
+                j += 1;
+            }
+        }
+    }
+    .await;
+    for lane in lanes {
+        lane.done.set(true);
+        lane.wake.notify_one();
+    }
+    result
+}
+
+/// One connection of the open loop: the writer sends what the pacer releases; the reader matches echoes
+/// in order and records each latency from the instant chosen at release.
 async fn open_loop(
     spec: &LoadSpec,
     mut stream: TcpStream,
     payload: &[u8],
     window: Window,
-    first: Instant,
-    period: Duration,
+    lane: &Lane,
     out: &RefCell<ThreadOut>,
 ) -> Result<(), &'static str> {
     let (mut rd, mut wr) = stream.split();
@@ -303,50 +377,39 @@ async fn open_loop(
         RefCell::new(VecDeque::with_capacity(MAX_IN_FLIGHT));
     let space = tokio::sync::Notify::new();
     let arrived = tokio::sync::Notify::new();
-    let writer_done = std::cell::Cell::new(false);
+    let writer_done = Cell::new(false);
     let t = spec.io_timeout;
     let drain_deadline = window.end + t;
 
     let writer = async {
-        let Ok(timer) = super::timer::PreciseTimer::new() else {
-            return Err("timer");
-        };
-        let mut k: u32 = 0;
         loop {
-            let scheduled = first + period * k;
-            if scheduled >= window.end {
-                break;
-            }
-            let now = Instant::now();
-            let count_from = if now < scheduled {
-                if timer.sleep_until(scheduled).await.is_err() {
-                    return Err("timer");
+            let next = lane.due.borrow_mut().pop_front();
+            let Some((count_from, scheduled)) = next else {
+                if lane.done.get() {
+                    break;
                 }
-                Instant::now()
-            } else {
-                let lag = now - scheduled;
-                let mut o = out.borrow_mut();
-                if scheduled >= window.start && lag > o.max_lag {
-                    o.max_lag = lag;
-                }
-                scheduled
+                lane.wake.notified().await;
+                continue;
             };
+            let in_window = scheduled >= window.start;
+            if in_window {
+                let lag = Instant::now().saturating_duration_since(scheduled);
+                let mut o = out.borrow_mut();
+                o.max_lag = o.max_lag.max(lag);
+            }
             while in_flight.borrow().len() >= MAX_IN_FLIGHT {
                 space.notified().await;
             }
-            in_flight
-                .borrow_mut()
-                .push_back((count_from, scheduled >= window.start));
-            if scheduled >= window.start {
-                out.borrow_mut().scheduled += 1;
-            }
+            in_flight.borrow_mut().push_back((count_from, in_window));
             arrived.notify_one();
-            match tokio::time::timeout(t, wr.write_all(payload)).await {
+            lane.busy.set(true);
+            let written = tokio::time::timeout(t, wr.write_all(payload)).await;
+            lane.busy.set(false);
+            match written {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(error_kind(&e)),
                 Err(_) => return Err("io_timeout"),
             }
-            k += 1;
         }
         writer_done.set(true);
         arrived.notify_one();

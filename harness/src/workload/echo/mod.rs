@@ -135,11 +135,17 @@ pub fn run_trial(
         m.set("client_cpu_util", client_cpu_s / load.window_s);
         // The client was the limit when its threads were (nearly) saturated.
         let capacity = cfg.client_threads as f64;
-        if p.mode == Mode::Closed && client_cpu_s / load.window_s >= 0.85 * capacity {
+        if client_cpu_s / load.window_s >= 0.85 * capacity {
+            let consequence = match p.mode {
+                Mode::Closed => "throughput is a lower bound for this server",
+                Mode::Open { .. } => {
+                    "the client may not have kept to the schedule, so latencies may reflect the client, not the server"
+                }
+            };
             findings.push(Finding {
                 kind: "client_bottleneck".into(),
                 message: format!(
-                    "the load generator used {:.2} of its {} core(s): throughput is a lower bound for this server",
+                    "the load generator used {:.2} of its {} core(s): {consequence}",
                     client_cpu_s / load.window_s,
                     cfg.client_threads
                 ),
