@@ -133,7 +133,7 @@ pub struct Running {
     stdin: Option<ChildStdin>,
     stdout: Receiver<StdoutMsg>,
     stdout_done: bool,
-    tail: Arc<Mutex<VecDeque<u8>>>,
+    tail: Arc<Tail>,
     waiter: Receiver<(Exit, Usage)>,
     exited: Option<(Exit, Usage)>,
 }
@@ -193,7 +193,7 @@ impl Running {
         let pgid = child.id() as i32;
         registry::register(pgid);
 
-        let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_BYTES)));
+        let tail = Arc::new(Tail::default());
         let stderr = child.stderr.take().expect("piped");
         spawn_tail_reader(stderr, tail.clone());
         let stdout = child.stdout.take().expect("piped");
@@ -409,9 +409,22 @@ impl Running {
         self.stdin = None;
     }
 
-    /// The last lines of stderr (and of stdout, for builds).
+    /// The last lines of stderr (and of stdout, for builds). Once the child has exited, first gives the
+    /// readers a moment to reach end-of-file so the last line (often the reason it died) is included.
     pub fn tail(&self) -> String {
-        let t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        if self.exited.is_some() {
+            let deadline = Instant::now() + Duration::from_millis(500);
+            while self
+                .tail
+                .open_readers
+                .load(std::sync::atomic::Ordering::SeqCst)
+                > 0
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        let t = self.tail.bytes.lock().unwrap_or_else(|e| e.into_inner());
         let bytes: Vec<u8> = t.iter().copied().collect();
         String::from_utf8_lossy(&bytes).trim_end().to_string()
     }
@@ -553,18 +566,30 @@ fn bad_report(line: &str) -> std::io::Error {
     std::io::Error::other(format!("unexpected launcher report {line:?}"))
 }
 
-fn spawn_tail_reader(mut from: impl Read + Send + 'static, tail: Arc<Mutex<VecDeque<u8>>>) {
+/// The bounded tail of a child's stderr (and, for builds, stdout), plus how many readers are still
+/// draining into it, so the tail is complete when an exit is reported.
+#[derive(Default)]
+struct Tail {
+    bytes: Mutex<VecDeque<u8>>,
+    open_readers: std::sync::atomic::AtomicUsize,
+}
+
+fn spawn_tail_reader(mut from: impl Read + Send + 'static, tail: Arc<Tail>) {
+    tail.open_readers
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
         while let Ok(n) = from.read(&mut buf) {
             if n == 0 {
                 break;
             }
-            let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
+            let mut t = tail.bytes.lock().unwrap_or_else(|e| e.into_inner());
             t.extend(&buf[..n]);
             let excess = t.len().saturating_sub(STDERR_TAIL_BYTES);
             t.drain(..excess);
         }
+        tail.open_readers
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     });
 }
 
@@ -587,8 +612,6 @@ pub fn run_to_completion(
             Exit::Signal(libc::SIGKILL)
         }
     };
-    // Let the tail readers catch the last bytes.
-    std::thread::sleep(Duration::from_millis(20));
     Ok((exit, child.tail(), child.started.elapsed()))
 }
 
