@@ -36,12 +36,12 @@ fn run(language: &str, program: &str, args: &[&str], dir: &str) {
 
 #[test]
 fn go_unit_tests() {
-    run("Go", "go", &["test", "./..."], "go");
+    run("Go", "go", "version", &["test", "./..."], "go");
 }
 
 #[test]
 fn node_unit_tests() {
-    run("Node.js", "node", &["--test"], "node");
+    run("Node.js", "node", "--version", &["--test"], "node");
 }
 
 #[test]
