@@ -6,10 +6,10 @@ mod common;
 use common::repo_root;
 use std::process::Command;
 
-fn run(language: &str, program: &str, args: &[&str], dir: &str) {
+fn run(language: &str, program: &str, version_arg: &str, args: &[&str], dir: &str) {
     let root = repo_root();
     let found = Command::new(program)
-        .arg("--version")
+        .arg(version_arg)
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
@@ -49,6 +49,7 @@ fn python_unit_tests() {
     run(
         "Python",
         "python3",
+        "--version",
         &["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
         "python",
     );
