@@ -93,7 +93,7 @@ impl Suite {
                 echo: EchoSuite {
                     closed: vec![(1, 64), (64, 64)],
                     open_at: (64, 64),
-                    open_fractions: vec![0.5],
+                    open_fractions: vec![0.25],
                     open_rates: vec![10_000.0],
                     warmup: Duration::from_millis(300),
                     duration: Duration::from_millis(1200),
@@ -121,7 +121,7 @@ impl Suite {
                 echo: EchoSuite {
                     closed: vec![(1, 64), (64, 64), (64, 4096), (256, 64)],
                     open_at: (64, 64),
-                    open_fractions: vec![0.5],
+                    open_fractions: vec![0.25, 0.5],
                     open_rates: vec![10_000.0],
                     warmup: Duration::from_millis(500),
                     duration: Duration::from_secs(2),
