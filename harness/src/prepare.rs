@@ -119,7 +119,8 @@ pub fn prepare(
         .iter()
         .map(|(k, v)| (k.clone(), paths.expand(&imp.name, v)))
         .collect();
-    info.env = env.iter().cloned().collect();
+    // Recorded as the manifest wrote them (placeholders, not this machine's paths).
+    info.env = tc.env.clone();
     if !tc.preflight.is_empty() {
         let spec = Spec {
             argv: paths.expand_all(&imp.name, &tc.preflight),
