@@ -60,6 +60,7 @@ pub fn capture(root: &Path) -> Environment {
         git_commit,
         git_dirty,
         load_avg_1m_at_start: load_avg_1m(),
+        containment: Some(crate::process::containment()),
         started_at: now_rfc3339(),
         ..Environment::default()
     }

@@ -314,6 +314,11 @@ impl<'a> Run<'a> {
                             "not repeated: the first trial timed out ({})",
                             f.reason
                         )),
+                        // Repeating an OOM kill only stresses the host again.
+                        Err(f) if f.status == results::CellStatus::OutOfMemory => Some(format!(
+                            "not repeated: the first trial ran out of memory ({})",
+                            f.reason
+                        )),
                         _ if took > self.cfg.suite.long_trial_s => Some(format!(
                             "not repeated: the first trial took {took:.0} s (> {:.0} s), so repeats would exceed the suite's time budget; no interval across trials",
                             self.cfg.suite.long_trial_s

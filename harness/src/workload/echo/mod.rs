@@ -95,6 +95,10 @@ pub fn run_trial(
     if crate::process::interrupted() {
         return Err(Failure::failed("interrupted by the user"));
     }
+    // docs/PROTOCOL.md: nothing but the ready line on stdout; anything more fails the trial.
+    if let Some(extra) = server.extra_stdout_reason() {
+        return Err(Failure::failed(format!("protocol error: {extra}")));
+    }
     if let Some(n) = load.errors_by_kind.get("mismatch") {
         return Err(Failure::failed(format!(
             "{n} echoed message(s) differed from what was sent"
