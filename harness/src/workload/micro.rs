@@ -40,12 +40,13 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
         return Ok(());
     }
     let paths = Paths::new(&run.cfg.root);
+    // This run's own scratch directory (run ids are unique): nothing outside it is ever deleted, and
+    // it is removed once criterion's estimates are imported.
     let home = paths
         .target
         .join("asyncbench")
         .join("micro")
-        .join(&run.results.run_id);
-    let _ = std::fs::remove_dir_all(&home);
+        .join(crate::env::run_id());
     // Anchored so "rust-tokio" does not also select "rust-tokio-ct".
     let filter = format!("/({})$", selected.join("|"));
     let mut argv: Vec<String> = [
@@ -88,6 +89,7 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
         ))],
         Err(e) => vec![failed(&format!("cargo bench could not start: {e}"))],
     };
+    let _ = std::fs::remove_dir_all(&home);
     run.results.cells.extend(cells);
     run.save()
 }
