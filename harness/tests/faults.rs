@@ -773,3 +773,110 @@ fn an_unwritable_out_is_refused_before_anything_runs() {
     assert!(stderr.contains("pass a writable --out"), "{stderr}");
     assert!(p.pids().is_empty(), "nothing was started");
 }
+
+/// A memory cgroup with a limit, created for one test and removed afterwards; `None` where this
+/// machine does not allow it (not root, no memory controller).
+struct MemCgroup {
+    dir: std::path::PathBuf,
+}
+
+impl MemCgroup {
+    fn create(limit_bytes: u64) -> Option<MemCgroup> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        let name = format!("asyncbench-test-{}", std::process::id());
+        for line in own.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let path = path.trim_start_matches('/');
+            let (dir, limit_file) = if controllers.split(',').any(|c| c == "memory") {
+                (
+                    std::path::Path::new("/sys/fs/cgroup/memory")
+                        .join(path)
+                        .join(&name),
+                    "memory.limit_in_bytes",
+                )
+            } else if controllers.is_empty() {
+                (
+                    std::path::Path::new("/sys/fs/cgroup")
+                        .join(path)
+                        .join(&name),
+                    "memory.max",
+                )
+            } else {
+                continue;
+            };
+            if std::fs::create_dir(&dir).is_err() {
+                continue;
+            }
+            if std::fs::write(dir.join(limit_file), limit_bytes.to_string()).is_ok() {
+                // No swap to hide in, where the controller has the knob (v1 memsw, v2 swap.max).
+                let _ = std::fs::write(
+                    dir.join("memory.memsw.limit_in_bytes"),
+                    limit_bytes.to_string(),
+                );
+                let _ = std::fs::write(dir.join("memory.swap.max"), "0");
+                return Some(MemCgroup { dir });
+            }
+            let _ = std::fs::remove_dir(&dir);
+        }
+        None
+    }
+}
+
+impl Drop for MemCgroup {
+    fn drop(&mut self) {
+        // Empty by now (every process it held has exited); retry briefly while the last ones go.
+        for _ in 0..100 {
+            if std::fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn an_oom_kill_is_recorded_as_out_of_memory_and_the_run_goes_on() {
+    let Some(cg) = MemCgroup::create(192 << 20) else {
+        eprintln!(
+            "skipped: cannot create a memory cgroup here (needs root and a memory controller)"
+        );
+        return;
+    };
+    let p = FakeProject::new(&["ok", "eats-memory"], &["fanout"]);
+    // The harness runs inside the limited cgroup, as on a machine that is short of memory: the OOM
+    // killer must pick the measured program (oom_score_adj 1000), never the harness.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {}/cgroup.procs && exec \"$0\" \"$@\"",
+            cg.dir.display()
+        ))
+        .arg(env!("CARGO_BIN_EXE_asyncbench"))
+        .args(["run", "--workload", "fanout", "--quick", "--root"])
+        .arg(p.root())
+        .arg("--out")
+        .arg(p.out())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the harness survived and finished:\n{stderr}"
+    );
+    let r = p.results();
+    assert_valid_results(&r);
+    assert_impl(&r, "fake-eats-memory", "ok", &[]);
+    assert_cells(&r, "fake-eats-memory", "out_of_memory", "OOM kill");
+    for c in cells(&r, "fake-eats-memory") {
+        let reason = c["reason"].as_str().unwrap();
+        assert!(reason.contains("memory cgroup limit 192 MiB"), "{reason}");
+    }
+    assert_eq!(
+        assert_cells(&r, "fake-ok", "ok", ""),
+        6,
+        "completed cells kept"
+    );
+    no_survivors(&p);
+    drop(cg);
+}

@@ -557,7 +557,13 @@ impl Running {
     pub fn out_of_memory(&self) -> Option<String> {
         let (exit, usage) = self.exited?;
         let kills = oom_kills()?.checked_sub(self.oom_kills_at_start?)?;
-        classify_oom(exit, self.killed_by_harness, kills, usage.peak_rss_bytes)
+        classify_oom(
+            exit,
+            self.killed_by_harness,
+            kills,
+            usage.peak_rss_bytes,
+            &memory_limit(),
+        )
     }
 
     /// Waits for the child to exit until `deadline`; `None` if it is still running.
@@ -684,7 +690,57 @@ fn oom_kills() -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// The machine's memory (`MemTotal`), for the reason of an OOM kill.
+/// The memory limit that applies to the harness's children, described for the reason of an OOM kill:
+/// the memory cgroup's limit when one is set below the machine's memory (children inherit the
+/// harness's cgroup), else the machine's memory.
+pub fn memory_limit() -> String {
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    let total = mem_total_bytes();
+    match cgroup_memory_limit_bytes() {
+        Some(limit) if total.is_none_or(|t| limit < t) => {
+            format!("memory cgroup limit {:.0} MiB", mib(limit))
+        }
+        _ => match total {
+            Some(t) => format!("no memory limit below the machine's {:.0} MiB", mib(t)),
+            None => "machine memory unknown".into(),
+        },
+    }
+}
+
+/// This process's memory cgroup limit (v2 `memory.max`, or v1 `memory.limit_in_bytes`), if any.
+fn cgroup_memory_limit_bytes() -> Option<u64> {
+    let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let path = path.trim_start_matches('/');
+        let candidates: Vec<PathBuf> = if controllers.is_empty() {
+            ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+                .iter()
+                .map(|root| Path::new(root).join(path).join("memory.max"))
+                .collect()
+        } else if controllers.split(',').any(|c| c == "memory") {
+            vec![
+                Path::new("/sys/fs/cgroup/memory")
+                    .join(path)
+                    .join("memory.limit_in_bytes"),
+            ]
+        } else {
+            continue;
+        };
+        for file in candidates {
+            if let Some(limit) = std::fs::read_to_string(&file)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+            {
+                return Some(limit);
+            }
+        }
+    }
+    None
+}
+
+/// The machine's memory (`MemTotal`).
 fn mem_total_bytes() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
     let kb: u64 = meminfo
@@ -704,6 +760,7 @@ pub fn classify_oom(
     killed_by_harness: bool,
     oom_kills_during: u64,
     peak_rss_bytes: Option<u64>,
+    limit: &str,
 ) -> Option<String> {
     if exit != Exit::Signal(libc::SIGKILL) || killed_by_harness || oom_kills_during == 0 {
         return None;
@@ -712,9 +769,6 @@ pub fn classify_oom(
     let peak = peak_rss_bytes
         .map(|b| format!("peak RSS {:.0} MiB", mib(b)))
         .unwrap_or_else(|| "peak RSS unknown".into());
-    let limit = mem_total_bytes()
-        .map(|b| format!("the machine has {:.0} MiB", mib(b)))
-        .unwrap_or_else(|| "machine memory unknown".into());
     Some(format!(
         "SIGKILL while the kernel recorded {oom_kills_during} OOM kill(s); {peak}, {limit} (it ran with oom_score_adj 1000 so that it, not the harness, is chosen)"
     ))
@@ -1183,17 +1237,18 @@ mod tests {
     #[test]
     fn oom_kills_are_told_apart_from_other_sigkills() {
         let kill = Exit::Signal(libc::SIGKILL);
-        let reason = classify_oom(kill, false, 1, Some(300 << 20)).expect("an OOM kill");
+        let limit = "memory cgroup limit 256 MiB";
+        let reason = classify_oom(kill, false, 1, Some(300 << 20), limit).expect("an OOM kill");
         assert!(reason.contains("peak RSS 300 MiB"), "{reason}");
+        assert!(reason.contains(limit), "{reason}");
         assert!(reason.contains("oom_score_adj 1000"), "{reason}");
         // The harness's own kill, no OOM kill recorded, or another signal: not out of memory.
-        assert_eq!(classify_oom(kill, true, 1, None), None);
-        assert_eq!(classify_oom(kill, false, 0, None), None);
-        assert_eq!(
-            classify_oom(Exit::Signal(libc::SIGSEGV), false, 1, None),
-            None
-        );
-        assert_eq!(classify_oom(Exit::Code(137), false, 1, None), None);
+        assert_eq!(classify_oom(kill, true, 1, None, limit), None);
+        assert_eq!(classify_oom(kill, false, 0, None, limit), None);
+        let segv = Exit::Signal(libc::SIGSEGV);
+        assert_eq!(classify_oom(segv, false, 1, None, limit), None);
+        assert_eq!(classify_oom(Exit::Code(137), false, 1, None, limit), None);
+        assert!(memory_limit().contains("MiB"), "{}", memory_limit());
     }
 
     #[test]

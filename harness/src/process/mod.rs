@@ -9,7 +9,7 @@ mod rss;
 
 pub use child::{
     Exit, Running, STDOUT_QUEUE_BYTES, STDOUT_QUEUE_LINES, Spec, WaitError, classify_oom,
-    containment, run_to_completion,
+    containment, memory_limit, run_to_completion,
 };
 pub use registry::{install_interrupt_handler, interrupted, kill_all};
 pub use rss::{MemoryReport, RssSampler};

@@ -16,7 +16,8 @@ Modes: ok, crash-at-start, never-ready, wrong-bytes, dies-mid-run, garbage-stdou
   echo, every process: stderr-flood (20 MB of stderr, then works normally).
   fanout: double-ready, result-first, no-exit (prints its result and keeps running), closes-stdout
        (closes stdout after ready and keeps running), segfault (SIGSEGV after ready), sigkill-self
-       (SIGKILL after ready: like the OOM killer, without the kernel's OOM evidence).
+       (SIGKILL after ready: like the OOM killer, without the kernel's OOM evidence), eats-memory
+       (allocates 1 GiB in measured trials, for a test that runs the harness in a small memory cgroup).
 """
 import os
 import signal
@@ -143,6 +144,8 @@ def fanout(opts, starts_so_far=0):
         time.sleep(600)
     if MODE == "segfault":
         os.kill(os.getpid(), signal.SIGSEGV)
+    if MODE == "eats-memory" and starts_so_far > 4:
+        hog = b"x" * (1 << 30)  # noqa: F841 (touches every page)
     if MODE == "sigkill-self" and starts_so_far > 4:  # verification starts four
         os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(d / 1000)

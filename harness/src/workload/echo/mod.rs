@@ -74,6 +74,11 @@ pub fn run_trial(
     });
     let memory = sampler.stop();
     if let Some((exit, _)) = server.wait(Instant::now()) {
+        if let Some(reason) = server.out_of_memory() {
+            return Err(Failure::out_of_memory(format!(
+                "the server ran out of memory during the measurement: {reason}"
+            )));
+        }
         return Err(Failure::crashed(format!(
             "the server exited during the measurement ({exit}){}",
             server.tail_suffix()
