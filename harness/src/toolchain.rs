@@ -180,13 +180,11 @@ pub fn resolve(
                 }
             }
         }
-        if !ok {
-            if let Some(why) = reasons.get(failures_before) {
-                FAILED_INSTALLS
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((install_line.clone(), why.clone()));
-            }
+        if !ok && let Some(why) = reasons.get(failures_before) {
+            FAILED_INSTALLS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((install_line.clone(), why.clone()));
         }
         if ok {
             match probe(imp, tc, paths) {

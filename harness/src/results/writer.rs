@@ -56,7 +56,7 @@ impl ResultsWriter {
             Err(e) => return self.failed(format!("serialising results: {e}")),
         };
         match self.write(&self.path.clone(), &bytes) {
-            Ok(()) => return self.succeeded(Saved::Ok),
+            Ok(()) => self.succeeded(Saved::Ok),
             Err(first) => {
                 let dir = self
                     .path
