@@ -28,9 +28,14 @@ pub fn ready(workload: &str, runtime: &str, threads: usize, future_bytes: usize,
         workload,
         runtime,
         threads,
-        future_bytes,
+        Some(future_bytes),
         extra,
     ));
+}
+
+/// Prints the `ready` event of a program without futures (`rust-threads`): no `future_bytes`.
+pub fn ready_without_futures(workload: &str, runtime: &str, threads: usize, extra: Value) {
+    emit(&ready_event(workload, runtime, threads, None, extra));
 }
 
 /// The `ready` event. `extra` (a JSON object, or `Value::Null`) adds fields such as `port`.
@@ -38,7 +43,7 @@ pub fn ready_event(
     workload: &str,
     runtime: &str,
     threads: usize,
-    future_bytes: usize,
+    future_bytes: Option<usize>,
     extra: Value,
 ) -> Value {
     let mut event = Map::new();
@@ -46,7 +51,9 @@ pub fn ready_event(
     event.insert("workload".into(), workload.into());
     event.insert("runtime".into(), runtime.into());
     event.insert("threads".into(), threads.into());
-    event.insert("future_bytes".into(), future_bytes.into());
+    if let Some(future_bytes) = future_bytes {
+        event.insert("future_bytes".into(), future_bytes.into());
+    }
     if let Value::Object(fields) = extra {
         event.extend(fields);
     }
@@ -127,7 +134,7 @@ mod tests {
             "echo",
             "tokio 1.0 multi-thread",
             2,
-            64,
+            Some(64),
             json!({"port": 8080}),
         );
         assert_eq!(
