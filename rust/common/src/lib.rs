@@ -124,7 +124,9 @@ mod tests {
                 let rx = rx.clone();
                 std::thread::Builder::new()
                     .name("asyncbench-named-worker".into())
-                    .spawn(move || drop(rx.lock().unwrap().recv()))
+                    .spawn(move || {
+                        let _ = rx.lock().unwrap().recv();
+                    })
                     .unwrap()
             })
             .collect();
