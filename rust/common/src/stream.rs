@@ -117,7 +117,7 @@ impl Default for Checksum {
 
 /// The sink's state. A runtime's sink loop is:
 ///
-/// ```ignore
+/// ```text
 /// while let Some(item) = rx.recv().await {
 ///     if sink.receive(item) { break; }          // the last item: clock stopped, no pause
 ///     if let Some(pause) = sink.pause_due() {
