@@ -134,8 +134,16 @@ mod tests {
         let timeout = std::time::Duration::from_secs(10);
         let name = "asyncbench-named-worker";
         assert_eq!(super::threads_named_settled(name, 3, timeout), 3);
-        assert_eq!(super::threads_named("asyncbench-name-other"), 3, "same first 15 bytes");
-        assert_eq!(super::threads_named("asyncbench-nam"), 0, "whole names, not prefixes");
+        assert_eq!(
+            super::threads_named("asyncbench-name-other"),
+            3,
+            "same first 15 bytes"
+        );
+        assert_eq!(
+            super::threads_named("asyncbench-nam"),
+            0,
+            "whole names, not prefixes"
+        );
         drop(tx);
         threads.into_iter().for_each(|t| t.join().unwrap());
     }

@@ -109,18 +109,15 @@ pub fn stream_result(outcome: Result<Outcome, String>) {
 }
 
 fn stream_event(o: &Outcome) -> Value {
-    let mut event = json!({
+    json!({
         "event": "result",
         "workload": "stream",
         "items": o.items,
         "checksum": o.checksum,
         "elapsed_ms": o.elapsed_ms,
-    });
-    if let Some(paused_ms) = o.paused_ms {
-        event["paused_ms"] = paused_ms.into();
-    }
-    event["latency_samples_ns"] = o.latency_samples_ns.clone().into();
-    event
+        "paused_ms": o.paused_ms,
+        "latency_samples_ns": o.latency_samples_ns,
+    })
 }
 
 #[cfg(test)]
@@ -158,19 +155,14 @@ mod tests {
     }
 
     #[test]
-    fn stream_result_reports_paused_ms_only_when_pausing() {
-        let mut o = Outcome {
+    fn stream_result_has_items_and_paused_ms() {
+        let o = Outcome {
             items: 4096,
             checksum: 7,
             elapsed_ms: 1.5,
-            paused_ms: None,
+            paused_ms: 0.25,
             latency_samples_ns: vec![10, 20],
         };
-        assert_eq!(
-            serde_json::to_string(&stream_event(&o)).unwrap(),
-            r#"{"event":"result","workload":"stream","items":4096,"checksum":7,"elapsed_ms":1.5,"latency_samples_ns":[10,20]}"#
-        );
-        o.paused_ms = Some(0.25);
         assert_eq!(
             serde_json::to_string(&stream_event(&o)).unwrap(),
             r#"{"event":"result","workload":"stream","items":4096,"checksum":7,"elapsed_ms":1.5,"paused_ms":0.25,"latency_samples_ns":[10,20]}"#

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::args::{Stream, StreamVariant};
+use crate::args::Stream;
 use crate::clock;
 
 /// With `--min-ms T > 0` the source stops only at a multiple of this many items, so that the
@@ -189,8 +189,7 @@ impl Sink {
             items: self.received,
             checksum: self.checksum.0,
             elapsed_ms: clock::ms(finished.saturating_duration_since(start)),
-            paused_ms: (self.args.variant == StreamVariant::SlowConsumer)
-                .then(|| clock::ms(self.paused)),
+            paused_ms: clock::ms(self.paused),
             latency_samples_ns: self.samples_ns,
         })
     }
@@ -203,8 +202,8 @@ pub struct Outcome {
     pub items: u64,
     pub checksum: u32,
     pub elapsed_ms: f64,
-    /// slow-consumer only: the total time spent inside pause awaits.
-    pub paused_ms: Option<f64>,
+    /// The total time the sink spent inside pause awaits (0 for balanced, which never pauses).
+    pub paused_ms: f64,
     pub latency_samples_ns: Vec<u64>,
 }
 
@@ -257,7 +256,7 @@ mod tests {
     fn without_min_ms_the_source_produces_exactly_n() {
         let out = run(&stream("stream --items 1000 --stages 4"));
         assert_eq!((out.items, out.checksum), (1000, 3_828_873_421));
-        assert_eq!(out.paused_ms, None, "balanced reports no pause time");
+        assert_eq!(out.paused_ms, 0.0, "balanced never pauses");
         let out = run(&stream("stream --items 1 --stages 1"));
         assert_eq!(out.items, 1);
         let none: Vec<Item> = Source::new(&stream("stream --items 0")).collect();
@@ -299,7 +298,7 @@ mod tests {
         );
         let out = run(&args);
         // Pauses after items 10 and 20; item 30 is the last, so no third pause.
-        assert_eq!(out.paused_ms, Some(14.0));
+        assert_eq!(out.paused_ms, 14.0);
         assert_eq!(out.checksum, expected_checksum(30, 1));
     }
 
