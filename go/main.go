@@ -100,9 +100,11 @@ func main() {
 		fs.IntVar(&c.stages, "stages", 4, "transform stages (>= 1)")
 		fs.IntVar(&c.capacity, "capacity", 128, "capacity of every channel (>= 1)")
 		variant := fs.String("variant", "balanced", "balanced|slow-consumer")
-		fs.IntVar(&c.pauseEvery, "pause-every", 1000, "slow-consumer: pause after every M-th item (>= 1)")
-		pauseMs := fs.Int("pause-ms", 1, "slow-consumer: pause length in ms (>= 0)")
+		fs.IntVar(&c.pauseEvery, "pause-every", 10000, "slow-consumer: pause after every M-th item (>= 1)")
+		pauseMs := fs.Int("pause-ms", 10, "slow-consumer: pause length in ms (>= 0)")
 		fs.IntVar(&c.sampleEvery, "sample-every", 1000, "stamp every S-th item for latency (>= 1)")
+		fs.IntVar(&c.warmupItems, "warmup-items", 0, "items of an untimed warm-up pipeline run first (>= 0)")
+		minMs := fs.Int("min-ms", 0, "keep producing past --items until this many ms have passed (>= 0)")
 		parse(fs, args)
 		check(c.items >= 0 && c.items <= 1<<32, "stream: --items must be in 0..2^32, got %d", c.items)
 		check(c.stages >= 1, "stream: --stages must be >= 1, got %d", c.stages)
@@ -111,6 +113,9 @@ func main() {
 		check(c.pauseEvery >= 1, "stream: --pause-every must be >= 1, got %d", c.pauseEvery)
 		check(*pauseMs >= 0, "stream: --pause-ms must be >= 0, got %d", *pauseMs)
 		check(c.sampleEvery >= 1, "stream: --sample-every must be >= 1, got %d", c.sampleEvery)
+		check(c.warmupItems >= 0 && c.warmupItems <= 1<<32, "stream: --warmup-items must be in 0..2^32, got %d", c.warmupItems)
+		check(*minMs >= 0, "stream: --min-ms must be >= 0, got %d", *minMs)
+		c.minDuration = time.Duration(*minMs) * time.Millisecond
 		c.slowConsumer = *variant == "slow-consumer"
 		c.pause = time.Duration(*pauseMs) * time.Millisecond
 		ready("stream", 0)
