@@ -1,7 +1,8 @@
 // asyncbench-go: the Go implementation of docs/PROTOCOL.md (workloads echo, fanout, stream).
 //
 // Runtime: the Go scheduler as shipped (goroutines on GOMAXPROCS OS threads; GOMAXPROCS left at its
-// default, which since Go 1.25 honours the cgroup CPU limit). No GOGC/GOMEMLIMIT tuning: the default
+// default, which is the number of CPUs in the process's affinity mask, capped since Go 1.25 by the
+// cgroup CPU limit; so `threads` is 1 when the harness pins the server to one CPU). No GOGC/GOMEMLIMIT tuning: the default
 // GC (GOGC=100) is what a Go program gets, and it is reported as-is.
 // Standard library only. Flags are parsed with the standard flag package (which also accepts
 // -name and --name=value; the harness always passes --name value). Every stdout line is one JSON
