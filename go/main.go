@@ -2,8 +2,8 @@
 //
 // Runtime: the Go scheduler as shipped (goroutines on GOMAXPROCS OS threads; GOMAXPROCS left at its
 // default, which is the number of CPUs in the process's affinity mask, capped since Go 1.25 by the
-// cgroup CPU limit; so `threads` is 1 when the harness pins the server to one CPU). No GOGC/GOMEMLIMIT tuning: the default
-// GC (GOGC=100) is what a Go program gets, and it is reported as-is.
+// cgroup CPU limit; so `threads` is 1 when the harness pins the server to one CPU). No GOGC or
+// GOMEMLIMIT tuning: the default GC (GOGC=100) is what a Go program gets, and it is reported as-is.
 // Standard library only. Flags are parsed with the standard flag package (which also accepts
 // -name and --name=value; the harness always passes --name value). Every stdout line is one JSON
 // object written by encoding/json straight to the unbuffered os.Stdout, so each line is one write(2)
