@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"io"
+	"net"
 	"testing"
 	"time"
 )
@@ -127,5 +130,39 @@ func TestFanout(t *testing.T) {
 		if r.TotalMs < 20 {
 			t.Errorf("state=%v total_ms %v < the 20 ms sleep", state, r.TotalMs)
 		}
+	}
+}
+
+func TestEchoBacklogAndBackpressure(t *testing.T) {
+	ln, err := listen(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go echoConn(c)
+		}
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// 8 MiB written while the reader waits a moment: the server blocks in Write, stops reading, and
+	// must still echo every byte in order.
+	payload := make([]byte, 8<<20)
+	for i := range payload {
+		payload[i] = byte(i % 251)
+	}
+	go func() { conn.Write(payload); conn.(*net.TCPConn).CloseWrite() }()
+	time.Sleep(100 * time.Millisecond)
+	got, err := io.ReadAll(conn)
+	if err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("echoed %d of %d bytes (err %v), or they differ", len(got), len(payload), err)
 	}
 }
