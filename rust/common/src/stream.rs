@@ -179,7 +179,10 @@ impl Sink {
     /// The outcome, timed from `start` (just before the source started); an error if the
     /// channel closed before the last item arrived.
     pub fn finish(self, start: Instant) -> Result<Outcome, String> {
-        let Some(finished) = self.finished else {
+        // N = 0 without a minimum duration: the source closes its channel without an item.
+        let nothing_asked = self.args.items == 0 && self.args.min_run.is_zero();
+        let empty = (nothing_asked && self.received == 0).then(Instant::now);
+        let Some(finished) = self.finished.or(empty) else {
             return Err(format!(
                 "the pipeline closed after {} items without delivering the last one",
                 self.received
@@ -261,6 +264,8 @@ mod tests {
         assert_eq!(out.items, 1);
         let none: Vec<Item> = Source::new(&stream("stream --items 0")).collect();
         assert!(none.is_empty());
+        let out = run(&stream("stream --items 0 --stages 3"));
+        assert_eq!((out.items, out.checksum), (0, Checksum::INIT.0));
     }
 
     #[test]
