@@ -873,6 +873,10 @@ fn an_oom_kill_is_recorded_as_out_of_memory_and_the_run_goes_on() {
     for c in cells(&r, "fake-eats-memory") {
         let reason = c["reason"].as_str().unwrap();
         assert!(reason.contains("memory cgroup limit 192 MiB"), "{reason}");
+        assert!(
+            reason.contains("OOM kill(s) in its memory cgroup"),
+            "{reason}"
+        );
     }
     assert_eq!(
         assert_cells(&r, "fake-ok", "ok", ""),
@@ -881,4 +885,23 @@ fn an_oom_kill_is_recorded_as_out_of_memory_and_the_run_goes_on() {
     );
     no_survivors(&p);
     drop(cg);
+}
+
+#[test]
+fn a_harness_killed_with_sigkill_leaves_nothing_behind() {
+    // SIGKILL cannot be caught: the launchers learn of it through their parent-death signal (SIGTERM)
+    // and kill everything their programs started, the setsid daemon included.
+    let p = FakeProject::new(&["ok", "setsid-escape"], &["echo"]);
+    let mut child = start_run_and_wait_for_a_trial(&p, &[], &[]);
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let status = child.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL)
+    );
+    // What was saved before the kill is a complete, valid file (atomic writes).
+    let r = p.results();
+    assert_valid_results(&r);
+    assert!(cells(&r, "fake-ok").iter().any(|c| c["status"] == "ok"));
+    no_survivors(&p);
 }

@@ -250,7 +250,8 @@ pub struct Running {
     tail: Arc<Tail>,
     /// The harness sent SIGKILL itself (so a SIGKILL exit is not the OOM killer's).
     killed_by_harness: bool,
-    /// The kernel's OOM-kill count when the program started (`/proc/vmstat`).
+    /// Where OOM kills that could hit the program are counted, and the count when it started.
+    oom_counter: OomCounter,
     oom_kills_at_start: Option<u64>,
     waiter: Receiver<(Exit, Usage)>,
     exited: Option<(Exit, Usage)>,
@@ -383,7 +384,8 @@ impl Running {
             None => (pgid, None),
         };
         let started = Instant::now();
-        let oom_kills_at_start = oom_kills();
+        let oom_counter = OomCounter::of(pid);
+        let oom_kills_at_start = oom_counter.read();
 
         let (wtx, wrx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -436,6 +438,7 @@ impl Running {
             stdout_counters,
             tail,
             killed_by_harness: false,
+            oom_counter,
             oom_kills_at_start,
             waiter: wrx,
             exited: None,
@@ -553,14 +556,18 @@ impl Running {
 
     /// After the child exited: why the kernel's OOM killer is the likely cause of its death, or `None`.
     /// Evidence: it died of SIGKILL that the harness did not send, and the kernel's OOM-kill counter
-    /// rose while it ran.
+    /// of its memory cgroup (or, without one, of the machine) rose while it ran.
     pub fn out_of_memory(&self) -> Option<String> {
         let (exit, usage) = self.exited?;
-        let kills = oom_kills()?.checked_sub(self.oom_kills_at_start?)?;
+        let kills = self
+            .oom_counter
+            .read()?
+            .checked_sub(self.oom_kills_at_start?)?;
         classify_oom(
             exit,
             self.killed_by_harness,
             kills,
+            self.oom_counter.scope,
             usage.peak_rss_bytes,
             &memory_limit(),
         )
@@ -681,13 +688,75 @@ fn cloexec_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     }
 }
 
-/// The kernel's count of OOM kills so far (`oom_kill` in `/proc/vmstat`, Linux ≥ 4.13).
-fn oom_kills() -> Option<u64> {
-    let vmstat = std::fs::read_to_string("/proc/vmstat").ok()?;
-    vmstat
+/// Where the kernel counts the OOM kills that could hit a program: the local counter of its own memory
+/// cgroup (v1 `memory.oom_control`, v2 `memory.events.local`), which OOM kills in other cgroups (a
+/// parallel test, another container) leave alone; without one, the machine-wide `/proc/vmstat`
+/// (Linux ≥ 4.13), where any OOM kill on the machine counts.
+#[derive(Debug, Clone)]
+struct OomCounter {
+    file: PathBuf,
+    scope: &'static str,
+}
+
+impl OomCounter {
+    fn of(pid: i32) -> OomCounter {
+        cgroup_files(
+            &pid.to_string(),
+            "memory.oom_control",
+            "memory.events.local",
+        )
+        .into_iter()
+        .find(|f| read_oom_kill(f).is_some())
+        .map(|file| OomCounter {
+            file,
+            scope: "in its memory cgroup",
+        })
+        .unwrap_or_else(|| OomCounter {
+            file: PathBuf::from("/proc/vmstat"),
+            scope: "on the machine",
+        })
+    }
+
+    fn read(&self) -> Option<u64> {
+        read_oom_kill(&self.file)
+    }
+}
+
+fn read_oom_kill(file: &Path) -> Option<u64> {
+    std::fs::read_to_string(file)
+        .ok()?
         .lines()
         .find_map(|l| l.strip_prefix("oom_kill "))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// The files named `v1_file` (memory controller) and `v2_file` of the non-root memory cgroup of
+/// `pid` (or `self`), in the order to try them.
+fn cgroup_files(pid: &str, v1_file: &str, v2_file: &str) -> Vec<PathBuf> {
+    let Ok(cgroups) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        return Vec::new();
+    };
+    let mut files = Vec::new();
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let path = path.trim_start_matches('/');
+        if path.is_empty() {
+            // The root cgroup: its counters and limits are the machine's.
+            continue;
+        }
+        if controllers.is_empty() {
+            for root in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+                files.push(Path::new(root).join(path).join(v2_file));
+            }
+        } else if controllers.split(',').any(|c| c == "memory") {
+            files.push(Path::new("/sys/fs/cgroup/memory").join(path).join(v1_file));
+        }
+    }
+    files
 }
 
 /// The memory limit that applies to the harness's children, described for the reason of an OOM kill:
@@ -709,35 +778,13 @@ pub fn memory_limit() -> String {
 
 /// This process's memory cgroup limit (v2 `memory.max`, or v1 `memory.limit_in_bytes`), if any.
 fn cgroup_memory_limit_bytes() -> Option<u64> {
-    let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    for line in cgroups.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        let path = path.trim_start_matches('/');
-        let candidates: Vec<PathBuf> = if controllers.is_empty() {
-            ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
-                .iter()
-                .map(|root| Path::new(root).join(path).join("memory.max"))
-                .collect()
-        } else if controllers.split(',').any(|c| c == "memory") {
-            vec![
-                Path::new("/sys/fs/cgroup/memory")
-                    .join(path)
-                    .join("memory.limit_in_bytes"),
-            ]
-        } else {
-            continue;
-        };
-        for file in candidates {
-            if let Some(limit) = std::fs::read_to_string(&file)
+    cgroup_files("self", "memory.limit_in_bytes", "memory.max")
+        .into_iter()
+        .find_map(|file| {
+            std::fs::read_to_string(file)
                 .ok()
                 .and_then(|v| v.trim().parse::<u64>().ok())
-            {
-                return Some(limit);
-            }
-        }
-    }
-    None
+        })
 }
 
 /// The machine's memory (`MemTotal`).
@@ -759,6 +806,7 @@ pub fn classify_oom(
     exit: Exit,
     killed_by_harness: bool,
     oom_kills_during: u64,
+    scope: &str,
     peak_rss_bytes: Option<u64>,
     limit: &str,
 ) -> Option<String> {
@@ -770,7 +818,7 @@ pub fn classify_oom(
         .map(|b| format!("peak RSS {:.0} MiB", mib(b)))
         .unwrap_or_else(|| "peak RSS unknown".into());
     Some(format!(
-        "SIGKILL while the kernel recorded {oom_kills_during} OOM kill(s); {peak}, {limit} (it ran with oom_score_adj 1000 so that it, not the harness, is chosen)"
+        "SIGKILL while the kernel recorded {oom_kills_during} OOM kill(s) {scope}; {peak}, {limit} (it ran with oom_score_adj 1000 so that it, not the harness, is chosen)"
     ))
 }
 
@@ -1238,16 +1286,35 @@ mod tests {
     fn oom_kills_are_told_apart_from_other_sigkills() {
         let kill = Exit::Signal(libc::SIGKILL);
         let limit = "memory cgroup limit 256 MiB";
-        let reason = classify_oom(kill, false, 1, Some(300 << 20), limit).expect("an OOM kill");
+        let reason = classify_oom(
+            kill,
+            false,
+            1,
+            "in its memory cgroup",
+            Some(300 << 20),
+            limit,
+        )
+        .expect("an OOM kill");
         assert!(reason.contains("peak RSS 300 MiB"), "{reason}");
         assert!(reason.contains(limit), "{reason}");
         assert!(reason.contains("oom_score_adj 1000"), "{reason}");
         // The harness's own kill, no OOM kill recorded, or another signal: not out of memory.
-        assert_eq!(classify_oom(kill, true, 1, None, limit), None);
-        assert_eq!(classify_oom(kill, false, 0, None, limit), None);
+        assert!(
+            reason.contains("1 OOM kill(s) in its memory cgroup"),
+            "{reason}"
+        );
+        let s = "on the machine";
+        assert_eq!(classify_oom(kill, true, 1, s, None, limit), None);
+        assert_eq!(classify_oom(kill, false, 0, s, None, limit), None);
         let segv = Exit::Signal(libc::SIGSEGV);
-        assert_eq!(classify_oom(segv, false, 1, None, limit), None);
-        assert_eq!(classify_oom(Exit::Code(137), false, 1, None, limit), None);
+        assert_eq!(classify_oom(segv, false, 1, s, None, limit), None);
+        assert_eq!(
+            classify_oom(Exit::Code(137), false, 1, s, None, limit),
+            None
+        );
+        // The counter of the test's own cgroup is found when it has one; the machine's otherwise.
+        let counter = OomCounter::of(std::process::id() as i32);
+        assert!(counter.read().is_some(), "{counter:?}");
         assert!(memory_limit().contains("MiB"), "{}", memory_limit());
     }
 
