@@ -131,7 +131,35 @@ pub const METRICS: &[MetricDef] = &[
     def("spawn_ms", "spawn time", Unit::Millis, Better::Lower),
     def("wall_ms", "wall time", Unit::Millis, Better::Lower),
     def("total_ms", "spawn-to-done", Unit::Millis, Better::Lower),
+    // Fan-out sleeps are sized per implementation, so times compare net of them.
+    def(
+        "total_net_ms",
+        "spawn-to-done beyond the sleep",
+        Unit::Millis,
+        Better::Lower,
+    ),
+    def(
+        "wall_net_ms",
+        "wall time beyond the sleep",
+        Unit::Millis,
+        Better::Lower,
+    ),
+    def("sleep_ms", "sleep", Unit::Millis, Better::Neither),
     def("elapsed_ms", "elapsed", Unit::Millis, Better::Lower),
+    def(
+        "throughput_net_items_per_s",
+        "throughput net of pauses",
+        Unit::ItemsPerS,
+        Better::Higher,
+    ),
+    def("paused_ms", "time paused", Unit::Millis, Better::Neither),
+    def(
+        "pause_overshoot",
+        "pause overshoot",
+        Unit::Plain,
+        Better::Neither,
+    ),
+    def("items", "items", Unit::Count, Better::Neither),
     def("bytes", "future size", Unit::Bytes, Better::Lower),
     def("mean_ns", "mean", Unit::Nanos, Better::Lower),
     def("median_ns", "median", Unit::Nanos, Better::Lower),
@@ -187,8 +215,9 @@ pub const HEADLINES: &[(&str, &str)] = &[
     ("echo", "throughput_msgs_per_s"),
     ("echo", "latency_ns.p99"),
     ("fanout", "bytes_per_task"),
-    ("fanout", "wall_ms"),
+    ("fanout", "wall_net_ms"),
     ("stream", "throughput_items_per_s"),
+    ("stream", "throughput_net_items_per_s"),
     ("micro", "median_ns"),
     ("futures", "bytes"),
 ];
@@ -433,8 +462,19 @@ pub fn describe_scenario(cell: &Cell) -> String {
                     if k == 1.0 { "" } else { "s" }
                 ));
             }
-            if let Some(n) = f("items") {
-                parts.push(format!("{} items", fmt_count(n)));
+            match (f("items"), f("min_ms")) {
+                (Some(n), Some(t)) if t > 0.0 => {
+                    parts.push(format!("≥ {} items and ≥ {} ms", fmt_count(n), trim_num(t)))
+                }
+                (Some(n), _) => parts.push(format!("{} items", fmt_count(n))),
+                _ => {}
+            }
+            if let (Some(m), Some(t)) = (f("pause_every"), f("pause_ms")) {
+                parts.push(format!(
+                    "{} ms pause every {} items",
+                    trim_num(t),
+                    fmt_count(m)
+                ));
             }
         }
         "micro" => {
@@ -462,6 +502,9 @@ pub fn describe_scenario(cell: &Cell) -> String {
         "capacity",
         "stages",
         "items",
+        "min_ms",
+        "pause_every",
+        "pause_ms",
         "primitive",
         "pattern",
         "runtime",

@@ -7,7 +7,12 @@ is left running afterwards.
 
 Modes: ok, crash-at-start, never-ready, wrong-bytes, dies-mid-run, garbage-stdout, ignores-sigterm,
        wrong-checksum (fanout/stream), hang (fanout/stream: never prints a result), spawns-child (echo:
-       starts a grandchild that must not outlive the run).
+       starts a grandchild that must not outlive the run), slow-spawn (fanout: spawning takes N²/333333
+       ms, superlinear like a runtime whose spawn slows down at large N), exact-items (stream: ignores
+       --min-ms and produces exactly N items).
+
+The fan-out and stream results follow the protocol's timing rules with real waiting: spawn_ms is when
+the last (simulated) task armed its timer, stream runs last --min-ms and the slow consumer really pauses.
 """
 import os
 import signal
@@ -86,26 +91,52 @@ def fanout(opts):
     emit('{"event":"ready","workload":"fanout","runtime":"fake","threads":1}')
     if MODE == "hang":
         time.sleep(600)
+    spawn_ms = n * n / 333333 if MODE == "slow-spawn" else 0.1
+    t0 = time.monotonic()
+    time.sleep(spawn_ms / 1000)
+    # The last task armed its timer at spawn_ms and sleeps d from then.
     time.sleep(d / 1000)
+    total_ms = (time.monotonic() - t0) * 1000
     checksum = n * (n - 1) // 2 + (n * 130560 if opts["variant"] == "state" else 0)
     if MODE == "wrong-checksum":
         checksum += 1
-    emit('{"event":"result","workload":"fanout","tasks":%d,"checksum":%d,"spawn_ms":0.1,"total_ms":%.1f}' % (n, checksum, d + 0.2))
+    emit('{"event":"result","workload":"fanout","tasks":%d,"checksum":%d,"spawn_ms":%.3f,"total_ms":%.3f}'
+         % (n, checksum, spawn_ms, total_ms))
 
 
 def stream(opts):
     n, k, s = int(opts["items"]), int(opts["stages"]), int(opts["sample-every"])
+    min_ms = int(opts["min-ms"])
+    slow = opts["variant"] == "slow-consumer"
+    every, pause_ms = int(opts["pause-every"]), int(opts["pause-ms"])
+    int(opts["warmup-items"])  # the harness always passes it; a fake has nothing to warm up
     emit('{"event":"ready","workload":"stream","runtime":"fake","threads":1}')
+    t0 = time.monotonic()
     h = 2166136261
-    for seq in range(n):
+    seq = paused = 0
+    while True:
         v = seq
         for _ in range(k):
             v = (v * 1664525 + 1013904223) & 0xFFFFFFFF
         h = ((h ^ v) * 16777619) & 0xFFFFFFFF
+        received = seq + 1
+        if slow and every and received % every == 0:
+            p0 = time.monotonic()
+            time.sleep(pause_ms / 1000)
+            paused += (time.monotonic() - p0) * 1000
+        seq += 1
+        if seq >= n and (min_ms == 0 or MODE == "exact-items"
+                         or (seq % 4096 == 0 and (time.monotonic() - t0) * 1000 >= min_ms)):
+            break
+        if seq >= n and seq % 4096 == 0:
+            time.sleep(0.001)  # a fake pipeline need not burn CPU while it waits for --min-ms
+    elapsed_ms = (time.monotonic() - t0) * 1000
     if MODE == "wrong-checksum":
         h ^= 1
-    samples = ",".join(["1000"] * ((n + s - 1) // s))
-    emit('{"event":"result","workload":"stream","items":%d,"checksum":%d,"elapsed_ms":1.0,"latency_samples_ns":[%s]}' % (n, h, samples))
+    samples = ",".join(["1000"] * ((seq + s - 1) // s))
+    extra = ',"paused_ms":%.3f' % paused if slow else ""
+    emit('{"event":"result","workload":"stream","items":%d,"checksum":%d,"elapsed_ms":%.3f%s,"latency_samples_ns":[%s]}'
+         % (seq, h, elapsed_ms, extra, samples))
 
 
 def main():
