@@ -129,6 +129,7 @@ pub const METRICS: &[MetricDef] = &[
     def("startup_ms", "start-to-ready", Unit::Millis, Better::Lower),
     def("future_bytes", "future size", Unit::Bytes, Better::Lower),
     def("spawn_ms", "spawn time", Unit::Millis, Better::Lower),
+    def("loop_ms", "spawn loop", Unit::Millis, Better::Neither),
     def("wall_ms", "wall time", Unit::Millis, Better::Lower),
     def("total_ms", "spawn-to-done", Unit::Millis, Better::Lower),
     // Fan-out sleeps are sized per implementation, so times compare net of them.

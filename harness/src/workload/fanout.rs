@@ -228,6 +228,10 @@ pub fn run_trial(launch: &Launch, p: FanoutParams) -> Result<TrialData, Failure>
     let (spawn_ms, total_ms, findings) = check(p, &run.fields)?;
     let mut m = process_metrics(&run.usage, &run.memory, run.startup_ms, &run.ready);
     let sleep_ms = p.sleep_ms as f64;
+    // Optional: when the spawn loop returned (the handles exist), before every task has armed.
+    if let Ok(loop_ms) = f64_field(&run.fields, "loop_ms") {
+        m.set("loop_ms", loop_ms);
+    }
     m.set("spawn_ms", spawn_ms);
     m.set("total_ms", total_ms);
     m.set("wall_ms", run.wall_ms);

@@ -96,10 +96,11 @@ pub fn check_items(p: StreamParams, items: u64) -> Result<(), Failure> {
     }))
 }
 
-/// The pauses a correct sink makes over `items`: one after every `pause_every`-th item.
+/// The pauses a correct sink times over `items`: one after every `pause_every`-th item except the
+/// last (docs/PROTOCOL.md), so all of them fall inside `elapsed_ms`.
 pub fn pauses(p: StreamParams, items: u64) -> u64 {
     match p.variant {
-        Variant::SlowConsumer if p.pause_every > 0 => items / p.pause_every,
+        Variant::SlowConsumer if p.pause_every > 0 => items.saturating_sub(1) / p.pause_every,
         _ => 0,
     }
 }
@@ -184,8 +185,8 @@ pub fn check(
 }
 
 /// A slow consumer's `paused_ms` must cover its pauses (timers may run a little early on some
-/// clocks, never by half) and fit in its elapsed time (a pause after the last item may be timed
-/// outside it, so one pause of slack).
+/// clocks, never by half) and fit in its elapsed time, which contains every timed pause (slack for
+/// programs that time pauses with a coarser clock than the run).
 fn check_paused(
     p: StreamParams,
     items: u64,
@@ -419,6 +420,9 @@ mod tests {
             ..P
         };
         assert_eq!(pauses(p, 100_500), 10);
+        // No pause after the last item: exactly 10 × M items make 9 timed pauses.
+        assert_eq!(pauses(p, 100_000), 9);
+        assert_eq!(pauses(p, 0), 0);
         assert_eq!(
             pauses(
                 StreamParams {

@@ -120,7 +120,8 @@ def stream(opts):
             v = (v * 1664525 + 1013904223) & 0xFFFFFFFF
         h = ((h ^ v) * 16777619) & 0xFFFFFFFF
         received = seq + 1
-        if slow and every and received % every == 0:
+        last = received >= n and (min_ms == 0 or MODE == "exact-items")
+        if slow and every and received % every == 0 and not last:
             p0 = time.monotonic()
             time.sleep(pause_ms / 1000)
             paused += (time.monotonic() - p0) * 1000
