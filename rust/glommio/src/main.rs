@@ -3,7 +3,8 @@
 //! * Runtime: one `LocalExecutor` per executor thread, built with glommio's defaults (3 rings of
 //!   depth 128, 100 ms preemption timer) but for `io_memory`, the storage-DMA buffer: 64 KiB, the
 //!   least glommio accepts, instead of 10 MiB (see [`IO_MEMORY`]), `Placement::Unbound`: the
-//!   load generator shares the 2 cores, so executors are not pinned (pinning is a deployment choice).
+//!   executors inherit the process's CPU affinity (the harness pins the server to its CPU set) and
+//!   glommio does not pin them further.
 //!   glommio needs RLIMIT_MEMLOCK >= 512 KiB; if the soft limit is lower the program raises it up to
 //!   the hard limit itself, and `preflight` explains when even that is not enough.
 //! * Executors: `ASYNCBENCH_CORES` (default 1, because the 2-core machine also runs the load generator;

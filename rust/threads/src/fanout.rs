@@ -66,8 +66,17 @@ pub fn run(args: &Fanout) -> io::Result<()> {
     }
     let loop_ms = ms_since(armed.started());
     let mut checksum = 0;
-    for handle in handles {
-        checksum += handle.join().expect("a fan-out thread panicked");
+    for (i, handle) in handles.into_iter().enumerate() {
+        match handle.join() {
+            Ok(contribution) => checksum += contribution,
+            // A thread that started can still be refused its signal stack by the same limits (std
+            // then panics in it): report it like a refused spawn.
+            Err(_) => {
+                let e = io::Error::other("the thread died at start-up");
+                eprintln!("{}", limits::spawn_failed(i as u64, args.tasks, &e));
+                std::process::exit(1);
+            }
+        }
     }
     let total_ms = ms_since(armed.started());
     output::fanout_result(args, checksum, armed, loop_ms, total_ms);

@@ -4,8 +4,9 @@
 //! its current use, read at the moment of failure, and names the one nearest to exhaustion:
 //! - `kernel.pid_max` and `kernel.threads-max`: every thread takes a pid; in use = the threads
 //!   existing system-wide (/proc/loadavg);
-//! - `vm.max_map_count`: each thread's stack takes two mappings (stack and guard page); in use =
-//!   this process's mappings;
+//! - `vm.max_map_count`: each std thread takes four mappings (its stack and guard page, and the
+//!   signal stack and guard page std sets up for stack-overflow reports); in use = this process's
+//!   mappings (65530 allows about 16k threads);
 //! - the cgroup's `pids.max` (in use: `pids.current`); RLIMIT_AS (in use: this process's address
 //!   space; glibc also reserves a 64 MiB malloc arena per thread, up to 8 per core);
 //! - RLIMIT_NPROC (per user; root is exempt), listed without its use.
