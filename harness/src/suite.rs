@@ -1,8 +1,9 @@
 //! The suites: which points each workload measures, how long, and how often. Pure data, chosen so the
 //! default suite (every workload, every implementation, the default repeats) fits in about 30 minutes on
-//! a 2-core machine: echo ≈ 12, fan-out ≈ 6, stream ≈ 3.5, the rest for builds, verification, futures
-//! and micro-benchmarks. The fan-out and stream figures are per-cell estimates for ~15 implementations
-//! from the measured durations of the reference run (results/reference): fan-out trials last about
+//! a 2-core machine: echo ≈ 12, fan-out ≈ 5, stream ≈ 3.5 (+ ≈ 1 verifying both), the rest for builds,
+//! futures and micro-benchmarks. The fan-out and stream figures are per-cell estimates for the
+//! 13 implementations that run them (15 in all; python-*-streams are echo only), from the measured
+//! durations of the reference run (results/reference): fan-out trials last about
 //! start-up + 3 × spawn time + completion once the sleep is twice the spawn time (the Python 1M-task
 //! cells dominate at ≈ 40 s each, run once as long trials), stream trials about start-up + warm-up +
 //! max(1 s, N / throughput). `--quick` is a smoke test; `--full` is the complete sweep.

@@ -98,6 +98,9 @@ fn fanout_sleep_follows_each_implementations_spawn_time() {
     let k = kinds(slow);
     assert!(k.contains(&"sleep_resized".to_string()), "{k:?}");
     assert!(!k.contains(&"not_all_concurrent".to_string()), "{k:?}");
+    // The report compares times beyond the sleep, since the sleeps differ.
+    let md = std::fs::read_to_string(p.out().join("report.md")).unwrap();
+    assert!(md.contains("spawn-to-done beyond the sleep"), "{md}");
 }
 
 #[test]
@@ -152,4 +155,7 @@ fn stream_runs_carry_their_length_rules_and_net_throughput() {
         kinds(slow).iter().any(|k| k.starts_with("backpressure_")),
         "the verdict still pairs N and 10·N: {slow}"
     );
+    let md = std::fs::read_to_string(p.out().join("report.md")).unwrap();
+    assert!(md.contains("throughput net of pauses"), "{md}");
+    assert!(md.contains("10 ms pause every 1k items"), "{md}");
 }

@@ -845,7 +845,7 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
                     });
                 }
                 if !c.findings.iter().any(|f| f.kind == "noisy") {
-                    for m in super::metrics::headline_metrics(&c.workload) {
+                    for m in super::metrics::cell_headline_metrics(c) {
                         if let Some(e) = estimate(c, m)
                             && e.noisy()
                         {
