@@ -7,12 +7,7 @@ is left running afterwards.
 
 Modes: ok, crash-at-start, never-ready, wrong-bytes, dies-mid-run, garbage-stdout, ignores-sigterm,
        wrong-checksum (fanout/stream), hang (fanout/stream: never prints a result), spawns-child (echo:
-       starts a grandchild that must not outlive the run), slow-spawn (fanout: spawning takes N²/333333
-       ms, superlinear like a runtime whose spawn slows down at large N), exact-items (stream: ignores
-       --min-ms and produces exactly N items).
-
-The fan-out and stream results follow the protocol's timing rules with real waiting: spawn_ms is when
-the last (simulated) task armed its timer, stream runs last --min-ms and the slow consumer really pauses.
+       starts a grandchild that must not outlive the run).
 """
 import os
 import signal
@@ -86,24 +81,23 @@ def echo(opts, n):
         threading.Thread(target=serve_conn, args=(conn, MODE == "wrong-bytes"), daemon=True).start()
 
 
+# fanout mode slow-spawn: spawning (until the last task armed its timer) takes N²/333333 ms,
+# superlinear like a runtime whose spawn slows down at large N.
 def fanout(opts):
     n, d = int(opts["tasks"]), int(opts["sleep-ms"])
+    spawn_ms = n * n / 333333 if MODE == "slow-spawn" else 0.1
     emit('{"event":"ready","workload":"fanout","runtime":"fake","threads":1}')
     if MODE == "hang":
         time.sleep(600)
-    spawn_ms = n * n / 333333 if MODE == "slow-spawn" else 0.1
-    t0 = time.monotonic()
-    time.sleep(spawn_ms / 1000)
-    # The last task armed its timer at spawn_ms and sleeps d from then.
-    time.sleep(d / 1000)
-    total_ms = (time.monotonic() - t0) * 1000
+    time.sleep((spawn_ms + d) / 1000)  # the last task armed its timer at spawn_ms and sleeps d from then
     checksum = n * (n - 1) // 2 + (n * 130560 if opts["variant"] == "state" else 0)
     if MODE == "wrong-checksum":
         checksum += 1
-    emit('{"event":"result","workload":"fanout","tasks":%d,"checksum":%d,"spawn_ms":%.3f,"total_ms":%.3f}'
-         % (n, checksum, spawn_ms, total_ms))
+    emit('{"event":"result","workload":"fanout","tasks":%d,"checksum":%d,"spawn_ms":%.3f,"total_ms":%.1f}' % (n, checksum, spawn_ms, spawn_ms + d + 0.2))
 
 
+# stream follows the protocol's length and timing rules with real waiting: it runs for --min-ms and
+# the slow consumer really pauses (timed in paused_ms). Mode exact-items ignores --min-ms.
 def stream(opts):
     n, k, s = int(opts["items"]), int(opts["stages"]), int(opts["sample-every"])
     min_ms = int(opts["min-ms"])
