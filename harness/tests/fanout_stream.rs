@@ -38,7 +38,7 @@ fn kinds(c: &Value) -> Vec<String> {
 
 #[test]
 fn fanout_sleep_follows_each_implementations_spawn_time() {
-    let p = FakeProject::new(&["ok", "slow-spawn"], &["fanout"]);
+    let p = FakeProject::new(&["ok", "slow-spawn", "slow-spawn-caps-sleep"], &["fanout"]);
     let out = bin()
         .args([
             "run",
@@ -63,6 +63,9 @@ fn fanout_sleep_follows_each_implementations_spawn_time() {
     assert_valid_results(&r);
     for c in r["cells"].as_array().unwrap() {
         assert_eq!(c["status"], "ok", "{c}");
+        if c["implementation"] == "fake-slow-spawn-caps-sleep" {
+            continue; // its second trial at 10k fails on purpose
+        }
         assert!(
             c["params"].get("sleep_ms").is_none(),
             "the per-implementation sleep must not split cells: {c}"
@@ -98,6 +101,13 @@ fn fanout_sleep_follows_each_implementations_spawn_time() {
     let k = kinds(slow);
     assert!(k.contains(&"sleep_resized".to_string()), "{k:?}");
     assert!(!k.contains(&"not_all_concurrent".to_string()), "{k:?}");
+    // A re-run that fails keeps the first trial, saying both what happened and that not every task
+    // was alive at once.
+    let capped = at("fake-slow-spawn-caps-sleep", 10_000);
+    assert_eq!(trial_metric(capped, 0, "sleep_ms"), 200.0);
+    let k = kinds(capped);
+    assert!(k.contains(&"sleep_resize_failed".to_string()), "{k:?}");
+    assert!(k.contains(&"not_all_concurrent".to_string()), "{k:?}");
     // The report compares times beyond the sleep, since the sleeps differ.
     let md = std::fs::read_to_string(p.out().join("report.md")).unwrap();
     assert!(md.contains("spawn-to-done beyond the sleep"), "{md}");

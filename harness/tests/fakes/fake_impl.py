@@ -82,13 +82,17 @@ def echo(opts, n):
 
 
 # fanout mode slow-spawn: spawning (until the last task armed its timer) takes N²/333333 ms,
-# superlinear like a runtime whose spawn slows down at large N.
+# superlinear like a runtime whose spawn slows down at large N; slow-spawn-caps-sleep also fails any
+# sleep over 500 ms (so a re-run with a longer sleep fails).
 def fanout(opts):
     n, d = int(opts["tasks"]), int(opts["sleep-ms"])
-    spawn_ms = n * n / 333333 if MODE == "slow-spawn" else 0.1
+    spawn_ms = n * n / 333333 if MODE.startswith("slow-spawn") else 0.1
     emit('{"event":"ready","workload":"fanout","runtime":"fake","threads":1}')
     if MODE == "hang":
         time.sleep(600)
+    if MODE == "slow-spawn-caps-sleep" and d > 500:
+        sys.stderr.write("fake: no sleep over 500 ms\n")
+        sys.exit(1)
     time.sleep((spawn_ms + d) / 1000)  # the last task armed its timer at spawn_ms and sleeps d from then
     checksum = n * (n - 1) // 2 + (n * 130560 if opts["variant"] == "state" else 0)
     if MODE == "wrong-checksum":
