@@ -75,8 +75,9 @@ pub struct StreamSuite {
     /// and thread wake-ups do not decide them.
     pub balanced_min_ms: u64,
     /// Slow-consumer points (items, stages, capacity); for each, the run also measures 10 × items
-    /// to judge backpressure. Items are not a multiple of `pause_every` (nor is 10 × items), so no
-    /// pause falls after the last item, where languages could disagree whether it is timed.
+    /// to judge backpressure. The sink times ⌊(items − 1) / pause_every⌋ pauses (none after the last
+    /// item, docs/PROTOCOL.md); items that are not a multiple of `pause_every` (nor is 10 × items)
+    /// give round counts (100.5k items: 10 pauses, 1.005M: 100) and no pause at the very end at all.
     pub slow_consumer: Vec<(u64, u32, u32)>,
     /// Items of the untimed warm-up pipeline every trial runs first (`--warmup-items`).
     pub warmup_items: u64,
