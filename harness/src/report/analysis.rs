@@ -890,6 +890,7 @@ pub fn status_text(s: CellStatus) -> &'static str {
         CellStatus::Failed => "failed",
         CellStatus::Timeout => "timeout",
         CellStatus::Crashed => "crashed",
+        CellStatus::OutOfMemory => "out of memory",
     }
 }
 
