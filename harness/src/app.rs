@@ -40,16 +40,41 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Compare {
-            base,
-            new,
+            files,
+            baseline,
             threshold,
+            allow_missing,
+            format,
         } => {
-            if !(threshold.is_finite() && threshold >= 0.0) {
-                bail!("--threshold must be a percentage ≥ 0, e.g. --threshold 5");
-            }
+            let thresholds = crate::compare::Thresholds::parse(&threshold)?;
+            let results_dir = root.join("results");
+            let (base, new) = match (&baseline, files.as_slice()) {
+                (Some(name), []) => (
+                    crate::baseline::results_path(&results_dir, name)?,
+                    crate::baseline::latest_results(&results_dir)?,
+                ),
+                (Some(name), [new]) => (
+                    crate::baseline::results_path(&results_dir, name)?,
+                    new.clone(),
+                ),
+                (None, [base, new]) => (base.clone(), new.clone()),
+                (Some(_), _) => bail!(
+                    "with --baseline NAME give at most one results file (the new run; default results/latest)"
+                ),
+                (None, _) => {
+                    bail!("compare needs BASE.json NEW.json, or --baseline NAME [NEW.json]")
+                }
+            };
             let (b, n) = (crate::results::load(&base)?, crate::results::load(&new)?);
-            let cmp = crate::compare::compare(&b, &n, threshold);
-            print!("{}", cmp.render_text());
+            let cmp = crate::compare::compare(
+                &b,
+                &n,
+                &crate::compare::CompareOptions {
+                    thresholds,
+                    allow_missing,
+                },
+            )?;
+            print!("{}", cmp.render(format));
             Ok(cmp.exit_code())
         }
     }

@@ -46,13 +46,23 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Compare two results files cell by cell; exits 1 on a confident regression above the threshold.
+    /// Compare two runs cell by cell; exits 1 when an implementation regressed beyond the threshold or a
+    /// cell that was ok in the base run is missing or fails now.
     Compare {
-        base: PathBuf,
-        new: PathBuf,
-        /// Regression threshold in percent.
-        #[arg(long, default_value_t = 5.0)]
-        threshold: f64,
+        /// BASE.json NEW.json; with --baseline NAME only [NEW.json] (default: results/latest).
+        #[arg(value_name = "RESULTS", num_args = 0..=2)]
+        files: Vec<PathBuf>,
+        /// Compare against the baseline saved with `run --save-baseline NAME` (results/baselines/NAME/).
+        #[arg(long, value_name = "NAME")]
+        baseline: Option<String>,
+        #[arg(long, value_name = "PCT|METRIC=PCT", value_delimiter = ',', help = "Regression threshold in percent (default 5); per metric: p99=20,peak_rss_bytes=2", long_help = crate::compare::THRESHOLD_HELP)]
+        threshold: Vec<String>,
+        /// Do not fail when cells that were ok in the base run are missing, skipped or failing now.
+        #[arg(long)]
+        allow_missing: bool,
+        /// Output format: text for a terminal, json for scripts, markdown for a pull-request comment.
+        #[arg(long, value_enum, default_value_t)]
+        format: crate::compare::Format,
     },
 }
 

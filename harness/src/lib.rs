@@ -5,6 +5,7 @@
 
 pub mod aggregate;
 mod app;
+pub mod baseline;
 pub mod build;
 pub mod cli;
 pub mod compare;

@@ -123,7 +123,8 @@ impl LogChange {
     /// From two stored intervals, each read as a normal interval of its coverage.
     pub fn from_intervals(base: StoredInterval, new: StoredInterval) -> Option<Self> {
         let se_of = |s: StoredInterval| -> Option<f64> {
-            if !(s.lo > 0.0 && s.hi >= s.lo && s.median > 0.0) || !(s.coverage > 0.0) {
+            let valid = s.lo > 0.0 && s.hi >= s.lo && s.median > 0.0 && s.coverage > 0.0;
+            if !valid {
                 return None;
             }
             let z = t_critical(s.coverage.min(0.9999), LARGE_DF);

@@ -113,8 +113,26 @@ pub fn t_quantile(q: f64, df: f64) -> f64 {
 }
 
 /// The two-sided critical value for a `confidence` interval (e.g. 0.99 → the 0.995 quantile).
+/// Memoised per thread: `compare` asks for the same few (confidence, df) pairs thousands of times.
 pub fn t_critical(confidence: f64, df: f64) -> f64 {
-    t_quantile(1.0 - (1.0 - confidence) / 2.0, df)
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static CACHE: RefCell<HashMap<(u64, u64), f64>> = RefCell::new(HashMap::new());
+    }
+    let key = (confidence.to_bits(), df.to_bits());
+    if let Some(v) = CACHE.with(|c| c.borrow().get(&key).copied()) {
+        return v;
+    }
+    let v = t_quantile(1.0 - (1.0 - confidence) / 2.0, df);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() > 10_000 {
+            c.clear();
+        }
+        c.insert(key, v);
+    });
+    v
 }
 
 /// P(X ≤ k) for X ~ Binomial(n, 1/2).

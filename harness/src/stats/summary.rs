@@ -254,7 +254,7 @@ mod tests {
             let (k, cov) = median_interval_rank(n);
             assert!(cov >= CONFIDENCE, "n={n} k={k} cov={cov}");
             // k is the largest such rank: one more would drop below 95 %.
-            if k + 1 <= n.div_ceil(2) {
+            if k < n.div_ceil(2) {
                 assert!(1.0 - 2.0 * binomial_half_cdf(k, n) < CONFIDENCE, "n={n}");
             }
         }
