@@ -29,11 +29,26 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
             run_cmd(&root, &args, true, &mut ui)
         }
         Command::List { json } => list(&root, json, &ui),
-        Command::Report { results, out } => {
+        Command::Report {
+            results,
+            out,
+            export,
+        } => {
             let r = crate::results::load(&results)?;
             let dir =
                 out.unwrap_or_else(|| results.parent().map(Path::to_path_buf).unwrap_or_default());
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            if !export.is_empty() {
+                for format in export {
+                    for (name, bytes) in crate::export::render(&r, format) {
+                        let path = dir.join(name);
+                        std::fs::write(&path, bytes)
+                            .with_context(|| format!("writing {}", path.display()))?;
+                        println!("{}", path.display());
+                    }
+                }
+                return Ok(0);
+            }
             for f in crate::report::write_all(&r, &dir)? {
                 println!("{}", f.display());
             }

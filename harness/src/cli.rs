@@ -45,6 +45,11 @@ pub enum Command {
         /// Where to write the reports (default: beside the results file).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write only these CI-tracker exports instead of the reports: github-action-benchmark
+        /// (customBiggerIsBetter / customSmallerIsBetter JSON, two files) or bencher (Bencher Metric
+        /// Format). One entry per cell and headline metric: median and interval, names stable across runs.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        export: Vec<crate::export::ExportFormat>,
     },
     /// Compare two runs cell by cell; exits 1 when an implementation regressed beyond the threshold or a
     /// cell that was ok in the base run is missing or fails now.

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod compare;
 pub mod criterion_import;
 pub mod env;
+pub mod export;
 pub mod join;
 pub mod manifest;
 pub mod prepare;
