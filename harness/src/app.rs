@@ -25,6 +25,7 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
                 out,
                 pin: None,
                 client_threads: 1,
+                save_baseline: None,
             };
             run_cmd(&root, &args, true, &mut ui)
         }
@@ -157,6 +158,9 @@ fn raise_open_files_limit() {
 }
 
 fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyhow::Result<i32> {
+    if let Some(name) = &args.save_baseline {
+        crate::baseline::validate_name(name)?;
+    }
     crate::process::install_interrupt_handler().context("installing the Ctrl-C handler")?;
     raise_open_files_limit();
     let mut suite = Suite::new(args.suite_kind());
@@ -237,6 +241,17 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
     if interrupted {
         eprintln!("interrupted: partial results kept in {}", out_dir.display());
         return Ok(130);
+    }
+    if !verify_only {
+        // Only a complete run moves results/latest or becomes a baseline.
+        let results_dir = root.join("results");
+        if let Err(e) = crate::baseline::set_latest(&results_dir, &out_dir) {
+            eprintln!("warning: updating results/latest failed: {e:#}");
+        }
+        if let Some(name) = &args.save_baseline {
+            let dir = crate::baseline::save(&results_dir, name, &out_dir)?;
+            println!("baseline {name}: {}", dir.display());
+        }
     }
     // A run records failures as outcomes and succeeds; `verify` is a check and fails on any of them.
     let all_ok = results

@@ -110,6 +110,10 @@ pub struct RunArgs {
     /// Load-generator threads.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub client_threads: u32,
+    /// When the run completes, also keep it as baseline NAME (results/baselines/NAME/) for
+    /// `compare --baseline NAME`.
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
 }
 
 impl RunArgs {
