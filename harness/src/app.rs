@@ -55,6 +55,7 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Command::History(args) => crate::history_cmd::run(&root, &args),
         Command::Compare {
             files,
             baseline,
@@ -238,6 +239,16 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
     }
     print!("{}", crate::summary::render(&results));
     println!("\nresults: {}", out_dir.join("results.json").display());
+    if !verify_only {
+        // results.json is already on disk: a broken history costs a warning, never the run.
+        let db = root.join("results").join(crate::history::FILE);
+        let recorded = crate::history::History::open(&db).and_then(|mut h| {
+            h.record(&results, !interrupted, Some(&out_dir.join("results.json")))
+        });
+        if let Err(e) = recorded {
+            eprintln!("warning: not recorded in the run history: {e}");
+        }
+    }
     if interrupted {
         eprintln!("interrupted: partial results kept in {}", out_dir.display());
         return Ok(130);

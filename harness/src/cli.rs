@@ -51,6 +51,9 @@ pub enum Command {
         #[arg(long, value_enum, value_delimiter = ',')]
         export: Vec<crate::export::ExportFormat>,
     },
+    /// The run history (results/history.db): lists runs; with --metric/--impl/--workload prints a trend
+    /// table and writes a trend chart.
+    History(HistoryArgs),
     /// Compare two runs cell by cell; exits 1 when an implementation regressed beyond the threshold or a
     /// cell that was ok in the base run is missing or fails now.
     Compare {
@@ -69,6 +72,34 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: crate::compare::Format,
     },
+}
+
+/// `asyncbench history`: list recorded runs, show a trend, or import old results.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(subcommand)]
+    pub action: Option<HistoryAction>,
+    /// The history database (default results/history.db).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Trend of this metric (a name as in results.json, e.g. throughput_msgs_per_s, latency_ns.p99).
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// Trend of this implementation.
+    #[arg(long = "impl")]
+    pub implementation: Option<String>,
+    /// Trend of this workload.
+    #[arg(long)]
+    pub workload: Option<String>,
+    /// Where to write the trend chart (PNG and SVG; default results/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryAction {
+    /// Record every results.json under DIR (recursively; baselines/ excluded) in the history.
+    Import { dir: PathBuf },
 }
 
 /// Which workloads and implementations.

@@ -12,6 +12,8 @@ pub mod compare;
 pub mod criterion_import;
 pub mod env;
 pub mod export;
+pub mod history;
+pub mod history_cmd;
 pub mod join;
 pub mod manifest;
 pub mod prepare;
