@@ -20,7 +20,7 @@
 
 use crate::report::format::{fmt_estimate, fmt_pct};
 use crate::report::metrics::{
-    Better, Estimate, METRICS, describe_scenario, estimate, headline_metrics, metric_def,
+    Better, Estimate, METRICS, cell_headline_metrics, describe_scenario, estimate, metric_def,
     scenario_key,
 };
 use crate::results::{Cell, CellStatus, Environment, ImplStatus, Results};
@@ -379,7 +379,7 @@ pub fn compare(
 
 /// The workload's headline metrics, then every other metric with its own threshold that the cell has.
 fn metrics_to_compare(cell: &Cell, t: &Thresholds) -> Vec<&'static str> {
-    let mut out: Vec<&'static str> = headline_metrics(&cell.workload).collect();
+    let mut out: Vec<&'static str> = cell_headline_metrics(cell).collect();
     for name in t.per_metric.keys() {
         let def = metric_def(name);
         if !out.contains(&def.name) && estimate(cell, def.name).is_some() {
@@ -532,7 +532,7 @@ fn compare_metric(
 
 /// The first headline metric the cell has a value for (a cell's failure is reported once, against it).
 fn first_measured(c: &Cell) -> Option<&'static str> {
-    headline_metrics(&c.workload).find(|m| estimate(c, m).is_some())
+    cell_headline_metrics(c).find(|m| estimate(c, m).is_some())
 }
 
 /// Differences between two environments that make numbers less comparable.

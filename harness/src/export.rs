@@ -11,7 +11,9 @@
 //! - **Bencher Metric Format**: `bencher.json`, `{benchmark: {measure: {value, lower_value, upper_value}}}`
 //!   with the metric names of results.json as measures.
 
-use crate::report::metrics::{Better, Unit, estimate, headline_metrics, metric_def, scenario_key};
+use crate::report::metrics::{
+    Better, Unit, cell_headline_metrics, estimate, metric_def, scenario_key,
+};
 use crate::results::{Cell, CellStatus, Results};
 use crate::stats::summary::interval_label;
 use serde_json::{Map, Value, json};
@@ -72,7 +74,7 @@ fn unit_name(u: Unit) -> &'static str {
 fn entries(results: &Results) -> Vec<Entry> {
     let mut out = Vec::new();
     for c in results.cells.iter().filter(|c| c.status == CellStatus::Ok) {
-        for metric in headline_metrics(&c.workload) {
+        for metric in cell_headline_metrics(c) {
             let def = metric_def(metric);
             if def.better == Better::Neither {
                 continue;

@@ -74,7 +74,7 @@ fn github_action_benchmark_shape() {
         .iter()
         .filter(|c| c.status == results::CellStatus::Ok)
         .map(|c| {
-            asyncbench::report::metrics::headline_metrics(&c.workload)
+            asyncbench::report::metrics::cell_headline_metrics(c)
                 .filter(|m| asyncbench::report::metrics::estimate(c, m).is_some())
                 .count()
         })
