@@ -102,7 +102,7 @@ impl Stream {
 /// `cancel --variant mass|deadline|safety --tasks N --ops M --timeout-ms T --concurrency P --seed S
 /// --items K --idiom safe|unsafe` (docs/PROTOCOL.md, "cancel"). Every flag is parsed whatever the
 /// variant, so the harness can always pass all of them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cancel {
     pub variant: CancelVariant,
     /// mass: tasks spawned, armed, then cancelled all at once.
