@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::args::Cancel;
 use crate::clock;
@@ -78,17 +78,31 @@ impl Latch {
 
     /// Blocks the calling thread until the count is complete (the thread baseline's wait).
     pub fn wait_blocking(&self) {
+        while !self.wait_blocking_for(Duration::from_secs(3600)) {}
+    }
+
+    /// Blocks the calling thread until the count is complete or `limit` has passed; true if
+    /// complete. (The thread baseline checks between waits that no thread died before arriving.)
+    pub fn wait_blocking_for(&self, limit: Duration) -> bool {
         struct Unpark(Thread);
         impl Wake for Unpark {
             fn wake(self: Arc<Self>) {
                 self.0.unpark();
             }
         }
+        let deadline = Instant::now() + limit;
         let waker = Waker::from(Arc::new(Unpark(thread::current())));
         let mut cx = Context::from_waker(&waker);
         let mut wait = pin!(self.wait());
-        while wait.as_mut().poll(&mut cx).is_pending() {
-            thread::park();
+        loop {
+            if wait.as_mut().poll(&mut cx).is_ready() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            thread::park_timeout(deadline - now);
         }
     }
 }
@@ -428,6 +442,10 @@ mod tests {
         });
         assert_eq!(latch.count(), 64);
         assert!(latch.done_at_ns().is_some());
+        let never = Latch::new(1);
+        assert!(!never.wait_blocking_for(Duration::from_millis(5)));
+        never.arrive();
+        assert!(never.wait_blocking_for(Duration::ZERO));
     }
 
     #[test]
