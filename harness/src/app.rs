@@ -152,6 +152,7 @@ fn workloads(select: &SelectArgs) -> Vec<Workload> {
             Workload::Echo,
             Workload::Fanout,
             Workload::Stream,
+            Workload::Cancel,
             Workload::Futures,
             Workload::Micro,
         ]
@@ -318,6 +319,7 @@ fn measure_all(run: &mut Run, workloads: &[Workload], verify_only: bool) -> anyh
             Workload::Echo => runner::measure_echo(run)?,
             Workload::Fanout => runner::measure_fanout(run)?,
             Workload::Stream => runner::measure_stream(run)?,
+            Workload::Cancel => crate::workload::cancel::measure(run)?,
             Workload::Futures => crate::workload::futures::measure(run)?,
             Workload::Micro => crate::workload::micro::measure(run)?,
         }

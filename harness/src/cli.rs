@@ -108,7 +108,7 @@ pub enum HistoryAction {
 /// Which workloads and implementations.
 #[derive(Debug, Args, Clone)]
 pub struct SelectArgs {
-    /// Workloads to run (comma-separated): echo, fanout, stream, futures, micro. Default: all.
+    /// Workloads to run (comma-separated): echo, fanout, stream, cancel, futures, micro. Default: all.
     #[arg(long, short, value_delimiter = ',')]
     pub workload: Vec<Workload>,
     /// Implementations to run (comma-separated names from `asyncbench list`). Default: all.
