@@ -14,9 +14,10 @@
 //   when the response wins (Task.WaitAsync is .NET 6+, absent on Mono). Every responder is awaited
 //   (a count reaching M) after elapsed_ms, so none is running at exit.
 // * safety: a bounded channel of 16 (Channel.CreateBounded on .NET, BoundedQueue on Mono: same
-//   semantics, see Stream.cs). safe: TryRead, else WaitToReadAsync() raced against Task.Delay(1);
-//   WaitToReadAsync consumes nothing, and its pending task is kept across ticks. unsafe: WhenAny(ReadAsync(),
-//   Task.Delay(1)) re-created every iteration: a read that lost to the tick is abandoned, not cancelled,
+//   semantics, see Stream.cs), raced against a 1 ms periodic tick (Ticker below). safe: TryRead, else
+//   WaitToReadAsync() raced against the tick; WaitToReadAsync consumes nothing, and its pending task is
+//   kept across ticks. unsafe: WhenAny(ReadAsync(), tick) with a fresh ReadAsync() every iteration:
+//   a read that lost to the tick is abandoned, not cancelled,
 //   and still takes the next item when one arrives, which nobody looks at. Documented in "Task.WhenAny"
 //   (the other tasks keep running: "the returned task ... will complete when any of the supplied tasks
 //   has completed"; "Consuming the Task-based Asynchronous Pattern", Interleaving / early bailout notes
@@ -250,49 +251,79 @@ namespace AsyncBench
         }
 #endif
 
+        /// <summary>
+        /// A 1 ms ticker: Next is a task that completes at the next tick (ticks nobody waits for are
+        /// dropped, like Go's time.Ticker). .NET 6's PeriodicTimer does this but is absent on Mono, and
+        /// a fresh Task.Delay(1) per wait would always lose to the producer's own 1 ms pause, armed
+        /// earlier on the same timer queue, so the tick would never test the receive.
+        /// </summary>
+        sealed class Ticker : IDisposable
+        {
+            TaskCompletionSource<bool> next = NewTick();
+            readonly Timer timer;
+
+            public Ticker(int periodMs)
+            {
+                timer = new Timer(_ => Interlocked.Exchange(ref next, NewTick()).TrySetResult(true), null, periodMs, periodMs);
+            }
+
+            static TaskCompletionSource<bool> NewTick()
+            {
+                return new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+
+            public Task Next { get { return Volatile.Read(ref next).Task; } }
+
+            public void Dispose() { timer.Dispose(); }
+        }
+
         static async Task Safety(int k, bool unsafeIdiom)
         {
             var channel = new IntChannel();
             Task producer = Produce(channel, k);
             long received = 0, checksum = 0, ticks = 0;
-            if (!unsafeIdiom)
+            using (var ticker = new Ticker(1))
             {
-                Task<bool> waiting = null; // kept across ticks; WaitToReadAsync consumes nothing
-                while (true)
+                Task tick = ticker.Next;
+                if (!unsafeIdiom)
                 {
-                    int v;
-                    if (channel.TryRead(out v))
+                    Task<bool> waiting = null; // kept across ticks; WaitToReadAsync consumes nothing
+                    while (true)
                     {
-                        received++;
-                        checksum += v;
-                        continue;
+                        int v;
+                        if (channel.TryRead(out v))
+                        {
+                            received++;
+                            checksum += v;
+                            continue;
+                        }
+                        if (waiting == null) waiting = channel.WaitToReadAsync();
+                        if (await Task.WhenAny(waiting, tick) == tick)
+                        {
+                            ticks++;
+                            tick = ticker.Next;
+                            continue;
+                        }
+                        bool more = waiting.Result;
+                        waiting = null;
+                        if (!more) break;
                     }
-                    if (waiting == null) waiting = channel.WaitToReadAsync();
-                    Task tick = Task.Delay(1);
-                    if (await Task.WhenAny(waiting, tick) == tick)
-                    {
-                        ticks++;
-                        continue;
-                    }
-                    bool more = waiting.Result;
-                    waiting = null;
-                    if (!more) break;
                 }
-            }
-            else
-            {
-                while (true)
+                else
                 {
-                    Task<int> read = channel.ReadAsync(); // UNSAFE: abandoned below whenever the tick wins
-                    Task tick = Task.Delay(1);
-                    if (await Task.WhenAny(read, tick) == tick)
+                    while (true)
                     {
-                        ticks++;
-                        continue;
+                        Task<int> read = channel.ReadAsync(); // UNSAFE: abandoned below whenever the tick wins
+                        if (await Task.WhenAny(read, tick) == tick)
+                        {
+                            ticks++;
+                            tick = ticker.Next;
+                            continue;
+                        }
+                        if (read.IsFaulted) break; // completed and empty
+                        received++;
+                        checksum += read.Result;
                     }
-                    if (read.IsFaulted) break; // completed and empty
-                    received++;
-                    checksum += read.Result;
                 }
             }
             await producer;
