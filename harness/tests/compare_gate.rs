@@ -40,6 +40,8 @@ fn info(name: &str, status: ImplStatus, reason: Option<&str>) -> ImplementationI
         notes: String::new(),
         env: Default::default(),
         verification: Vec::new(),
+        reference: false,
+        reference_label: None,
     }
 }
 
