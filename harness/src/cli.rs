@@ -37,6 +37,9 @@ pub enum Command {
         /// Write results.json into exactly this directory (default target/asyncbench/verify/<run-id>/).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Overwrite a results.json already in --out.
+        #[arg(long)]
+        force: bool,
     },
     /// Regenerate report.html, report.md, results.csv and charts from a results file.
     Report {
@@ -105,7 +108,7 @@ pub enum HistoryAction {
 /// Which workloads and implementations.
 #[derive(Debug, Args, Clone)]
 pub struct SelectArgs {
-    /// Workloads to run (comma-separated): echo, fanout, stream, futures, micro. Default: all.
+    /// Workloads to run (comma-separated): echo, fanout, stream, cancel, futures, micro. Default: all.
     #[arg(long, short, value_delimiter = ',')]
     pub workload: Vec<Workload>,
     /// Implementations to run (comma-separated names from `asyncbench list`). Default: all.
@@ -135,6 +138,9 @@ pub struct RunArgs {
     /// Write the run into exactly this directory (default results/<run-id>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Overwrite a results.json already in --out (an earlier run's results are otherwise kept).
+    #[arg(long)]
+    pub force: bool,
     /// Pin servers and the load generator to disjoint CPUs: "SERVER_CPUS:CLIENT_CPUS", e.g. "1:0".
     #[arg(long, value_parser = parse_pin)]
     pub pin: Option<(Vec<usize>, Vec<usize>)>,
