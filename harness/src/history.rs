@@ -401,12 +401,31 @@ pub fn trend_chart(points: &[TrendPoint]) -> Option<crate::report::charts::Chart
             .map(|i| i as f64 + 1.0)
             .unwrap_or(0.0)
     };
+    let distinct = |f: fn(&TrendPoint) -> &str| {
+        points
+            .iter()
+            .map(f)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            > 1
+    };
+    // Legends name only what differs between the lines; the title says the rest.
+    let (many_impls, many_metrics) = (distinct(|p| &p.implementation), distinct(|p| &p.metric));
     let mut series: Vec<Series> = Vec::new();
     for p in points {
-        let name = format!(
-            "{} {} {} {}",
-            p.workload, p.implementation, p.scenario, p.metric
-        );
+        let mut name = p
+            .scenario
+            .split_once('/')
+            .map(|x| x.1)
+            .unwrap_or("")
+            .replace("message_bytes", "B")
+            .replace("connections", "conns");
+        if many_impls {
+            name = format!("{} {name}", p.implementation);
+        }
+        if many_metrics {
+            name = format!("{name} {}", p.metric);
+        }
         let point = Point {
             x: pos(p),
             y: p.median,
@@ -438,8 +457,14 @@ pub fn trend_chart(points: &[TrendPoint]) -> Option<crate::report::charts::Chart
         ),
         workload: first.workload.clone(),
         title: format!(
-            "Trend of {} over {} runs",
+            "Trend of {} — {}{} — over {} runs",
             metrics.into_iter().collect::<Vec<_>>().join(", "),
+            first.workload,
+            if many_impls {
+                String::new()
+            } else {
+                format!(" {}", first.implementation)
+            },
             runs.len()
         ),
         caption: format!(

@@ -62,7 +62,10 @@ pub fn run(root: &Path, args: &HistoryArgs) -> anyhow::Result<i32> {
                 "{:<22} {:<20} {:<10} {:<8} {:>6}  {}{}",
                 r.run_id,
                 r.started_at.chars().take(19).collect::<String>(),
-                r.git_commit.as_deref().unwrap_or("–"),
+                r.git_commit
+                    .as_deref()
+                    .map(|c| &c[..c.len().min(10)])
+                    .unwrap_or("–"),
                 r.suite,
                 r.measurements,
                 r.machine,
@@ -94,7 +97,10 @@ pub fn run(root: &Path, args: &HistoryArgs) -> anyhow::Result<i32> {
             p.scenario.split_once('/').map(|x| x.1).unwrap_or(""),
             p.metric,
             p.run_id,
-            p.git_commit.as_deref().unwrap_or("–"),
+            p.git_commit
+                .as_deref()
+                .map(|c| &c[..c.len().min(10)])
+                .unwrap_or("–"),
             fmt_value(unit, p.median),
             fmt_value(unit, p.lo),
             fmt_value(unit, p.hi)

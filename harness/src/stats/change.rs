@@ -111,6 +111,15 @@ impl LogChange {
         }
         let df = (b.len() + n.len() - 2) as f64;
         let pooled = ((b.len() - 1) as f64 * var(&b) + (n.len() - 1) as f64 * var(&n)) / df;
+        if pooled == 0.0 {
+            // Every trial agrees exactly: the value is fixed by construction (an open-loop cell's
+            // throughput is its offered rate), not measured without noise. Unknown, not exact.
+            return Some(LogChange {
+                log_ratio,
+                se: None,
+                df: 0.0,
+            });
+        }
         let se = (MEDIAN_VARIANCE_FACTOR * pooled * (1.0 / b.len() as f64 + 1.0 / n.len() as f64))
             .sqrt();
         Some(LogChange {
@@ -293,6 +302,13 @@ mod tests {
         let m = moderate(&[single, other]);
         assert!(m[0].se.is_some());
         assert_eq!(judge(&m[0], 0.99, 5.0, true), Judgement::Better);
+    }
+
+    #[test]
+    fn trials_that_agree_exactly_have_unknown_noise() {
+        let c = LogChange::from_trials(&[4970.0; 3], &[6660.0; 3]).unwrap();
+        assert_eq!(c.se, None);
+        assert_eq!(judge(&c, 0.99, 5.0, true), Judgement::Unknown);
     }
 
     #[test]
