@@ -1021,8 +1021,12 @@ mod tests {
             let direct: u64 = (0..n).map(|i| i + (i + 1023) % 256).sum();
             assert_eq!(mass_expected_checksum(n), direct, "n = {n}");
         }
-        // N = 1: task 0's buffer ends in 1023 mod 256 = 255.
+        // N = 1: task 0's buffer ends in 1023 mod 256 = 255. The rest are docs/PROTOCOL.md's vectors.
         assert_eq!(mass_expected_checksum(1), 255);
+        assert_eq!(mass_expected_checksum(1000), 624_240);
+        assert_eq!(safety_expected_checksum(20_000), 199_990_000);
+        let e = deadline_expected(&CancelParams::deadline(2000, 20, 100, 1));
+        assert_eq!((e.timeouts, e.response_sum), (488, 1_505_278));
     }
 
     #[test]
