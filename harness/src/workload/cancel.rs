@@ -193,7 +193,7 @@ pub fn deadline_expected(p: &CancelParams) -> DeadlineExpected {
     let (mut timeouts, mut response_sum) = (0u64, 0u64);
     for i in 0..p.ops {
         let w = (i % workers as u64) as usize;
-        if rng.next() % 4 == 0 {
+        if rng.next().is_multiple_of(4) {
             timeouts += 1;
             per_worker_ms[w] += p.timeout_ms;
         } else {
@@ -321,7 +321,7 @@ pub enum Strictness {
 /// The indices of the ops whose response wins (fast) and of those whose timeout wins (slow), ascending.
 fn split_ops(p: &CancelParams) -> (Vec<u64>, Vec<u64>) {
     let mut rng = SplitMix64::new(p.seed);
-    (0..p.ops).partition(|_| rng.next() % 4 != 0)
+    (0..p.ops).partition(|_| !rng.next().is_multiple_of(4))
 }
 
 /// The number of fast ops that timed out (a ≤ `max`) that explains `timeouts_delta` = reported −
