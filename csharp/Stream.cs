@@ -146,6 +146,7 @@ namespace AsyncBench
             long received = 0;
             long endNs = 0;
             long pausedNs = 0;
+            long pausedAtEndNs = 0; // pauses before the last item: a pause after it lies outside elapsed
             var samples = new List<long>((int)System.Math.Min(items / sampleEvery + 1, 1 << 20));
             while (await input.WaitToReadAsync())
             {
@@ -156,7 +157,10 @@ namespace AsyncBench
                     if (item.StampNs != NoStamp)
                         samples.Add(Clock.NowNs() - item.StampNs);
                     if (++received >= items && (received == items || received % Step == 0))
+                    {
                         endNs = Clock.NowNs(); // the last such reading is at the last item
+                        pausedAtEndNs = pausedNs;
+                    }
                     if (pauseEvery > 0 && received % pauseEvery == 0)
                     {
                         long before = Clock.NowNs();
@@ -169,7 +173,7 @@ namespace AsyncBench
                 throw new System.InvalidOperationException("sink received " + received + " of " + items + " items");
             if (received == 0)
                 endNs = Clock.NowNs();
-            return new SinkResult { Items = received, Checksum = h, EndNs = endNs, PausedNs = pausedNs, Samples = samples };
+            return new SinkResult { Items = received, Checksum = h, EndNs = endNs, PausedNs = pausedAtEndNs, Samples = samples };
         }
     }
 }

@@ -97,7 +97,7 @@ func runPipeline(c streamConfig) streamResult {
 
 	h := fnvOffset
 	received := 0
-	var elapsed, paused time.Duration
+	var elapsed, paused, pausedAtEnd time.Duration
 	for it := range in {
 		h = fold(h, it.value)
 		received++
@@ -106,6 +106,7 @@ func runPipeline(c streamConfig) streamResult {
 		}
 		if received >= c.items && (received == c.items || received%lengthStep == 0) {
 			elapsed = time.Since(start) // the last such reading is at the last item
+			pausedAtEnd = paused        // a pause after the last item lies outside elapsed
 		}
 		if c.slowConsumer && received%c.pauseEvery == 0 {
 			before := time.Now()
@@ -117,5 +118,5 @@ func runPipeline(c streamConfig) streamResult {
 		elapsed = time.Since(start)
 	}
 	return streamResult{Event: "result", Workload: "stream", Items: received, Checksum: h,
-		ElapsedMs: ms(elapsed), PausedMs: ms(paused), LatencySamplesNs: samples}
+		ElapsedMs: ms(elapsed), PausedMs: ms(pausedAtEnd), LatencySamplesNs: samples}
 }

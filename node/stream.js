@@ -92,6 +92,7 @@ async function runPipeline({ items, stages, capacity, slowConsumer, pauseEvery, 
   let received = 0;
   let elapsedNs = 0;
   let pausedNs = 0;
+  let pausedAtEndNs = 0; // pauses before the last item: a pause after it lies outside elapsed
   const samples = [];
   const sink = new Writable({
     objectMode: true,
@@ -100,7 +101,10 @@ async function runPipeline({ items, stages, capacity, slowConsumer, pauseEvery, 
       h = fold(h, item.value);
       received++;
       if (item.stamp >= 0) samples.push(now() - item.stamp);
-      if (received >= items && (received === items || received % STEP === 0)) elapsedNs = now();
+      if (received >= items && (received === items || received % STEP === 0)) {
+        elapsedNs = now();
+        pausedAtEndNs = pausedNs;
+      }
       if (slowConsumer && received % pauseEvery === 0) {
         const before = now();
         setTimeout(() => {
@@ -117,7 +121,7 @@ async function runPipeline({ items, stages, capacity, slowConsumer, pauseEvery, 
   if (received === 0) elapsedNs = now();
   return {
     event: 'result', workload: 'stream', items: received, checksum: h,
-    elapsed_ms: elapsedNs / 1e6, paused_ms: pausedNs / 1e6, latency_samples_ns: samples,
+    elapsed_ms: elapsedNs / 1e6, paused_ms: pausedAtEndNs / 1e6, latency_samples_ns: samples,
   };
 }
 

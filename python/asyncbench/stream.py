@@ -58,7 +58,7 @@ async def pipeline(n, stages, capacity, pause_every, pause, sample_every, min_ns
     samples = []
     h = FNV_OFFSET
     received = 0
-    paused_ns = 0
+    paused_ns = paused_at_end_ns = 0
     async with asyncio.TaskGroup() as group:
         start = end = perf_counter_ns()
         group.create_task(source(links[0], n, min_ns, start, sample_every))
@@ -73,6 +73,7 @@ async def pipeline(n, stages, capacity, pause_every, pause, sample_every, min_ns
             received += 1
             if received >= n and (received == n or not received % STEP):
                 end = perf_counter_ns()  # the last such reading is at the last item
+                paused_at_end_ns = paused_ns  # a pause after the last item lies outside elapsed
             if pause_every and received % pause_every == 0:
                 before = perf_counter_ns()
                 await asyncio.sleep(pause)
@@ -81,7 +82,7 @@ async def pipeline(n, stages, capacity, pause_every, pause, sample_every, min_ns
         "items": received,
         "checksum": h,
         "elapsed_ms": round((end - start) / 1e6, 3),
-        "paused_ms": round(paused_ns / 1e6, 3),
+        "paused_ms": round(paused_at_end_ns / 1e6, 3),
         "latency_samples_ns": samples,
     }
 

@@ -76,7 +76,7 @@ def test_stream_new_flags_json():
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.splitlines()[1])
     assert (result["items"], result["checksum"]) == (1000, 3828873421)
-    assert result["paused_ms"] >= 4 and len(result["latency_samples_ns"]) == 10
+    assert result["paused_ms"] >= 2 and len(result["latency_samples_ns"]) == 10
 
 
 def test_bad_echo_api_is_a_usage_error():
