@@ -10,7 +10,9 @@
 //     even when nobody receives any more: a late response is simply dropped with the channel) and
 //     races it against a time.Timer in select, stopping the timer when the response wins. Late
 //     responders are all waited for (a WaitGroup of M) after elapsed_ms is taken, so the program
-//     never exits under a running responder.
+//     never exits under a running responder. When both cases are ready by the time the worker runs
+//     (a descheduled process), select picks one uniformly at random (Go spec): under heavy lag a
+//     response that was due first can still lose, which shows up as extra timeouts.
 //   - safety: a buffered channel of 16, consumer `select { v, ok := <-ch | <-ticker.C }`. Go's select
 //     is atomic: a receive case that is not chosen takes nothing from the channel (Go spec, "Select
 //     statements": exactly one case proceeds), so the standard primitives have no cancellation-unsafe
