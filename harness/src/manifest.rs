@@ -28,6 +28,14 @@ pub struct Implementation {
     pub inputs: Vec<String>,
     #[serde(default)]
     pub notes: String,
+    /// A reference point, not a contender (e.g. futures polled without spawning, or one OS thread per
+    /// task): reports show it as a reference line beside the rankings and never rank it.
+    #[serde(default)]
+    pub reference: bool,
+    /// What the reference stands for in reports ("no spawning", "async vs threads"); defaults to the
+    /// runtime label. Only meaningful with `reference = true`.
+    #[serde(default)]
+    pub reference_label: Option<String>,
     /// Ways to build and start it, in order of preference; the first whose probe succeeds is used.
     pub toolchain: Vec<Toolchain>,
     /// The manifest file this came from (filled in by the loader).
@@ -146,6 +154,25 @@ pub fn parse(text: &str, file: &Path) -> anyhow::Result<Vec<Implementation>> {
         .collect())
 }
 
+/// Implementation names become directory names (`target/asyncbench/<name>`), CLI arguments and report
+/// labels, so they are restricted to `[A-Za-z0-9._-]`, start with a letter or digit (never `.` or
+/// `..`), and are at most 64 characters. `Err` says what to change.
+pub fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > 64 {
+        return Err("must have 1 to 64 characters");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err("may only contain letters, digits, '.', '_' and '-'; rename it");
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err("must start with a letter or digit; rename it");
+    }
+    Ok(())
+}
+
 /// Rejects duplicate names, empty commands and implementations without a way to start.
 pub fn validate(all: &[Implementation]) -> anyhow::Result<()> {
     let mut seen = BTreeMap::new();
@@ -158,9 +185,16 @@ pub fn validate(all: &[Implementation]) -> anyhow::Result<()> {
                 i.source.display()
             );
         }
-        if i.name.is_empty() || i.name.contains(|c: char| c.is_whitespace() || c == ',') {
+        if let Err(why) = check_name(&i.name) {
             bail!(
-                "implementation name '{}' in {} must be non-empty without spaces or commas",
+                "implementation name {:?} in {} {why}",
+                i.name,
+                i.source.display()
+            );
+        }
+        if i.reference_label.is_some() && !i.reference {
+            bail!(
+                "implementation '{}' in {} has a reference_label but not reference = true; add it or drop the label",
                 i.name,
                 i.source.display()
             );
@@ -218,7 +252,29 @@ start = ["{build}/x"]
         assert_eq!(v[0].toolchain[0].build.len(), 1);
         assert!(v[0].toolchain[0].install_needs_root);
         assert!(v[0].toolchain[0].preflight.is_empty());
+        assert!(
+            !v[0].reference,
+            "implementations are contenders unless marked"
+        );
         validate(&v).unwrap();
+    }
+
+    #[test]
+    fn reads_the_reference_marker() {
+        let marked = GOOD.replace(
+            "workloads = [\"echo\"]",
+            "workloads = [\"echo\"]\nreference = true\nreference_label = \"async vs threads\"",
+        );
+        let v = parse(&marked, Path::new("m.toml")).unwrap();
+        assert!(v[0].reference);
+        assert_eq!(v[0].reference_label.as_deref(), Some("async vs threads"));
+        validate(&v).unwrap();
+        let label_only = GOOD.replace(
+            "workloads = [\"echo\"]",
+            "workloads = [\"echo\"]\nreference_label = \"x\"",
+        );
+        let v = parse(&label_only, Path::new("m.toml")).unwrap();
+        assert!(format!("{:#}", validate(&v).unwrap_err()).contains("reference = true"));
     }
 
     #[test]
@@ -236,6 +292,40 @@ start = ["{build}/x"]
         let empty = GOOD.replace(r#"start = ["{build}/x"]"#, "start = []");
         let v = parse(&empty, Path::new("a.toml")).unwrap();
         assert!(validate(&v).is_err());
+    }
+
+    #[test]
+    fn names_that_could_become_paths_or_escapes_are_rejected() {
+        for good in ["go", "rust-tokio-ct", "python_3.12", "c99"] {
+            assert_eq!(check_name(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "..",
+            ".",
+            ".hidden",
+            "a/b",
+            "../etc",
+            "a b",
+            "a,b",
+            "tab\t",
+            "x\u{1b}[2J",
+            "rtl\u{202e}",
+            "ünï",
+            "-flag",
+        ] {
+            assert!(check_name(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(check_name(&"x".repeat(65)).is_err());
+        let bad = GOOD.replace(
+            r#"name = "go"
+language"#,
+            r#"name = "../../tmp/x"
+language"#,
+        );
+        let v = parse(&bad, Path::new("m.toml")).unwrap();
+        let err = format!("{:#}", validate(&v).unwrap_err());
+        assert!(err.contains("may only contain"), "{err}");
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub fn rankings(results: &Results, palette: &Palette) -> Vec<(String, Ranking)> 
     let scen = scenarios(results, palette, "cancel");
     let mut out = Vec::new();
     if let Some(s) = largest(&scen, "mass", "tasks", "cancel_ns_per_task")
-        && let Some(r) = rank(&s.cells, "cancel_ns_per_task", &s.description)
+        && let Some(r) = rank(&s.cells, "cancel_ns_per_task", &s.description, palette)
     {
         out.push((format!("Cheapest mass cancellation ({})", s.description), r));
     }
@@ -46,7 +46,7 @@ pub fn rankings(results: &Results, palette: &Palette) -> Vec<(String, Ranking)> 
     let pick = largest(&deadline, "deadline", "ops", "cpu_ns_per_op")
         .or_else(|| largest(&scen, "deadline", "ops", "cpu_ns_per_op"));
     if let Some(s) = pick
-        && let Some(r) = rank(&s.cells, "cpu_ns_per_op", &s.description)
+        && let Some(r) = rank(&s.cells, "cpu_ns_per_op", &s.description, palette)
     {
         out.push((format!("Cheapest timeout race ({})", s.description), r));
     }

@@ -33,6 +33,10 @@ pub struct Environment {
     pub git_dirty: Option<bool>,
     /// 1-minute load average when the run started; a busy machine makes every number suspect.
     pub load_avg_1m_at_start: Option<f64>,
+    /// How child processes were contained: the launcher as a child subreaper (every descendant killed),
+    /// or the process-group fallback with why (a descendant that calls `setsid` could escape).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containment: Option<String>,
     /// CPU pinning used for servers and the load generator, if any.
     pub cpu_pinning: Option<CpuPinning>,
     /// The full harness configuration (suite, repeats, flags) as given.
@@ -80,6 +84,23 @@ pub struct ImplementationInfo {
     /// Per-workload verification outcome.
     #[serde(default)]
     pub verification: Vec<VerifyRecord>,
+    /// A reference point rather than a contender (manifest `reference = true`): reports draw it as a
+    /// reference line beside the rankings, never in them. Files written before this field existed are
+    /// read with `rust-join-all` as the reference (see `results::load`).
+    #[serde(default)]
+    pub reference: bool,
+    /// What the reference stands for, e.g. "no spawning" or "async vs threads" (manifest
+    /// `reference_label`; reports fall back to the runtime label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_label: Option<String>,
+}
+
+impl ImplementationInfo {
+    /// The text reports put beside a reference implementation's name; `None` for contenders.
+    pub fn reference_text(&self) -> Option<&str> {
+        self.reference
+            .then(|| self.reference_label.as_deref().unwrap_or(&self.runtime))
+    }
 }
 
 /// The outcome of checking one workload of one implementation before it is measured.
@@ -98,6 +119,9 @@ pub enum CellStatus {
     Failed,
     Timeout,
     Crashed,
+    /// Killed by the kernel's OOM killer (SIGKILL the harness did not send, with memory evidence): at
+    /// this size the program does not fit in the machine's memory, which is itself the finding.
+    OutOfMemory,
 }
 
 /// One (workload, implementation, parameters) point, with every trial's raw metrics.

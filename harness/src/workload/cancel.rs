@@ -13,13 +13,13 @@
 //!   every item must arrive; with the unsafe idiom lost items are a finding, never a failure.
 
 use super::{Failure, Launch, TrialData, process_metrics};
-use crate::process::{Exit, WaitError};
+use crate::process::WaitError;
 use crate::protocol::{Event, f64_field, u64_field};
 use crate::results::{self, Finding};
 use crate::runner::{Run, params};
 use crate::suite::SuiteKind;
 use serde_json::{Map, Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Which question a trial asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -640,8 +640,7 @@ fn observe(launch: &Launch, p: &CancelParams) -> Result<Observed, Failure> {
             return Err(f);
         }
     };
-    let (usage, wall_ms) = finish_exit(&mut child)?;
-    let memory = sampler.finish();
+    let (usage, wall_ms, memory) = super::finish_after_result(&mut child, sampler)?;
     Ok(Observed {
         ready,
         fields,
@@ -652,31 +651,6 @@ fn observe(launch: &Launch, p: &CancelParams) -> Result<Observed, Failure> {
         memory,
         wall_ms,
     })
-}
-
-/// After the result: a clean exit 0 within 10 s and nothing more on stdout. Returns (usage, wall ms).
-fn finish_exit(
-    child: &mut crate::process::Running,
-) -> Result<(crate::process::Usage, f64), Failure> {
-    let Some((exit, usage)) = child.wait(Instant::now() + Duration::from_secs(10)) else {
-        child.kill();
-        return Err(Failure::timeout(
-            "printed its result but did not exit within 10 s",
-        ));
-    };
-    let wall_ms = child.started.elapsed().as_secs_f64() * 1e3;
-    if let Some(extra) = child.extra_stdout() {
-        return Err(Failure::failed(format!(
-            "protocol error: unexpected stdout after the result: {extra:?}"
-        )));
-    }
-    if exit != Exit::Code(0) {
-        return Err(Failure::crashed(format!(
-            "{exit} after printing its result{}",
-            child.tail_suffix()
-        )));
-    }
-    Ok((usage, wall_ms))
 }
 
 /// Runs one measured trial of any variant and checks it (deadline counts tolerate timer lag).

@@ -74,6 +74,12 @@ impl Failure {
             reason: reason.into(),
         }
     }
+    pub fn out_of_memory(reason: impl Into<String>) -> Self {
+        Failure {
+            status: CellStatus::OutOfMemory,
+            reason: reason.into(),
+        }
+    }
 
     /// Maps a failed wait for an event to the cell status it deserves.
     pub fn from_wait(what: &str, e: WaitError) -> Self {
@@ -86,6 +92,12 @@ impl Failure {
                 Failure::failed(format!("protocol error while waiting for {what}: {p}"))
             }
             WaitError::Interrupted => Failure::failed("interrupted by the user"),
+            WaitError::OutOfMemory(reason) => {
+                Failure::out_of_memory(format!("out of memory before {what}: {reason}"))
+            }
+            WaitError::StdoutClosed => Failure::failed(format!(
+                "protocol error: closed its stdout before printing its {what} event but kept running; killed"
+            )),
         }
     }
 }
@@ -156,6 +168,23 @@ pub fn run_finite(
         }
         Err(e) => return Err(Failure::from_wait("result", e)),
     };
+    let (usage, wall_ms, memory) = finish_after_result(&mut child, sampler)?;
+    Ok(FiniteRun {
+        fields,
+        ready,
+        usage,
+        startup_ms,
+        wall_ms,
+        memory,
+    })
+}
+
+/// After a finite workload's `result`: a clean exit 0 within 10 s, nothing more on stdout, no OOM kill.
+/// Returns the usage, the wall time from spawn to exit (ms) and what the memory sampler saw.
+pub fn finish_after_result(
+    child: &mut Running,
+    sampler: crate::process::RssSampler,
+) -> Result<(Usage, f64, crate::process::MemoryReport), Failure> {
     let exit_deadline = Instant::now() + Duration::from_secs(10);
     let Some((exit, usage)) = child.wait(exit_deadline) else {
         child.kill();
@@ -165,9 +194,14 @@ pub fn run_finite(
     };
     let wall_ms = child.started.elapsed().as_secs_f64() * 1e3;
     let memory = sampler.finish();
-    if let Some(extra) = child.extra_stdout() {
+    if let Some(extra) = child.extra_stdout_reason() {
         return Err(Failure::failed(format!(
-            "protocol error: unexpected stdout after the result: {extra:?}"
+            "protocol error after the result: {extra}"
+        )));
+    }
+    if let Some(reason) = child.out_of_memory() {
+        return Err(Failure::out_of_memory(format!(
+            "out of memory after printing its result: {reason}"
         )));
     }
     if exit != Exit::Code(0) {
@@ -176,14 +210,7 @@ pub fn run_finite(
             child.tail_suffix()
         )));
     }
-    Ok(FiniteRun {
-        fields,
-        ready,
-        usage,
-        startup_ms,
-        wall_ms,
-        memory,
-    })
+    Ok((usage, wall_ms, memory))
 }
 
 /// A `phase` event where the protocol has none (only `cancel --variant mass` announces phases).
