@@ -683,6 +683,7 @@ fn columns_for(workload: &str, cells: &[&Cell]) -> Vec<String> {
             "rss_armed_bytes",
             "cpu_ns_per_op",
             "elapsed_ms",
+            "schedule_misses",
             "lost_items",
             "ticks",
             "peak_rss_bytes",

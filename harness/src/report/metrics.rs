@@ -205,6 +205,12 @@ pub const METRICS: &[MetricDef] = &[
         Better::Lower,
     ),
     def("timeouts", "timeouts", Unit::Count, Better::Neither),
+    def(
+        "schedule_misses",
+        "late responses",
+        Unit::Count,
+        Better::Lower,
+    ),
     def("received", "items received", Unit::Count, Better::Neither),
     def("lost_items", "lost items", Unit::Count, Better::Lower),
     def("ticks", "ticks", Unit::Count, Better::Neither),

@@ -13,13 +13,13 @@
 //!   every item must arrive; with the unsafe idiom lost items are a finding, never a failure.
 
 use super::{Failure, Launch, TrialData, process_metrics};
-use crate::process::{Exit, WaitError};
+use crate::process::WaitError;
 use crate::protocol::{Event, f64_field, u64_field};
 use crate::results::{self, Finding};
 use crate::runner::{Run, params};
 use crate::suite::SuiteKind;
 use serde_json::{Map, Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Which question a trial asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,16 +298,58 @@ pub fn check_mass(p: &CancelParams, fields: &Map<String, Value>) -> Result<MassR
 }
 
 /// The deadline variant's checked result.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeadlineResult {
     pub elapsed_ms: f64,
     pub timeouts: u64,
+    /// Responses due at T/4 that lost to their timeout (0 when the counts match the seed exactly).
+    pub schedule_misses: u64,
+    pub finding: Option<Finding>,
+}
+
+/// How strictly the deadline outcome counts are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strictness {
+    /// Verification: the counts must match the seed exactly (a wrong program fails deterministically).
+    Exact,
+    /// Measurement: up to 10 % of the races (at least 2) may be responses due at T/4 that lost to their
+    /// timeout, because a loop stalled for more than 3T/4 (a busy machine) lets the timeout win.
+    /// Recorded as a `schedule_misses` finding; more than that fails the trial.
+    TolerateLag,
+}
+
+/// The indices of the ops whose response wins (fast) and of those whose timeout wins (slow), ascending.
+fn split_ops(p: &CancelParams) -> (Vec<u64>, Vec<u64>) {
+    let mut rng = SplitMix64::new(p.seed);
+    (0..p.ops).partition(|_| !rng.next().is_multiple_of(4))
+}
+
+/// The number of fast ops that timed out (a ≤ `max`) that explains `timeouts_delta` = reported −
+/// expected timeouts and `sum_delta` = expected − reported response sum; `None` if none does.
+///
+/// Only that direction is tolerated: a stalled loop makes a response due at T/4 lose to the timeout at
+/// T (a stall of 3T/4), while the opposite flip needs a stall of 3T *and* a runtime that prefers the
+/// response when both are due. Allowing both would let a swap (one of each) explain any shift of the
+/// response sum, hiding a wrong value in every response.
+fn min_flips(p: &CancelParams, timeouts_delta: i128, sum_delta: i128, max: u64) -> Option<u64> {
+    if timeouts_delta <= 0 || timeouts_delta > max as i128 {
+        return None;
+    }
+    let (fast, _) = split_ops(p);
+    let a = timeouts_delta as usize;
+    if a > fast.len() {
+        return None;
+    }
+    let lo: i128 = fast[..a].iter().map(|&i| i as i128).sum();
+    let hi: i128 = fast[fast.len() - a..].iter().map(|&i| i as i128).sum();
+    (lo..=hi).contains(&sum_delta).then_some(a as u64)
 }
 
 /// Checks a deadline result against the seed's outcomes and the least time the timers allow.
 pub fn check_deadline(
     p: &CancelParams,
     fields: &Map<String, Value>,
+    strictness: Strictness,
 ) -> Result<DeadlineResult, Failure> {
     check_variant(p, fields)?;
     let want = deadline_expected(p);
@@ -316,18 +358,49 @@ pub fn check_deadline(
     let sum = u64_field(fields, "response_sum").map_err(bad)?;
     let elapsed_ms = f64_field(fields, "elapsed_ms").map_err(bad)?;
     expect_eq("reported", ops, p.ops, " ops")?;
-    expect_eq(
-        "timeouts",
-        timeouts,
-        want.timeouts,
-        " (from the seed: ops with x_i % 4 == 0 time out)",
-    )?;
-    expect_eq(
-        "response_sum",
-        sum,
-        want.response_sum,
-        " (Σ i over the ops whose response wins)",
-    )?;
+    let exact = timeouts == want.timeouts && sum == want.response_sum;
+    let mismatch = || {
+        format!(
+            "timeouts {timeouts} and response_sum {sum}, expected {} and {} from the seed (ops with x_i % 4 == 0 time out; the others' indices are summed)",
+            want.timeouts, want.response_sum
+        )
+    };
+    let (schedule_misses, finding) = if exact {
+        (0, None)
+    } else {
+        let max = match strictness {
+            Strictness::Exact => 0,
+            Strictness::TolerateLag => (p.ops / 10).max(2),
+        };
+        let flips = min_flips(
+            p,
+            timeouts as i128 - want.timeouts as i128,
+            want.response_sum as i128 - sum as i128,
+            max,
+        );
+        match flips {
+            Some(k) => (
+                k,
+                Some(Finding {
+                    kind: "schedule_misses".into(),
+                    message: format!(
+                        "{}: {k} of {} responses due at T/4 lost to their T timeout; the loop was more than 3T/4 late (stalled on a busy machine, or timers that lag under load)",
+                        mismatch(),
+                        p.ops
+                    ),
+                }),
+            ),
+            None => {
+                let why = match strictness {
+                    Strictness::Exact => "",
+                    Strictness::TolerateLag => {
+                        "; timer lag (up to 10 % of the ops being responses due at T/4 lost to their timeouts) cannot explain it: the race is not implemented as specified"
+                    }
+                };
+                return Err(Failure::failed(format!("{}{why}", mismatch())));
+            }
+        }
+    };
     // Timers may fire a little early on coarse clocks; 10 % and 5 ms of slack.
     let floor = want.min_elapsed_ms as f64 * 0.9 - 5.0;
     if !(elapsed_ms.is_finite() && elapsed_ms >= floor) {
@@ -339,6 +412,8 @@ pub fn check_deadline(
     Ok(DeadlineResult {
         elapsed_ms,
         timeouts,
+        schedule_misses,
+        finding,
     })
 }
 
@@ -459,17 +534,44 @@ pub struct PhaseRss {
     pub cancelled_bytes: f64,
 }
 
+/// Growth below which a reclaimed fraction is noise (allocator and GC heap jitter), not a ratio.
+pub const MIN_GROWTH_FOR_FRACTION_BYTES: f64 = 4.0 * 1024.0 * 1024.0;
+
 /// The mass metrics derived from the phase samples: (bytes_per_task, rss_reclaimed_fraction). The
-/// fraction is `None` when arming grew nothing (no memory to reclaim, so no ratio to report).
+/// fraction is `None` when arming grew less than [`MIN_GROWTH_FOR_FRACTION_BYTES`]: a ratio of two
+/// small differences of noisy RSS readings says nothing (it can even come out negative).
 pub fn mass_memory(rss: PhaseRss, tasks: u64) -> (f64, Option<f64>) {
     let grown = rss.armed_bytes - rss.start_bytes;
     let per_task = grown / tasks.max(1) as f64;
-    let reclaimed = (grown > 0.0).then(|| (rss.armed_bytes - rss.cancelled_bytes) / grown);
+    let reclaimed = (grown >= MIN_GROWTH_FOR_FRACTION_BYTES)
+        .then(|| (rss.armed_bytes - rss.cancelled_bytes) / grown);
     (per_task, reclaimed)
 }
 
-/// Runs one mass trial: phases acknowledged on stdin with RSS sampled at each, then the result.
-fn run_mass(launch: &Launch, p: &CancelParams) -> Result<TrialData, Failure> {
+/// What one cancel process did, seen from outside.
+struct Observed {
+    ready: crate::protocol::Ready,
+    fields: Map<String, Value>,
+    startup_ms: f64,
+    /// The program's CPU time (user + system) when it printed `ready`: the runtime's start-up cost,
+    /// subtracted so per-op CPU covers only the work (`None` if `/proc` could not be read).
+    cpu_at_ready_s: Option<f64>,
+    /// `VmRSS` at each phase, in [`PHASES`] order (mass only).
+    phase_rss_bytes: Vec<f64>,
+    usage: crate::process::Usage,
+    memory: crate::process::MemoryReport,
+    wall_ms: f64,
+}
+
+/// Runs one cancel process to its result and exit. The mass variant stops at each of [`PHASES`]: the
+/// harness samples the program's RSS and answers `continue` on stdin. Any other variant announcing a
+/// phase is a protocol error, as is a phase out of order or a result before the last phase.
+fn observe(launch: &Launch, p: &CancelParams) -> Result<Observed, Failure> {
+    let phases: &[&str] = if p.variant == Variant::Mass {
+        &PHASES
+    } else {
+        &[]
+    };
     let limit = timeout(p);
     let mut child = launch.spawn("cancel", &p.flags())?;
     let sampler = crate::process::RssSampler::start(child.pid);
@@ -478,15 +580,19 @@ fn run_mass(launch: &Launch, p: &CancelParams) -> Result<TrialData, Failure> {
     let outcome = (|| {
         let ready = super::await_ready(&mut child, "cancel", limit)?;
         let startup_ms = child.started.elapsed().as_secs_f64() * 1e3;
+        let cpu_at_ready_s = crate::process::proc_cpu_s(child.pid);
         let mut samples = Vec::new();
         let fields = loop {
             match child.next_event(deadline) {
+                Ok(Event::Phase(phase)) if phases.is_empty() => {
+                    return Err(super::unexpected_phase(&phase));
+                }
                 Ok(Event::Phase(phase)) => {
-                    let want = PHASES.get(samples.len()).copied();
+                    let want = phases.get(samples.len()).copied();
                     if Some(phase.as_str()) != want {
                         return Err(Failure::failed(format!(
                             "protocol error: phase {phase:?}, expected {}",
-                            want.map_or("the result".to_string(), |w| format!("{w:?}"))
+                            want.map_or("the result".to_string(), |w| format!("phase {w:?}"))
                         )));
                     }
                     let rss = vm_rss_bytes(child.pid).ok_or_else(|| {
@@ -503,11 +609,11 @@ fn run_mass(launch: &Launch, p: &CancelParams) -> Result<TrialData, Failure> {
                         ))
                     })?;
                 }
-                Ok(Event::Result(f)) if samples.len() == PHASES.len() => break f,
+                Ok(Event::Result(f)) if samples.len() == phases.len() => break f,
                 Ok(Event::Result(_)) => {
                     return Err(Failure::failed(format!(
                         "protocol error: result before phase {:?}",
-                        PHASES[samples.len()]
+                        phases[samples.len()]
                     )));
                 }
                 Ok(Event::Ready(_)) => return Err(Failure::failed("a second ready event")),
@@ -516,7 +622,7 @@ fn run_mass(launch: &Launch, p: &CancelParams) -> Result<TrialData, Failure> {
                         .len()
                         .checked_sub(1)
                         .map_or("after ready".to_string(), |i| {
-                            format!("after phase {:?}", PHASES[i])
+                            format!("after phase {:?}", phases[i])
                         });
                     return Err(Failure::timeout(format!(
                         "no progress within {limit:.0?} ({at}); killed"
@@ -525,117 +631,117 @@ fn run_mass(launch: &Launch, p: &CancelParams) -> Result<TrialData, Failure> {
                 Err(e) => return Err(Failure::from_wait("the next phase or result", e)),
             }
         };
-        Ok((ready, startup_ms, samples, fields))
+        Ok((ready, startup_ms, cpu_at_ready_s, samples, fields))
     })();
-    let (ready, startup_ms, samples, fields) = match outcome {
+    let (ready, startup_ms, cpu_at_ready_s, phase_rss_bytes, fields) = match outcome {
         Ok(v) => v,
         Err(f) => {
             child.kill();
             return Err(f);
         }
     };
-    let (usage, wall_ms) = finish_exit(&mut child)?;
-    let memory = sampler.finish();
-    let r = check_mass(p, &fields)?;
-    let rss = PhaseRss {
-        start_bytes: samples[0],
-        armed_bytes: samples[1],
-        cancelled_bytes: samples[2],
-    };
-    let (per_task, reclaimed) = mass_memory(rss, p.tasks);
-    let mut m = process_metrics(&usage, &memory, startup_ms, &ready);
-    m.set("cancel_ms", r.cancel_ms);
-    m.set(
-        "cancel_ns_per_task",
-        r.cancel_ms * 1e6 / p.tasks.max(1) as f64,
-    );
-    m.set("rss_start_bytes", rss.start_bytes);
-    m.set("rss_armed_bytes", rss.armed_bytes);
-    m.set("rss_cancelled_bytes", rss.cancelled_bytes);
-    m.set("bytes_per_task", per_task);
-    if let Some(f) = reclaimed {
-        m.set("rss_reclaimed_fraction", f);
-    }
-    m.set("wall_ms", wall_ms);
-    Ok(TrialData {
-        metrics: m,
-        rss_timeline: memory.timeline,
-        ready: Some(ready),
-        ..TrialData::default()
+    let (usage, wall_ms, memory) = super::finish_after_result(&mut child, sampler)?;
+    Ok(Observed {
+        ready,
+        fields,
+        startup_ms,
+        cpu_at_ready_s,
+        phase_rss_bytes,
+        usage,
+        memory,
+        wall_ms,
     })
 }
 
-/// After the result: a clean exit 0 within 10 s and nothing more on stdout. Returns (usage, wall ms).
-fn finish_exit(
-    child: &mut crate::process::Running,
-) -> Result<(crate::process::Usage, f64), Failure> {
-    let Some((exit, usage)) = child.wait(Instant::now() + Duration::from_secs(10)) else {
-        child.kill();
-        return Err(Failure::timeout(
-            "printed its result but did not exit within 10 s",
-        ));
-    };
-    let wall_ms = child.started.elapsed().as_secs_f64() * 1e3;
-    if let Some(extra) = child.extra_stdout() {
-        return Err(Failure::failed(format!(
-            "protocol error: unexpected stdout after the result: {extra:?}"
-        )));
-    }
-    if exit != Exit::Code(0) {
-        return Err(Failure::crashed(format!(
-            "{exit} after printing its result{}",
-            child.tail_suffix()
-        )));
-    }
-    Ok((usage, wall_ms))
+/// Runs one measured trial of any variant and checks it (deadline counts tolerate timer lag).
+pub fn run_trial(launch: &Launch, p: &CancelParams) -> Result<TrialData, Failure> {
+    run_checked(launch, p, Strictness::TolerateLag)
 }
 
-/// Runs one trial of any variant.
-pub fn run_trial(launch: &Launch, p: &CancelParams) -> Result<TrialData, Failure> {
-    if p.variant == Variant::Mass {
-        return run_mass(launch, p);
-    }
-    let run = super::run_finite(launch, "cancel", &p.flags(), timeout(p))?;
-    let mut m = process_metrics(&run.usage, &run.memory, run.startup_ms, &run.ready);
-    m.set("wall_ms", run.wall_ms);
+/// Runs one trial and checks it with the given strictness.
+pub fn run_checked(
+    launch: &Launch,
+    p: &CancelParams,
+    strictness: Strictness,
+) -> Result<TrialData, Failure> {
+    let o = observe(launch, p)?;
+    let mut m = process_metrics(&o.usage, &o.memory, o.startup_ms, &o.ready);
+    m.set("wall_ms", o.wall_ms);
     let mut findings = Vec::new();
     match p.variant {
+        Variant::Mass => {
+            let r = check_mass(p, &o.fields)?;
+            let rss = PhaseRss {
+                start_bytes: o.phase_rss_bytes[0],
+                armed_bytes: o.phase_rss_bytes[1],
+                cancelled_bytes: o.phase_rss_bytes[2],
+            };
+            let (per_task, reclaimed) = mass_memory(rss, p.tasks);
+            m.set("cancel_ms", r.cancel_ms);
+            m.set(
+                "cancel_ns_per_task",
+                r.cancel_ms * 1e6 / p.tasks.max(1) as f64,
+            );
+            m.set("rss_start_bytes", rss.start_bytes);
+            m.set("rss_armed_bytes", rss.armed_bytes);
+            m.set("rss_cancelled_bytes", rss.cancelled_bytes);
+            m.set("bytes_per_task", per_task);
+            if let Some(f) = reclaimed {
+                m.set("rss_reclaimed_fraction", f);
+            }
+        }
         Variant::Deadline => {
-            let r = check_deadline(p, &run.fields)?;
-            let cpu_s = run.usage.cpu_user_s + run.usage.cpu_sys_s;
+            let r = check_deadline(p, &o.fields, strictness)?;
             m.set("elapsed_ms", r.elapsed_ms);
             m.set("timeouts", r.timeouts as f64);
-            m.set("cpu_ns_per_op", cpu_s * 1e9 / p.ops.max(1) as f64);
+            m.set("schedule_misses", r.schedule_misses as f64);
+            // CPU of the races only: the runtime's start-up (an interpreter's imports, a JIT's
+            // warm-up before ready) is not a cost of racing timeouts.
+            let total_s = o.usage.cpu_user_s + o.usage.cpu_sys_s;
+            let work_s = (total_s - o.cpu_at_ready_s.unwrap_or(0.0)).max(0.0);
+            m.set("cpu_ns_per_op", work_s * 1e9 / p.ops.max(1) as f64);
+            findings.extend(r.finding);
         }
         Variant::Safety => {
-            let r = check_safety(p, &run.fields)?;
+            let r = check_safety(p, &o.fields)?;
             m.set("received", r.received as f64);
             m.set("lost_items", r.lost_items as f64);
             m.set("ticks", r.ticks as f64);
             findings = r.findings;
         }
-        Variant::Mass => unreachable!("handled above"),
     }
     Ok(TrialData {
         metrics: m,
         findings,
-        rss_timeline: run.memory.timeline,
-        ready: Some(run.ready),
+        rss_timeline: o.memory.timeline,
+        ready: Some(o.ready),
         ..TrialData::default()
     })
 }
 
-/// Verification: small points of every variant, both idioms, all checks on.
+/// Verification: small points of every variant, both idioms, every count exact. The deadline point
+/// uses T = 100 ms (a response due at 25 ms flips only if the loop stalls for 75 ms) and, if its counts
+/// are off, runs once more: a wrong program is wrong twice, a stall on a busy machine rarely repeats.
 pub fn verify(launch: &Launch) -> (Result<String, String>, Option<crate::protocol::Ready>) {
     let points = [
         CancelParams::mass(1_000),
-        CancelParams::deadline(2_000, 20, 100, 1),
+        CancelParams::deadline(2_000, 100, 100, 1),
         CancelParams::safety(2_000, Idiom::Safe),
         CancelParams::safety(2_000, Idiom::Unsafe),
     ];
     let mut ready = None;
+    let mut retried = false;
     for p in points {
-        match run_trial(launch, &p) {
+        let mut outcome = run_checked(launch, &p, Strictness::Exact);
+        if p.variant == Variant::Deadline
+            && outcome
+                .as_ref()
+                .is_err_and(|f| f.reason.contains("from the seed"))
+        {
+            retried = true;
+            outcome = run_checked(launch, &p, Strictness::Exact);
+        }
+        match outcome {
             Ok(t) => ready = ready.or(t.ready),
             Err(f) => {
                 let desc: Vec<String> = p
@@ -643,12 +749,27 @@ pub fn verify(launch: &Launch) -> (Result<String, String>, Option<crate::protoco
                     .iter()
                     .map(|(k, v)| format!("{k}={v}"))
                     .collect();
-                return (Err(format!("{}: {}", desc.join(" "), f.reason)), ready);
+                let again = if retried {
+                    " (and on a second try)"
+                } else {
+                    ""
+                };
+                return (
+                    Err(format!("{}: {}{again}", desc.join(" "), f.reason)),
+                    ready,
+                );
             }
         }
     }
+    let note = if retried {
+        " (deadline counts exact on the second try)"
+    } else {
+        ""
+    };
     (
-        Ok("mass 1k (cleanups, checksum, 3 phases), deadline 2k (timeouts, response sum, timing), safety 2k safe (exact) and unsafe (consistent)".into()),
+        Ok(format!(
+            "mass 1k (cleanups, checksum, 3 phases), deadline 2k (timeouts, response sum, timing), safety 2k safe (exact) and unsafe (consistent){note}"
+        )),
         ready,
     )
 }
@@ -668,15 +789,16 @@ pub struct CancelSuite {
 
 impl CancelSuite {
     /// Default suite ≈ 4 minutes for ~13 implementations on 2 cores: mass at 10k and 100k (≈ 1–3 s a
-    /// trial), deadline at 20k (3 trials, ≥ 0.2 s of timers each) and 200k (1 trial, ≥ 1.8 s of timers;
-    /// CPU-bound runtimes take several seconds), safety at 20k with both idioms (≥ 0.3 s of producer
-    /// sleeps each).
+    /// trial), deadline at 20k (3 trials, ≥ 0.4 s of timers each) and 200k (1 trial, ≥ 4 s of timers),
+    /// safety at 20k with both idioms (≥ 0.3 s of producer sleeps each). T = 50 ms rather than the
+    /// protocol's default 20: a response due at T/4 then loses to its timeout only after a 38 ms stall,
+    /// so the seed's schedule survives a busy machine; P = 1000 keeps that many timers armed at once.
     pub fn new(kind: SuiteKind) -> Self {
         match kind {
             SuiteKind::Quick => CancelSuite {
                 mass_tasks: vec![1_000, 10_000],
                 deadline_ops: vec![2_000],
-                timeout_ms: 20,
+                timeout_ms: 50,
                 concurrency: 100,
                 seed: 1,
                 safety_items: vec![5_000],
@@ -684,7 +806,7 @@ impl CancelSuite {
             SuiteKind::Default => CancelSuite {
                 mass_tasks: vec![10_000, 100_000],
                 deadline_ops: vec![20_000],
-                timeout_ms: 20,
+                timeout_ms: 50,
                 concurrency: 1_000,
                 seed: 1,
                 safety_items: vec![20_000],
@@ -692,7 +814,7 @@ impl CancelSuite {
             SuiteKind::Full => CancelSuite {
                 mass_tasks: vec![10_000, 100_000, 1_000_000],
                 deadline_ops: vec![100_000],
-                timeout_ms: 20,
+                timeout_ms: 50,
                 concurrency: 1_000,
                 seed: 1,
                 safety_items: vec![100_000],
@@ -873,8 +995,12 @@ mod tests {
             let direct: u64 = (0..n).map(|i| i + (i + 1023) % 256).sum();
             assert_eq!(mass_expected_checksum(n), direct, "n = {n}");
         }
-        // N = 1: task 0's buffer ends in 1023 mod 256 = 255.
+        // N = 1: task 0's buffer ends in 1023 mod 256 = 255. The rest are docs/PROTOCOL.md's vectors.
         assert_eq!(mass_expected_checksum(1), 255);
+        assert_eq!(mass_expected_checksum(1000), 624_240);
+        assert_eq!(safety_expected_checksum(20_000), 199_990_000);
+        let e = deadline_expected(&CancelParams::deadline(2000, 20, 100, 1));
+        assert_eq!((e.timeouts, e.response_sum), (488, 1_505_278));
     }
 
     #[test]
@@ -932,12 +1058,12 @@ mod tests {
         let (per_task, reclaimed) = mass_memory(rss, 10_000);
         assert_eq!(per_task, 2000.0);
         assert_eq!(reclaimed, Some(0.75));
-        let flat = PhaseRss {
+        let small = PhaseRss {
             start_bytes: 10e6,
-            armed_bytes: 10e6,
-            cancelled_bytes: 10e6,
+            armed_bytes: 11e6,
+            cancelled_bytes: 12e6,
         };
-        assert_eq!(mass_memory(flat, 10).1, None);
+        assert_eq!(mass_memory(small, 1000), (1000.0, None));
     }
 
     #[test]
@@ -959,9 +1085,10 @@ mod tests {
                 json!({"variant":"deadline","ops":2000,"timeouts":e.timeouts,"response_sum":e.response_sum,"elapsed_ms":elapsed}),
             )
         };
-        assert!(check_deadline(&p, &ok(e.min_elapsed_ms as f64 + 50.0)).is_ok());
+        let exact = Strictness::Exact;
+        assert!(check_deadline(&p, &ok(e.min_elapsed_ms as f64 + 50.0), exact).is_ok());
         assert!(
-            check_deadline(&p, &ok(1.0))
+            check_deadline(&p, &ok(1.0), exact)
                 .unwrap_err()
                 .reason
                 .contains("did not wait")
@@ -970,7 +1097,7 @@ mod tests {
             json!({"variant":"deadline","ops":2000,"timeouts":e.timeouts + 1,"response_sum":e.response_sum,"elapsed_ms":1000.0}),
         );
         assert!(
-            check_deadline(&p, &wrong_t)
+            check_deadline(&p, &wrong_t, exact)
                 .unwrap_err()
                 .reason
                 .contains("timeouts")
@@ -979,11 +1106,51 @@ mod tests {
             json!({"variant":"deadline","ops":2000,"timeouts":e.timeouts,"response_sum":e.response_sum - 1,"elapsed_ms":1000.0}),
         );
         assert!(
-            check_deadline(&p, &wrong_y)
+            check_deadline(&p, &wrong_y, exact)
                 .unwrap_err()
                 .reason
                 .contains("response_sum")
         );
+    }
+
+    #[test]
+    fn deadline_tolerates_only_what_timer_lag_can_explain() {
+        let p = CancelParams::deadline(2_000, 20, 100, 1);
+        let e = deadline_expected(&p);
+        let (fast, slow) = split_ops(&p);
+        let res = |t: u64, y: u64| {
+            fields(
+                json!({"variant":"deadline","ops":2000,"timeouts":t,"response_sum":y,"elapsed_ms":5000.0}),
+            )
+        };
+        let lag = Strictness::TolerateLag;
+        // Two fast ops lost to their timeouts: explained by two flips, recorded as a finding.
+        let two_late = res(e.timeouts + 2, e.response_sum - fast[10] - fast[500]);
+        let r = check_deadline(&p, &two_late, lag).unwrap();
+        assert_eq!(r.schedule_misses, 2);
+        assert_eq!(r.finding.unwrap().kind, "schedule_misses");
+        // Verification does not tolerate it.
+        assert!(check_deadline(&p, &two_late, Strictness::Exact).is_err());
+        // A slow op's response winning is not lag (its response is due at 4T): one of each fails.
+        let swapped = res(e.timeouts, e.response_sum - fast[3] + slow[7]);
+        assert!(check_deadline(&p, &swapped, lag).is_err());
+        // An off-by-one in every response value cannot be explained by lost responses.
+        let off_by_one = res(e.timeouts, e.response_sum + (2000 - e.timeouts));
+        assert!(
+            check_deadline(&p, &off_by_one, lag)
+                .unwrap_err()
+                .reason
+                .contains("not implemented as specified")
+        );
+        // Never timing out is far beyond lag.
+        assert!(check_deadline(&p, &res(0, (0..2000).sum()), lag).is_err());
+        // More timeouts but a larger response sum: no set of lost responses gives that.
+        assert!(check_deadline(&p, &res(e.timeouts + 2, e.response_sum + 5), lag).is_err());
+        // Beyond 10 % of the races (here 200), even in the lag direction.
+        let many: u64 = fast[..201].iter().sum();
+        assert!(check_deadline(&p, &res(e.timeouts + 201, e.response_sum - many), lag).is_err());
+        let limit: u64 = fast[..200].iter().sum();
+        assert!(check_deadline(&p, &res(e.timeouts + 200, e.response_sum - limit), lag).is_ok());
     }
 
     #[test]

@@ -168,6 +168,23 @@ pub fn run_finite(
         }
         Err(e) => return Err(Failure::from_wait("result", e)),
     };
+    let (usage, wall_ms, memory) = finish_after_result(&mut child, sampler)?;
+    Ok(FiniteRun {
+        fields,
+        ready,
+        usage,
+        startup_ms,
+        wall_ms,
+        memory,
+    })
+}
+
+/// After a finite workload's `result`: a clean exit 0 within 10 s, nothing more on stdout, no OOM kill.
+/// Returns the usage, the wall time from spawn to exit (ms) and what the memory sampler saw.
+pub fn finish_after_result(
+    child: &mut Running,
+    sampler: crate::process::RssSampler,
+) -> Result<(Usage, f64, crate::process::MemoryReport), Failure> {
     let exit_deadline = Instant::now() + Duration::from_secs(10);
     let Some((exit, usage)) = child.wait(exit_deadline) else {
         child.kill();
@@ -193,14 +210,7 @@ pub fn run_finite(
             child.tail_suffix()
         )));
     }
-    Ok(FiniteRun {
-        fields,
-        ready,
-        usage,
-        startup_ms,
-        wall_ms,
-        memory,
-    })
+    Ok((usage, wall_ms, memory))
 }
 
 /// A `phase` event where the protocol has none (only `cancel --variant mass` announces phases).

@@ -18,7 +18,7 @@ Modes: ok, crash-at-start, never-ready, wrong-bytes, dies-mid-run, garbage-stdou
        (closes stdout after ready and keeps running), segfault (SIGSEGV after ready), sigkill-self
        (SIGKILL after ready: like the OOM killer, without the kernel's OOM evidence), eats-memory
        (allocates 1 GiB in measured trials, for a test that runs the harness in a small memory cgroup).
-cancel modes: ok, wrong-cleanups (mass reports N-1 cleanups), skips-phases (mass prints its result
+  cancel: ok, wrong-cleanups (mass reports N-1 cleanups), skips-phases (mass prints its result
        without phases), hang (mass stops after the first phase is acknowledged), loses-safe (the safe idiom
        loses an item), phase-in-fanout (fanout announces a phase, which only cancel may do).
 """
@@ -142,10 +142,10 @@ def fanout(opts, starts_so_far=0):
     if MODE == "result-first":
         emit(result)
     emit('{"event":"ready","workload":"fanout","runtime":"fake","threads":1}')
-    if MODE == "double-ready":
-        emit('{"event":"ready","workload":"fanout","runtime":"fake","threads":1}')
     if MODE == "phase-in-fanout":
         emit('{"event":"phase","phase":"start"}')
+    if MODE == "double-ready":
+        emit('{"event":"ready","workload":"fanout","runtime":"fake","threads":1}')
     if MODE == "hang":
         time.sleep(600)
     if MODE == "slow-spawn-caps-sleep" and d > 500:
