@@ -24,7 +24,9 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
                 repeat: None,
                 out,
                 pin: None,
-                client_threads: 1,
+                no_pin: false,
+                client_threads: None,
+                latency_objective_us: 1000.0,
             };
             run_cmd(&root, &args, true, &mut ui)
         }
@@ -134,6 +136,11 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
             .join(&run_id),
         None => root.join("results").join(&run_id),
     };
+    let placement = crate::workload::echo::placement::choose(args.pin.clone(), args.no_pin);
+    let client_threads = args
+        .client_threads
+        .map(|t| t as usize)
+        .unwrap_or_else(|| placement.cpus().map_or(1, |(_, c)| c.len()));
     let config_json = serde_json::json!({
         "command": if verify_only { "verify" } else { "run" },
         "suite": suite,
@@ -141,7 +148,11 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         "implementations": args.select.implementations,
         "provision": !args.select.no_provision,
         "pin": args.pin,
-        "client_threads": args.client_threads,
+        "no_pin": args.no_pin,
+        "echo_placement": placement.describe(),
+        "client_threads": client_threads,
+        "client_engine": crate::workload::echo::loadgen::ENGINE,
+        "latency_objective_us": args.latency_objective_us,
         "ready_timeout_s": args.select.ready_timeout,
         "harness_version": env!("CARGO_PKG_VERSION"),
     });
@@ -157,8 +168,10 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         } else {
             Provision::Allowed
         },
-        pin: args.pin.clone(),
-        client_threads: args.client_threads as usize,
+        pin: placement.cpus(),
+        pin_label: placement.describe(),
+        client_threads,
+        latency_objective_us: args.latency_objective_us,
         verify_only,
         ready_timeout: std::time::Duration::from_secs(args.select.ready_timeout),
         config_json,
