@@ -441,6 +441,8 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
     // The grid, rate by rate; an implementation clearly over capacity stops climbing.
     let mut active = impls.clone();
     let mut grid: BTreeMap<String, Vec<(f64, Option<bool>)>> = BTreeMap::new();
+    // Per implementation: whether any grid cell measured, else the first failure.
+    let mut grid_failure: BTreeMap<String, Option<Failure>> = BTreeMap::new();
     let mut rates = s.open_rates.clone();
     rates.sort_by(|a, b| a.total_cmp(b));
     for &rate in &rates {
@@ -483,6 +485,16 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
             grid.entry(c.implementation.clone())
                 .or_default()
                 .push((rate, verdict));
+            let failure = (c.status != results::CellStatus::Ok).then(|| Failure {
+                status: c.status,
+                reason: c.reason.clone().unwrap_or_default(),
+            });
+            let slot = grid_failure
+                .entry(c.implementation.clone())
+                .or_insert(failure.clone());
+            if failure.is_none() {
+                *slot = None;
+            }
             if overloaded {
                 active.retain(|n| n != &c.implementation);
             }
@@ -509,8 +521,15 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
         };
         let max_grid = rates.last().copied().unwrap_or(10_000.0);
         let mut search = crate::workload::echo::capacity::Search::from_grid(g, max_grid);
+        let failed_grid = grid_failure.get(imp).cloned().flatten();
         let mut probes = Vec::new();
-        for k in 0..s.capacity_probes {
+        // A server that failed every grid cell is not probed further.
+        let n_probes = if failed_grid.is_some() {
+            0
+        } else {
+            s.capacity_probes
+        };
+        for k in 0..n_probes {
             let Some(rate) = search.next_probe() else {
                 break;
             };
@@ -535,6 +554,7 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
             run.cfg.latency_objective_us,
             &search,
             g,
+            failed_grid,
             probes,
         );
         run.results.cells.push(cell);

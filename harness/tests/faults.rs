@@ -58,7 +58,13 @@ fn echo_faults_get_their_status_and_nothing_is_left_running() {
         "{:?}",
         cells(&r, "fake-ok")
     );
-    assert_eq!(cells(&r, "fake-ok").len(), 4);
+    // Quick echo: one common open-loop rate, the capacity search, one closed-loop point.
+    assert_eq!(cells(&r, "fake-ok").len(), 3);
+    let modes: Vec<&str> = cells(&r, "fake-ok")
+        .iter()
+        .map(|c| c["params"]["mode"].as_str().unwrap())
+        .collect();
+    assert_eq!(modes, ["open", "capacity", "closed"]);
 
     assert_eq!(status("fake-crash-at-start"), "verify_failed");
     assert!(

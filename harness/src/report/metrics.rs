@@ -126,6 +126,24 @@ pub const METRICS: &[MetricDef] = &[
         Unit::Cores,
         Better::Neither,
     ),
+    def(
+        "capacity_msgs_per_s",
+        "capacity at the latency objective",
+        Unit::MsgsPerS,
+        Better::Higher,
+    ),
+    def(
+        "offered_rate_msgs_per_s",
+        "offered rate (Poisson)",
+        Unit::MsgsPerS,
+        Better::Neither,
+    ),
+    def(
+        "sched_error_ns_p99",
+        "client scheduling error p99",
+        Unit::Nanos,
+        Better::Neither,
+    ),
     def("startup_ms", "start-to-ready", Unit::Millis, Better::Lower),
     def("future_bytes", "future size", Unit::Bytes, Better::Lower),
     def("spawn_ms", "spawn time", Unit::Millis, Better::Lower),
@@ -186,6 +204,7 @@ pub fn metric_def(name: &str) -> MetricDef {
 pub const HEADLINES: &[(&str, &str)] = &[
     ("echo", "throughput_msgs_per_s"),
     ("echo", "latency_ns.p99"),
+    ("echo", "capacity_msgs_per_s"),
     ("fanout", "bytes_per_task"),
     ("fanout", "wall_ms"),
     ("stream", "throughput_items_per_s"),
@@ -388,12 +407,22 @@ pub fn describe_scenario(cell: &Cell) -> String {
                             trim_num(frac * 100.0)
                         ));
                     } else if let Some(rate) = f("rate_msgs_per_s") {
-                        parts.push(format!("open loop, {} offered", fmt_rate(rate, "msg/s")));
+                        parts.push(format!(
+                            "open loop, Poisson arrivals, {} offered",
+                            fmt_rate(rate, "msg/s")
+                        ));
                     } else {
-                        parts.push("open loop".into());
+                        parts.push("open loop, Poisson arrivals".into());
                     }
                 }
-                Some("closed") => parts.push("closed loop".into()),
+                Some("closed") => parts.push(format!(
+                    "closed loop (maximum under the {} client)",
+                    crate::workload::echo::loadgen::ENGINE
+                )),
+                Some("capacity") => parts.push(format!(
+                    "capacity at p99 ≤ {} µs with ≥ 99 % of offered completed",
+                    trim_num(f("latency_objective_us").unwrap_or(1000.0))
+                )),
                 Some(other) => parts.push(other.to_string()),
                 None => {}
             }
@@ -452,6 +481,7 @@ pub fn describe_scenario(cell: &Cell) -> String {
     }
     let known = [
         "mode",
+        "latency_objective_us",
         "rate_fraction",
         "rate_msgs_per_s",
         "connections",

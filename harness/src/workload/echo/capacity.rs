@@ -69,6 +69,7 @@ pub fn cell(
     objective_us: f64,
     search: &Search,
     grid: &[(f64, Option<bool>)],
+    grid_failure: Option<Failure>,
     probes: Vec<(f64, Result<TrialData, Failure>, Option<bool>)>,
 ) -> Cell {
     let params = crate::runner::params(&[
@@ -104,6 +105,13 @@ pub fn cell(
         .collect();
     let mut client_limited = false;
     let mut unmeasurable = false;
+    // Nothing measured at all (every grid cell and probe failed): the cell fails like they did.
+    let measured_none = grid_failure.is_some() && probes.iter().all(|p| p.1.is_err());
+    if let (true, Some(f)) = (measured_none, grid_failure) {
+        c.status = f.status;
+        c.reason = Some(format!("no open-loop trial succeeded: {}", f.reason));
+        return c;
+    }
     for (rate, outcome, pass) in probes {
         match outcome {
             Ok(t) => {
@@ -229,5 +237,16 @@ mod tests {
         assert_eq!(c.metrics.get("capacity_is_lower_bound"), Some(1.0));
         assert!(c.findings.iter().any(|f| f.kind == "capacity_lower_bound"));
         assert_eq!(c.params["mode"], json!("capacity"));
+        let failed = cell(
+            "x",
+            (64, 64),
+            1000.0,
+            &s,
+            &[(10_000.0, Some(false))],
+            Some(Failure::crashed("exit status 3")),
+            vec![],
+        );
+        assert_eq!(failed.status, CellStatus::Crashed);
+        assert!(failed.reason.unwrap().contains("exit status 3"));
     }
 }

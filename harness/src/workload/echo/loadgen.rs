@@ -529,11 +529,14 @@ fn thread_main(spec: &LoadSpec, t: usize, indices: &[usize], plan: Plan) -> Thre
         }
         // Finished? Closed: every connection stopped and answered. Open: arrivals over and all answered.
         let arrivals_over = thread_rate.is_none() || next_arrival_ns >= plan.end_ns;
-        let busy = conns
-            .iter()
-            .any(|c| c.alive() && (c.outstanding() || (thread_rate.is_none() && !c.done)));
-        if (arrivals_over && !busy) || conns.is_empty() {
-            break;
+        // Only after the window can the loop be finished, so the O(connections) scan waits until then.
+        if now >= plan.end_ns || conns.is_empty() {
+            let busy = conns
+                .iter()
+                .any(|c| c.alive() && (c.outstanding() || (thread_rate.is_none() && !c.done)));
+            if !busy {
+                break;
+            }
         }
         if now.saturating_sub(last_housekeeping) >= HOUSEKEEPING_NS {
             last_housekeeping = now;
