@@ -310,6 +310,13 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     // objective; the closed loop is the maximum under this client engine. A cell the client limited
     // (or that met the objective at every rate tried) is a bound, "≥ X", and never named the winner.
     let echo = scenarios(results, palette, "echo");
+    // Results written before the epoll-loop engine name no engine (constant-rate open loop then).
+    let engine = results.environment.client_engine.as_deref();
+    let arrivals = if engine.is_some() {
+        "Poisson arrivals, "
+    } else {
+        ""
+    };
     let capacity = headline(
         &echo,
         "capacity_msgs_per_s",
@@ -379,7 +386,11 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         let (ranked, bounds) = split_bounds(&h.cells, |c| has_finding(c, "client_bottleneck"));
         push_pick(
             &mut out,
-            format!("Highest echo throughput, secondary ({})", h.description),
+            format!(
+                "Highest echo throughput, secondary: the maximum under the {} client ({})",
+                engine.unwrap_or("harness's"),
+                h.description
+            ),
             &ranked,
             "throughput_msgs_per_s",
             &h.description,

@@ -407,18 +407,12 @@ pub fn describe_scenario(cell: &Cell) -> String {
                             trim_num(frac * 100.0)
                         ));
                     } else if let Some(rate) = f("rate_msgs_per_s") {
-                        parts.push(format!(
-                            "open loop, Poisson arrivals, {} offered",
-                            fmt_rate(rate, "msg/s")
-                        ));
+                        parts.push(format!("open loop, {} offered", fmt_rate(rate, "msg/s")));
                     } else {
-                        parts.push("open loop, Poisson arrivals".into());
+                        parts.push("open loop".into());
                     }
                 }
-                Some("closed") => parts.push(format!(
-                    "closed loop (maximum under the {} client)",
-                    crate::workload::echo::loadgen::ENGINE
-                )),
+                Some("closed") => parts.push("closed loop".into()),
                 Some("capacity") => parts.push(format!(
                     "capacity at p99 ≤ {} µs with ≥ 99 % of offered completed",
                     trim_num(f("latency_objective_us").unwrap_or(1000.0))
