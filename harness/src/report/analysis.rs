@@ -355,7 +355,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         push_pick(
             &mut out,
             format!(
-                "Lowest echo tail latency at equal offered load, p99 ({})",
+                "Lowest echo tail latency at equal offered load, p99 ({arrivals}{})",
                 s.description
             ),
             &ranked,
@@ -365,7 +365,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         push_pick(
             &mut out,
             format!(
-                "Least server CPU per echoed message at equal offered load ({})",
+                "Least server CPU per echoed message at equal offered load ({arrivals}{})",
                 s.description
             ),
             &ranked,

@@ -54,7 +54,7 @@ pub struct Ks {
 /// KS test of `sample` against the exponential distribution with the given mean. `None` when the sample
 /// has fewer than 20 values or the mean is not positive. At most `max_n` evenly spaced values are used.
 pub fn ks_exponential(sample: &[f64], mean: f64, max_n: usize) -> Option<Ks> {
-    if sample.len() < 20 || !(mean > 0.0) || max_n < 20 {
+    if sample.len() < 20 || mean.is_nan() || mean <= 0.0 || max_n < 20 {
         return None;
     }
     let step = sample.len().div_ceil(max_n);

@@ -231,6 +231,7 @@ mod tests {
             1000.0,
             &s,
             &[(100_000.0, Some(true))],
+            None,
             vec![],
         );
         assert_eq!(c.metrics.get("capacity_msgs_per_s"), Some(100_000.0));

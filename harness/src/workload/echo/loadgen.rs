@@ -476,19 +476,11 @@ fn thread_main(spec: &LoadSpec, t: usize, indices: &[usize], plan: Plan) -> Thre
 
     let mut now = plan.now();
     if open_rate.is_none() {
-        for i in 0..conns.len() {
-            if conns[i].alive() {
-                conns[i].queue.push_back(now);
-                conns[i].last_progress_ns = now;
-                flush(
-                    &mut conns[i],
-                    i,
-                    &epfd,
-                    &plan,
-                    &mut out,
-                    false,
-                    &mut last_send_ns,
-                );
+        for (i, c) in conns.iter_mut().enumerate() {
+            if c.alive() {
+                c.queue.push_back(now);
+                c.last_progress_ns = now;
+                flush(c, i, &epfd, &plan, &mut out, false, &mut last_send_ns);
             }
         }
     }
