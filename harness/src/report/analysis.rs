@@ -273,7 +273,7 @@ fn split_bounds<'a>(
     cells.iter().copied().partition(|c| !is_bound(c))
 }
 
-/// A statement listing values that are lower bounds ("≥ X"), which no ranking may crown.
+/// A statement listing values that are only bounds ("≥ X" or "below X"), which no ranking may crown.
 fn push_bounds(out: &mut Vec<Insight>, what: &str, bounds: &[&Cell], metric: &str) {
     if bounds.is_empty() {
         return;
@@ -283,24 +283,58 @@ fn push_bounds(out: &mut Vec<Insight>, what: &str, bounds: &[&Cell], metric: &st
         .iter()
         .filter_map(|c| {
             let v = c.metrics.get(metric)?;
-            let why = if has_finding(c, "client_bottleneck") {
-                "the load generator was saturated"
+            Some(if has_finding(c, "capacity_below_range") {
+                let below = c.metrics.get("capacity_upper_msgs_per_s").unwrap_or(v);
+                format!(
+                    "{} below {} (missed the objective at every rate tried)",
+                    c.implementation,
+                    fmt_value(unit, below)
+                )
+            } else if has_finding(c, "client_bottleneck") {
+                format!(
+                    "{} ≥ {} (the load generator was saturated)",
+                    c.implementation,
+                    fmt_value(unit, v)
+                )
             } else {
-                "met the objective at every rate tried"
-            };
-            Some(format!(
-                "{} ≥ {} ({why})",
-                c.implementation,
-                fmt_value(unit, v)
-            ))
+                format!(
+                    "{} ≥ {} (met the objective at every rate tried)",
+                    c.implementation,
+                    fmt_value(unit, v)
+                )
+            })
         })
         .collect();
     if !items.is_empty() {
         out.push(Insight::Statement {
-            what: format!("{what}: lower bounds, not ranked"),
+            what: format!("{what}: bounds, not ranked"),
             text: items.join("; "),
         });
     }
+}
+
+/// Says why nothing was ranked when every cell of a scenario was excluded.
+fn push_unranked(out: &mut Vec<Insight>, what: String, excluded: &[&Cell]) {
+    let items: Vec<String> = excluded
+        .iter()
+        .map(|c| {
+            let mut why: Vec<&str> = c
+                .findings
+                .iter()
+                .filter(|f| f.kind == "over_capacity" || f.kind.starts_with("check_"))
+                .map(|f| f.kind.as_str())
+                .collect();
+            why.dedup();
+            format!("{} ({})", c.implementation, why.join(", "))
+        })
+        .collect();
+    out.push(Insight::Statement {
+        what,
+        text: format!(
+            "not ranked: no cell kept up with the offered load with a measurable latency — {}",
+            items.join("; ")
+        ),
+    });
 }
 
 /// The summary's plain-language findings, generated from the data.
@@ -327,6 +361,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         let (ranked, bounds) = split_bounds(&s.cells, |c| {
             c.metrics.get("capacity_is_lower_bound") == Some(1.0)
                 || has_finding(c, "client_bottleneck")
+                || has_finding(c, "capacity_below_range")
         });
         push_pick(
             &mut out,
@@ -349,9 +384,19 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     );
     if let Some(s) = open_abs {
         // Only cells whose latency is measurable and that kept up with the offered load compete.
-        let (ranked, _) = split_bounds(&s.cells, |c| {
+        let (ranked, excluded) = split_bounds(&s.cells, |c| {
             has_finding(c, "over_capacity") || c.metrics.get("latency_measurable") == Some(0.0)
         });
+        if ranked.is_empty() {
+            push_unranked(
+                &mut out,
+                format!(
+                    "Echo tail latency at equal offered load ({})",
+                    s.description
+                ),
+                &excluded,
+            );
+        }
         push_pick(
             &mut out,
             format!(
