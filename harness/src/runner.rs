@@ -389,12 +389,6 @@ pub fn params(pairs: &[(&str, serde_json::Value)]) -> BTreeMap<String, serde_jso
 /// (secondary: the maximum under this client engine).
 pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
     let s = run.cfg.suite.echo.clone();
-    let mut limits = crate::stats::echo_checks::Limits::default();
-    if !s.interference_rerun {
-        // Interference is still measured and reported; the quick suite just does not re-run for it.
-        limits.max_other_cores = f64::INFINITY;
-        limits.max_steal_cores = f64::INFINITY;
-    }
     let cfg = EchoConfig {
         warmup: s.warmup,
         duration: s.duration,
@@ -404,8 +398,9 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
         client_threads: run.cfg.client_threads,
         client_cpus: run.cfg.pin.as_ref().map(|p| p.1.clone()),
         server_cpus: run.cfg.pin.as_ref().map(|p| p.0.clone()),
-        limits,
+        limits: crate::stats::echo_checks::Limits::default(),
         max_extensions: s.max_extensions,
+        interference_rerun: s.interference_rerun,
     };
     let impls: Vec<String> = run.runnable("echo").into_iter().map(|(n, _)| n).collect();
     if impls.is_empty() {

@@ -41,6 +41,8 @@ pub struct EchoConfig {
     pub limits: Limits,
     /// How many times a trial whose checks fail may be re-run with a doubled window.
     pub max_extensions: u32,
+    /// Re-run a trial (once) that ran under interference; when off it is only recorded.
+    pub interference_rerun: bool,
 }
 
 /// Grace period for a server to exit after SIGTERM or stdin EOF.
@@ -69,6 +71,7 @@ pub fn run_trial(
         let a = attempt(launch, p, cfg, seed, duration)?;
         if let Some(why) = &a.interference
             && rerun_for_interference.is_none()
+            && cfg.interference_rerun
         {
             history.push(format!("re-run once: {why}"));
             rerun_for_interference = Some(why.clone());
@@ -102,7 +105,12 @@ fn finish(a: Attempt, extensions: u32, rerun: Option<String>, history: Vec<Strin
         t.findings.push(Finding {
             kind: "interference".into(),
             message: format!(
-                "measured under interference even after one re-run: {why}{}",
+                "measured under interference{}: {why}{}",
+                if rerun.is_some() {
+                    " even after one re-run"
+                } else {
+                    ""
+                },
                 if history.is_empty() {
                     String::new()
                 } else {
