@@ -10,10 +10,6 @@ use super::metrics::{
 use super::palette::Palette;
 use crate::results::{Cell, CellStatus, ImplStatus, Results};
 
-/// The reference implementation that runs futures without spawning tasks: shown beside rankings, not in
-/// them (it is a floor, not a contender).
-pub const REFERENCE_IMPLS: &[&str] = &["rust-join-all"];
-
 /// Workloads in the order reports present them.
 pub const WORKLOAD_ORDER: &[&str] = &["echo", "fanout", "stream", "futures", "micro"];
 
@@ -99,6 +95,8 @@ pub struct RankEntry {
     pub ratio_hi: f64,
     /// The interval overlaps the best's: not distinguishable from the best with this data.
     pub tied_with_best: bool,
+    /// For a reference implementation, what it stands for ("no spawning", "async vs threads").
+    pub reference: Option<String>,
 }
 
 /// Implementations ordered best first on one metric in one scenario.
@@ -112,9 +110,9 @@ pub struct Ranking {
     pub references: Vec<RankEntry>,
 }
 
-/// Ranks the cells' implementations on `metric`; `None` when no cell has the metric or the metric has
-/// no better direction.
-pub fn rank(cells: &[&Cell], metric: &str, scenario: &str) -> Option<Ranking> {
+/// Ranks the cells' implementations on `metric`, reference implementations (per `palette`) beside the
+/// ranking; `None` when no cell has the metric or the metric has no better direction.
+pub fn rank(cells: &[&Cell], metric: &str, scenario: &str, palette: &Palette) -> Option<Ranking> {
     let def = metric_def(metric);
     if def.better == Better::Neither {
         return None;
@@ -129,7 +127,7 @@ pub fn rank(cells: &[&Cell], metric: &str, scenario: &str) -> Option<Ranking> {
     });
     let (refs, ranked): (Vec<_>, Vec<_>) = measured
         .into_iter()
-        .partition(|(c, _)| REFERENCE_IMPLS.contains(&c.implementation.as_str()));
+        .partition(|(c, _)| palette.is_reference(&c.implementation));
     let (_, best) = *ranked.first()?;
     let entry = |(c, e): (&Cell, Estimate)| {
         let ratio = |v: f64| {
@@ -145,6 +143,7 @@ pub fn rank(cells: &[&Cell], metric: &str, scenario: &str) -> Option<Ranking> {
             ratio_lo: ratio(e.lo),
             ratio_hi: ratio(e.hi),
             tied_with_best: e.overlaps(&best),
+            reference: palette.reference(&c.implementation).map(str::to_string),
             estimate: e,
         }
     };
@@ -189,8 +188,9 @@ impl Ranking {
         }
         for r in &self.references {
             line.push_str(&format!(
-                "; reference {} (no spawning): {}",
+                "; reference {} ({}): {}",
                 r.implementation,
+                r.reference.as_deref().unwrap_or("reference"),
                 fmt_value(unit, r.estimate.median)
             ));
         }
@@ -217,8 +217,15 @@ pub enum Insight {
 }
 
 /// Adds a ranking insight when the cells can be ranked on `metric`.
-fn push_pick(out: &mut Vec<Insight>, what: String, cells: &[&Cell], metric: &str, scenario: &str) {
-    if let Some(ranking) = rank(cells, metric, scenario)
+fn push_pick(
+    out: &mut Vec<Insight>,
+    palette: &Palette,
+    what: String,
+    cells: &[&Cell],
+    metric: &str,
+    scenario: &str,
+) {
+    if let Some(ranking) = rank(cells, metric, scenario, palette)
         && !ranking.entries.is_empty()
     {
         out.push(Insight::Pick { what, ranking });
@@ -365,6 +372,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         });
         push_pick(
             &mut out,
+            palette,
             format!("Highest echo capacity ({})", s.description),
             &ranked,
             "capacity_msgs_per_s",
@@ -399,6 +407,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         }
         push_pick(
             &mut out,
+            palette,
             format!(
                 "Lowest echo tail latency at equal offered load, p99 ({arrivals}{})",
                 s.description
@@ -409,6 +418,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         );
         push_pick(
             &mut out,
+            palette,
             format!(
                 "Least server CPU per echoed message at equal offered load ({arrivals}{})",
                 s.description
@@ -431,6 +441,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         let (ranked, bounds) = split_bounds(&h.cells, |c| has_finding(c, "client_bottleneck"));
         push_pick(
             &mut out,
+            palette,
             format!(
                 "Highest echo throughput, secondary: the maximum under the {} client ({})",
                 engine.unwrap_or("harness's"),
@@ -459,6 +470,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     if let Some(s) = most_conns {
         push_pick(
             &mut out,
+            palette,
             format!("Smallest echo server memory ({})", s.description),
             &s.cells,
             "peak_rss_bytes",
@@ -468,6 +480,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     if let Some(h) = headline_closed {
         push_pick(
             &mut out,
+            palette,
             "Fastest echo start-up (start to ready)".into(),
             &h.cells,
             "startup_ms",
@@ -494,6 +507,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         if let Some(s) = big {
             push_pick(
                 &mut out,
+                palette,
                 format!("Smallest memory per task ({})", s.description),
                 &s.cells,
                 "bytes_per_task",
@@ -501,19 +515,30 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             );
         }
     }
+    // Sleeps are sized per implementation in newer results: compare the time beyond them there.
+    let total = if fanout.iter().any(|s| {
+        s.cells
+            .iter()
+            .any(|c| estimate(c, "total_net_ms").is_some())
+    }) {
+        "total_net_ms"
+    } else {
+        "total_ms"
+    };
     if let Some(v) = variants.first() {
         let big = headline(
             &fanout,
-            "total_ms",
+            total,
             |c| &param_str(c, "variant") == v,
             |c| param_f64(c, "tasks").unwrap_or(0.0),
         );
         if let Some(s) = big {
             push_pick(
                 &mut out,
+                palette,
                 format!("Fastest to spawn and finish all tasks ({})", s.description),
                 &s.cells,
-                "total_ms",
+                total,
                 &s.description,
             );
         }
@@ -530,6 +555,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     if let Some(s) = balanced {
         push_pick(
             &mut out,
+            palette,
             format!("Highest stream throughput ({})", s.description),
             &s.cells,
             "throughput_items_per_s",
@@ -616,6 +642,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         let what = format!("Cheapest {}", s.description);
         push_pick(
             &mut out,
+            palette,
             what,
             &s.cells,
             "median_ns",
@@ -703,7 +730,8 @@ fn columns_for(workload: &str, cells: &[&Cell]) -> Vec<String> {
             "startup_ms",
             "errors",
         ],
-        "fanout" => &[
+        // Older results slept the same for everyone: their raw times compare as they are.
+        "fanout" if !cells.iter().any(|c| estimate(c, "total_net_ms").is_some()) => &[
             "peak_rss_bytes",
             "bytes_per_task",
             "spawn_ms",
@@ -713,12 +741,26 @@ fn columns_for(workload: &str, cells: &[&Cell]) -> Vec<String> {
             "cpu_sys_s",
             "future_bytes",
         ],
+        "fanout" => &[
+            "peak_rss_bytes",
+            "bytes_per_task",
+            "spawn_ms",
+            "total_net_ms",
+            "wall_net_ms",
+            "sleep_ms",
+            "cpu_user_s",
+            "cpu_sys_s",
+            "future_bytes",
+        ],
         "stream" => &[
             "throughput_items_per_s",
+            "throughput_net_items_per_s",
             "latency_ns.p50",
             "latency_ns.p99",
             "latency_ns.max",
             "elapsed_ms",
+            "paused_ms",
+            "pause_overshoot",
             "peak_rss_bytes",
             "cpu_user_s",
         ],
@@ -894,7 +936,7 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
                     });
                 }
                 if !c.findings.iter().any(|f| f.kind == "noisy") {
-                    for m in super::metrics::headline_metrics(&c.workload) {
+                    for m in super::metrics::cell_headline_metrics(c) {
                         if let Some(e) = estimate(c, m)
                             && e.noisy()
                         {
@@ -1002,7 +1044,11 @@ mod tests {
             cell("rust-join-all", "bytes_per_task", 64.0, 1.0),
         ];
         let refs: Vec<&Cell> = cells.iter().collect();
-        let r = rank(&refs, "bytes_per_task", "bare").unwrap();
+        let palette = Palette::from_names(
+            &["go", "rust-tokio", "node", "rust-join-all"],
+            &[("rust-join-all", "no spawning")],
+        );
+        let r = rank(&refs, "bytes_per_task", "bare", &palette).unwrap();
         let names: Vec<&str> = r
             .entries
             .iter()
@@ -1030,6 +1076,39 @@ mod tests {
     }
 
     #[test]
+    fn references_come_from_the_results_not_a_fixed_list() {
+        let cells = [
+            cell("rust-tokio", "total_net_ms", 30.0, 1.0),
+            cell("rust-threads", "total_net_ms", 900.0, 10.0),
+            cell("rust-join-all", "total_net_ms", 10.0, 1.0),
+        ];
+        let refs: Vec<&Cell> = cells.iter().collect();
+        // rust-join-all is a contender here: only the results say what is a reference.
+        let palette = Palette::from_names(
+            &["rust-tokio", "rust-threads", "rust-join-all"],
+            &[("rust-threads", "async vs threads")],
+        );
+        let r = rank(&refs, "total_net_ms", "bare", &palette).unwrap();
+        let names: Vec<&str> = r
+            .entries
+            .iter()
+            .map(|e| e.implementation.as_str())
+            .collect();
+        assert_eq!(names, ["rust-join-all", "rust-tokio"]);
+        assert_eq!(r.references.len(), 1);
+        assert_eq!(
+            r.references[0].reference.as_deref(),
+            Some("async vs threads")
+        );
+        assert!(r.entries.iter().all(|e| e.reference.is_none()));
+        let s = r.sentence(3);
+        assert!(
+            s.ends_with("; reference rust-threads (async vs threads): 900 ms"),
+            "{s}"
+        );
+    }
+
+    #[test]
     fn higher_is_better_and_failed_cells_are_not_ranked() {
         let mut failed = cell("node", "throughput_items_per_s", 9e9, 1.0);
         failed.status = CellStatus::Crashed;
@@ -1039,7 +1118,8 @@ mod tests {
             failed,
         ];
         let refs: Vec<&Cell> = cells.iter().collect();
-        let r = rank(&refs, "throughput_items_per_s", "x").unwrap();
+        let palette = Palette::from_names(&[], &[]);
+        let r = rank(&refs, "throughput_items_per_s", "x", &palette).unwrap();
         let names: Vec<&str> = r
             .entries
             .iter()
@@ -1048,6 +1128,6 @@ mod tests {
         assert_eq!(names, ["rust-tokio", "go"]);
         assert!(r.entries[1].ratio < 1.0);
         // Descriptive metrics are never ranked.
-        assert!(rank(&refs, "client_cpu_util", "x").is_none());
+        assert!(rank(&refs, "client_cpu_util", "x", &palette).is_none());
     }
 }

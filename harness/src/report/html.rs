@@ -460,8 +460,9 @@ fn ranking_table(h: &mut String, what: &str, r: &Ranking, palette: &Palette) {
         let width = (rel(e.ratio).clamp(0.0, 1.0) * 160.0).round();
         let name = if reference {
             format!(
-                "{} <span class=\"muted\">(reference, no spawning)</span>",
-                esc(&e.implementation)
+                "{} <span class=\"muted\">(reference, {})</span>",
+                esc(&e.implementation),
+                esc(e.reference.as_deref().unwrap_or("not ranked"))
             )
         } else {
             esc(&e.implementation)

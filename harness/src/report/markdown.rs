@@ -305,8 +305,9 @@ fn ranking_table(md: &mut String, what: &str, r: &Ranking) {
     for e in &r.references {
         let _ = writeln!(
             md,
-            "| – | {} (reference, no spawning) | {} | {} | |",
+            "| – | {} (reference, {}) | {} | {} | |",
             esc(&e.implementation),
+            esc(e.reference.as_deref().unwrap_or("not ranked")),
             esc(&fmt_estimate(r.metric.unit, &e.estimate)),
             fmt_ratio(e.ratio)
         );

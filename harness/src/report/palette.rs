@@ -1,6 +1,6 @@
-//! One colour per implementation, the same in every chart and table: keyed by the implementation's
-//! position in `results.implementations` (names that only appear in cells follow, in order of first
-//! appearance).
+//! How each implementation is drawn, the same in every chart and table: one colour, keyed by the
+//! implementation's position in `results.implementations` (names that only appear in cells follow, in
+//! order of first appearance), and whether it is a reference (drawn dashed, listed beside rankings).
 
 use crate::results::Results;
 
@@ -24,10 +24,12 @@ const COLORS: &[(u8, u8, u8)] = &[
     (230, 85, 13),
 ];
 
-/// Implementation name → colour.
+/// Implementation name → colour and reference label.
 #[derive(Debug, Clone)]
 pub struct Palette {
     names: Vec<String>,
+    /// Reference implementations and what each stands for (from the results, not a hard-coded list).
+    references: Vec<(String, String)>,
 }
 
 impl Palette {
@@ -42,7 +44,37 @@ impl Palette {
                 names.push(c.implementation.clone());
             }
         }
-        Palette { names }
+        let references = results
+            .implementations
+            .iter()
+            .filter_map(|i| Some((i.name.clone(), i.reference_text()?.to_string())))
+            .collect();
+        Palette { names, references }
+    }
+
+    /// A palette over `names` with the given (name, label) references; for tests and tools that have
+    /// no results file.
+    pub fn from_names(names: &[&str], references: &[(&str, &str)]) -> Self {
+        Palette {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            references: references
+                .iter()
+                .map(|(n, l)| (n.to_string(), l.to_string()))
+                .collect(),
+        }
+    }
+
+    /// What `name` is a reference for ("no spawning", "async vs threads"), or `None` for contenders.
+    pub fn reference(&self, name: &str) -> Option<&str> {
+        self.references
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, l)| l.as_str())
+    }
+
+    /// Whether `name` is a reference implementation.
+    pub fn is_reference(&self, name: &str) -> bool {
+        self.reference(name).is_some()
     }
 
     /// Position of `name` in the palette order (unknown names go last).

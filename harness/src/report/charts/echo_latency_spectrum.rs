@@ -73,7 +73,7 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
                     name: c.implementation.clone(),
                     color: palette.rgb(&c.implementation),
                     points,
-                    dashed: false,
+                    dashed: palette.is_reference(&c.implementation),
                 }
             })
             .filter(|s| !s.points.is_empty())

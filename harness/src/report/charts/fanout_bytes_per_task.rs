@@ -39,10 +39,8 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
             .iter()
             .filter_map(|c| {
                 let e = estimate(c, "bytes_per_task")?;
-                let reference =
-                    crate::report::analysis::REFERENCE_IMPLS.contains(&c.implementation.as_str());
                 Some(Bar {
-                    label: if reference {
+                    label: if palette.is_reference(&c.implementation) {
                         format!("{} (reference)", c.implementation)
                     } else {
                         c.implementation.clone()

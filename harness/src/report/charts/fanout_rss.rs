@@ -35,6 +35,18 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
         if series.is_empty() {
             continue;
         }
+        let dashed: Vec<String> = series
+            .iter()
+            .filter_map(|s| Some(format!("{} ({})", s.name, palette.reference(&s.name)?)))
+            .collect();
+        let dashed = if dashed.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Dashed: reference lines, not contenders: {}.",
+                dashed.join(", ")
+            )
+        };
         let mut what = variant.clone().unwrap_or_else(|| "fan-out".into());
         if several_sleeps && let Some(s) = sleep {
             what.push_str(&format!(", {s} ms sleep"));
@@ -46,7 +58,7 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
             caption: format!(
                 "Peak resident set size of the whole process while N tasks wait on a timer ({what} variant; median \
                  across trials, bars: 95 % CI). Both axes are logarithmic: parallel lines mean the same per-task \
-                 cost. Dashed: futures polled without spawning (rust-join-all), the floor. Lower is better."
+                 cost.{dashed} Lower is better."
             ),
             figure: Figure::Lines {
                 x: Axis { label: "tasks (log scale)".into(), unit: Unit::Count, scale: Scale::Log },

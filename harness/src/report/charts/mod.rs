@@ -190,7 +190,7 @@ fn series_per_impl(
                 name: c.implementation.clone(),
                 color: palette.rgb(&c.implementation),
                 points: vec![p],
-                dashed: super::analysis::REFERENCE_IMPLS.contains(&c.implementation.as_str()),
+                dashed: palette.is_reference(&c.implementation),
             }),
         }
     }
