@@ -12,32 +12,49 @@ use std::path::{Path, PathBuf};
 
 /// Runs the command and returns the exit code (0 ok, 1 failures or regressions, 130 interrupted).
 pub fn run(opts: Opts) -> anyhow::Result<i32> {
-    let root = find_root(opts.root.as_deref())?;
     let mut ui = Ui::new(opts.quiet);
+    // `report` and `compare` only read results files: they need no repository.
+    let root = || find_root(opts.root.as_deref());
     match opts.command {
-        Command::Run(args) => run_cmd(&root, &args, false, &mut ui),
-        Command::Verify { select, out } => {
+        Command::Run(ref args) => run_cmd(&root()?, args, false, &mut ui),
+        Command::Verify {
+            ref select,
+            ref out,
+            force,
+        } => {
             let args = RunArgs {
-                select,
+                select: select.clone(),
                 quick: true,
                 full: false,
                 repeat: None,
-                out,
+                out: out.clone(),
+                force,
                 pin: None,
                 no_pin: false,
                 client_threads: None,
                 latency_objective_us: 1000.0,
             };
-            run_cmd(&root, &args, true, &mut ui)
+            run_cmd(&root()?, &args, true, &mut ui)
         }
-        Command::List { json } => list(&root, json, &ui),
-        Command::Report { results, out } => {
-            let r = crate::results::load(&results)?;
-            let dir =
-                out.unwrap_or_else(|| results.parent().map(Path::to_path_buf).unwrap_or_default());
+        Command::List { json } => list(&root()?, json, &ui),
+        Command::Report {
+            ref results,
+            ref out,
+        } => {
+            let r = crate::results::load(results)?;
+            let dir = out.clone().unwrap_or_else(|| {
+                results
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from("."))
+            });
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             for f in crate::report::write_all(&r, &dir)? {
-                println!("{}", f.display());
+                println!(
+                    "{}",
+                    crate::text::escape_for_terminal(&f.display().to_string())
+                );
             }
             Ok(0)
         }
@@ -51,7 +68,7 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
             }
             let (b, n) = (crate::results::load(&base)?, crate::results::load(&new)?);
             let cmp = crate::compare::compare(&b, &n, threshold);
-            print!("{}", cmp.render_text());
+            print!("{}", crate::text::escape_for_terminal(&cmp.render_text()));
             Ok(cmp.exit_code())
         }
     }
@@ -124,6 +141,8 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
     let mut suite = Suite::new(args.suite_kind());
     if let Some(r) = args.repeat {
         suite.repeat = r as usize;
+        // An explicit --repeat applies to every cell, the echo closed loop's included.
+        suite.echo.closed_repeat = r as usize;
     }
     let workloads = workloads(&args.select);
     let run_id = crate::env::run_id();
@@ -136,6 +155,13 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
             .join(&run_id),
         None => root.join("results").join(&run_id),
     };
+    let existing = out_dir.join("results.json");
+    if args.out.is_some() && !args.force && std::fs::symlink_metadata(&existing).is_ok() {
+        bail!(
+            "{} already holds results.json (an earlier run); pass --force to overwrite it, or choose another --out",
+            out_dir.display()
+        );
+    }
     let placement = crate::workload::echo::placement::choose(args.pin.clone(), args.no_pin);
     let client_threads = args
         .client_threads
@@ -163,6 +189,7 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         implementations: (!args.select.implementations.is_empty())
             .then(|| args.select.implementations.clone()),
         out_dir: out_dir.clone(),
+        run_id: run_id.clone(),
         provision: if args.select.no_provision {
             Provision::Forbidden
         } else {
@@ -193,7 +220,12 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
     let mut run = Run::start(&cfg, ui)?;
     let outcome = measure_all(&mut run, &workloads, verify_only);
     let interrupted = crate::process::interrupted();
-    let results = run.finish()?;
+    let (results, results_path) = run.finish_at()?;
+    // Reports go beside the results, wherever they had to go.
+    let out_dir = results_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or(out_dir);
     if let Err(e) = outcome
         && !interrupted
     {
@@ -205,8 +237,11 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
             Err(e) => eprintln!("warning: writing reports failed: {e:#}"),
         }
     }
-    print!("{}", crate::summary::render(&results));
-    println!("\nresults: {}", out_dir.join("results.json").display());
+    print!(
+        "{}",
+        crate::text::escape_for_terminal(&crate::summary::render(&results))
+    );
+    println!("\nresults: {}", results_path.display());
     if interrupted {
         eprintln!("interrupted: partial results kept in {}", out_dir.display());
         return Ok(130);

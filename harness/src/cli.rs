@@ -37,6 +37,9 @@ pub enum Command {
         /// Write results.json into exactly this directory (default target/asyncbench/verify/<run-id>/).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Overwrite a results.json already in --out.
+        #[arg(long)]
+        force: bool,
     },
     /// Regenerate report.html, report.md, results.csv and charts from a results file.
     Report {
@@ -89,6 +92,9 @@ pub struct RunArgs {
     /// Write the run into exactly this directory (default results/<run-id>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Overwrite a results.json already in --out (an earlier run's results are otherwise kept).
+    #[arg(long)]
+    pub force: bool,
     /// Echo CPU placement: "SERVER_CPUS:CLIENT_CPUS", e.g. "1:0" (default: the machine's CPUs split
     /// into a server set and a disjoint client set, see docs/METHODOLOGY.md).
     #[arg(long, value_parser = parse_pin, conflicts_with = "no_pin")]

@@ -21,6 +21,7 @@ pub mod runner;
 pub mod stats;
 pub mod suite;
 pub mod summary;
+pub mod text;
 pub mod toolchain;
 pub mod ui;
 pub mod verify;

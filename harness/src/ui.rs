@@ -20,11 +20,13 @@ impl Ui {
         }
     }
 
-    /// A one-line message (printed above the bar on a terminal).
+    /// A one-line message (printed above the bar on a terminal). Control and bidi characters (from
+    /// child stderr or names) are escaped.
     pub fn line(&self, msg: &str) {
         if self.quiet {
             return;
         }
+        let msg = &crate::text::escape_for_terminal(msg);
         match &self.bar {
             Some(bar) => bar.println(msg),
             None => eprintln!("{msg}"),
@@ -58,6 +60,7 @@ impl Ui {
         if self.quiet {
             return;
         }
+        let msg = &crate::text::escape_for_terminal(msg);
         match &self.bar {
             Some(bar) => bar.set_message(msg.to_string()),
             None => eprintln!("   {msg}"),

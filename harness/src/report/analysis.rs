@@ -981,6 +981,7 @@ pub fn status_text(s: CellStatus) -> &'static str {
         CellStatus::Failed => "failed",
         CellStatus::Timeout => "timeout",
         CellStatus::Crashed => "crashed",
+        CellStatus::OutOfMemory => "out of memory",
     }
 }
 

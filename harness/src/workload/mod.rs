@@ -73,6 +73,12 @@ impl Failure {
             reason: reason.into(),
         }
     }
+    pub fn out_of_memory(reason: impl Into<String>) -> Self {
+        Failure {
+            status: CellStatus::OutOfMemory,
+            reason: reason.into(),
+        }
+    }
 
     /// Maps a failed wait for an event to the cell status it deserves.
     pub fn from_wait(what: &str, e: WaitError) -> Self {
@@ -85,6 +91,12 @@ impl Failure {
                 Failure::failed(format!("protocol error while waiting for {what}: {p}"))
             }
             WaitError::Interrupted => Failure::failed("interrupted by the user"),
+            WaitError::OutOfMemory(reason) => {
+                Failure::out_of_memory(format!("out of memory before {what}: {reason}"))
+            }
+            WaitError::StdoutClosed => Failure::failed(format!(
+                "protocol error: closed its stdout before printing its {what} event but kept running; killed"
+            )),
         }
     }
 }
@@ -162,9 +174,14 @@ pub fn run_finite(
     };
     let wall_ms = child.started.elapsed().as_secs_f64() * 1e3;
     let memory = sampler.finish();
-    if let Some(extra) = child.extra_stdout() {
+    if let Some(extra) = child.extra_stdout_reason() {
         return Err(Failure::failed(format!(
-            "protocol error: unexpected stdout after the result: {extra:?}"
+            "protocol error after the result: {extra}"
+        )));
+    }
+    if let Some(reason) = child.out_of_memory() {
+        return Err(Failure::out_of_memory(format!(
+            "out of memory after printing its result: {reason}"
         )));
     }
     if exit != Exit::Code(0) {
