@@ -33,6 +33,7 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
                 no_pin: false,
                 client_threads: None,
                 latency_objective_us: 1000.0,
+                save_baseline: None,
             };
             run_cmd(&root()?, &args, true, &mut ui)
         }
@@ -40,6 +41,7 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
         Command::Report {
             ref results,
             ref out,
+            ref export,
         } => {
             let r = crate::results::load(results)?;
             let dir = out.clone().unwrap_or_else(|| {
@@ -50,6 +52,20 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
                     .unwrap_or_else(|| PathBuf::from("."))
             });
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            if !export.is_empty() {
+                for &format in export {
+                    for (name, bytes) in crate::export::render(&r, format) {
+                        let path = dir.join(name);
+                        std::fs::write(&path, bytes)
+                            .with_context(|| format!("writing {}", path.display()))?;
+                        println!(
+                            "{}",
+                            crate::text::escape_for_terminal(&path.display().to_string())
+                        );
+                    }
+                }
+                return Ok(0);
+            }
             for f in crate::report::write_all(&r, &dir)? {
                 println!(
                     "{}",
@@ -58,17 +74,47 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Command::History(ref args) => crate::history_cmd::run(&root()?, args),
         Command::Compare {
-            base,
-            new,
-            threshold,
+            ref files,
+            ref baseline,
+            ref threshold,
+            allow_missing,
+            format,
         } => {
-            if !(threshold.is_finite() && threshold >= 0.0) {
-                bail!("--threshold must be a percentage ≥ 0, e.g. --threshold 5");
-            }
+            let thresholds = crate::compare::Thresholds::parse(threshold)?;
+            // Only baselines live in the repository; two named files need none.
+            let results_dir = || root().map(|r| r.join("results"));
+            let (base, new) = match (baseline, files.as_slice()) {
+                (Some(name), []) => {
+                    let dir = results_dir()?;
+                    (
+                        crate::baseline::results_path(&dir, name)?,
+                        crate::baseline::latest_results(&dir)?,
+                    )
+                }
+                (Some(name), [new]) => (
+                    crate::baseline::results_path(&results_dir()?, name)?,
+                    new.clone(),
+                ),
+                (None, [base, new]) => (base.clone(), new.clone()),
+                (Some(_), _) => bail!(
+                    "with --baseline NAME give at most one results file (the new run; default results/latest)"
+                ),
+                (None, _) => {
+                    bail!("compare needs BASE.json NEW.json, or --baseline NAME [NEW.json]")
+                }
+            };
             let (b, n) = (crate::results::load(&base)?, crate::results::load(&new)?);
-            let cmp = crate::compare::compare(&b, &n, threshold);
-            print!("{}", crate::text::escape_for_terminal(&cmp.render_text()));
+            let cmp = crate::compare::compare(
+                &b,
+                &n,
+                &crate::compare::CompareOptions {
+                    thresholds,
+                    allow_missing,
+                },
+            )?;
+            print!("{}", crate::text::escape_for_terminal(&cmp.render(format)));
             Ok(cmp.exit_code())
         }
     }
@@ -108,6 +154,7 @@ fn workloads(select: &SelectArgs) -> Vec<Workload> {
             Workload::Echo,
             Workload::Fanout,
             Workload::Stream,
+            Workload::Cancel,
             Workload::Futures,
             Workload::Micro,
         ]
@@ -136,6 +183,9 @@ fn raise_open_files_limit() {
 }
 
 fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyhow::Result<i32> {
+    if let Some(name) = &args.save_baseline {
+        crate::baseline::validate_name(name)?;
+    }
     crate::process::install_interrupt_handler().context("installing the Ctrl-C handler")?;
     raise_open_files_limit();
     let mut suite = Suite::new(args.suite_kind());
@@ -242,9 +292,29 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         crate::text::escape_for_terminal(&crate::summary::render(&results))
     );
     println!("\nresults: {}", results_path.display());
+    if !verify_only {
+        // results.json is already on disk: a broken history costs a warning, never the run.
+        let db = root.join("results").join(crate::history::FILE);
+        let recorded = crate::history::History::open(&db)
+            .and_then(|mut h| h.record(&results, !interrupted, Some(&results_path)));
+        if let Err(e) = recorded {
+            eprintln!("warning: not recorded in the run history: {e}");
+        }
+    }
     if interrupted {
         eprintln!("interrupted: partial results kept in {}", out_dir.display());
         return Ok(130);
+    }
+    if !verify_only {
+        // Only a complete run moves results/latest or becomes a baseline.
+        let results_dir = root.join("results");
+        if let Err(e) = crate::baseline::set_latest(&results_dir, &out_dir) {
+            eprintln!("warning: updating results/latest failed: {e:#}");
+        }
+        if let Some(name) = &args.save_baseline {
+            let dir = crate::baseline::save(&results_dir, name, &out_dir)?;
+            println!("baseline {name}: {}", dir.display());
+        }
     }
     // A run records failures as outcomes and succeeds; `verify` is a check and fails on any of them.
     let all_ok = results
@@ -264,6 +334,7 @@ fn measure_all(run: &mut Run, workloads: &[Workload], verify_only: bool) -> anyh
             Workload::Echo => runner::measure_echo(run)?,
             Workload::Fanout => runner::measure_fanout(run)?,
             Workload::Stream => runner::measure_stream(run)?,
+            Workload::Cancel => crate::workload::cancel::measure(run)?,
             Workload::Futures => crate::workload::futures::measure(run)?,
             Workload::Micro => crate::workload::micro::measure(run)?,
         }

@@ -27,6 +27,7 @@ pub enum Workload {
     Echo,
     Fanout,
     Stream,
+    Cancel,
     Futures,
     Micro,
 }
@@ -37,6 +38,7 @@ impl Workload {
             Workload::Echo => "echo",
             Workload::Fanout => "fanout",
             Workload::Stream => "stream",
+            Workload::Cancel => "cancel",
             Workload::Futures => "futures",
             Workload::Micro => "micro",
         }

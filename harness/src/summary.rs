@@ -270,6 +270,7 @@ pub fn render(r: &Results) -> String {
             );
         }
     }
+    out.push_str(&crate::report::cancel::terminal_summary(r));
     if let Some(line) = loadgen_headroom(r) {
         let _ = writeln!(out, "\n{line}");
     }
@@ -307,6 +308,8 @@ pub fn render(r: &Results) -> String {
                     | "backpressure_violation"
                     | "noisy"
                     | "not_all_concurrent"
+                    | "leak"
+                    | "lost_items"
             )
         })
         .map(|(c, f)| {

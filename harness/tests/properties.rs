@@ -151,7 +151,11 @@ proptest! {
             && let Ok(r) = results::parse(text)
         {
             // Whatever loads can be compared and rendered without a panic too.
-            let _ = asyncbench::compare::compare(&r, &r, 5.0).render_text();
+            if let Ok(c) =
+                asyncbench::compare::compare(&r, &r, &asyncbench::compare::CompareOptions::default())
+            {
+                let _ = c.render_text();
+            }
         }
     }
 

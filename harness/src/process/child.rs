@@ -632,6 +632,17 @@ impl Running {
             .unwrap_or((Exit::Signal(libc::SIGKILL), Usage::default()))
     }
 
+    /// Writes one line to the child's stdin (the `cancel` workload's phase acknowledgements).
+    pub fn send_line(&mut self, line: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "stdin already closed")
+        })?;
+        stdin.write_all(line.as_bytes())?;
+        stdin.write_all(b"\n")?;
+        stdin.flush()
+    }
+
     /// Closes the child's stdin (echo servers stop on EOF).
     pub fn close_stdin(&mut self) {
         self.stdin = None;

@@ -9,6 +9,7 @@
 //! - `results.csv` — one row per cell and metric.
 
 pub mod analysis;
+pub mod cancel;
 pub mod charts;
 pub mod csv;
 pub mod format;

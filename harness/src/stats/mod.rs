@@ -1,4 +1,7 @@
-//! Statistics with no I/O: percentiles, summaries across trials, bootstrap intervals.
+//! Statistics with no I/O: percentiles, summaries across trials, distribution-free intervals of the
+//! median, and the change between two runs that `compare` judges.
 
+pub mod change;
+pub mod dist;
 pub mod echo_checks;
 pub mod summary;

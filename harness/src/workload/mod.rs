@@ -1,6 +1,7 @@
 //! Workloads: what a trial of each one starts, what it measures and how it checks the answer. Each
 //! returns plain data (a [`TrialData`] or a failure) to the runner; none of them writes files.
 
+pub mod cancel;
 pub mod echo;
 pub mod fanout;
 pub mod futures;
@@ -126,6 +127,7 @@ pub fn await_ready(
             r.workload
         ))),
         Ok(Event::Result(_)) => Err(Failure::failed("result event before ready")),
+        Ok(Event::Phase(p)) => Err(unexpected_phase(&p)),
         Err(e) => Err(Failure::from_wait("ready", e)),
     }
 }
@@ -157,6 +159,7 @@ pub fn run_finite(
     let fields = match child.next_event(deadline) {
         Ok(Event::Result(f)) => f,
         Ok(Event::Ready(_)) => return Err(Failure::failed("a second ready event")),
+        Ok(Event::Phase(p)) => return Err(unexpected_phase(&p)),
         Err(WaitError::Timeout(_)) => {
             child.kill();
             return Err(Failure::timeout(format!(
@@ -198,6 +201,13 @@ pub fn run_finite(
         wall_ms,
         memory,
     })
+}
+
+/// A `phase` event where the protocol has none (only `cancel --variant mass` announces phases).
+pub fn unexpected_phase(phase: &str) -> Failure {
+    Failure::failed(format!(
+        "protocol error: unexpected phase event {phase:?} (only cancel --variant mass sends phases)"
+    ))
 }
 
 /// Metrics every trial of a measured process reports.

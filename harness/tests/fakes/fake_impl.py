@@ -18,6 +18,9 @@ Modes: ok, crash-at-start, never-ready, wrong-bytes, dies-mid-run, garbage-stdou
        (closes stdout after ready and keeps running), segfault (SIGSEGV after ready), sigkill-self
        (SIGKILL after ready: like the OOM killer, without the kernel's OOM evidence), eats-memory
        (allocates 1 GiB in measured trials, for a test that runs the harness in a small memory cgroup).
+cancel modes: ok, wrong-cleanups (mass reports N-1 cleanups), skips-phases (mass prints its result
+       without phases), hang (mass stops after the first phase is acknowledged), loses-safe (the safe idiom
+       loses an item), phase-in-fanout (fanout announces a phase, which only cancel may do).
 """
 import os
 import signal
@@ -141,6 +144,8 @@ def fanout(opts, starts_so_far=0):
     emit('{"event":"ready","workload":"fanout","runtime":"fake","threads":1}')
     if MODE == "double-ready":
         emit('{"event":"ready","workload":"fanout","runtime":"fake","threads":1}')
+    if MODE == "phase-in-fanout":
+        emit('{"event":"phase","phase":"start"}')
     if MODE == "hang":
         time.sleep(600)
     if MODE == "slow-spawn-caps-sleep" and d > 500:
@@ -199,13 +204,72 @@ def stream(opts):
          % (seq, h, elapsed_ms, extra, samples))
 
 
+def splitmix64(seed):
+    state = seed
+    while True:
+        state = (state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+        yield z ^ (z >> 31)
+
+
+def phase(name):
+    emit('{"event":"phase","phase":"%s"}' % name)
+    line = sys.stdin.readline()
+    if line != "continue\n":
+        sys.stderr.write(f"fake: expected continue, got {line!r}\n")
+        sys.exit(1)
+
+
+def cancel(opts):
+    """Speaks the cancel protocol without real tasks: the harness checks the protocol, not the fake."""
+    emit('{"event":"ready","workload":"cancel","runtime":"fake","threads":1}')
+    variant = opts["variant"]
+    if variant == "mass":
+        n = int(opts["tasks"])
+        if MODE != "skips-phases":
+            phase("start")
+            if MODE == "hang":
+                time.sleep(600)
+            # 4 KiB touched per task, so the harness sees memory grow while "armed".
+            held = [bytearray(os.urandom(16)) * 256 for _ in range(n)]
+            phase("armed")
+            del held
+            phase("cancelled")
+        cleanups = n - 1 if MODE == "wrong-cleanups" else n
+        checksum = sum(i + (i + 1023) % 256 for i in range(n))
+        emit('{"event":"result","workload":"cancel","variant":"mass","tasks":%d,"cleanups":%d,"cleanup_checksum":%d,"cancel_ms":0.5}' % (n, cleanups, checksum))
+    elif variant == "deadline":
+        m, t, p, seed = int(opts["ops"]), int(opts["timeout-ms"]), int(opts["concurrency"]), int(opts["seed"])
+        rng = splitmix64(seed)
+        timeouts, total, per_worker = 0, 0, [0] * max(1, min(p, m))
+        for i in range(m):
+            if next(rng) % 4 == 0:
+                timeouts += 1
+                per_worker[i % len(per_worker)] += t
+            else:
+                total += i
+                per_worker[i % len(per_worker)] += max(1, t // 4)
+        elapsed = max(per_worker)
+        time.sleep(elapsed / 1000)
+        emit('{"event":"result","workload":"cancel","variant":"deadline","ops":%d,"timeouts":%d,"response_sum":%d,"elapsed_ms":%d}' % (m, timeouts, total, elapsed))
+    else:
+        k, idiom = int(opts["items"]), opts["idiom"]
+        lost = 3 if idiom == "unsafe" or MODE == "loses-safe" else 0
+        received = k - lost
+        checksum = k * (k - 1) // 2 - sum(range(lost))
+        emit('{"event":"result","workload":"cancel","variant":"safety","idiom":"%s","items":%d,"received":%d,"checksum":%d,"ticks":1}' % (idiom, k, received, checksum))
+
+
 def main():
     n = starts()
     if MODE == "crash-at-start":
         sys.stderr.write("fake: crashing on purpose\n")
         sys.exit(7)
     workload, opts = sys.argv[1], flags(sys.argv[2:])
-    {"echo": lambda: echo(opts, n), "fanout": lambda: fanout(opts, n), "stream": lambda: stream(opts)}[workload]()
+    {"echo": lambda: echo(opts, n), "fanout": lambda: fanout(opts, n), "stream": lambda: stream(opts),
+     "cancel": lambda: cancel(opts)}[workload]()
 
 
 if __name__ == "__main__":
