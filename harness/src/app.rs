@@ -30,7 +30,9 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
                 out: out.clone(),
                 force,
                 pin: None,
-                client_threads: 1,
+                no_pin: false,
+                client_threads: None,
+                latency_objective_us: 1000.0,
                 save_baseline: None,
             };
             run_cmd(&root()?, &args, true, &mut ui)
@@ -189,6 +191,8 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
     let mut suite = Suite::new(args.suite_kind());
     if let Some(r) = args.repeat {
         suite.repeat = r as usize;
+        // An explicit --repeat applies to every cell, the echo closed loop's included.
+        suite.echo.closed_repeat = r as usize;
     }
     let workloads = workloads(&args.select);
     let run_id = crate::env::run_id();
@@ -208,6 +212,11 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
             out_dir.display()
         );
     }
+    let placement = crate::workload::echo::placement::choose(args.pin.clone(), args.no_pin);
+    let client_threads = args
+        .client_threads
+        .map(|t| t as usize)
+        .unwrap_or_else(|| placement.cpus().map_or(1, |(_, c)| c.len()));
     let config_json = serde_json::json!({
         "command": if verify_only { "verify" } else { "run" },
         "suite": suite,
@@ -216,7 +225,11 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         "implementations": args.select.implementations,
         "provision": !args.select.no_provision,
         "pin": args.pin,
-        "client_threads": args.client_threads,
+        "no_pin": args.no_pin,
+        "echo_placement": placement.describe(),
+        "client_threads": client_threads,
+        "client_engine": crate::workload::echo::loadgen::ENGINE,
+        "latency_objective_us": args.latency_objective_us,
         "ready_timeout_s": args.select.ready_timeout,
         "harness_version": env!("CARGO_PKG_VERSION"),
     });
@@ -233,8 +246,10 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         } else {
             Provision::Allowed
         },
-        pin: args.pin.clone(),
-        client_threads: args.client_threads as usize,
+        pin: placement.cpus(),
+        pin_label: placement.describe(),
+        client_threads,
+        latency_objective_us: args.latency_objective_us,
         verify_only,
         ready_timeout: std::time::Duration::from_secs(args.select.ready_timeout),
         config_json,

@@ -141,12 +141,20 @@ pub struct RunArgs {
     /// Overwrite a results.json already in --out (an earlier run's results are otherwise kept).
     #[arg(long)]
     pub force: bool,
-    /// Pin servers and the load generator to disjoint CPUs: "SERVER_CPUS:CLIENT_CPUS", e.g. "1:0".
-    #[arg(long, value_parser = parse_pin)]
+    /// Echo CPU placement: "SERVER_CPUS:CLIENT_CPUS", e.g. "1:0" (default: the machine's CPUs split
+    /// into a server set and a disjoint client set, see docs/METHODOLOGY.md).
+    #[arg(long, value_parser = parse_pin, conflicts_with = "no_pin")]
     pub pin: Option<(Vec<usize>, Vec<usize>)>,
-    /// Load-generator threads.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub client_threads: u32,
+    /// Run echo servers and the load generator unpinned (they compete for every CPU); labelled in reports.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Load-generator threads (default: one per client CPU, one when unpinned).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub client_threads: Option<u32>,
+    /// Echo latency objective: capacity is the highest offered rate with p99 at or below this (µs) and
+    /// at least 99 % of the offered messages completed.
+    #[arg(long, default_value_t = 1000.0, value_parser = parse_objective)]
+    pub latency_objective_us: f64,
     /// When the run completes, also keep it as baseline NAME (results/baselines/NAME/) for
     /// `compare --baseline NAME`.
     #[arg(long, value_name = "NAME")]
@@ -162,6 +170,16 @@ impl RunArgs {
         } else {
             SuiteKind::Default
         }
+    }
+}
+
+/// Parses a positive latency objective in µs.
+pub fn parse_objective(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a positive number of microseconds; use e.g. --latency-objective-us 1000"
+        )),
     }
 }
 
@@ -213,6 +231,8 @@ mod tests {
                 .contains("SERVER_CPUS:CLIENT_CPUS")
         );
         assert!(parse_pin("999:0").unwrap_err().contains("does not exist"));
+        assert!(parse_objective("0").is_err() && parse_objective("x").is_err());
+        assert_eq!(parse_objective("250"), Ok(250.0));
     }
 
     #[test]

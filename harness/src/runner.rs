@@ -57,9 +57,13 @@ pub struct RunConfig {
     /// Unique id of this run (time to the millisecond plus a random suffix).
     pub run_id: String,
     pub provision: Provision,
-    /// Disjoint CPUs for servers and the load generator.
+    /// Disjoint CPUs for echo servers and the load generator (`None`: unpinned).
     pub pin: Option<(Vec<usize>, Vec<usize>)>,
+    /// How the echo placement was chosen, for results and reports.
+    pub pin_label: String,
     pub client_threads: usize,
+    /// Echo capacity objective: p99 at or below this many µs.
+    pub latency_objective_us: f64,
     pub verify_only: bool,
     /// How long a program may take to print its ready line.
     pub ready_timeout: Duration,
@@ -133,6 +137,8 @@ impl<'a> Run<'a> {
                     server_cpus,
                     client_cpus,
                 });
+        environment.echo_placement = Some(cfg.pin_label.clone());
+        environment.client_engine = Some(crate::workload::echo::loadgen::ENGINE.to_string());
         let writer = results::ResultsWriter::new(cfg.out_dir.join("results.json"));
         let mut run = Run {
             cfg,
@@ -149,13 +155,13 @@ impl<'a> Run<'a> {
         };
         run.save()?;
         run.ui.phase("build", selected.len() as u64);
-        let server_cpus = cfg.pin.as_ref().map(|p| p.0.clone());
+        // Echo servers are pinned per workload (see `runnable`); other workloads run on every CPU.
         for imp in &selected {
             if crate::process::interrupted() {
                 bail!("interrupted");
             }
             run.ui.step(&imp.name);
-            let p = prepare(imp, &paths, cfg.provision, server_cpus.clone(), run.ui);
+            let p = prepare(imp, &paths, cfg.provision, None, run.ui);
             if let (Some(tc), Some(v)) = (&p.info.toolchain, &p.info.toolchain_version) {
                 run.results
                     .environment
@@ -211,16 +217,21 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Implementations that may run `workload` now, in manifest order.
+    /// Implementations that may run `workload` now, in manifest order. Echo servers are pinned to the
+    /// server CPU set (and thread-per-core runtimes sized to it); other workloads use every CPU.
     fn runnable(&self, workload: &str) -> Vec<(String, Launch)> {
+        let server_cpus = self.cfg.pin.as_ref().map(|p| p.0.as_slice());
         self.prepared
             .iter()
             .filter(|p| p.runs(workload))
             .map(|p| {
-                (
-                    p.imp.name.clone(),
-                    p.launch.clone().expect("runs() implies a launch"),
-                )
+                let launch = p.launch.clone().expect("runs() implies a launch");
+                let launch = if workload == "echo" {
+                    crate::workload::echo::placement::pin_launch(launch, server_cpus)
+                } else {
+                    launch
+                };
+                (p.imp.name.clone(), launch)
             })
             .collect()
     }
@@ -406,8 +417,9 @@ pub fn params(pairs: &[(&str, serde_json::Value)]) -> BTreeMap<String, serde_jso
         .collect()
 }
 
-/// Measures the echo workload: closed-loop points first, then open-loop points whose rates come from
-/// each implementation's own closed-loop maximum and from rates common to all.
+/// Measures the echo workload: the open-loop grid of common rates (the headline, interleaved trials),
+/// each implementation's capacity at the latency objective (a short search), then the closed loop
+/// (secondary: the maximum under this client engine).
 pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
     let s = run.cfg.suite.echo.clone();
     let cfg = EchoConfig {
@@ -418,8 +430,167 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
         ready_timeout: run.cfg.ready_timeout,
         client_threads: run.cfg.client_threads,
         client_cpus: run.cfg.pin.as_ref().map(|p| p.1.clone()),
+        server_cpus: run.cfg.pin.as_ref().map(|p| p.0.clone()),
+        limits: crate::stats::echo_checks::Limits::default(),
+        max_extensions: s.max_extensions,
+        interference_rerun: s.interference_rerun,
     };
     let impls: Vec<String> = run.runnable("echo").into_iter().map(|(n, _)| n).collect();
+    if impls.is_empty() {
+        return Ok(());
+    }
+    let repeat = run.cfg.suite.repeat;
+    let trial_s = 0.8 + (s.warmup + s.duration).as_secs_f64();
+    let probe_s = 0.8 + (s.warmup + s.probe_duration).as_secs_f64();
+    let planned_s = impls.len() as f64
+        * (s.open_rates.len() as f64 * repeat as f64 * trial_s
+            + s.capacity_probes as f64 * probe_s
+            + s.closed.len() as f64 * s.closed_repeat as f64 * trial_s);
+    run.ui.line(&format!(
+        "echo plan: {} implementation(s) × ({} common rate(s) {:?} msgs/s at {} conns × {} B × {repeat} trials, ≤ {} capacity probe(s) at p99 ≤ {} µs, {} closed-loop point(s) × {}); client {} on {}; ≈ {:.0} s, more for implementations re-run under interference or extended by their self-checks",
+        impls.len(),
+        s.open_rates.len(),
+        s.open_rates,
+        s.open_at.0,
+        s.open_at.1,
+        s.capacity_probes,
+        run.cfg.latency_objective_us,
+        s.closed.len(),
+        s.closed_repeat,
+        crate::workload::echo::loadgen::ENGINE,
+        run.cfg.pin_label,
+        planned_s
+    ));
+    let trial = |l: &Launch, p: &EchoParams, r: usize| {
+        crate::workload::echo::run_trial(l, *p, &cfg, 0xec40 + r as u64)
+    };
+    let (oc, ob) = s.open_at;
+    let objective_ns = run.cfg.latency_objective_us * 1e3;
+    // The grid, rate by rate; an implementation clearly over capacity stops climbing.
+    let mut active = impls.clone();
+    let mut grid: BTreeMap<String, Vec<(f64, Option<bool>)>> = BTreeMap::new();
+    // Per implementation: whether any grid cell measured, else the first failure.
+    let mut grid_failure: BTreeMap<String, Option<Failure>> = BTreeMap::new();
+    let mut rates = s.open_rates.clone();
+    rates.sort_by(|a, b| a.total_cmp(b));
+    for &rate in &rates {
+        if active.is_empty() {
+            break;
+        }
+        let points: Vec<_> = active
+            .iter()
+            .map(|imp| {
+                let p = EchoParams {
+                    mode: Mode::Open {
+                        rate_msgs_per_s: rate,
+                    },
+                    connections: oc,
+                    message_bytes: ob,
+                };
+                let pr = params(&[
+                    ("mode", json!("open")),
+                    ("connections", json!(oc)),
+                    ("message_bytes", json!(ob)),
+                    ("rate_msgs_per_s", json!(rate)),
+                ]);
+                (imp.clone(), pr, p)
+            })
+            .collect();
+        let label = format!("echo open {rate:.0} msgs/s");
+        let cells = run.measure(
+            "echo",
+            &label,
+            points,
+            "throughput_msgs_per_s",
+            repeat,
+            &trial,
+        )?;
+        for i in cells {
+            let c = &run.results.cells[i];
+            let verdict = meets_objective(c, rate, objective_ns);
+            let overloaded = c.status != results::CellStatus::Ok
+                || c.metrics.get("achieved_ratio").is_some_and(|a| a < 0.9);
+            grid.entry(c.implementation.clone())
+                .or_default()
+                .push((rate, verdict));
+            let failure = (c.status != results::CellStatus::Ok).then(|| Failure {
+                status: c.status,
+                reason: c.reason.clone().unwrap_or_default(),
+            });
+            let slot = grid_failure
+                .entry(c.implementation.clone())
+                .or_insert(failure.clone());
+            if failure.is_none() {
+                *slot = None;
+            }
+            if overloaded {
+                active.retain(|n| n != &c.implementation);
+            }
+        }
+    }
+    // Capacity at the objective: bracket from the grid, then bisect with short probes.
+    let probe_cfg = EchoConfig {
+        duration: s.probe_duration,
+        ..cfg.clone()
+    };
+    let launches: BTreeMap<String, Launch> = run.runnable("echo").into_iter().collect();
+    run.ui.phase("echo capacity search", impls.len() as u64);
+    for imp in &impls {
+        if crate::process::interrupted() {
+            bail!("interrupted");
+        }
+        run.ui.step(&format!(
+            "{imp} capacity at p99 ≤ {} µs",
+            run.cfg.latency_objective_us
+        ));
+        let (Some(launch), Some(g)) = (launches.get(imp), grid.get(imp)) else {
+            run.ui.done();
+            continue;
+        };
+        let max_grid = rates.last().copied().unwrap_or(10_000.0);
+        let mut search = crate::workload::echo::capacity::Search::from_grid(g, max_grid);
+        let failed_grid = grid_failure.get(imp).cloned().flatten();
+        let mut probes = Vec::new();
+        // A server that failed every grid cell is not probed further.
+        let n_probes = if failed_grid.is_some() {
+            0
+        } else {
+            s.capacity_probes
+        };
+        for k in 0..n_probes {
+            let Some(rate) = search.next_probe() else {
+                break;
+            };
+            let p = EchoParams {
+                mode: Mode::Open {
+                    rate_msgs_per_s: rate,
+                },
+                connections: oc,
+                message_bytes: ob,
+            };
+            let outcome = crate::workload::echo::run_trial(launch, p, &probe_cfg, 0xca9 + k as u64);
+            let pass = match &outcome {
+                Ok(t) => trial_meets_objective(t, rate, objective_ns),
+                Err(_) => Some(false),
+            };
+            search.record(rate, pass.unwrap_or(false));
+            probes.push((rate, outcome, pass));
+        }
+        let cell = crate::workload::echo::capacity::cell(
+            imp,
+            (oc, ob),
+            run.cfg.latency_objective_us,
+            &search,
+            g,
+            failed_grid,
+            probes,
+        );
+        run.results.cells.push(cell);
+        run.save()?;
+        run.ui.done();
+    }
+    run.ui.finish();
+    // Secondary: the closed loop, the maximum under this client engine.
     let mut closed = Vec::new();
     for &(c, b) in &s.closed {
         for imp in &impls {
@@ -439,81 +610,32 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
             ));
         }
     }
-    let trial = |l: &Launch, p: &EchoParams, r: usize| {
-        crate::workload::echo::run_trial(l, *p, &cfg, 0xec40 + r as u64)
-    };
-    let repeat = run.cfg.suite.repeat;
-    let cells = run.measure(
-        "echo",
-        "echo closed",
-        closed,
-        "throughput_msgs_per_s",
-        repeat,
-        &trial,
-    )?;
-    // Each implementation's own maximum at the open-loop point.
-    let (oc, ob) = s.open_at;
-    let mut own_max = BTreeMap::new();
-    for &i in &cells {
-        let c = &run.results.cells[i];
-        if c.params["connections"] == json!(oc)
-            && c.params["message_bytes"] == json!(ob)
-            && let Some(t) = c.metrics.get("throughput_msgs_per_s")
-        {
-            own_max.insert(c.implementation.clone(), t);
-        }
-    }
-    let mut open = Vec::new();
-    for &f in &s.open_fractions {
-        for imp in &impls {
-            let Some(max) = own_max.get(imp) else {
-                continue;
-            };
-            let rate = (max * f).max(100.0).round();
-            let p = EchoParams {
-                mode: Mode::Open {
-                    rate_msgs_per_s: rate,
-                },
-                connections: oc,
-                message_bytes: ob,
-            };
-            let pr = params(&[
-                ("mode", json!("open")),
-                ("connections", json!(oc)),
-                ("message_bytes", json!(ob)),
-                ("rate_fraction", json!(f)),
-                ("rate_msgs_per_s", json!(rate)),
-            ]);
-            open.push((imp.clone(), pr, p));
-        }
-    }
-    for &rate in &s.open_rates {
-        for imp in &impls {
-            let p = EchoParams {
-                mode: Mode::Open {
-                    rate_msgs_per_s: rate,
-                },
-                connections: oc,
-                message_bytes: ob,
-            };
-            let pr = params(&[
-                ("mode", json!("open")),
-                ("connections", json!(oc)),
-                ("message_bytes", json!(ob)),
-                ("rate_msgs_per_s", json!(rate)),
-            ]);
-            open.push((imp.clone(), pr, p));
-        }
-    }
     run.measure(
         "echo",
-        "echo open",
-        open,
+        "echo closed (max under this client)",
+        closed,
         "throughput_msgs_per_s",
-        repeat,
+        s.closed_repeat,
         &trial,
     )?;
     Ok(())
+}
+
+/// Whether an open-loop cell met the objective: ≥ 99 % of the offered rate achieved and p99 within it.
+/// `None` when the cell has no measurement.
+fn meets_objective(c: &results::Cell, rate: f64, objective_ns: f64) -> Option<bool> {
+    if c.status != results::CellStatus::Ok {
+        return Some(false);
+    }
+    let achieved = c.metrics.get("throughput_msgs_per_s")?;
+    let p99 = c.metrics.latency_ns?.p99;
+    Some(achieved >= 0.99 * rate && p99 <= objective_ns)
+}
+
+fn trial_meets_objective(t: &TrialData, rate: f64, objective_ns: f64) -> Option<bool> {
+    let achieved = t.metrics.get("throughput_msgs_per_s")?;
+    let p99 = t.metrics.latency_ns?.p99;
+    Some(achieved >= 0.99 * rate && p99 <= objective_ns)
 }
 
 /// Measures fan-out and derives bytes per task against each implementation's 1-task baseline. Each

@@ -1,6 +1,7 @@
 //! The suites: which points each workload measures, how long, and how often. Pure data, chosen so the
 //! default suite (every workload, every implementation, the default repeats) fits in about 30 minutes on
-//! a 2-core machine: echo ≈ 12, fan-out ≈ 5, stream ≈ 3.5 (+ ≈ 1 verifying both), the rest for builds,
+//! a 2-core machine: echo ≈ 10 (15 implementations × 4 common rates × 3 trials, capacity probes and
+//! two closed-loop points; more when trials are re-run under interference or extended), fan-out ≈ 5, stream ≈ 3.5 (+ ≈ 1 verifying both), the rest for builds,
 //! futures and micro-benchmarks. The fan-out and stream figures are per-cell estimates for the
 //! 13 implementations that run them (15 in all; python-*-streams are echo only), from the measured
 //! durations of the reference run (results/reference): fan-out trials last about
@@ -37,17 +38,28 @@ pub struct Suite {
     pub long_trial_s: f64,
 }
 
+/// The echo plan. The headline is the open loop at rates common to every implementation (so rankings
+/// compare equal offered loads) and each implementation's capacity at the latency objective; the closed
+/// loop is secondary: the maximum under this client engine.
 #[derive(Debug, Clone, Serialize)]
 pub struct EchoSuite {
     /// Closed-loop points: (connections, message bytes).
     pub closed: Vec<(usize, usize)>,
-    /// The closed-loop point whose throughput defines each implementation's own maximum, and where the
-    /// open-loop cells run.
+    /// Trials per closed-loop cell (secondary evidence, so fewer than the headline's).
+    pub closed_repeat: usize,
+    /// (connections, message bytes) of the open-loop grid and the capacity search.
     pub open_at: (usize, usize),
-    /// Open-loop rates as fractions of each implementation's own closed-loop maximum.
-    pub open_fractions: Vec<f64>,
-    /// Open-loop rates common to every implementation (msgs/s), so they compare at the same load.
+    /// Offered rates common to every implementation (msgs/s), ascending. An implementation clearly over
+    /// capacity at one rate (achieved < 90 % of offered) is not driven at the higher ones.
     pub open_rates: Vec<f64>,
+    /// Bisection probes of the capacity search after the grid has bracketed it.
+    pub capacity_probes: usize,
+    #[serde(with = "secs")]
+    pub probe_duration: Duration,
+    /// How often a trial whose self-checks fail is re-run with a doubled window.
+    pub max_extensions: u32,
+    /// Whether a trial measured under interference is re-run (once).
+    pub interference_rerun: bool,
     #[serde(with = "secs")]
     pub warmup: Duration,
     #[serde(with = "secs")]
@@ -95,10 +107,14 @@ impl Suite {
                 kind,
                 repeat: 1,
                 echo: EchoSuite {
-                    closed: vec![(1, 64), (64, 64)],
+                    closed: vec![(64, 64)],
+                    closed_repeat: 1,
                     open_at: (64, 64),
-                    open_fractions: vec![0.25],
                     open_rates: vec![10_000.0],
+                    capacity_probes: 1,
+                    probe_duration: Duration::from_millis(600),
+                    max_extensions: 0,
+                    interference_rerun: false,
                     warmup: Duration::from_millis(300),
                     duration: Duration::from_millis(1200),
                     sub_interval: Duration::from_millis(200),
@@ -127,13 +143,17 @@ impl Suite {
                 kind,
                 repeat: 3,
                 echo: EchoSuite {
-                    closed: vec![(1, 64), (64, 64), (64, 4096), (256, 64)],
+                    closed: vec![(1, 64), (64, 64)],
+                    closed_repeat: 1,
                     open_at: (64, 64),
-                    open_fractions: vec![0.25, 0.5],
-                    open_rates: vec![10_000.0],
-                    warmup: Duration::from_millis(500),
-                    duration: Duration::from_secs(2),
-                    sub_interval: Duration::from_millis(250),
+                    open_rates: vec![10_000.0, 25_000.0, 50_000.0, 100_000.0],
+                    capacity_probes: 3,
+                    probe_duration: Duration::from_secs(1),
+                    max_extensions: 1,
+                    interference_rerun: true,
+                    warmup: Duration::from_millis(300),
+                    duration: Duration::from_millis(1500),
+                    sub_interval: Duration::from_millis(150),
                 },
                 // The state variant stops at 100k here (its 1M cells cost ≈ 4 minutes in the slow
                 // runtimes once every task must be alive at once); `--full` measures them.
@@ -165,9 +185,13 @@ impl Suite {
                         .iter()
                         .flat_map(|&c| [64, 4096, 65536].map(move |s| (c, s)))
                         .collect(),
+                    closed_repeat: 5,
                     open_at: (64, 64),
-                    open_fractions: vec![0.25, 0.5, 0.75],
-                    open_rates: vec![10_000.0, 50_000.0],
+                    open_rates: vec![10_000.0, 25_000.0, 50_000.0, 100_000.0, 200_000.0],
+                    capacity_probes: 5,
+                    probe_duration: Duration::from_secs(2),
+                    max_extensions: 2,
+                    interference_rerun: true,
                     warmup: Duration::from_secs(1),
                     duration: Duration::from_secs(5),
                     sub_interval: Duration::from_millis(500),

@@ -268,68 +268,117 @@ fn mode_is(c: &Cell, mode: &str) -> bool {
     param_str(c, "mode").as_deref() == Some(mode)
 }
 
+fn has_finding(c: &Cell, kind: &str) -> bool {
+    c.findings.iter().any(|f| f.kind == kind)
+}
+
+/// Splits cells into those that may be ranked and those whose value is only a bound.
+fn split_bounds<'a>(
+    cells: &[&'a Cell],
+    is_bound: impl Fn(&Cell) -> bool,
+) -> (Vec<&'a Cell>, Vec<&'a Cell>) {
+    cells.iter().copied().partition(|c| !is_bound(c))
+}
+
+/// A statement listing values that are only bounds ("≥ X" or "below X"), which no ranking may crown.
+fn push_bounds(out: &mut Vec<Insight>, what: &str, bounds: &[&Cell], metric: &str) {
+    if bounds.is_empty() {
+        return;
+    }
+    let unit = super::metrics::metric_def(metric).unit;
+    let items: Vec<String> = bounds
+        .iter()
+        .filter_map(|c| {
+            let v = c.metrics.get(metric)?;
+            Some(if has_finding(c, "capacity_below_range") {
+                let below = c.metrics.get("capacity_upper_msgs_per_s").unwrap_or(v);
+                format!(
+                    "{} below {} (missed the objective at every rate tried)",
+                    c.implementation,
+                    fmt_value(unit, below)
+                )
+            } else if has_finding(c, "client_bottleneck") {
+                format!(
+                    "{} ≥ {} (the load generator was saturated)",
+                    c.implementation,
+                    fmt_value(unit, v)
+                )
+            } else {
+                format!(
+                    "{} ≥ {} (met the objective at every rate tried)",
+                    c.implementation,
+                    fmt_value(unit, v)
+                )
+            })
+        })
+        .collect();
+    if !items.is_empty() {
+        out.push(Insight::Statement {
+            what: format!("{what}: bounds, not ranked"),
+            text: items.join("; "),
+        });
+    }
+}
+
+/// Says why nothing was ranked when every cell of a scenario was excluded.
+fn push_unranked(out: &mut Vec<Insight>, what: String, excluded: &[&Cell]) {
+    let items: Vec<String> = excluded
+        .iter()
+        .map(|c| {
+            let mut why: Vec<&str> = c
+                .findings
+                .iter()
+                .filter(|f| f.kind == "over_capacity" || f.kind.starts_with("check_"))
+                .map(|f| f.kind.as_str())
+                .collect();
+            why.dedup();
+            format!("{} ({})", c.implementation, why.join(", "))
+        })
+        .collect();
+    out.push(Insight::Statement {
+        what,
+        text: format!(
+            "not ranked: no cell kept up with the offered load with a measurable latency — {}",
+            items.join("; ")
+        ),
+    });
+}
+
 /// The summary's plain-language findings, generated from the data.
 pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     let mut out = Vec::new();
-    // Echo.
+    // Echo. The headline is the open loop at equal offered rates and the capacity at the latency
+    // objective; the closed loop is the maximum under this client engine. A cell the client limited
+    // (or that met the objective at every rate tried) is a bound, "≥ X", and never named the winner.
     let echo = scenarios(results, palette, "echo");
-    let closed_tie = |c: &Cell| {
-        near(param_f64(c, "connections"), 64.0) * 10.0 + near(param_f64(c, "message_bytes"), 64.0)
+    // Results written before the epoll-loop engine name no engine (constant-rate open loop then).
+    let engine = results.environment.client_engine.as_deref();
+    let arrivals = if engine.is_some() {
+        "Poisson arrivals, "
+    } else {
+        ""
     };
-    let headline_closed = headline(
+    let capacity = headline(
         &echo,
-        "throughput_msgs_per_s",
-        |c| mode_is(c, "closed"),
-        closed_tie,
+        "capacity_msgs_per_s",
+        |c| mode_is(c, "capacity"),
+        |_| 0.0,
     );
-    if let Some(h) = headline_closed {
+    if let Some(s) = capacity {
+        let (ranked, bounds) = split_bounds(&s.cells, |c| {
+            c.metrics.get("capacity_is_lower_bound") == Some(1.0)
+                || has_finding(c, "client_bottleneck")
+                || has_finding(c, "capacity_below_range")
+        });
         push_pick(
             &mut out,
             palette,
-            format!("Highest echo throughput ({})", h.description),
-            &h.cells,
-            "throughput_msgs_per_s",
-            &h.description,
+            format!("Highest echo capacity ({})", s.description),
+            &ranked,
+            "capacity_msgs_per_s",
+            &s.description,
         );
-        // The extremes of the connection sweep at the same message size, when different.
-        let same_size: Vec<&Scenario> = echo
-            .iter()
-            .filter(|s| {
-                mode_is(s.cells[0], "closed")
-                    && param_f64(s.cells[0], "message_bytes")
-                        == param_f64(h.cells[0], "message_bytes")
-            })
-            .collect();
-        let conns = |s: &&Scenario| param_f64(s.cells[0], "connections").unwrap_or(0.0);
-        let lowest = same_size
-            .iter()
-            .min_by(|a, b| conns(a).total_cmp(&conns(b)));
-        let highest = same_size
-            .iter()
-            .max_by(|a, b| conns(a).total_cmp(&conns(b)));
-        let mut seen = vec![h.key.clone()];
-        for s in [lowest, highest].into_iter().flatten() {
-            if seen.contains(&s.key) {
-                continue;
-            }
-            seen.push(s.key.clone());
-            push_pick(
-                &mut out,
-                palette,
-                format!("Highest echo throughput ({})", s.description),
-                &s.cells,
-                "throughput_msgs_per_s",
-                &s.description,
-            );
-        }
-        push_pick(
-            &mut out,
-            palette,
-            format!("Least server CPU per echoed message ({})", h.description),
-            &h.cells,
-            "server_cpu_us_per_msg",
-            &h.description,
-        );
+        push_bounds(&mut out, "Echo capacity", &bounds, "capacity_msgs_per_s");
     }
     let open_abs = headline(
         &echo,
@@ -342,29 +391,71 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         },
     );
     if let Some(s) = open_abs {
+        // Only cells whose latency is measurable and that kept up with the offered load compete.
+        let (ranked, excluded) = split_bounds(&s.cells, |c| {
+            has_finding(c, "over_capacity") || c.metrics.get("latency_measurable") == Some(0.0)
+        });
+        if ranked.is_empty() {
+            push_unranked(
+                &mut out,
+                format!(
+                    "Echo tail latency at equal offered load ({})",
+                    s.description
+                ),
+                &excluded,
+            );
+        }
         push_pick(
             &mut out,
             palette,
-            format!("Lowest echo tail latency, p99 ({})", s.description),
-            &s.cells,
+            format!(
+                "Lowest echo tail latency at equal offered load, p99 ({arrivals}{})",
+                s.description
+            ),
+            &ranked,
             "latency_ns.p99",
             &s.description,
         );
-    }
-    let open_rel = headline(
-        &echo,
-        "latency_ns.p99",
-        |c| mode_is(c, "open") && c.params.contains_key("rate_fraction"),
-        |c| near(param_f64(c, "rate_fraction"), 0.5),
-    );
-    if let Some(s) = open_rel {
         push_pick(
             &mut out,
             palette,
-            format!("Lowest echo tail latency, p99 ({})", s.description),
-            &s.cells,
-            "latency_ns.p99",
+            format!(
+                "Least server CPU per echoed message at equal offered load ({arrivals}{})",
+                s.description
+            ),
+            &ranked,
+            "server_cpu_us_per_msg",
             &s.description,
+        );
+    }
+    let closed_tie = |c: &Cell| {
+        near(param_f64(c, "connections"), 64.0) * 10.0 + near(param_f64(c, "message_bytes"), 64.0)
+    };
+    let headline_closed = headline(
+        &echo,
+        "throughput_msgs_per_s",
+        |c| mode_is(c, "closed"),
+        closed_tie,
+    );
+    if let Some(h) = headline_closed {
+        let (ranked, bounds) = split_bounds(&h.cells, |c| has_finding(c, "client_bottleneck"));
+        push_pick(
+            &mut out,
+            palette,
+            format!(
+                "Highest echo throughput, secondary: the maximum under the {} client ({})",
+                engine.unwrap_or("harness's"),
+                h.description
+            ),
+            &ranked,
+            "throughput_msgs_per_s",
+            &h.description,
+        );
+        push_bounds(
+            &mut out,
+            "Echo closed-loop throughput",
+            &bounds,
+            "throughput_msgs_per_s",
         );
     }
     let most_conns = headline(

@@ -126,6 +126,24 @@ pub const METRICS: &[MetricDef] = &[
         Unit::Cores,
         Better::Neither,
     ),
+    def(
+        "capacity_msgs_per_s",
+        "capacity at the latency objective",
+        Unit::MsgsPerS,
+        Better::Higher,
+    ),
+    def(
+        "offered_rate_msgs_per_s",
+        "offered rate (Poisson)",
+        Unit::MsgsPerS,
+        Better::Neither,
+    ),
+    def(
+        "sched_error_ns_p99",
+        "client scheduling error p99",
+        Unit::Nanos,
+        Better::Neither,
+    ),
     def("startup_ms", "start-to-ready", Unit::Millis, Better::Lower),
     def("future_bytes", "future size", Unit::Bytes, Better::Lower),
     def("spawn_ms", "spawn time", Unit::Millis, Better::Lower),
@@ -263,6 +281,7 @@ pub fn metric_def(name: &str) -> MetricDef {
 pub const HEADLINES: &[(&str, &str)] = &[
     ("echo", "throughput_msgs_per_s"),
     ("echo", "latency_ns.p99"),
+    ("echo", "capacity_msgs_per_s"),
     ("fanout", "bytes_per_task"),
     ("fanout", "wall_net_ms"),
     ("fanout", "wall_ms"),
@@ -490,6 +509,10 @@ pub fn describe_scenario(cell: &Cell) -> String {
                     }
                 }
                 Some("closed") => parts.push("closed loop".into()),
+                Some("capacity") => parts.push(format!(
+                    "capacity at p99 ≤ {} µs with ≥ 99 % of offered completed",
+                    trim_num(f("latency_objective_us").unwrap_or(1000.0))
+                )),
                 Some(other) => parts.push(other.to_string()),
                 None => {}
             }
@@ -582,6 +605,7 @@ pub fn describe_scenario(cell: &Cell) -> String {
     }
     let known = [
         "mode",
+        "latency_objective_us",
         "rate_fraction",
         "rate_msgs_per_s",
         "connections",

@@ -37,8 +37,15 @@ pub struct Environment {
     /// or the process-group fallback with why (a descendant that calls `setsid` could escape).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub containment: Option<String>,
-    /// CPU pinning used for servers and the load generator, if any.
+    /// CPU pinning used for echo servers and the load generator, if any (other workloads use every CPU).
     pub cpu_pinning: Option<CpuPinning>,
+    /// How the echo placement was chosen, e.g. "pinned (default split): server CPUs 1, client CPUs 0"
+    /// or "unpinned (--no-pin)".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo_placement: Option<String>,
+    /// The echo load generator's engine, e.g. "epoll-loop".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_engine: Option<String>,
     /// The full harness configuration (suite, repeats, flags) as given.
     pub config: serde_json::Value,
     pub started_at: String,

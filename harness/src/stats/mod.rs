@@ -3,4 +3,5 @@
 
 pub mod change;
 pub mod dist;
+pub mod echo_checks;
 pub mod summary;

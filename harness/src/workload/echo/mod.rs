@@ -1,12 +1,18 @@
 //! The echo workload: start a server, verify it, drive it with the load generator, and measure the
-//! server from outside (wait4 rusage, /proc CPU and RSS).
+//! server from outside (wait4 rusage, /proc CPU and RSS). Every trial checks its own evidence
+//! (arrival process, stationarity, scheduling error, sample count, interference; see
+//! [`crate::stats::echo_checks`]): a trial run under interference is re-run once, a trial whose checks
+//! fail is extended (longer window) up to a cap, and what still fails is recorded as not measurable.
 
+pub mod capacity;
 pub mod loadgen;
+pub mod placement;
 mod timer;
 
 use super::{Failure, Launch, TrialData, await_ready, percentiles, process_metrics};
-use crate::process::{RssSampler, proc_cpu_s, self_cpu_s};
+use crate::process::{RssSampler, proc_cpu_s};
 use crate::results::Finding;
+use crate::stats::echo_checks::{self, CpuTicks, Evidence, Interference, Limits};
 use loadgen::{LoadSpec, Mode};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
@@ -30,18 +36,132 @@ pub struct EchoConfig {
     pub ready_timeout: Duration,
     pub client_threads: usize,
     pub client_cpus: Option<Vec<usize>>,
+    /// The server's CPU set (`None`: unpinned); with the client's, the CPUs watched for interference.
+    pub server_cpus: Option<Vec<usize>>,
+    pub limits: Limits,
+    /// How many times a trial whose checks fail may be re-run with a doubled window.
+    pub max_extensions: u32,
+    /// Re-run a trial (once) that ran under interference; when off it is only recorded.
+    pub interference_rerun: bool,
 }
 
 /// Grace period for a server to exit after SIGTERM or stdin EOF.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// Runs one trial: a fresh server process, warm-up, measured window, shutdown.
+/// One measured trial with its evidence, before the checks decide what to do with it.
+struct Attempt {
+    data: TrialData,
+    failed_checks: Vec<echo_checks::Failed>,
+    interference: Option<String>,
+}
+
+/// Runs one trial of a cell with its self-checks: re-runs once under interference, extends the window
+/// (doubling, up to `max_extensions` times) while checks fail, and records what still failed.
 pub fn run_trial(
     launch: &Launch,
     p: EchoParams,
     cfg: &EchoConfig,
     seed: u64,
 ) -> Result<TrialData, Failure> {
+    let mut duration = cfg.duration;
+    let mut extensions = 0u32;
+    let mut rerun_for_interference: Option<String> = None;
+    let mut history: Vec<String> = Vec::new();
+    loop {
+        let a = attempt(launch, p, cfg, seed, duration)?;
+        if let Some(why) = &a.interference
+            && rerun_for_interference.is_none()
+            && cfg.interference_rerun
+        {
+            history.push(format!("re-run once: {why}"));
+            rerun_for_interference = Some(why.clone());
+            continue;
+        }
+        if !a.failed_checks.is_empty() && extensions < cfg.max_extensions {
+            let names: Vec<&str> = a.failed_checks.iter().map(|f| f.check).collect();
+            history.push(format!(
+                "{:.1} s window failed {}; extended to {:.1} s",
+                duration.as_secs_f64(),
+                names.join(", "),
+                duration.as_secs_f64() * 2.0
+            ));
+            duration *= 2;
+            extensions += 1;
+            continue;
+        }
+        return Ok(finish(a, extensions, rerun_for_interference, history));
+    }
+}
+
+/// Turns the last attempt into the trial's data: findings for interference, extensions and checks.
+fn finish(a: Attempt, extensions: u32, rerun: Option<String>, history: Vec<String>) -> TrialData {
+    let mut t = a.data;
+    t.metrics.set("extensions", extensions as f64);
+    t.metrics.set(
+        "interference_rerun",
+        if rerun.is_some() { 1.0 } else { 0.0 },
+    );
+    if let Some(why) = &a.interference {
+        t.findings.push(Finding {
+            kind: "interference".into(),
+            message: format!(
+                "measured under interference{}: {why}{}",
+                if rerun.is_some() {
+                    " even after one re-run"
+                } else {
+                    ""
+                },
+                if history.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", history.join("; "))
+                }
+            ),
+        });
+    } else if let Some(why) = rerun {
+        t.findings.push(Finding {
+            kind: "interference_rerun".into(),
+            message: format!("the first attempt ran under interference ({why}); re-run once, the re-run was clean"),
+        });
+    }
+    if extensions > 0 {
+        t.findings.push(Finding {
+            kind: "cell_extended".into(),
+            message: history
+                .iter()
+                .filter(|h| !h.starts_with("re-run"))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; "),
+        });
+    }
+    let measurable = a.failed_checks.is_empty();
+    t.metrics
+        .set("latency_measurable", if measurable { 1.0 } else { 0.0 });
+    for f in a.failed_checks {
+        t.findings.push(Finding {
+            kind: format!("check_{}", f.check),
+            message: format!("not measurable: {}", f.reason),
+        });
+    }
+    t
+}
+
+/// Reads /proc/stat for the given CPUs (all when empty); zero counters when unreadable.
+fn cpu_ticks(cpus: &[usize]) -> CpuTicks {
+    std::fs::read_to_string("/proc/stat")
+        .map(|t| echo_checks::parse_proc_stat(&t, cpus))
+        .unwrap_or_default()
+}
+
+/// One trial: a fresh server process, warm-up, measured window, shutdown.
+fn attempt(
+    launch: &Launch,
+    p: EchoParams,
+    cfg: &EchoConfig,
+    seed: u64,
+    duration: Duration,
+) -> Result<Attempt, Failure> {
     let mut server = launch.spawn("echo", &[("port", "0".into())])?;
     let ready = await_ready(&mut server, "echo", cfg.ready_timeout)?;
     let startup_ms = server.started.elapsed().as_secs_f64() * 1e3;
@@ -56,20 +176,25 @@ pub fn run_trial(
         message_bytes: p.message_bytes,
         mode: p.mode,
         warmup: cfg.warmup,
-        duration: cfg.duration,
+        duration,
         io_timeout: cfg.io_timeout,
         sub_interval: cfg.sub_interval,
         client_threads: cfg.client_threads,
         client_cpus: cfg.client_cpus.clone(),
         seed,
     };
+    // The CPUs whose spare time decides interference: server and client sets, or all when unpinned.
+    let watched: Vec<usize> = match (&cfg.server_cpus, &cfg.client_cpus) {
+        (Some(s), Some(c)) => s.iter().chain(c).copied().collect(),
+        _ => Vec::new(),
+    };
     let pid = server.pid;
-    let marks: Mutex<Vec<(Instant, Option<f64>, f64)>> = Mutex::new(Vec::new());
+    let marks: Mutex<Vec<(Instant, Option<f64>, CpuTicks)>> = Mutex::new(Vec::new());
     let load = loadgen::run(&spec, &|_| {
         marks.lock().unwrap_or_else(|e| e.into_inner()).push((
             Instant::now(),
             proc_cpu_s(pid),
-            self_cpu_s(),
+            cpu_ticks(&watched),
         ));
     });
     let memory = sampler.stop();
@@ -86,6 +211,12 @@ pub fn run_trial(
     }
     let (exit, usage, graceful) = server.terminate(STOP_GRACE);
     let mut findings = Vec::new();
+    if let Some(msg) = placement::threads_mismatch(ready.threads, cfg.server_cpus.as_deref()) {
+        findings.push(Finding {
+            kind: "threads_mismatch".into(),
+            message: msg,
+        });
+    }
     if !graceful {
         findings.push(Finding {
             kind: "ignored_sigterm".into(),
@@ -121,69 +252,135 @@ pub fn run_trial(
         )));
     }
     let marks = marks.into_inner().unwrap_or_else(|e| e.into_inner());
-    let (server_cpu_s, client_cpu_s) = match marks.as_slice() {
-        [(_, Some(s0), c0), (_, Some(s1), c1)] => (s1 - s0, c1 - c0),
-        [(_, _, c0), (_, _, c1)] => (f64::NAN, c1 - c0),
-        _ => (f64::NAN, f64::NAN),
+    let (server_cpu_s, window_wall_s, ticks) = match marks.as_slice() {
+        [(t0, s0, k0), (t1, s1, k1)] => (
+            match (s0, s1) {
+                (Some(a), Some(b)) => b - a,
+                _ => f64::NAN,
+            },
+            (*t1 - *t0).as_secs_f64(),
+            Some((*k0, *k1)),
+        ),
+        _ => (f64::NAN, load.window_s, None),
     };
-    let msgs = load.messages as f64;
+    let window_s = load.window_s;
+    let completed = load.completed_in_window as f64;
     let mut m = process_metrics(&usage, &memory, startup_ms, &ready);
     m.latency_ns = Some(percentiles(&load.histogram));
-    m.set("throughput_msgs_per_s", msgs / load.window_s);
+    let throughput = match p.mode {
+        Mode::Closed => load.messages as f64 / window_s,
+        Mode::Open { .. } => completed / window_s,
+    };
+    m.set("throughput_msgs_per_s", throughput);
     m.set(
         "throughput_bytes_per_s",
-        msgs * p.message_bytes as f64 / load.window_s,
+        throughput * p.message_bytes as f64,
     );
     m.set("errors", load.errors_by_kind.values().sum::<u64>() as f64);
+    m.set("window_s", window_s);
+    m.set("latency_samples", load.messages as f64);
+    let per_msg = (throughput * window_s).max(1.0);
     if server_cpu_s.is_finite() {
-        m.set("server_cpu_us_per_msg", server_cpu_s * 1e6 / msgs);
-        m.set("server_cpu_util", server_cpu_s / load.window_s);
+        m.set("server_cpu_us_per_msg", server_cpu_s * 1e6 / per_msg);
+        m.set("server_cpu_util", server_cpu_s / window_s);
     }
-    if client_cpu_s.is_finite() {
-        m.set("client_cpu_us_per_msg", client_cpu_s * 1e6 / msgs);
-        m.set("client_cpu_util", client_cpu_s / load.window_s);
-        // The client was the limit when its threads were (nearly) saturated.
-        let capacity = cfg.client_threads as f64;
-        if client_cpu_s / load.window_s >= 0.85 * capacity {
-            let consequence = match p.mode {
-                Mode::Closed => "throughput is a lower bound for this server",
-                Mode::Open { .. } => {
-                    "the client may not have kept to the schedule, so latencies may reflect the client, not the server"
-                }
-            };
-            findings.push(Finding {
-                kind: "client_bottleneck".into(),
-                message: format!(
-                    "the load generator used {:.2} of its {} core(s): {consequence}",
-                    client_cpu_s / load.window_s,
-                    cfg.client_threads
-                ),
-            });
-        }
+    let client_cpu_s = load.client_cpu_s;
+    m.set("client_cpu_us_per_msg", client_cpu_s * 1e6 / per_msg);
+    m.set("client_cpu_util", client_cpu_s / window_s);
+    m.set("client_threads", load.client_threads as f64);
+    // The client was the limit when its threads were (nearly) saturated.
+    let capacity = load.client_threads as f64;
+    let client_saturated = client_cpu_s / window_s >= 0.85 * capacity;
+    m.set("client_saturated", if client_saturated { 1.0 } else { 0.0 });
+    if client_saturated {
+        let consequence = match p.mode {
+            Mode::Closed => "throughput is a lower bound for this server (≥ this value)",
+            Mode::Open { .. } => {
+                "the client may not have kept to the schedule, so latencies may reflect the client, not the server"
+            }
+        };
+        findings.push(Finding {
+            kind: "client_bottleneck".into(),
+            message: format!(
+                "the load generator ({}) used {:.2} of its {} core(s): {consequence}",
+                loadgen::ENGINE,
+                client_cpu_s / window_s,
+                load.client_threads
+            ),
+        });
     }
+    let sched_p99 = load.sched_error.value_at_quantile(0.99) as f64;
     if let Mode::Open { rate_msgs_per_s } = p.mode {
         m.set("offered_rate_msgs_per_s", rate_msgs_per_s);
+        m.set("achieved_ratio", throughput / rate_msgs_per_s);
         m.set("max_send_lag_ms", load.max_send_lag_ms);
-        let achieved = msgs / load.window_s;
-        if load.messages + 1 < (load.scheduled as f64 * 0.97) as u64 || load.max_send_lag_ms > 100.0
-        {
+        m.set(
+            "sched_error_ns_p50",
+            load.sched_error.value_at_quantile(0.5) as f64,
+        );
+        m.set("sched_error_ns_p99", sched_p99);
+        m.set("sched_error_ns_max", load.sched_error.max() as f64);
+        if throughput < 0.99 * rate_msgs_per_s || load.max_send_lag_ms > 100.0 {
             findings.push(Finding {
                 kind: "over_capacity".into(),
                 message: format!(
-                    "offered {rate_msgs_per_s:.0} msgs/s, completed {achieved:.0} msgs/s, senders fell up to {:.0} ms behind: latencies grow without bound at this rate",
-                    load.max_send_lag_ms
+                    "offered {rate_msgs_per_s:.0} msgs/s, completed {throughput:.0} msgs/s in the window ({:.1} %), sends fell up to {:.0} ms behind{}",
+                    throughput / rate_msgs_per_s * 100.0,
+                    load.max_send_lag_ms,
+                    if throughput < 0.99 * rate_msgs_per_s {
+                        ": latencies grow without bound at this rate"
+                    } else {
+                        " although the rate was kept: the server held sends back, or the client was starved of CPU (see the scheduling-error check)"
+                    }
                 ),
             });
         }
     }
-    Ok(TrialData {
-        metrics: m,
-        sub_intervals: load.sub_interval_rates.clone(),
-        errors_by_kind: load.errors_by_kind.clone(),
-        findings,
-        histogram: Some(load.histogram),
-        rss_timeline: memory.timeline,
-        ready: Some(ready),
+    let interference = ticks.map(|(k0, k1)| {
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        let server = if server_cpu_s.is_finite() {
+            server_cpu_s
+        } else {
+            0.0
+        };
+        Interference::between(k0, k1, hz, window_wall_s.max(1e-3), server, client_cpu_s)
+    });
+    if let Some(i) = interference {
+        m.set("interference_other_cores", i.other_cores);
+        m.set("interference_steal_cores", i.steal_cores);
+    }
+    let p99 = load.histogram.value_at_quantile(0.99) as f64;
+    let p99_ci = echo_checks::quantile_ci_positions(load.histogram.len(), 0.99).map(|(lo, hi)| {
+        (
+            load.histogram.value_at_quantile(lo) as f64,
+            load.histogram.value_at_quantile(hi) as f64,
+        )
+    });
+    let evidence = Evidence {
+        open_loop: matches!(p.mode, Mode::Open { .. }),
+        send_gaps_ns: &load.send_gaps_ns,
+        requested_mean_gap_ns: load.requested_mean_gap_ns,
+        sub_rates: &load.sub_interval_rates,
+        sub_p99_ns: &load.sub_interval_p99_ns,
+        sched_error_p99_ns: sched_p99,
+        latency_p99_ns: p99,
+        p99_ci_ns: p99_ci,
+        samples: load.histogram.len(),
+    };
+    let failed_checks = echo_checks::evaluate(&evidence, &cfg.limits);
+    Ok(Attempt {
+        data: TrialData {
+            metrics: m,
+            sub_intervals: load.sub_interval_rates.clone(),
+            errors_by_kind: load.errors_by_kind.clone(),
+            findings,
+            histogram: Some(load.histogram),
+            rss_timeline: memory.timeline,
+            ready: Some(ready),
+        },
+        failed_checks,
+        interference: interference.and_then(|i| i.verdict(&cfg.limits)),
     })
 }
 
