@@ -28,6 +28,10 @@ pub struct Implementation {
     pub inputs: Vec<String>,
     #[serde(default)]
     pub notes: String,
+    /// Reports show `<name> (<runtime major.minor>)`, the runtime taken from the ready line (e.g.
+    /// `csharp (Mono 6.8)`): for implementations whose runtime varies between machines.
+    #[serde(default)]
+    pub runtime_in_label: bool,
     /// Ways to build and start it, in order of preference; the first whose probe succeeds is used.
     pub toolchain: Vec<Toolchain>,
     /// The manifest file this came from (filled in by the loader).
