@@ -81,7 +81,11 @@ fn has_every_section_and_inline_charts() {
     let r = fixture();
     let n = Charts::build(&r).charts.len();
     assert!(n >= 8, "fixture exercises every chart type, got {n}");
-    assert_eq!(h.matches("<svg ").count(), n, "one inline SVG per chart");
+    assert_eq!(
+        h.matches("<svg ").count(),
+        n + 1,
+        "one inline SVG per chart, plus the first chart again beside the summary"
+    );
     // Summary first.
     assert!(h.find("id=\"summary\"") < h.find("id=\"results\""));
     assert!(h.contains("Highest echo throughput (closed loop, 64 connections, 64 B messages):"));

@@ -9,11 +9,13 @@
 //! - `results.csv` — one row per cell and metric.
 
 pub mod analysis;
+pub mod caveats;
 pub mod charts;
 pub mod csv;
 pub mod format;
 pub mod html;
 pub mod markdown;
+pub mod matrix;
 pub mod metrics;
 pub mod palette;
 
