@@ -43,14 +43,15 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
                     crate::report::analysis::REFERENCE_IMPLS.contains(&c.implementation.as_str());
                 Some(Bar {
                     label: if reference {
-                        format!("{} (reference)", c.implementation)
+                        format!("{} (reference)", palette.label(&c.implementation))
                     } else {
-                        c.implementation.clone()
+                        palette.label(&c.implementation)
                     },
                     value: e.median,
                     lo: e.has_interval.then_some(e.lo),
                     hi: e.has_interval.then_some(e.hi),
                     color: palette.rgb(&c.implementation),
+                    hollow: false,
                 })
             })
             .collect();
@@ -74,7 +75,7 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
                 s.description
             ),
             figure: Figure::Bars {
-                value: Axis { label: "bytes per task".into(), unit: Unit::Bytes, scale: Scale::Linear },
+                value: Axis::new("bytes per task", Unit::Bytes, Scale::Linear, "{}"),
                 bars,
                 refs,
                 legend: Vec::new(),
