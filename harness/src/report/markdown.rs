@@ -33,14 +33,43 @@ impl Report for Markdown {
     }
 }
 
-/// Escapes text for a Markdown table cell or paragraph.
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace("\r\n", " ")
-        .replace(['\n', '\r'], " ")
+/// Escapes text from the results for a Markdown table cell or paragraph: table pipes, HTML, emphasis,
+/// links, code spans and line breaks, so a name or reason can never change the document's structure.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '\\' | '|' | '*' | '_' | '`' | '[' | ']' | '#' | '~' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\r' => {
+                if chars.peek() != Some(&'\n') {
+                    out.push(' ');
+                }
+            }
+            '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text from the results as an inline code span: backticks and line breaks cannot end it early.
+pub fn code(s: &str) -> String {
+    let t: String = s
+        .chars()
+        .map(|c| match c {
+            '`' => '\'',
+            '\n' | '\r' | '|' => ' ',
+            c => c,
+        })
+        .collect();
+    format!("`{t}`")
 }
 
 /// The Markdown text (without the chart images).
@@ -72,8 +101,8 @@ pub fn render(results: &Results, charts: &Charts) -> String {
         for c in &cavs {
             let _ = writeln!(
                 md,
-                "- **`{}` ({}):** {} — {}.",
-                esc(&c.kind),
+                "- **{} ({}):** {} — {}.",
+                code(&c.kind),
                 c.count,
                 esc(&c.text),
                 esc(&c.affected.join("; "))
@@ -236,7 +265,11 @@ pub fn render(results: &Results, charts: &Charts) -> String {
     if !with_env.is_empty() {
         let _ = writeln!(md, "Environment set by the manifest:\n");
         for i in with_env {
-            let kv: Vec<String> = i.env.iter().map(|(k, v)| format!("`{k}={v}`")).collect();
+            let kv: Vec<String> = i
+                .env
+                .iter()
+                .map(|(k, v)| code(&format!("{k}={v}")))
+                .collect();
             let _ = writeln!(
                 md,
                 "- **{}**: {}",
@@ -557,7 +590,7 @@ pub fn header_lines(results: &Results) -> HeaderText {
     let mut title: Vec<String> = Vec::new();
     match (suite, command) {
         (Some(s), _) => title.push(s),
-        (None, Some(c)) => title.push(format!("`{c}`")),
+        (None, Some(c)) => title.push(format!("{c} command")),
         (None, None) => {}
     }
     match &duration {
