@@ -12,6 +12,12 @@ use std::path::{Path, PathBuf};
 
 /// Runs the command and returns the exit code (0 ok, 1 failures or regressions, 130 interrupted).
 pub fn run(opts: Opts) -> anyhow::Result<i32> {
+    if let Command::Completions { shell } = opts.command {
+        use clap::CommandFactory;
+        let mut cmd = Opts::command();
+        clap_complete::generate(shell, &mut cmd, "asyncbench", &mut std::io::stdout());
+        return Ok(0);
+    }
     let root = find_root(opts.root.as_deref())?;
     let mut ui = Ui::new(opts.quiet);
     match opts.command {
@@ -49,9 +55,10 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
             }
             let (b, n) = (crate::results::load(&base)?, crate::results::load(&new)?);
             let cmp = crate::compare::compare(&b, &n, threshold);
-            print!("{}", cmp.render_text());
+            anstream::print!("{}", crate::ui::paint_verdicts(&cmp.render_text()));
             Ok(cmp.exit_code())
         }
+        Command::Completions { .. } => unreachable!("handled before the root is needed"),
     }
 }
 
@@ -189,10 +196,13 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
     if !verify_only {
         match crate::report::write_all(&results, &out_dir) {
             Ok(_) => {}
-            Err(e) => eprintln!("warning: writing reports failed: {e:#}"),
+            Err(e) => crate::ui::warn(&format!("writing reports failed: {e:#}")),
         }
     }
-    print!("{}", crate::summary::render(&results));
+    anstream::print!(
+        "{}",
+        crate::ui::paint_verdicts(&crate::summary::render(&results))
+    );
     println!("\nresults: {}", out_dir.join("results.json").display());
     if interrupted {
         eprintln!("interrupted: partial results kept in {}", out_dir.display());

@@ -46,11 +46,19 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Print a shell completion script, e.g. `asyncbench completions bash > ~/.local/share/bash-completion/completions/asyncbench`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
     /// Compare two results files cell by cell; exits 1 on a confident regression above the threshold.
     Compare {
+        /// The baseline: a results.json measured before the change (e.g. from main).
         base: PathBuf,
+        /// The candidate: a results.json measured after the change, on the same machine and suite.
         new: PathBuf,
-        /// Regression threshold in percent.
+        /// Regression threshold in percent: a change counts as a regression only when its whole 95 %
+        /// interval is worse than this.
         #[arg(long, default_value_t = 5.0)]
         threshold: f64,
     },
@@ -163,5 +171,33 @@ mod tests {
     fn cli_is_well_formed() {
         use clap::CommandFactory;
         Opts::command().debug_assert();
+    }
+
+    /// Every argument and subcommand says what it is for in `--help`.
+    #[test]
+    fn every_argument_has_help() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {} (subcommand)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        let mut cmd = Opts::command();
+        cmd.build();
+        walk(&cmd, "asyncbench", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
     }
 }
