@@ -15,8 +15,16 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
     if let Command::Completions { shell } = opts.command {
         use clap::CommandFactory;
         let mut cmd = Opts::command();
-        clap_complete::generate(shell, &mut cmd, "asyncbench", &mut std::io::stdout());
-        return Ok(0);
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "asyncbench", &mut script);
+        // A closed pipe (`| head`) is not an error worth a panic.
+        use std::io::Write;
+        match std::io::stdout().write_all(&script) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(e).context("writing the completion script");
+            }
+            _ => return Ok(0),
+        }
     }
     let root = find_root(opts.root.as_deref())?;
     let mut ui = Ui::new(opts.quiet);
