@@ -339,6 +339,10 @@ fn legend_width(names: &[&str]) -> u32 {
 /// A legend entry: name, colour, marker (`None`: a square swatch, for bars), dashed.
 type LegendEntry = (String, (u8, u8, u8), Option<Marker>, bool);
 
+/// Where a series ends (pixel row within the label area) and how it is drawn: name, colour, marker,
+/// dashed.
+type LineEnd = (i32, String, (u8, u8, u8), Marker, bool);
+
 /// Series with more entries than this get direct labels at their line ends instead of a legend box.
 const DIRECT_LABELS_FROM: usize = 7;
 
@@ -462,7 +466,7 @@ fn draw_legend<DB: DrawingBackend>(
 /// never overlap: with many series a reader finds a line by its end instead of matching colours.
 fn draw_direct_labels<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    ends: &[(i32, String, (u8, u8, u8), Marker, bool)],
+    ends: &[LineEnd],
     id: &str,
 ) -> anyhow::Result<()> {
     let e = err(id);
