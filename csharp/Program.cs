@@ -209,8 +209,8 @@ namespace AsyncBench
                     var f = Flags.Parse(workload, args, new Dictionary<string, string>
                     {
                         { "items", "100000" }, { "stages", "4" }, { "capacity", "128" },
-                        { "variant", "balanced" }, { "pause-every", "1000" }, { "pause-ms", "1" },
-                        { "sample-every", "1000" },
+                        { "variant", "balanced" }, { "pause-every", "10000" }, { "pause-ms", "10" },
+                        { "sample-every", "1000" }, { "warmup-items", "0" }, { "min-ms", "0" },
                     });
                     bool slow = f.Choice("variant", "balanced", "slow-consumer") == "slow-consumer";
                     return Streaming.Run(
@@ -220,7 +220,9 @@ namespace AsyncBench
                         slow,
                         f.Int("pause-every", slow ? 1 : 0, long.MaxValue),
                         (int)f.Int("pause-ms", 0, int.MaxValue),
-                        f.Int("sample-every", 1, long.MaxValue));
+                        f.Int("sample-every", 1, long.MaxValue),
+                        f.Int("warmup-items", 0, 1L << 32),
+                        f.Int("min-ms", 0, int.MaxValue));
                 }
                 default:
                     throw new UsageException("unknown workload: " + workload + " (expected echo|fanout|stream)");

@@ -12,6 +12,12 @@
 //
 // Items are a small struct (uint value + timestamp), copied through the channels without boxing.
 // Latency stamps: Stopwatch.GetTimestamp() converted to ns (Clock.NowNs, Program.cs); -1 = unsampled.
+// --warmup-items W runs one complete, separate pipeline over W items first (same code, no pauses,
+// result discarded), so the JIT has compiled the hot paths before the timed run. --min-ms T keeps the
+// source going past N items until T ms have passed, stopping on a multiple of 4096 items (the clock is
+// read once per 4096 items); the sink takes the end time at item N and at every later multiple of 4096,
+// so its last reading is the one at the last item. paused_ms: time the slow-consumer sink spent in its
+// Task.Delay awaits, measured around each.
 using System.Collections.Generic;
 using System.Threading.Tasks;
 #if NETCOREAPP
@@ -34,19 +40,40 @@ namespace AsyncBench
     static class Streaming
     {
         const long NoStamp = -1;
+        const long Step = 4096; // a --min-ms run stops on a multiple of this many items
 
         sealed class SinkResult
         {
+            public long Items;
             public uint Checksum;
-            public long LastNs;
+            public long EndNs;
+            public long PausedNs;
             public List<long> Samples;
         }
 
         public static async Task<int> Run(long items, int stages, int capacity, bool slowConsumer,
-            long pauseEvery, int pauseMs, long sampleEvery)
+            long pauseEvery, int pauseMs, long sampleEvery, long warmupItems, long minMs)
         {
             Program.Ready("stream").Emit();
+            if (warmupItems > 0)
+                await Pipeline(warmupItems, stages, capacity, 0, 0, sampleEvery, 0);
+            SinkResult result = await Pipeline(items, stages, capacity, slowConsumer ? pauseEvery : 0, pauseMs,
+                sampleEvery, minMs * 1000000L);
+            new JsonLine("result")
+                .Str("workload", "stream")
+                .Num("items", result.Items)
+                .Num("checksum", result.Checksum)
+                .Ms("elapsed_ms", result.EndNs / 1e6)
+                .Ms("paused_ms", result.PausedNs / 1e6)
+                .Nums("latency_samples_ns", result.Samples)
+                .Emit();
+            return 0;
+        }
 
+        /// <summary>One complete pipeline; EndNs in the result is relative to the source's start.</summary>
+        static async Task<SinkResult> Pipeline(long items, int stages, int capacity, long pauseEvery, int pauseMs,
+            long sampleEvery, long minNs)
+        {
             // Link k feeds stage k+1; link 0 is written by the source, link K is read by the sink.
             var readers = new Reader[stages + 1];
             var writers = new Writer[stages + 1];
@@ -68,28 +95,22 @@ namespace AsyncBench
 #endif
             }
 
-            Task<SinkResult> sink = Sink(readers[stages], items, slowConsumer ? pauseEvery : 0, pauseMs, sampleEvery);
             var others = new Task[stages + 1];
             for (int k = 0; k < stages; k++)
                 others[k] = Stage(readers[k], writers[k + 1]);
             long start = Clock.NowNs();
-            others[stages] = Source(writers[0], items, sampleEvery);
+            Task<SinkResult> sink = Sink(readers[stages], items, pauseEvery, pauseMs, sampleEvery, minNs);
+            others[stages] = Source(writers[0], items, sampleEvery, start, minNs);
 
             SinkResult result = await sink;
             await Task.WhenAll(others);
-            new JsonLine("result")
-                .Str("workload", "stream")
-                .Num("items", items)
-                .Num("checksum", result.Checksum)
-                .Ms("elapsed_ms", (result.LastNs - start) / 1e6)
-                .Nums("latency_samples_ns", result.Samples)
-                .Emit();
-            return 0;
+            result.EndNs -= start;
+            return result;
         }
 
-        static async Task Source(Writer output, long items, long sampleEvery)
+        static async Task Source(Writer output, long items, long sampleEvery, long startNs, long minNs)
         {
-            for (long seq = 0; seq < items; seq++)
+            for (long seq = 0; minNs > 0 || seq < items; seq++)
             {
                 var item = new Item
                 {
@@ -97,6 +118,9 @@ namespace AsyncBench
                     StampNs = seq % sampleEvery == 0 ? Clock.NowNs() : NoStamp,
                 };
                 await output.WriteAsync(item);
+                long n = seq + 1;
+                if (n >= items && (minNs == 0 || (n % Step == 0 && Clock.NowNs() - startNs >= minNs)))
+                    break;
             }
             output.Complete();
         }
@@ -115,11 +139,14 @@ namespace AsyncBench
             output.Complete();
         }
 
-        static async Task<SinkResult> Sink(Reader input, long items, long pauseEvery, int pauseMs, long sampleEvery)
+        static async Task<SinkResult> Sink(Reader input, long items, long pauseEvery, int pauseMs, long sampleEvery,
+            long minNs)
         {
             uint h = 2166136261;
             long received = 0;
-            long lastNs = 0;
+            long endNs = 0;
+            long pausedNs = 0;
+            long pausedAtEndNs = 0; // pauses before the last item: a pause after it lies outside elapsed
             var samples = new List<long>((int)System.Math.Min(items / sampleEvery + 1, 1 << 20));
             while (await input.WaitToReadAsync())
             {
@@ -129,17 +156,24 @@ namespace AsyncBench
                     h = (h ^ item.Value) * 16777619u;
                     if (item.StampNs != NoStamp)
                         samples.Add(Clock.NowNs() - item.StampNs);
-                    if (++received == items)
-                        lastNs = Clock.NowNs();
+                    if (++received >= items && (received == items || received % Step == 0))
+                    {
+                        endNs = Clock.NowNs(); // the last such reading is at the last item
+                        pausedAtEndNs = pausedNs;
+                    }
                     if (pauseEvery > 0 && received % pauseEvery == 0)
+                    {
+                        long before = Clock.NowNs();
                         await Task.Delay(pauseMs);
+                        pausedNs += Clock.NowNs() - before;
+                    }
                 }
             }
-            if (received != items)
+            if (minNs == 0 && received != items)
                 throw new System.InvalidOperationException("sink received " + received + " of " + items + " items");
-            if (items == 0)
-                lastNs = Clock.NowNs();
-            return new SinkResult { Checksum = h, LastNs = lastNs, Samples = samples };
+            if (received == 0)
+                endNs = Clock.NowNs();
+            return new SinkResult { Items = received, Checksum = h, EndNs = endNs, PausedNs = pausedAtEndNs, Samples = samples };
         }
     }
 }

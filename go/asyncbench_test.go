@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"io"
+	"net"
 	"testing"
 	"time"
 )
@@ -57,11 +60,110 @@ func TestStreamPipeline(t *testing.T) {
 	}
 }
 
-func TestFanout(t *testing.T) {
-	if r := runFanout(1000, time.Millisecond, false); r.Checksum != 499500 {
-		t.Errorf("bare checksum = %d, want 499500", r.Checksum)
+// referenceChecksum folds seq = 0..n-1 through k transforms, the harness's expected checksum.
+func referenceChecksum(n, k int) uint32 {
+	h := fnvOffset
+	for seq := range n {
+		x := uint32(seq)
+		for range k {
+			x = transform(x)
+		}
+		h = fold(h, x)
 	}
-	if r := runFanout(1000, time.Millisecond, true); r.Checksum != 131059500 {
-		t.Errorf("state checksum = %d, want 131059500", r.Checksum)
+	return h
+}
+
+func TestStreamMinDurationStopsOnAStepAfterT(t *testing.T) {
+	c := streamConfig{items: 1000, stages: 2, capacity: 8, pauseEvery: 1, sampleEvery: 1000,
+		minDuration: 30 * time.Millisecond}
+	r := runStream(c)
+	if r.Items < 1000 || r.Items%lengthStep != 0 {
+		t.Fatalf("items = %d, want >= 1000 and a multiple of %d", r.Items, lengthStep)
+	}
+	if r.ElapsedMs < 30 {
+		t.Errorf("elapsed_ms = %v, want >= 30 (--min-ms)", r.ElapsedMs)
+	}
+	if want := referenceChecksum(r.Items, 2); r.Checksum != want {
+		t.Errorf("checksum over %d items = %d, want %d", r.Items, r.Checksum, want)
+	}
+	if want := (r.Items + 999) / 1000; len(r.LatencySamplesNs) != want {
+		t.Errorf("%d latency samples, want %d", len(r.LatencySamplesNs), want)
+	}
+}
+
+func TestStreamWarmupIsNotReported(t *testing.T) {
+	c := streamConfig{items: 1000, stages: 4, capacity: 8, pauseEvery: 1, sampleEvery: 10, warmupItems: 3000}
+	r := runStream(c)
+	if r.Items != 1000 || r.Checksum != 3828873421 || len(r.LatencySamplesNs) != 100 {
+		t.Errorf("after warm-up: items %d checksum %d samples %d, want 1000, 3828873421, 100",
+			r.Items, r.Checksum, len(r.LatencySamplesNs))
+	}
+}
+
+func TestStreamPausedMs(t *testing.T) {
+	c := streamConfig{items: 10000, stages: 1, capacity: 8, slowConsumer: true, pauseEvery: 1000,
+		pause: 3 * time.Millisecond, sampleEvery: 1000}
+	r := runStream(c)
+	// 10 pauses of 3 ms; the one after the last item lies outside elapsed_ms and is not counted.
+	if r.PausedMs < 27 || r.PausedMs > r.ElapsedMs {
+		t.Errorf("paused_ms = %v after 9 counted pauses of 3 ms, want >= 27 and <= elapsed %v", r.PausedMs, r.ElapsedMs)
+	}
+	if b := runStream(streamConfig{items: 1000, stages: 1, capacity: 8, pauseEvery: 1, sampleEvery: 1}); b.PausedMs != 0 {
+		t.Errorf("balanced paused_ms = %v, want 0", b.PausedMs)
+	}
+}
+
+func TestFanout(t *testing.T) {
+	for _, state := range []bool{false, true} {
+		want := uint64(499500)
+		if state {
+			want = 131059500
+		}
+		r := runFanout(1000, 20*time.Millisecond, state)
+		if r.Checksum != want {
+			t.Errorf("state=%v checksum = %d, want %d", state, r.Checksum, want)
+		}
+		// spawn_ms is stored by the task that arms last: 0 would mean no task reached the count.
+		if !(r.SpawnMs > 0 && r.SpawnMs <= r.TotalMs && r.LoopMs <= r.TotalMs) {
+			t.Errorf("state=%v spawn_ms %v loop_ms %v total_ms %v: want 0 < spawn <= total, loop <= total",
+				state, r.SpawnMs, r.LoopMs, r.TotalMs)
+		}
+		if r.TotalMs < 20 {
+			t.Errorf("state=%v total_ms %v < the 20 ms sleep", state, r.TotalMs)
+		}
+	}
+}
+
+func TestEchoBacklogAndBackpressure(t *testing.T) {
+	ln, err := listen(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go echoConn(c)
+		}
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// 8 MiB written while the reader waits a moment: the server blocks in Write, stops reading, and
+	// must still echo every byte in order.
+	payload := make([]byte, 8<<20)
+	for i := range payload {
+		payload[i] = byte(i % 251)
+	}
+	go func() { conn.Write(payload); conn.(*net.TCPConn).CloseWrite() }()
+	time.Sleep(100 * time.Millisecond)
+	got, err := io.ReadAll(conn)
+	if err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("echoed %d of %d bytes (err %v), or they differ", len(got), len(payload), err)
 	}
 }

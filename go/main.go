@@ -1,8 +1,9 @@
 // asyncbench-go: the Go implementation of docs/PROTOCOL.md (workloads echo, fanout, stream).
 //
 // Runtime: the Go scheduler as shipped (goroutines on GOMAXPROCS OS threads; GOMAXPROCS left at its
-// default, which since Go 1.25 honours the cgroup CPU limit). No GOGC/GOMEMLIMIT tuning: the default
-// GC (GOGC=100) is what a Go program gets, and it is reported as-is.
+// default, which is the number of CPUs in the process's affinity mask, capped since Go 1.25 by the
+// cgroup CPU limit; so `threads` is 1 when the harness pins the server to one CPU). No GOGC or
+// GOMEMLIMIT tuning: the default GC (GOGC=100) is what a Go program gets, and it is reported as-is.
 // Standard library only. Flags are parsed with the standard flag package (which also accepts
 // -name and --name=value; the harness always passes --name value). Every stdout line is one JSON
 // object written by encoding/json straight to the unbuffered os.Stdout, so each line is one write(2)
@@ -100,9 +101,11 @@ func main() {
 		fs.IntVar(&c.stages, "stages", 4, "transform stages (>= 1)")
 		fs.IntVar(&c.capacity, "capacity", 128, "capacity of every channel (>= 1)")
 		variant := fs.String("variant", "balanced", "balanced|slow-consumer")
-		fs.IntVar(&c.pauseEvery, "pause-every", 1000, "slow-consumer: pause after every M-th item (>= 1)")
-		pauseMs := fs.Int("pause-ms", 1, "slow-consumer: pause length in ms (>= 0)")
+		fs.IntVar(&c.pauseEvery, "pause-every", 10000, "slow-consumer: pause after every M-th item (>= 1)")
+		pauseMs := fs.Int("pause-ms", 10, "slow-consumer: pause length in ms (>= 0)")
 		fs.IntVar(&c.sampleEvery, "sample-every", 1000, "stamp every S-th item for latency (>= 1)")
+		fs.IntVar(&c.warmupItems, "warmup-items", 0, "items of an untimed warm-up pipeline run first (>= 0)")
+		minMs := fs.Int("min-ms", 0, "keep producing past --items until this many ms have passed (>= 0)")
 		parse(fs, args)
 		check(c.items >= 0 && c.items <= 1<<32, "stream: --items must be in 0..2^32, got %d", c.items)
 		check(c.stages >= 1, "stream: --stages must be >= 1, got %d", c.stages)
@@ -111,6 +114,9 @@ func main() {
 		check(c.pauseEvery >= 1, "stream: --pause-every must be >= 1, got %d", c.pauseEvery)
 		check(*pauseMs >= 0, "stream: --pause-ms must be >= 0, got %d", *pauseMs)
 		check(c.sampleEvery >= 1, "stream: --sample-every must be >= 1, got %d", c.sampleEvery)
+		check(c.warmupItems >= 0 && c.warmupItems <= 1<<32, "stream: --warmup-items must be in 0..2^32, got %d", c.warmupItems)
+		check(*minMs >= 0, "stream: --min-ms must be >= 0, got %d", *minMs)
+		c.minDuration = time.Duration(*minMs) * time.Millisecond
 		c.slowConsumer = *variant == "slow-consumer"
 		c.pause = time.Duration(*pauseMs) * time.Millisecond
 		ready("stream", 0)

@@ -6,6 +6,11 @@
 // closes its output when the input is closed. Items travel by value (16 bytes, no allocation).
 // Latency stamps are nanoseconds since a time.Now() base taken before the source starts;
 // time.Since uses the monotonic clock reading, so stamps are monotonic.
+// --warmup-items W runs one complete, separate pipeline over W items first (same code, untimed,
+// result discarded); --min-ms T keeps the source going past N items until T ms have passed, stopping
+// on a multiple of 4096 items (docs/PROTOCOL.md). The sink takes the end time at item N and at every
+// later multiple of 4096, so the last reading is the one at the last item, whichever that is.
+// paused_ms is the time the slow-consumer sink spent in its sleeps, measured around each one.
 package main
 
 import "time"
@@ -16,6 +21,8 @@ type streamConfig struct {
 	pauseEvery              int
 	pause                   time.Duration
 	sampleEvery             int
+	warmupItems             int
+	minDuration             time.Duration // 0 = exactly `items` items
 }
 
 type item struct {
@@ -30,6 +37,7 @@ type streamResult struct {
 	Items            int     `json:"items"`
 	Checksum         uint32  `json:"checksum"`
 	ElapsedMs        float64 `json:"elapsed_ms"`
+	PausedMs         float64 `json:"paused_ms"`
 	LatencySamplesNs []int64 `json:"latency_samples_ns"`
 }
 
@@ -41,18 +49,35 @@ const fnvOffset, fnvPrime uint32 = 2166136261, 16777619
 // fold is the sink's order-sensitive FNV-1a-style checksum step.
 func fold(h, v uint32) uint32 { return (h ^ v) * fnvPrime }
 
+// lengthStep is the granularity at which a --min-ms run may stop (docs/PROTOCOL.md).
+const lengthStep = 4096
+
+// runStream runs the warm-up pipeline (if any), then the measured one.
 func runStream(c streamConfig) streamResult {
+	if c.warmupItems > 0 {
+		w := c
+		w.items, w.minDuration, w.slowConsumer = c.warmupItems, 0, false
+		runPipeline(w)
+	}
+	return runPipeline(c)
+}
+
+func runPipeline(c streamConfig) streamResult {
 	samples := make([]int64, 0, c.items/c.sampleEvery+1)
 	start := time.Now()
 
 	src := make(chan item, c.capacity)
 	go func() {
-		for seq := range c.items {
+		for seq := 0; c.minDuration > 0 || seq < c.items; seq++ {
 			it := item{value: uint32(seq)}
 			if seq%c.sampleEvery == 0 {
 				it.stamped, it.stamp = true, int64(time.Since(start))
 			}
 			src <- it
+			if n := seq + 1; n >= c.items &&
+				(c.minDuration == 0 || n%lengthStep == 0 && time.Since(start) >= c.minDuration) {
+				break
+			}
 		}
 		close(src)
 	}()
@@ -72,23 +97,26 @@ func runStream(c streamConfig) streamResult {
 
 	h := fnvOffset
 	received := 0
-	var elapsed time.Duration
+	var elapsed, paused, pausedAtEnd time.Duration
 	for it := range in {
 		h = fold(h, it.value)
 		received++
 		if it.stamped {
 			samples = append(samples, int64(time.Since(start))-it.stamp)
 		}
-		if received == c.items {
-			elapsed = time.Since(start)
+		if received >= c.items && (received == c.items || received%lengthStep == 0) {
+			elapsed = time.Since(start) // the last such reading is at the last item
+			pausedAtEnd = paused        // a pause after the last item lies outside elapsed
 		}
 		if c.slowConsumer && received%c.pauseEvery == 0 {
+			before := time.Now()
 			time.Sleep(c.pause)
+			paused += time.Since(before)
 		}
 	}
-	if c.items == 0 {
+	if received == 0 {
 		elapsed = time.Since(start)
 	}
-	return streamResult{Event: "result", Workload: "stream", Items: c.items, Checksum: h,
-		ElapsedMs: ms(elapsed), LatencySamplesNs: samples}
+	return streamResult{Event: "result", Workload: "stream", Items: received, Checksum: h,
+		ElapsedMs: ms(elapsed), PausedMs: ms(pausedAtEnd), LatencySamplesNs: samples}
 }

@@ -19,7 +19,7 @@ const WORKLOADS = {
   fanout: { tasks: '1000', 'sleep-ms': '1000', variant: 'bare' },
   stream: {
     items: '1000000', stages: '4', capacity: '128', variant: 'balanced',
-    'pause-every': '1000', 'pause-ms': '1', 'sample-every': '1000',
+    'pause-every': '10000', 'pause-ms': '10', 'sample-every': '1000', 'warmup-items': '0', 'min-ms': '0',
   },
 };
 
@@ -89,6 +89,8 @@ function main(argv) {
       pauseEvery: int(workload, values, 'pause-every', 1),
       pauseMs: int(workload, values, 'pause-ms', 0),
       sampleEvery: int(workload, values, 'sample-every', 1),
+      warmupItems: int(workload, values, 'warmup-items', 0, 2 ** 32),
+      minMs: int(workload, values, 'min-ms', 0),
     };
     ready('stream');
     stream.run(config).then((result) => emit(result));

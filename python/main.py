@@ -5,8 +5,9 @@
 #   asyncio.Runner as its loop_factory. Everything else is the same code, so the two differ only by loop.
 # * Both implementations run from the same venv interpreter (target/asyncbench/python-venv), so the
 #   comparison is the same CPython binary and the same site-packages; only the loop changes.
-# * Primitives: asyncio.start_server streams (echo), TaskGroup.create_task + asyncio.sleep (fanout),
-#   asyncio.Queue(maxsize=C) per link (stream). Details at the top of each workload file.
+# * Primitives: an asyncio.Protocol, or asyncio.start_server streams when ASYNCBENCH_ECHO_API=streams
+#   (echo), TaskGroup.create_task + asyncio.sleep (fanout), asyncio.Queue(maxsize=C) per link (stream).
+#   Details at the top of each workload file.
 # * No tuning: default GC, no debug mode, default task factory; stdout carries JSON lines only.
 #
 # Usage: python main.py <echo|fanout|stream> [--flag value]...  (see docs/PROTOCOL.md)
@@ -61,9 +62,11 @@ WORKLOADS = {
         "stages": (integer(1), 4),
         "capacity": (integer(1), 64),
         "variant": (choice("balanced", "slow-consumer"), "balanced"),
-        "pause-every": (integer(0), 1000),
-        "pause-ms": (integer(0), 1),
+        "pause-every": (integer(0), 10_000),
+        "pause-ms": (integer(0), 10),
         "sample-every": (integer(0), 1000),
+        "warmup-items": (integer(0, 2**32), 0),
+        "min-ms": (integer(0), 0),
     },
 }
 RUNNERS = {"echo": echo.run, "fanout": fanout.run, "stream": stream.run}
@@ -101,9 +104,19 @@ def select_loop():
     fail(f"ASYNCBENCH_LOOP must be asyncio or uvloop, got {kind!r}")
 
 
+def select_echo_api():
+    """The echo idiom named by ASYNCBENCH_ECHO_API (the manifest sets it; see asyncbench/echo.py)."""
+    api = os.environ.get("ASYNCBENCH_ECHO_API", "protocol")
+    if api not in echo.APIS:
+        fail(f"ASYNCBENCH_ECHO_API must be one of {'|'.join(echo.APIS)}, got {api!r}")
+    return api
+
+
 def main():
     workload, opts = parse_args(sys.argv[1:])
     loop_factory, runtime = select_loop()
+    if workload == "echo":
+        opts.echo_api = select_echo_api()
 
     def ready(**fields):
         emit({"event": "ready", "workload": workload, **fields, "runtime": runtime, "threads": 1})

@@ -12,7 +12,7 @@
 
 use crate::report::format::{fmt_estimate, fmt_pct};
 use crate::report::metrics::{
-    Better, Estimate, describe_scenario, estimate, headline_metrics, metric_def, scenario_key,
+    Better, Estimate, cell_headline_metrics, describe_scenario, estimate, metric_def, scenario_key,
 };
 use crate::results::{Cell, CellStatus, Environment, Results};
 use std::fmt::Write;
@@ -82,7 +82,7 @@ pub fn compare(base: &Results, new: &Results, threshold_pct: f64) -> Comparison 
             only_in_base.push(b.key());
             continue;
         };
-        for metric in headline_metrics(&b.workload) {
+        for metric in cell_headline_metrics(b) {
             if let Some(c) = compare_metric(b, n, metric, threshold_pct) {
                 changes.push(c);
             }
@@ -165,7 +165,7 @@ fn compare_metric(b: &Cell, n: &Cell, metric: &'static str, threshold_pct: f64) 
 
 /// The first headline metric the cell has a value for (a cell's failure is reported once, against it).
 fn first_measured(c: &Cell) -> Option<&'static str> {
-    headline_metrics(&c.workload).find(|m| estimate(c, m).is_some())
+    cell_headline_metrics(c).find(|m| estimate(c, m).is_some())
 }
 
 /// The verdict of a confident change that went up (`up`) for a metric with direction `better`.

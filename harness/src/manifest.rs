@@ -32,6 +32,14 @@ pub struct Implementation {
     /// `csharp (Mono 6.8)`): for implementations whose runtime varies between machines.
     #[serde(default)]
     pub runtime_in_label: bool,
+    /// A reference point, not a contender (e.g. futures polled without spawning, or one OS thread per
+    /// task): reports show it as a reference line beside the rankings and never rank it.
+    #[serde(default)]
+    pub reference: bool,
+    /// What the reference stands for in reports ("no spawning", "async vs threads"); defaults to the
+    /// runtime label. Only meaningful with `reference = true`.
+    #[serde(default)]
+    pub reference_label: Option<String>,
     /// Ways to build and start it, in order of preference; the first whose probe succeeds is used.
     pub toolchain: Vec<Toolchain>,
     /// The manifest file this came from (filled in by the loader).
@@ -169,6 +177,13 @@ pub fn validate(all: &[Implementation]) -> anyhow::Result<()> {
                 i.source.display()
             );
         }
+        if i.reference_label.is_some() && !i.reference {
+            bail!(
+                "implementation '{}' in {} has a reference_label but not reference = true; add it or drop the label",
+                i.name,
+                i.source.display()
+            );
+        }
         if i.toolchain.is_empty() {
             bail!(
                 "implementation '{}' in {} has no [[implementation.toolchain]]",
@@ -222,7 +237,29 @@ start = ["{build}/x"]
         assert_eq!(v[0].toolchain[0].build.len(), 1);
         assert!(v[0].toolchain[0].install_needs_root);
         assert!(v[0].toolchain[0].preflight.is_empty());
+        assert!(
+            !v[0].reference,
+            "implementations are contenders unless marked"
+        );
         validate(&v).unwrap();
+    }
+
+    #[test]
+    fn reads_the_reference_marker() {
+        let marked = GOOD.replace(
+            "workloads = [\"echo\"]",
+            "workloads = [\"echo\"]\nreference = true\nreference_label = \"async vs threads\"",
+        );
+        let v = parse(&marked, Path::new("m.toml")).unwrap();
+        assert!(v[0].reference);
+        assert_eq!(v[0].reference_label.as_deref(), Some("async vs threads"));
+        validate(&v).unwrap();
+        let label_only = GOOD.replace(
+            "workloads = [\"echo\"]",
+            "workloads = [\"echo\"]\nreference_label = \"x\"",
+        );
+        let v = parse(&label_only, Path::new("m.toml")).unwrap();
+        assert!(format!("{:#}", validate(&v).unwrap_err()).contains("reference = true"));
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub fn info(imp: &Implementation) -> ImplementationInfo {
         notes: imp.notes.clone(),
         env: Default::default(),
         verification: Vec::new(),
+        reference: imp.reference,
+        reference_label: imp.reference_label.clone(),
     }
 }
 

@@ -483,29 +483,41 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Measures fan-out and derives bytes per task against each implementation's 1-task baseline.
+/// Measures fan-out and derives bytes per task against each implementation's 1-task baseline. Each
+/// trial's sleep is sized to that implementation's spawn time at that N ([`fanout::SleepPlanner`]) and
+/// recorded as the trial's `sleep_ms` metric, not as a parameter: cells stay comparable across
+/// implementations, which compare on the times net of the sleep.
 pub fn measure_fanout(run: &mut Run) -> anyhow::Result<()> {
     let s = run.cfg.suite.fanout.clone();
     let impls: Vec<String> = run.runnable("fanout").into_iter().map(|(n, _)| n).collect();
     let mut points = Vec::new();
-    for &v in &s.variants {
-        for &n in &s.tasks {
+    for (v, tasks) in &s.points {
+        for &n in tasks {
             for imp in &impls {
                 let p = FanoutParams {
                     tasks: n,
-                    sleep_ms: s.sleep_for(n),
-                    variant: v,
+                    sleep_ms: s.sleep_ms,
+                    variant: *v,
                 };
-                let pr = params(&[
-                    ("variant", json!(v.as_str())),
-                    ("tasks", json!(n)),
-                    ("sleep_ms", json!(p.sleep_ms)),
-                ]);
+                let pr = params(&[("variant", json!(v.as_str())), ("tasks", json!(n))]);
                 points.push((imp.clone(), pr, p));
             }
         }
     }
-    let trial = |l: &Launch, p: &FanoutParams, _r: usize| fanout::run_trial(l, *p);
+    let planner = std::cell::RefCell::new(fanout::SleepPlanner::new(s.sleep_ms));
+    let trial = |l: &Launch, p: &FanoutParams, _r: usize| {
+        let imp = &l.implementation;
+        let sleep_ms = planner.borrow().sleep_ms(imp, p.variant, p.tasks);
+        let outcome = fanout::run_sized_trial(l, FanoutParams { sleep_ms, ..*p });
+        if let Ok(t) = &outcome
+            && let Some(spawn_ms) = t.metrics.get("spawn_ms")
+        {
+            planner
+                .borrow_mut()
+                .record(imp, p.variant, p.tasks, spawn_ms);
+        }
+        outcome
+    };
     let cells = run.measure(
         "fanout",
         "fanout",
@@ -561,59 +573,99 @@ pub fn derive_bytes_per_task(cells: &mut [results::Cell], indices: &[usize]) {
     }
 }
 
-/// Measures stream points and, for every slow-consumer point, the same at 10 × items, then attaches a
-/// backpressure verdict to the larger cell.
+/// Measures stream points: balanced ones for at least the suite's minimum duration, then slow-consumer
+/// ones at N and 10 × N, whose peak RSS gives the backpressure verdict attached to the larger cell.
+/// Balanced cells headline gross throughput; slow-consumer cells throughput net of the pauses.
 pub fn measure_stream(run: &mut Run) -> anyhow::Result<()> {
     let s = run.cfg.suite.stream.clone();
     let impls: Vec<String> = run.runnable("stream").into_iter().map(|(n, _)| n).collect();
-    let mk = |items: u64, stages: u32, capacity: u32, variant: stream::Variant| StreamParams {
-        items,
-        stages,
-        capacity,
-        variant,
-        pause_every: s.pause_every,
-        pause_ms: s.pause_ms,
-        sample_every: s.sample_every,
-    };
-    let mut points = Vec::new();
-    let mut push = |p: StreamParams| {
-        for imp in &impls {
-            let pr = params(&[
-                ("variant", json!(p.variant.as_str())),
-                ("items", json!(p.items)),
-                ("stages", json!(p.stages)),
-                ("capacity", json!(p.capacity)),
-            ]);
-            points.push((imp.clone(), pr, p));
+    let points = |variant: stream::Variant, shapes: &[(u64, u32, u32)]| {
+        let mut out = Vec::new();
+        for &(n, k, c) in shapes {
+            let sizes: &[u64] = match variant {
+                stream::Variant::Balanced => &[n],
+                stream::Variant::SlowConsumer => &[n, n * 10],
+            };
+            for &items in sizes {
+                let p = StreamParams {
+                    items,
+                    stages: k,
+                    capacity: c,
+                    variant,
+                    pause_every: s.pause_every,
+                    pause_ms: s.pause_ms,
+                    sample_every: s.sample_every,
+                    warmup_items: s.warmup_items,
+                    min_ms: match variant {
+                        stream::Variant::Balanced => s.balanced_min_ms,
+                        stream::Variant::SlowConsumer => 0,
+                    },
+                };
+                for imp in &impls {
+                    out.push((imp.clone(), stream_params(&p), p));
+                }
+            }
         }
+        out
     };
-    for &(n, k, c) in &s.balanced {
-        push(mk(n, k, c, stream::Variant::Balanced));
-    }
-    for &(n, k, c) in &s.slow_consumer {
-        push(mk(n, k, c, stream::Variant::SlowConsumer));
-        push(mk(n * 10, k, c, stream::Variant::SlowConsumer));
-    }
     let trial = |l: &Launch, p: &StreamParams, _r: usize| stream::run_trial(l, *p);
+    let repeat = run.cfg.suite.repeat;
+    let balanced = points(stream::Variant::Balanced, &s.balanced);
+    run.measure(
+        "stream",
+        "stream balanced",
+        balanced,
+        "throughput_items_per_s",
+        repeat,
+        &trial,
+    )?;
+    let slow = points(stream::Variant::SlowConsumer, &s.slow_consumer);
     let cells = run.measure(
         "stream",
-        "stream",
-        points,
-        "throughput_items_per_s",
-        run.cfg.suite.repeat,
+        "stream slow consumer",
+        slow,
+        "throughput_net_items_per_s",
+        repeat,
         &trial,
     )?;
     attach_backpressure_verdicts(&mut run.results.cells, &cells);
     run.save()
 }
 
+/// A stream cell's parameters: the shape and, because they change what is measured, the minimum
+/// duration (balanced) or the pauses (slow consumer). The warm-up and the sampling rate are suite
+/// settings recorded in the run's configuration.
+pub fn stream_params(p: &StreamParams) -> BTreeMap<String, serde_json::Value> {
+    let mut pr = params(&[
+        ("variant", json!(p.variant.as_str())),
+        ("items", json!(p.items)),
+        ("stages", json!(p.stages)),
+        ("capacity", json!(p.capacity)),
+    ]);
+    match p.variant {
+        stream::Variant::Balanced if p.min_ms > 0 => {
+            pr.insert("min_ms".into(), json!(p.min_ms));
+        }
+        stream::Variant::Balanced => {}
+        stream::Variant::SlowConsumer => {
+            pr.insert("pause_every".into(), json!(p.pause_every));
+            pr.insert("pause_ms".into(), json!(p.pause_ms));
+        }
+    }
+    pr
+}
+
 /// Pairs slow-consumer cells at N and 10·N (same implementation, stages, capacity) and records the verdict.
 pub fn attach_backpressure_verdicts(cells: &mut [results::Cell], indices: &[usize]) {
+    // Everything but the item count must match (older results have no pause parameters: both None).
     let key = |c: &results::Cell| {
+        let p = |k: &str| c.params.get(k).map(|v| v.to_string());
         (
             c.implementation.clone(),
-            c.params["stages"].to_string(),
-            c.params["capacity"].to_string(),
+            p("stages"),
+            p("capacity"),
+            p("pause_every"),
+            p("pause_ms"),
         )
     };
     let slow: Vec<usize> = indices

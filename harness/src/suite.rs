@@ -1,7 +1,12 @@
 //! The suites: which points each workload measures, how long, and how often. Pure data, chosen so the
 //! default suite (every workload, every implementation, the default repeats) fits in about 30 minutes on
-//! a 2-core machine: echo ≈ 12, fan-out ≈ 8, stream ≈ 6, the rest for builds, verification, futures and
-//! micro-benchmarks. `--quick` is a smoke test; `--full` is the complete sweep.
+//! a 2-core machine: echo ≈ 12, fan-out ≈ 5, stream ≈ 3.5 (+ ≈ 1 verifying both), the rest for builds,
+//! futures and micro-benchmarks. The fan-out and stream figures are per-cell estimates for the
+//! 13 implementations that run them (15 in all; python-*-streams are echo only), from the measured
+//! durations of the reference run (results/reference): fan-out trials last about
+//! start-up + 3 × spawn time + completion once the sleep is twice the spawn time (the Python 1M-task
+//! cells dominate at ≈ 40 s each, run once as long trials), stream trials about start-up + warm-up +
+//! max(1 s, N / throughput). `--quick` is a smoke test; `--full` is the complete sweep.
 
 use crate::workload::fanout::Variant as FanoutVariant;
 use serde::Serialize;
@@ -53,35 +58,34 @@ pub struct EchoSuite {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FanoutSuite {
-    /// Task counts; 1 is the baseline for bytes per task and must be first.
-    pub tasks: Vec<u64>,
-    #[serde(skip)]
-    pub variants: Vec<FanoutVariant>,
+    /// Per variant, the task counts in increasing order: 1 first (the baseline for bytes per task),
+    /// and each count's sleep is extrapolated from the spawn time at the previous one.
+    pub points: Vec<(FanoutVariant, Vec<u64>)>,
+    /// The shortest sleep (ms); each implementation's sleep at N is at least twice its spawn time
+    /// there (see `workload::fanout::SleepPlanner`), so this only decides small N.
     pub sleep_ms: u64,
-    /// Sleep for N ≥ 1M, long enough that every task is alive at once even in slow runtimes.
-    pub sleep_ms_large: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StreamSuite {
-    /// (items, stages, capacity) of the balanced variant.
+    /// (minimum items, stages, capacity) of the balanced variant; each runs for at least
+    /// `balanced_min_ms` too, after an untimed warm-up pipeline of `warmup_items`.
     pub balanced: Vec<(u64, u32, u32)>,
+    /// Balanced runs last at least this long (`--min-ms`), so JIT tiering, first-touch page faults
+    /// and thread wake-ups do not decide them.
+    pub balanced_min_ms: u64,
     /// Slow-consumer points (items, stages, capacity); for each, the run also measures 10 × items
-    /// to judge backpressure.
+    /// to judge backpressure. The sink times ⌊(items − 1) / pause_every⌋ pauses (none after the last
+    /// item, docs/PROTOCOL.md); items that are not a multiple of `pause_every` (nor is 10 × items)
+    /// give round counts (100.5k items: 10 pauses, 1.005M: 100) and no pause at the very end at all.
     pub slow_consumer: Vec<(u64, u32, u32)>,
+    /// Items of the untimed warm-up pipeline every trial runs first (`--warmup-items`).
+    pub warmup_items: u64,
+    /// The slow consumer pauses `pause_ms` after every `pause_every` items: long against the 1 ms
+    /// timer granularity of several runtimes, so the pauses' rounding does not rank them.
     pub pause_every: u64,
     pub pause_ms: u64,
     pub sample_every: u64,
-}
-
-impl FanoutSuite {
-    pub fn sleep_for(&self, tasks: u64) -> u64 {
-        if tasks >= 1_000_000 {
-            self.sleep_ms_large
-        } else {
-            self.sleep_ms
-        }
-    }
 }
 
 impl Suite {
@@ -100,16 +104,20 @@ impl Suite {
                     sub_interval: Duration::from_millis(200),
                 },
                 fanout: FanoutSuite {
-                    tasks: vec![1, 1_000, 10_000],
-                    variants: vec![FanoutVariant::Bare, FanoutVariant::State],
-                    sleep_ms: 500,
-                    sleep_ms_large: 5_000,
+                    points: vec![
+                        (FanoutVariant::Bare, vec![1, 1_000, 10_000]),
+                        (FanoutVariant::State, vec![1, 1_000, 10_000]),
+                    ],
+                    sleep_ms: 200,
                 },
                 stream: StreamSuite {
                     balanced: vec![(20_000, 4, 64)],
-                    slow_consumer: vec![(10_000, 1, 64)],
+                    balanced_min_ms: 200,
+                    // 10 pauses (10.05k items; 100 at 100.5k), none after the last item.
+                    slow_consumer: vec![(10_050, 1, 64)],
+                    warmup_items: 2_000,
                     pause_every: 1_000,
-                    pause_ms: 1,
+                    pause_ms: 10,
                     sample_every: 100,
                 },
                 micro_quick: true,
@@ -127,17 +135,23 @@ impl Suite {
                     duration: Duration::from_secs(2),
                     sub_interval: Duration::from_millis(250),
                 },
+                // The state variant stops at 100k here (its 1M cells cost ≈ 4 minutes in the slow
+                // runtimes once every task must be alive at once); `--full` measures them.
                 fanout: FanoutSuite {
-                    tasks: vec![1, 10_000, 100_000, 1_000_000],
-                    variants: vec![FanoutVariant::Bare, FanoutVariant::State],
-                    sleep_ms: 500,
-                    sleep_ms_large: 5_000,
+                    points: vec![
+                        (FanoutVariant::Bare, vec![1, 10_000, 100_000, 1_000_000]),
+                        (FanoutVariant::State, vec![1, 10_000, 100_000]),
+                    ],
+                    sleep_ms: 200,
                 },
                 stream: StreamSuite {
                     balanced: vec![(100_000, 4, 64), (100_000, 1, 1024), (20_000, 4, 1)],
-                    slow_consumer: vec![(100_000, 1, 64)],
-                    pause_every: 1_000,
-                    pause_ms: 1,
+                    balanced_min_ms: 1_000,
+                    // 10 pauses of 10 ms (100 at 1.005M items), none after the last item.
+                    slow_consumer: vec![(100_500, 1, 64)],
+                    warmup_items: 10_000,
+                    pause_every: 10_000,
+                    pause_ms: 10,
                     sample_every: 100,
                 },
                 micro_quick: false,
@@ -159,24 +173,57 @@ impl Suite {
                     sub_interval: Duration::from_millis(500),
                 },
                 fanout: FanoutSuite {
-                    tasks: vec![1, 1_000, 10_000, 100_000, 1_000_000],
-                    variants: vec![FanoutVariant::Bare, FanoutVariant::State],
-                    sleep_ms: 1_000,
-                    sleep_ms_large: 10_000,
+                    points: [FanoutVariant::Bare, FanoutVariant::State]
+                        .map(|v| (v, vec![1, 1_000, 10_000, 100_000, 1_000_000]))
+                        .to_vec(),
+                    sleep_ms: 500,
                 },
                 stream: StreamSuite {
                     balanced: [1u32, 4]
                         .iter()
                         .flat_map(|&k| [1u32, 64, 1024].map(move |c| (1_000_000, k, c)))
                         .collect(),
-                    slow_consumer: vec![(100_000, 1, 64), (100_000, 4, 64)],
-                    pause_every: 1_000,
-                    pause_ms: 1,
+                    balanced_min_ms: 2_000,
+                    slow_consumer: vec![(100_500, 1, 64), (100_500, 4, 64)],
+                    warmup_items: 100_000,
+                    pause_every: 10_000,
+                    pause_ms: 10,
                     sample_every: 1_000,
                 },
                 micro_quick: false,
                 long_trial_s: f64::INFINITY,
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [SuiteKind; 3] = [SuiteKind::Quick, SuiteKind::Default, SuiteKind::Full];
+
+    #[test]
+    fn fanout_counts_start_at_the_baseline_and_increase() {
+        for kind in ALL {
+            for (v, tasks) in &Suite::new(kind).fanout.points {
+                assert_eq!(tasks.first(), Some(&1), "{kind:?} {v:?}");
+                assert!(tasks.windows(2).all(|w| w[0] < w[1]), "{kind:?} {v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn slow_consumer_points_pause_often_but_never_after_the_last_item() {
+        for kind in ALL {
+            let s = Suite::new(kind).stream;
+            for &(n, _, _) in &s.slow_consumer {
+                for items in [n, 10 * n] {
+                    assert!(items / s.pause_every >= 10, "{kind:?}: {items} items");
+                    assert_ne!(items % s.pause_every, 0, "{kind:?}: {items} items");
+                }
+            }
+            assert!(s.pause_ms >= 10, "pauses long against a 1 ms timer tick");
         }
     }
 }

@@ -41,6 +41,8 @@ def test_state_buffer(i):
 
 
 def run(module, **opts):
+    if module is stream:
+        opts = {"warmup_items": 0, "min_ms": 0, **opts}
     readies = []
     result = asyncio.run(module.run(SimpleNamespace(**opts), lambda **f: readies.append(f)))
     assert len(readies) == 1
@@ -52,7 +54,8 @@ def test_fanout_vectors(variant, expected):
     result = run(fanout, tasks=1000, sleep_ms=1, variant=variant)
     assert result["tasks"] == 1000
     assert result["checksum"] == expected
-    assert 0 <= result["spawn_ms"] <= result["total_ms"]
+    # Tasks first run after the spawn loop, so every task arms its timer after loop_ms.
+    assert 0 <= result["loop_ms"] <= result["spawn_ms"] <= result["total_ms"]
 
 
 @pytest.mark.parametrize("n,k,expected", [(10, 1, 1162576678), (1000, 4, 3828873421), (100000, 4, 772495653)])
@@ -73,3 +76,37 @@ def test_stream_vectors(n, k, expected, variant):
     assert result["checksum"] == expected
     assert len(result["latency_samples_ns"]) == len(range(0, n, 7))
     assert all(s >= 0 for s in result["latency_samples_ns"])
+
+
+def test_stream_min_ms_runs_past_n_to_a_multiple_of_4096():
+    result = run(
+        stream, items=100, stages=2, capacity=8, variant="balanced", pause_every=0, pause_ms=0,
+        sample_every=1000, min_ms=30,
+    )
+    items = result["items"]
+    assert items >= 100 and items % stream.STEP == 0
+    assert result["elapsed_ms"] >= 30
+    assert result["checksum"] == reference_checksum(items, 2)
+    assert len(result["latency_samples_ns"]) == len(range(0, items, 1000))
+
+
+def test_stream_warmup_is_separate_and_not_reported():
+    result = run(
+        stream, items=1000, stages=4, capacity=8, variant="balanced", pause_every=0, pause_ms=0,
+        sample_every=10, warmup_items=5000,
+    )
+    assert (result["items"], result["checksum"]) == (1000, 3828873421)
+    assert len(result["latency_samples_ns"]) == 100
+
+
+def test_stream_paused_ms_covers_every_pause():
+    slow = run(
+        stream, items=1000, stages=1, capacity=8, variant="slow-consumer", pause_every=100, pause_ms=3,
+        sample_every=100,
+    )
+    assert slow["paused_ms"] >= 10 * 3
+    balanced = run(
+        stream, items=1000, stages=1, capacity=8, variant="balanced", pause_every=100, pause_ms=3,
+        sample_every=100,
+    )
+    assert balanced["paused_ms"] == 0

@@ -11,10 +11,6 @@ use super::metrics::{
 use super::palette::Palette;
 use crate::results::{Cell, CellStatus, ImplStatus, Results};
 
-/// The reference implementation that runs futures without spawning tasks: shown beside rankings, not in
-/// them (it is a floor, not a contender).
-pub const REFERENCE_IMPLS: &[&str] = &["rust-join-all", "rust-threads"];
-
 /// Workloads in the order reports present them.
 pub const WORKLOAD_ORDER: &[&str] = &["echo", "fanout", "stream", "futures", "micro"];
 
@@ -102,6 +98,8 @@ pub struct RankEntry {
     pub tied_with_best: bool,
     /// The load generator limited this cell: the server does at least this much (shown `≥`).
     pub lower_bound: bool,
+    /// For a reference implementation, what it stands for ("no spawning", "async vs threads").
+    pub reference: Option<String>,
 }
 
 /// Implementations ordered best first on one metric in one scenario.
@@ -115,9 +113,9 @@ pub struct Ranking {
     pub references: Vec<RankEntry>,
 }
 
-/// Ranks the cells' implementations on `metric`; `None` when no cell has the metric or the metric has
-/// no better direction.
-pub fn rank(cells: &[&Cell], metric: &str, scenario: &str) -> Option<Ranking> {
+/// Ranks the cells' implementations on `metric`, reference implementations (per `palette`) beside the
+/// ranking; `None` when no cell has the metric or the metric has no better direction.
+pub fn rank(cells: &[&Cell], metric: &str, scenario: &str, palette: &Palette) -> Option<Ranking> {
     let def = metric_def(metric);
     if def.better == Better::Neither {
         return None;
@@ -132,7 +130,7 @@ pub fn rank(cells: &[&Cell], metric: &str, scenario: &str) -> Option<Ranking> {
     });
     let (refs, ranked): (Vec<_>, Vec<_>) = measured
         .into_iter()
-        .partition(|(c, _)| REFERENCE_IMPLS.contains(&c.implementation.as_str()));
+        .partition(|(c, _)| palette.is_reference(&c.implementation));
     let (_, best) = *ranked.first()?;
     let entry = |(c, e): (&Cell, Estimate)| {
         let ratio = |v: f64| {
@@ -151,6 +149,7 @@ pub fn rank(cells: &[&Cell], metric: &str, scenario: &str) -> Option<Ranking> {
             lower_bound: def.better == Better::Higher
                 && def.name.starts_with("throughput")
                 && client_bound(c),
+            reference: palette.reference(&c.implementation).map(str::to_string),
             estimate: e,
         }
     };
@@ -207,8 +206,9 @@ impl Ranking {
         }
         for r in &self.references {
             line.push_str(&format!(
-                "; reference {}: {}",
+                "; reference {} ({}): {}",
                 palette.label(&r.implementation),
+                r.reference.as_deref().unwrap_or("reference"),
                 fmt_value(unit, r.estimate.median)
             ));
         }
@@ -235,8 +235,15 @@ pub enum Insight {
 }
 
 /// Adds a ranking insight when the cells can be ranked on `metric`.
-fn push_pick(out: &mut Vec<Insight>, what: String, cells: &[&Cell], metric: &str, scenario: &str) {
-    if let Some(ranking) = rank(cells, metric, scenario)
+fn push_pick(
+    out: &mut Vec<Insight>,
+    palette: &Palette,
+    what: String,
+    cells: &[&Cell],
+    metric: &str,
+    scenario: &str,
+) {
+    if let Some(ranking) = rank(cells, metric, scenario, palette)
         && !ranking.entries.is_empty()
     {
         out.push(Insight::Pick { what, ranking });
@@ -381,6 +388,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     if let Some(s) = &h.echo_closed {
         push_pick(
             &mut out,
+            palette,
             format!("Least server CPU per echoed message ({})", s.description),
             &s.cells,
             "server_cpu_us_per_msg",
@@ -388,6 +396,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         );
         push_pick(
             &mut out,
+            palette,
             format!("Highest echo throughput ({})", s.description),
             &s.cells,
             "throughput_msgs_per_s",
@@ -397,6 +406,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     if let Some(s) = &h.echo_open {
         push_pick(
             &mut out,
+            palette,
             format!(
                 "Lowest echo tail latency at the same offered load, p99 ({})",
                 s.description
@@ -409,6 +419,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     if let Some(s) = &h.echo_memory {
         push_pick(
             &mut out,
+            palette,
             format!("Smallest echo server memory ({})", s.description),
             &s.cells,
             "peak_rss_bytes",
@@ -418,6 +429,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     for s in &h.fanout {
         push_pick(
             &mut out,
+            palette,
             format!("Smallest memory per task ({})", s.description),
             &s.cells,
             "bytes_per_task",
@@ -427,6 +439,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     if let Some(s) = h.fanout.first() {
         push_pick(
             &mut out,
+            palette,
             format!(
                 "Least time to spawn and finish all tasks, net of the sleep ({})",
                 s.description
@@ -439,6 +452,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     if let Some(s) = &h.stream {
         push_pick(
             &mut out,
+            palette,
             format!("Highest stream throughput ({})", s.description),
             &s.cells,
             "throughput_items_per_s",
@@ -448,6 +462,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     if let Some(s) = &h.echo_closed {
         push_pick(
             &mut out,
+            palette,
             "Fastest start-up (start to ready)".into(),
             &s.cells,
             "startup_ms",
@@ -543,7 +558,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     let mut wins: Vec<(String, usize)> = Vec::new();
     let mut ranked = 0;
     for s in &micro {
-        if let Some(r) = rank(&s.cells, "median_ns", &s.description)
+        if let Some(r) = rank(&s.cells, "median_ns", &s.description, palette)
             && r.entries.len() > 1
         {
             ranked += 1;
@@ -648,22 +663,30 @@ fn columns_for(workload: &str, cells: &[&Cell]) -> Vec<String> {
             "startup_ms",
             "errors",
         ],
+        // Spawn-to-done net of the sleep (recorded in newer results, derived for older ones).
         "fanout" => &[
             "peak_rss_bytes",
             "bytes_per_task",
             "spawn_ms",
             OVERHEAD_MS,
+            "wall_net_ms",
+            // Older results (one sleep for everyone) only have the raw wall time; dropped below when
+            // the net one exists.
             "wall_ms",
+            "sleep_ms",
             "cpu_user_s",
             "cpu_sys_s",
             "future_bytes",
         ],
         "stream" => &[
             "throughput_items_per_s",
+            "throughput_net_items_per_s",
             "latency_ns.p50",
             "latency_ns.p99",
             "latency_ns.max",
             "elapsed_ms",
+            "paused_ms",
+            "pause_overshoot",
             "peak_rss_bytes",
             "cpu_user_s",
         ],
@@ -678,9 +701,10 @@ fn columns_for(workload: &str, cells: &[&Cell]) -> Vec<String> {
         all.dedup();
         return all;
     }
+    let superseded = |m: &str| m == "wall_ms" && present("wall_net_ms");
     preferred
         .iter()
-        .filter(|m| present(m))
+        .filter(|m| present(m) && !superseded(m))
         .map(|m| m.to_string())
         .collect()
 }
@@ -862,7 +886,7 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
                     });
                 }
                 if !c.findings.iter().any(|f| f.kind == "noisy") {
-                    for m in super::metrics::headline_metrics(&c.workload) {
+                    for m in super::metrics::cell_headline_metrics(c) {
                         if let Some(e) = estimate(c, m)
                             && e.noisy()
                         {
@@ -970,7 +994,11 @@ mod tests {
             cell("rust-join-all", "bytes_per_task", 64.0, 1.0),
         ];
         let refs: Vec<&Cell> = cells.iter().collect();
-        let r = rank(&refs, "bytes_per_task", "bare").unwrap();
+        let palette = Palette::from_names(
+            &["go", "rust-tokio", "node", "rust-join-all"],
+            &[("rust-join-all", "no spawning")],
+        );
+        let r = rank(&refs, "bytes_per_task", "bare", &palette).unwrap();
         let names: Vec<&str> = r
             .entries
             .iter()
@@ -986,13 +1014,48 @@ mod tests {
         assert!(!r.entries[2].tied_with_best);
         assert!((r.entries[2].ratio - 10.4).abs() < 1e-9);
         assert!((r.entries[2].ratio_lo - 2590.0 / 250.0).abs() < 1e-9);
-        let palette = Palette::empty();
         let s = r.sentence(2, &palette);
         assert!(
             s.starts_with("rust-tokio (250 B), then node 1.02× [1.00–1.04] (tied) (+1 more)"),
             "{s}"
         );
-        assert!(s.ends_with("reference rust-join-all: 64 B"), "{s}");
+        assert!(
+            s.ends_with("reference rust-join-all (no spawning): 64 B"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn references_come_from_the_results_not_a_fixed_list() {
+        let cells = [
+            cell("rust-tokio", "total_net_ms", 30.0, 1.0),
+            cell("rust-threads", "total_net_ms", 900.0, 10.0),
+            cell("rust-join-all", "total_net_ms", 10.0, 1.0),
+        ];
+        let refs: Vec<&Cell> = cells.iter().collect();
+        // rust-join-all is a contender here: only the results say what is a reference.
+        let palette = Palette::from_names(
+            &["rust-tokio", "rust-threads", "rust-join-all"],
+            &[("rust-threads", "async vs threads")],
+        );
+        let r = rank(&refs, "total_net_ms", "bare", &palette).unwrap();
+        let names: Vec<&str> = r
+            .entries
+            .iter()
+            .map(|e| e.implementation.as_str())
+            .collect();
+        assert_eq!(names, ["rust-join-all", "rust-tokio"]);
+        assert_eq!(r.references.len(), 1);
+        assert_eq!(
+            r.references[0].reference.as_deref(),
+            Some("async vs threads")
+        );
+        assert!(r.entries.iter().all(|e| e.reference.is_none()));
+        let s = r.sentence(3, &palette);
+        assert!(
+            s.ends_with("; reference rust-threads (async vs threads): 900 ms"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -1005,7 +1068,8 @@ mod tests {
             failed,
         ];
         let refs: Vec<&Cell> = cells.iter().collect();
-        let r = rank(&refs, "throughput_items_per_s", "x").unwrap();
+        let palette = Palette::from_names(&[], &[]);
+        let r = rank(&refs, "throughput_items_per_s", "x", &palette).unwrap();
         let names: Vec<&str> = r
             .entries
             .iter()
@@ -1014,6 +1078,6 @@ mod tests {
         assert_eq!(names, ["rust-tokio", "go"]);
         assert!(r.entries[1].ratio < 1.0);
         // Descriptive metrics are never ranked.
-        assert!(rank(&refs, "client_cpu_util", "x").is_none());
+        assert!(rank(&refs, "client_cpu_util", "x", &palette).is_none());
     }
 }

@@ -447,8 +447,9 @@ fn matrix_table(h: &mut String, mx: &Matrix, palette: &Palette) {
         let class = if r.reference { " class=\"ref\"" } else { "" };
         let name = if r.reference {
             format!(
-                "{} <span class=\"tag\">reference</span>",
-                esc(&palette.label(&r.implementation))
+                "{} <span class=\"tag\" title=\"{}\">reference</span>",
+                esc(&palette.label(&r.implementation)),
+                esc(palette.reference(&r.implementation).unwrap_or(""))
             )
         } else {
             esc(&palette.label(&r.implementation))
@@ -640,8 +641,9 @@ fn ranking_table(h: &mut String, what: &str, r: &Ranking, palette: &Palette) {
         let width = (rel(e.ratio).clamp(0.0, 1.0) * 160.0).round();
         let name = if reference {
             format!(
-                "{} <span class=\"muted\">(reference)</span>",
-                esc(&palette.label(&e.implementation))
+                "{} <span class=\"muted\">(reference, {})</span>",
+                esc(&palette.label(&e.implementation)),
+                esc(e.reference.as_deref().unwrap_or("not ranked"))
             )
         } else {
             esc(&palette.label(&e.implementation))

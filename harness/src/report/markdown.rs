@@ -433,8 +433,9 @@ fn ranking_table(md: &mut String, what: &str, r: &Ranking, palette: &Palette) {
     for e in &r.references {
         let _ = writeln!(
             md,
-            "| – | {} (reference) | {} | {} | |",
+            "| – | {} (reference, {}) | {} | {} | |",
             esc(&palette.label(&e.implementation)),
+            esc(e.reference.as_deref().unwrap_or("not ranked")),
             esc(&fmt_estimate(r.metric.unit, &e.estimate)),
             fmt_ratio(e.ratio)
         );

@@ -4,7 +4,7 @@
 //! here once so HTML and Markdown show the same ranks. Every column is a like-for-like comparison: one
 //! scenario, the same parameters (and the same offered load) for every implementation.
 
-use super::analysis::{REFERENCE_IMPLS, Scenario, client_bound, headlines, rank};
+use super::analysis::{Scenario, client_bound, headlines, rank};
 use super::metrics::{Better, Estimate, MetricDef, metric_def};
 use super::palette::Palette;
 use crate::results::Results;
@@ -113,7 +113,7 @@ pub fn matrix(results: &Results, palette: &Palette) -> Matrix {
     let mut columns = Vec::new();
     let mut per_column: Vec<Vec<(String, MatrixCell)>> = Vec::new();
     for (title, scenario, metric, s) in &specs {
-        let Some(r) = rank(&s.cells, metric, scenario) else {
+        let Some(r) = rank(&s.cells, metric, scenario, palette) else {
             continue;
         };
         if r.entries.is_empty() {
@@ -168,18 +168,12 @@ pub fn matrix(results: &Results, palette: &Palette) -> Matrix {
         .iter()
         .flat_map(|c| c.iter().map(|(n, _)| n.clone()))
         .collect();
-    names.sort_by_key(|n| {
-        (
-            REFERENCE_IMPLS.contains(&n.as_str()),
-            palette.index(n),
-            n.clone(),
-        )
-    });
+    names.sort_by_key(|n| (palette.is_reference(n), palette.index(n), n.clone()));
     names.dedup();
     let rows = names
         .into_iter()
         .map(|n| Row {
-            reference: REFERENCE_IMPLS.contains(&n.as_str()),
+            reference: palette.is_reference(&n),
             cells: per_column
                 .iter()
                 .map(|c| c.iter().find(|(m, _)| *m == n).map(|(_, v)| v.clone()))

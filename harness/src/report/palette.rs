@@ -6,6 +6,9 @@
 //! (Okabe–Ito, then Paul Tol's "muted" colours when more than eight are needed); implementations that
 //! share a colour differ in marker shape and dash pattern, so no two known names look alike even in
 //! greyscale. Unknown names get a style from a hash of the name (stable, but may collide).
+//!
+//! The palette also knows which implementations are references (from the results, manifest
+//! `reference = true`): drawn dashed, listed beside rankings, never ranked.
 
 use crate::results::Results;
 use std::collections::BTreeMap;
@@ -154,6 +157,8 @@ pub struct Palette {
     /// Names in report order: `results.implementations`, then names that only appear in cells.
     names: Vec<String>,
     labels: BTreeMap<String, String>,
+    /// Reference implementations and what each stands for (from the results, not a hard-coded list).
+    references: Vec<(String, String)>,
 }
 
 impl Palette {
@@ -182,15 +187,47 @@ impl Palette {
                 })
             })
             .collect();
-        Palette { names, labels }
+        let references = results
+            .implementations
+            .iter()
+            .filter_map(|i| Some((i.name.clone(), i.reference_text()?.to_string())))
+            .collect();
+        Palette {
+            names,
+            labels,
+            references,
+        }
     }
 
-    /// A palette without labels or order (every name shown as itself).
-    pub fn empty() -> Self {
+    /// A palette over `names` with the given (name, label) references and no runtime labels; for tests
+    /// and tools that have no results file.
+    pub fn from_names(names: &[&str], references: &[(&str, &str)]) -> Self {
         Palette {
-            names: Vec::new(),
+            names: names.iter().map(|n| n.to_string()).collect(),
             labels: BTreeMap::new(),
+            references: references
+                .iter()
+                .map(|(n, l)| (n.to_string(), l.to_string()))
+                .collect(),
         }
+    }
+
+    /// A palette without labels, order or references (every name shown as itself).
+    pub fn empty() -> Self {
+        Self::from_names(&[], &[])
+    }
+
+    /// What the reference implementation `name` stands for ("no spawning"); `None` for contenders.
+    pub fn reference(&self, name: &str) -> Option<&str> {
+        self.references
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, l)| l.as_str())
+    }
+
+    /// Whether `name` is a reference implementation.
+    pub fn is_reference(&self, name: &str) -> bool {
+        self.reference(name).is_some()
     }
 
     /// Position of `name` in report order (unknown names go last). Orders rows, never colours.

@@ -85,6 +85,23 @@ pub struct ImplementationInfo {
     /// Per-workload verification outcome.
     #[serde(default)]
     pub verification: Vec<VerifyRecord>,
+    /// A reference point rather than a contender (manifest `reference = true`): reports draw it as a
+    /// reference line beside the rankings, never in them. Files written before this field existed are
+    /// read with `rust-join-all` as the reference (see `results::load`).
+    #[serde(default)]
+    pub reference: bool,
+    /// What the reference stands for, e.g. "no spawning" or "async vs threads" (manifest
+    /// `reference_label`; reports fall back to the runtime label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_label: Option<String>,
+}
+
+impl ImplementationInfo {
+    /// The text reports put beside a reference implementation's name; `None` for contenders.
+    pub fn reference_text(&self) -> Option<&str> {
+        self.reference
+            .then(|| self.reference_label.as_deref().unwrap_or(&self.runtime))
+    }
 }
 
 /// The outcome of checking one workload of one implementation before it is measured.

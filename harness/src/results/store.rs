@@ -37,10 +37,63 @@ pub fn load(path: &Path) -> anyhow::Result<Results> {
             path.display()
         );
     }
+    let mut value = value;
+    mark_legacy_references(&mut value);
     serde_json::from_value(value).with_context(|| {
         format!(
             "{} does not match results schema version {version}",
             path.display()
         )
     })
+}
+
+/// The implementation that was the only reference before the manifest's `reference` field existed, and
+/// what it is a reference for.
+const LEGACY_REFERENCE: (&str, &str) = ("rust-join-all", "no spawning");
+
+/// Files written before implementations carried `reference` named none: there, `rust-join-all` (then the
+/// hard-coded reference) is one, so old reports keep showing it as a reference line.
+fn mark_legacy_references(value: &mut serde_json::Value) {
+    let Some(impls) = value
+        .get_mut("implementations")
+        .and_then(|v| v.as_array_mut())
+    else {
+        return;
+    };
+    if impls.iter().any(|i| i.get("reference").is_some()) {
+        return;
+    }
+    for i in impls.iter_mut().filter_map(|i| i.as_object_mut()) {
+        if i.get("name").and_then(|n| n.as_str()) == Some(LEGACY_REFERENCE.0) {
+            i.insert("reference".into(), true.into());
+            i.insert("reference_label".into(), LEGACY_REFERENCE.1.into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn older_files_treat_rust_join_all_as_the_reference() {
+        let mut old =
+            json!({"implementations": [{"name": "rust-tokio"}, {"name": "rust-join-all"}]});
+        mark_legacy_references(&mut old);
+        assert_eq!(old["implementations"][1]["reference"], json!(true));
+        assert_eq!(
+            old["implementations"][1]["reference_label"],
+            json!("no spawning")
+        );
+        assert!(old["implementations"][0].get("reference").is_none());
+        // A file that records the field is taken as written.
+        let mut new = json!({"implementations": [
+            {"name": "rust-join-all", "reference": false},
+            {"name": "rust-threads", "reference": true}
+        ]});
+        let before = new.clone();
+        mark_legacy_references(&mut new);
+        assert_eq!(new, before);
+    }
 }

@@ -63,27 +63,32 @@ fn verify_fanout(launch: &Launch) -> (Result<String, String>, Option<Ready>) {
 
 fn verify_stream(launch: &Launch) -> (Result<String, String>, Option<Ready>) {
     let mut ready = None;
+    // (items, stages, capacity, variant, warm-up items, min ms): exact counts, a warm-up pipeline with
+    // a minimum duration (whole blocks past N), and a slow consumer pausing 10 times, never after the
+    // last item.
     let cases = [
-        (10_000, 4, 16, stream::Variant::Balanced),
-        (10_000, 1, 1, stream::Variant::Balanced),
-        (5_000, 2, 8, stream::Variant::SlowConsumer),
+        (10_000, 4, 16, stream::Variant::Balanced, 0, 0),
+        (10_000, 1, 1, stream::Variant::Balanced, 1_000, 50),
+        (5_250, 2, 8, stream::Variant::SlowConsumer, 1_000, 0),
     ];
-    for (items, stages, capacity, variant) in cases {
+    for (items, stages, capacity, variant, warmup_items, min_ms) in cases {
         let p = StreamParams {
             items,
             stages,
             capacity,
             variant,
             pause_every: 500,
-            pause_ms: 1,
+            pause_ms: 2,
             sample_every: 7,
+            warmup_items,
+            min_ms,
         };
         match stream::run_trial(launch, p) {
             Ok(t) => ready = ready.or(t.ready),
             Err(f) => {
                 return (
                     Err(format!(
-                        "{items} items, {stages} stages, capacity {capacity}, {}: {}",
+                        "{items} items, {stages} stages, capacity {capacity}, {}, warm-up {warmup_items}, min {min_ms} ms: {}",
                         variant.as_str(),
                         f.reason
                     )),
@@ -92,7 +97,7 @@ fn verify_stream(launch: &Launch) -> (Result<String, String>, Option<Ready>) {
             }
         }
     }
-    (Ok("10k items through 4 stages (C=16) and 1 stage (C=1), slow consumer: order and checksum right, all samples".into()), ready)
+    (Ok("10k items through 4 stages (C=16) and 1 stage (C=1, warm-up, minimum duration), slow consumer: counts, order, checksum, samples and pauses right".into()), ready)
 }
 
 fn verify_futures(launch: &Launch) -> (Result<String, String>, Option<Ready>) {

@@ -1,13 +1,21 @@
 //! The fan-out workload: N concurrent tasks each awaiting a timer, measured from outside (peak RSS and
 //! CPU from wait4, wall time from spawn to exit) and checked for the right answer and real concurrency.
+//!
+//! Peak RSS only counts N live tasks if every task is still waiting when the last one arms its timer,
+//! so the sleep is sized per implementation and N ([`SleepPlanner`]): at least twice that
+//! implementation's spawn time, and a trial that still spawned for longer than it slept is re-run
+//! with a longer sleep ([`run_sized_trial`]). Because the sleep then differs between implementations,
+//! the comparable times are the ones net of it (`total_net_ms`, `wall_net_ms`).
 
 use super::{Failure, Launch, TrialData, process_metrics, run_finite};
 use crate::protocol::{f64_field, u64_field};
 use crate::results::Finding;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// `bare` tasks hold nothing across the await; `state` tasks hold a 1 KiB buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Variant {
     Bare,
     State,
@@ -22,7 +30,7 @@ impl Variant {
     }
 }
 
-/// One fan-out point.
+/// One fan-out trial's parameters (the sleep is the one actually passed to the program).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FanoutParams {
     pub tasks: u64,
@@ -85,15 +93,128 @@ pub fn check(
         )));
     }
     let mut findings = Vec::new();
-    if p.tasks > 1 && spawn_ms > d {
+    if !all_alive_at_once(p, spawn_ms) {
         findings.push(Finding {
             kind: "not_all_concurrent".into(),
             message: format!(
-                "spawning took {spawn_ms:.0} ms, longer than the {d:.0} ms sleep: early tasks finished before the last ones started, so peak RSS undercounts N live tasks"
+                "the last task armed its timer {spawn_ms:.0} ms after the first spawn, not before the {d:.0} ms sleep of the first ran out: early tasks may have finished before the last started, so peak RSS may undercount N live tasks"
             ),
         });
     }
     Ok((spawn_ms, total_ms, findings))
+}
+
+/// Whether every task was armed before the first timer could expire: `spawn_ms` is the time until the
+/// last task armed its timer (docs/PROTOCOL.md), so only `spawn_ms ≥ sleep` lets an early task finish
+/// while later ones are still being spawned.
+pub fn all_alive_at_once(p: FanoutParams, spawn_ms: f64) -> bool {
+    p.tasks <= 1 || spawn_ms < p.sleep_ms as f64
+}
+
+/// Task counts below this give spawn times dominated by fixed costs (the first timer, the first
+/// allocation of a slab), so extrapolating them linearly to 10× or 100× the tasks overshoots badly.
+pub const MIN_EXTRAPOLATION_TASKS: u64 = 1_000;
+
+/// Chooses each trial's sleep so that every task is alive at once: at least twice the
+/// implementation's spawn time at that N. Cells run in increasing N, so the first trial at N
+/// extrapolates linearly from the largest smaller N measured (spawn time grows about linearly with
+/// the number of tasks); later trials at N use the largest spawn time already measured there. The
+/// suite's sleep is the floor. Pure bookkeeping, no I/O.
+#[derive(Debug, Clone, Default)]
+pub struct SleepPlanner {
+    floor_ms: u64,
+    /// (implementation, variant) → tasks → the largest spawn_ms measured.
+    spawn_ms: BTreeMap<(String, Variant), BTreeMap<u64, f64>>,
+}
+
+impl SleepPlanner {
+    pub fn new(floor_ms: u64) -> Self {
+        SleepPlanner {
+            floor_ms,
+            spawn_ms: BTreeMap::new(),
+        }
+    }
+
+    /// Remembers a measured spawn time.
+    pub fn record(&mut self, implementation: &str, variant: Variant, tasks: u64, spawn_ms: f64) {
+        if !spawn_ms.is_finite() || spawn_ms < 0.0 {
+            return;
+        }
+        let slot = self
+            .spawn_ms
+            .entry((implementation.to_string(), variant))
+            .or_default()
+            .entry(tasks)
+            .or_insert(spawn_ms);
+        *slot = slot.max(spawn_ms);
+    }
+
+    /// The expected spawn time at `tasks`, if anything measured so far says.
+    pub fn expected_spawn_ms(
+        &self,
+        implementation: &str,
+        variant: Variant,
+        tasks: u64,
+    ) -> Option<f64> {
+        let seen = self.spawn_ms.get(&(implementation.to_string(), variant))?;
+        if let Some(&s) = seen.get(&tasks) {
+            return Some(s);
+        }
+        let (&n, &s) = seen.range(MIN_EXTRAPOLATION_TASKS..tasks).next_back()?;
+        Some(s * tasks as f64 / n as f64)
+    }
+
+    /// The sleep for the next trial of (`implementation`, `variant`) at `tasks`.
+    pub fn sleep_ms(&self, implementation: &str, variant: Variant, tasks: u64) -> u64 {
+        let wanted = self
+            .expected_spawn_ms(implementation, variant, tasks)
+            .map_or(0, |s| (2.0 * s).ceil() as u64);
+        wanted.max(self.floor_ms)
+    }
+}
+
+/// The sleep of a re-run after a trial spawned for `spawn_ms` (≥ its sleep): three times the spawn
+/// time, so the re-run still has all tasks alive at once if spawning is a bit slower the second time.
+pub fn resized_sleep_ms(spawn_ms: f64) -> u64 {
+    (3.0 * spawn_ms).ceil().max(1.0) as u64
+}
+
+/// Runs one fan-out trial with the given sleep; if spawning outlasted it (so not every task was alive
+/// at once), runs it again with [`resized_sleep_ms`] and records that on the trial. If the re-run
+/// fails, the first trial is kept with its `not_all_concurrent` finding and the re-run's reason.
+pub fn run_sized_trial(launch: &Launch, p: FanoutParams) -> Result<TrialData, Failure> {
+    let first = run_trial(launch, p)?;
+    let spawn_ms = first.metrics.get("spawn_ms").unwrap_or(0.0);
+    if all_alive_at_once(p, spawn_ms) {
+        return Ok(first);
+    }
+    let resized = FanoutParams {
+        sleep_ms: resized_sleep_ms(spawn_ms),
+        ..p
+    };
+    match run_trial(launch, resized) {
+        Ok(mut second) => {
+            second.findings.push(Finding {
+                kind: "sleep_resized".into(),
+                message: format!(
+                    "a {} ms sleep was shorter than spawning ({spawn_ms:.0} ms), so not every task was alive at once; re-run with a {} ms sleep (3 × the spawn time)",
+                    p.sleep_ms, resized.sleep_ms
+                ),
+            });
+            Ok(second)
+        }
+        Err(f) => {
+            let mut first = first;
+            first.findings.push(Finding {
+                kind: "sleep_resize_failed".into(),
+                message: format!(
+                    "the re-run with a {} ms sleep failed ({:?}: {}); keeping the first trial, whose {} ms sleep was shorter than spawning",
+                    resized.sleep_ms, f.status, f.reason, p.sleep_ms
+                ),
+            });
+            Ok(first)
+        }
+    }
 }
 
 /// Runs one fan-out trial.
@@ -106,9 +227,19 @@ pub fn run_trial(launch: &Launch, p: FanoutParams) -> Result<TrialData, Failure>
     let run = run_finite(launch, "fanout", &flags, timeout(p))?;
     let (spawn_ms, total_ms, findings) = check(p, &run.fields)?;
     let mut m = process_metrics(&run.usage, &run.memory, run.startup_ms, &run.ready);
+    let sleep_ms = p.sleep_ms as f64;
+    // Optional: when the spawn loop returned (the handles exist), before every task has armed.
+    if let Ok(loop_ms) = f64_field(&run.fields, "loop_ms") {
+        m.set("loop_ms", loop_ms);
+    }
     m.set("spawn_ms", spawn_ms);
     m.set("total_ms", total_ms);
     m.set("wall_ms", run.wall_ms);
+    m.set("sleep_ms", sleep_ms);
+    // The sleep differs per implementation (it is sized to each one's spawn time): what compares is
+    // the time beyond it.
+    m.set("total_net_ms", total_ms - sleep_ms);
+    m.set("wall_net_ms", run.wall_ms - sleep_ms);
     Ok(TrialData {
         metrics: m,
         findings,
@@ -172,5 +303,64 @@ mod tests {
             check(P, &slow_spawn).unwrap().2[0].kind,
             "not_all_concurrent"
         );
+    }
+
+    #[test]
+    fn not_all_concurrent_only_when_spawning_reaches_the_sleep() {
+        let at = |spawn: f64| {
+            let f = fields(
+                json!({"tasks":1000,"checksum":499500,"spawn_ms":spawn,"total_ms":spawn + 100.0}),
+            );
+            check(P, &f).unwrap().2
+        };
+        assert!(at(99.9).is_empty(), "armed before the first timer expired");
+        assert_eq!(at(100.0)[0].kind, "not_all_concurrent");
+        // One task cannot overlap with anything.
+        let one = FanoutParams { tasks: 1, ..P };
+        assert!(all_alive_at_once(one, 1e9));
+    }
+
+    #[test]
+    fn sleep_is_the_floor_until_something_is_measured() {
+        let planner = SleepPlanner::new(200);
+        assert_eq!(planner.sleep_ms("go", Variant::Bare, 1_000_000), 200);
+    }
+
+    #[test]
+    fn sleep_extrapolates_twice_the_spawn_time_from_the_previous_n() {
+        let mut planner = SleepPlanner::new(200);
+        planner.record("go", Variant::Bare, 1, 0.05);
+        // N = 1 is all fixed cost: extrapolating 0.05 ms × 10^4 would ask for a needless 1 s sleep.
+        assert_eq!(planner.sleep_ms("go", Variant::Bare, 10_000), 200);
+        planner.record("go", Variant::Bare, 10_000, 25.0);
+        planner.record("go", Variant::Bare, 100_000, 240.0);
+        // 1M extrapolates from 100k (not 10k): 240 ms × 10 × 2.
+        assert_eq!(planner.sleep_ms("go", Variant::Bare, 1_000_000), 4_800);
+        // 100k: measured there already; the largest trial counts.
+        planner.record("go", Variant::Bare, 100_000, 180.0);
+        assert_eq!(planner.sleep_ms("go", Variant::Bare, 100_000), 480);
+        // Small spawn times keep the floor.
+        assert_eq!(planner.sleep_ms("go", Variant::Bare, 10_000), 200);
+        // Implementations and variants never share estimates.
+        assert_eq!(planner.sleep_ms("node", Variant::Bare, 1_000_000), 200);
+        assert_eq!(planner.sleep_ms("go", Variant::State, 1_000_000), 200);
+    }
+
+    #[test]
+    fn sleep_ignores_nonsense_spawn_times() {
+        let mut planner = SleepPlanner::new(200);
+        planner.record("go", Variant::Bare, 10_000, f64::NAN);
+        planner.record("go", Variant::Bare, 10_000, -1.0);
+        assert_eq!(planner.sleep_ms("go", Variant::Bare, 10_000), 200);
+    }
+
+    #[test]
+    fn a_resized_sleep_is_three_times_the_spawn_time() {
+        assert_eq!(resized_sleep_ms(700.2), 2_101);
+        let p = FanoutParams {
+            sleep_ms: resized_sleep_ms(700.2),
+            ..P
+        };
+        assert!(all_alive_at_once(p, 700.2));
     }
 }

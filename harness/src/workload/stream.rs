@@ -26,6 +26,7 @@ impl Variant {
 /// One stream point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamParams {
+    /// Items the source produces; with `min_ms > 0`, the least it produces.
     pub items: u64,
     pub stages: u32,
     pub capacity: u32,
@@ -33,7 +34,16 @@ pub struct StreamParams {
     pub pause_every: u64,
     pub pause_ms: u64,
     pub sample_every: u64,
+    /// Items of the untimed warm-up pipeline run before the timed one (0: none).
+    pub warmup_items: u64,
+    /// The source keeps producing, in blocks of [`ITEM_BLOCK`], until at least this long has passed
+    /// (0: exactly `items`).
+    pub min_ms: u64,
 }
+
+/// With `--min-ms`, the source stops only at a multiple of this many items (docs/PROTOCOL.md), so it
+/// reads the clock once per block rather than once per item.
+pub const ITEM_BLOCK: u64 = 4096;
 
 /// One pipeline stage's transform (docs/PROTOCOL.md).
 pub fn transform(v: u32) -> u32 {
@@ -53,41 +63,95 @@ pub fn expected_checksum(items: u64, stages: u32) -> u32 {
     h
 }
 
+/// How long a trial may take: the warm-up and the timed items at a pessimistic 20k item-stages per
+/// second, the minimum duration, and every pause at twice its length.
 pub fn timeout(p: StreamParams) -> Duration {
     let pauses = match p.variant {
         Variant::Balanced => 0,
-        Variant::SlowConsumer => p.items / p.pause_every.max(1) * (p.pause_ms + 2),
+        Variant::SlowConsumer => p.items / p.pause_every.max(1) * (2 * p.pause_ms + 5),
     };
-    Duration::from_secs(15 + p.items * u64::from(p.stages + 1) / 20_000)
-        + Duration::from_millis(pauses)
+    let items = p.warmup_items + p.items + ITEM_BLOCK;
+    Duration::from_secs(15 + items * u64::from(p.stages + 1) / 20_000)
+        + Duration::from_millis(p.min_ms + pauses)
 }
 
-/// Checks a result and returns (elapsed_ms, latency histogram).
+/// Whether `items` is what the source must produce: exactly N without a minimum duration, else at
+/// least N and a whole number of blocks.
+pub fn check_items(p: StreamParams, items: u64) -> Result<(), Failure> {
+    let ok = if p.min_ms == 0 {
+        items == p.items
+    } else {
+        items >= p.items && items.is_multiple_of(ITEM_BLOCK)
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(Failure::failed(if p.min_ms == 0 {
+        format!("reported {items} items, expected {}", p.items)
+    } else {
+        format!(
+            "reported {items} items, expected at least {} and a multiple of {ITEM_BLOCK} (--min-ms {})",
+            p.items, p.min_ms
+        )
+    }))
+}
+
+/// The pauses a correct sink times over `items`: one after every `pause_every`-th item except the
+/// last (docs/PROTOCOL.md), so all of them fall inside `elapsed_ms`.
+pub fn pauses(p: StreamParams, items: u64) -> u64 {
+    match p.variant {
+        Variant::SlowConsumer if p.pause_every > 0 => items.saturating_sub(1) / p.pause_every,
+        _ => 0,
+    }
+}
+
+/// Items per second over the time the pipeline was not paused: with a slow consumer, what its pauses
+/// leave to the pipeline itself. `None` when nothing is left (a clock or protocol problem).
+pub fn net_throughput_items_per_s(items: u64, elapsed_ms: f64, paused_ms: f64) -> Option<f64> {
+    let busy_ms = elapsed_ms - paused_ms;
+    (busy_ms > 0.0).then(|| items as f64 / (busy_ms / 1e3))
+}
+
+/// Time paused over the time asked for: 1.0 is exact; a runtime whose timers round up to its tick
+/// shows it here rather than in the throughput.
+pub fn pause_overshoot(paused_ms: f64, pauses: u64, pause_ms: u64) -> Option<f64> {
+    let asked = pauses as f64 * pause_ms as f64;
+    (asked > 0.0).then(|| paused_ms / asked)
+}
+
+/// What a checked stream result says.
+#[derive(Debug)]
+pub struct Checked {
+    pub items: u64,
+    pub elapsed_ms: f64,
+    /// Time the sink spent in its pauses (slow-consumer; `None` if the program did not report it).
+    pub paused_ms: Option<f64>,
+    pub histogram: hdrhistogram::Histogram<u64>,
+}
+
+/// Checks a result: item count, checksum over exactly the items reported, one latency sample per
+/// `sample_every` items, and for the slow consumer a `paused_ms` that fits its pauses and its elapsed
+/// time.
 pub fn check(
     p: StreamParams,
     fields: &serde_json::Map<String, serde_json::Value>,
-) -> Result<(f64, hdrhistogram::Histogram<u64>), Failure> {
+) -> Result<Checked, Failure> {
     let bad = |e: crate::protocol::ProtocolError| Failure::failed(e.to_string());
     let items = u64_field(fields, "items").map_err(bad)?;
     let checksum = u64_field(fields, "checksum").map_err(bad)?;
     let elapsed_ms = f64_field(fields, "elapsed_ms").map_err(bad)?;
-    if items != p.items {
-        return Err(Failure::failed(format!(
-            "reported {items} items, expected {}",
-            p.items
-        )));
-    }
-    let want = expected_checksum(p.items, p.stages);
+    check_items(p, items)?;
+    let want = expected_checksum(items, p.stages);
     if checksum != u64::from(want) {
         return Err(Failure::failed(format!(
-            "checksum {checksum}, expected {want}: items were lost, duplicated, reordered or mis-transformed"
+            "checksum {checksum}, expected {want} for {items} items: items were lost, duplicated, reordered or mis-transformed"
         )));
     }
     let samples = fields
         .get("latency_samples_ns")
         .and_then(|v| v.as_array())
         .ok_or_else(|| Failure::failed("result has no latency_samples_ns array"))?;
-    let want_samples = p.items.div_ceil(p.sample_every.max(1));
+    let want_samples = items.div_ceil(p.sample_every.max(1));
     if samples.len() as u64 != want_samples {
         return Err(Failure::failed(format!(
             "{} latency samples, expected {want_samples} (one per {} items)",
@@ -104,7 +168,46 @@ pub fn check(
             .ok_or_else(|| Failure::failed("a latency sample is not a non-negative number"))?;
         h.saturating_record((ns as u64).max(1));
     }
-    Ok((elapsed_ms, h))
+    let paused_ms = match (p.variant, fields.get("paused_ms")) {
+        (Variant::SlowConsumer, Some(_)) => {
+            let paused = f64_field(fields, "paused_ms").map_err(bad)?;
+            check_paused(p, items, elapsed_ms, paused)?;
+            Some(paused)
+        }
+        _ => None,
+    };
+    Ok(Checked {
+        items,
+        elapsed_ms,
+        paused_ms,
+        histogram: h,
+    })
+}
+
+/// A slow consumer's `paused_ms` must cover its pauses (timers may run a little early on some
+/// clocks, never by half) and fit in its elapsed time, which contains every timed pause (slack for
+/// programs that time pauses with a coarser clock than the run).
+fn check_paused(
+    p: StreamParams,
+    items: u64,
+    elapsed_ms: f64,
+    paused_ms: f64,
+) -> Result<(), Failure> {
+    let asked = pauses(p, items) as f64 * p.pause_ms as f64;
+    if !paused_ms.is_finite() || paused_ms < 0.0 || paused_ms < 0.5 * asked {
+        return Err(Failure::failed(format!(
+            "paused_ms {paused_ms:.1} for {} pauses of {} ms: the sink did not pause as asked",
+            pauses(p, items),
+            p.pause_ms
+        )));
+    }
+    let slack = 2.0 * p.pause_ms as f64 + 5.0;
+    if paused_ms > elapsed_ms + slack {
+        return Err(Failure::failed(format!(
+            "paused_ms {paused_ms:.1} exceeds elapsed_ms {elapsed_ms:.1}: pauses must be timed inside the run"
+        )));
+    }
+    Ok(())
 }
 
 /// Runs one stream trial.
@@ -117,20 +220,41 @@ pub fn run_trial(launch: &Launch, p: StreamParams) -> Result<TrialData, Failure>
         ("pause-every", p.pause_every.to_string()),
         ("pause-ms", p.pause_ms.to_string()),
         ("sample-every", p.sample_every.to_string()),
+        ("warmup-items", p.warmup_items.to_string()),
+        ("min-ms", p.min_ms.to_string()),
     ];
     let run = run_finite(launch, "stream", &flags, timeout(p))?;
-    let (elapsed_ms, h) = check(p, &run.fields)?;
+    let c = check(p, &run.fields)?;
     let mut m = process_metrics(&run.usage, &run.memory, run.startup_ms, &run.ready);
-    m.latency_ns = Some(percentiles(&h));
-    m.set("elapsed_ms", elapsed_ms);
+    m.latency_ns = Some(percentiles(&c.histogram));
+    m.set("items", c.items as f64);
+    m.set("elapsed_ms", c.elapsed_ms);
     m.set("wall_ms", run.wall_ms);
     m.set(
         "throughput_items_per_s",
-        p.items as f64 / (elapsed_ms.max(1e-3) / 1e3),
+        c.items as f64 / (c.elapsed_ms.max(1e-3) / 1e3),
     );
+    let mut findings = Vec::new();
+    match c.paused_ms {
+        Some(paused) => {
+            m.set("paused_ms", paused);
+            if let Some(t) = net_throughput_items_per_s(c.items, c.elapsed_ms, paused) {
+                m.set("throughput_net_items_per_s", t);
+            }
+            if let Some(o) = pause_overshoot(paused, pauses(p, c.items), p.pause_ms) {
+                m.set("pause_overshoot", o);
+            }
+        }
+        None if p.variant == Variant::SlowConsumer => findings.push(Finding {
+            kind: "no_paused_ms".into(),
+            message: "the result has no paused_ms, so there is no throughput net of the consumer's pauses (docs/PROTOCOL.md)".into(),
+        }),
+        None => {}
+    }
     Ok(TrialData {
         metrics: m,
-        histogram: Some(h),
+        histogram: Some(c.histogram),
+        findings,
         rss_timeline: run.memory.timeline,
         ready: Some(run.ready),
         ..TrialData::default()
@@ -196,17 +320,187 @@ mod tests {
         );
     }
 
+    const P: StreamParams = StreamParams {
+        items: 10,
+        stages: 1,
+        capacity: 1,
+        variant: Variant::Balanced,
+        pause_every: 1,
+        pause_ms: 0,
+        sample_every: 5,
+        warmup_items: 0,
+        min_ms: 0,
+    };
+
+    /// A result for `items` items through `p.stages` stages with the right checksum and samples.
+    fn result(p: StreamParams, items: u64, extra: serde_json::Value) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "items": items,
+            "checksum": expected_checksum(items, p.stages),
+            "elapsed_ms": 1000.0,
+            "latency_samples_ns": vec![5; items.div_ceil(p.sample_every) as usize],
+        });
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    }
+
+    #[test]
+    fn item_count_is_exact_without_a_minimum_duration() {
+        assert!(check_items(P, 10).is_ok());
+        assert!(
+            check_items(P, 11)
+                .unwrap_err()
+                .reason
+                .contains("expected 10")
+        );
+        assert!(check_items(P, 4096).is_err());
+    }
+
+    #[test]
+    fn item_count_is_whole_blocks_past_n_with_a_minimum_duration() {
+        let p = StreamParams {
+            items: 10_000,
+            min_ms: 1000,
+            ..P
+        };
+        assert!(check_items(p, 12_288).is_ok(), "3 blocks ≥ 10k");
+        assert!(check_items(p, 4096 * 1000).is_ok());
+        assert!(check_items(p, 8_192).is_err(), "fewer than N");
+        assert!(check_items(p, 10_000).is_err(), "not a whole block");
+        assert!(
+            check_items(p, 12_289)
+                .unwrap_err()
+                .reason
+                .contains("multiple of 4096")
+        );
+    }
+
+    #[test]
+    fn checksum_and_samples_cover_exactly_the_items_reported() {
+        let p = StreamParams {
+            items: 10_000,
+            stages: 2,
+            sample_every: 100,
+            min_ms: 1000,
+            ..P
+        };
+        let ok = result(p, 12_288, serde_json::json!({}));
+        let c = check(p, ok.as_object().unwrap()).unwrap();
+        assert_eq!(c.items, 12_288);
+        assert_eq!(c.histogram.len(), 123);
+        // The checksum of the first N items is wrong when more were produced.
+        let mut short = ok.clone();
+        short["checksum"] = expected_checksum(10_000, 2).into();
+        assert!(
+            check(p, short.as_object().unwrap())
+                .unwrap_err()
+                .reason
+                .contains("checksum")
+        );
+    }
+
+    #[test]
+    fn net_throughput_takes_the_pauses_out() {
+        // 100k items in 1.2 s of which 1 s paused: 500k items/s net, 83k gross.
+        let t = net_throughput_items_per_s(100_000, 1200.0, 1000.0).unwrap();
+        assert!((t - 500_000.0).abs() < 1e-6, "{t}");
+        assert_eq!(net_throughput_items_per_s(100, 10.0, 10.0), None);
+        assert_eq!(net_throughput_items_per_s(100, 10.0, 11.0), None);
+    }
+
+    #[test]
+    fn pause_overshoot_compares_with_the_pauses_asked_for() {
+        let p = StreamParams {
+            items: 100_500,
+            variant: Variant::SlowConsumer,
+            pause_every: 10_000,
+            pause_ms: 10,
+            ..P
+        };
+        assert_eq!(pauses(p, 100_500), 10);
+        // No pause after the last item: exactly 10 × M items make 9 timed pauses.
+        assert_eq!(pauses(p, 100_000), 9);
+        assert_eq!(pauses(p, 0), 0);
+        assert_eq!(
+            pauses(
+                StreamParams {
+                    variant: Variant::Balanced,
+                    ..p
+                },
+                100_500
+            ),
+            0
+        );
+        let o = pause_overshoot(120.0, pauses(p, 100_500), p.pause_ms).unwrap();
+        assert!((o - 1.2).abs() < 1e-12, "{o}");
+        assert_eq!(pause_overshoot(5.0, 0, 10), None);
+    }
+
+    #[test]
+    fn slow_consumer_paused_ms_must_fit_its_pauses() {
+        let p = StreamParams {
+            items: 10_500,
+            variant: Variant::SlowConsumer,
+            pause_every: 1_000,
+            pause_ms: 10,
+            sample_every: 100,
+            ..P
+        };
+        let with = |paused: f64| {
+            let r = result(
+                p,
+                10_500,
+                serde_json::json!({"elapsed_ms": 150.0, "paused_ms": paused}),
+            );
+            check(p, r.as_object().unwrap()).map(|c| c.paused_ms)
+        };
+        assert_eq!(with(104.0).unwrap(), Some(104.0));
+        assert!(with(0.0).unwrap_err().reason.contains("did not pause"));
+        assert!(
+            with(400.0)
+                .unwrap_err()
+                .reason
+                .contains("exceeds elapsed_ms")
+        );
+        // Older programs without the field still check; the runner records the gap as a finding.
+        let r = result(p, 10_500, serde_json::json!({}));
+        assert_eq!(check(p, r.as_object().unwrap()).unwrap().paused_ms, None);
+    }
+
+    #[test]
+    fn timeouts_allow_for_the_warm_up_the_minimum_duration_and_the_pauses() {
+        let base = StreamParams {
+            items: 100_000,
+            stages: 4,
+            ..P
+        };
+        let t = timeout(base);
+        assert!(
+            timeout(StreamParams {
+                min_ms: 1000,
+                ..base
+            }) >= t + Duration::from_secs(1)
+        );
+        assert!(
+            timeout(StreamParams {
+                warmup_items: 1_000_000,
+                ..base
+            }) > t
+        );
+        let slow = StreamParams {
+            variant: Variant::SlowConsumer,
+            pause_every: 10_000,
+            pause_ms: 10,
+            ..base
+        };
+        assert!(timeout(slow) >= t + Duration::from_millis(10 * 10 * 2));
+    }
+
     #[test]
     fn rejects_reordered_output_and_missing_samples() {
-        let p = StreamParams {
-            items: 10,
-            stages: 1,
-            capacity: 1,
-            variant: Variant::Balanced,
-            pause_every: 1,
-            pause_ms: 0,
-            sample_every: 5,
-        };
+        let p = P;
         let ok = serde_json::json!({"items":10,"checksum":1162576678u64,"elapsed_ms":1.0,"latency_samples_ns":[5,6]});
         assert!(check(p, ok.as_object().unwrap()).is_ok());
         let wrong = serde_json::json!({"items":10,"checksum":7,"elapsed_ms":1.0,"latency_samples_ns":[5,6]});

@@ -81,31 +81,61 @@ def echo(opts, n):
         threading.Thread(target=serve_conn, args=(conn, MODE == "wrong-bytes"), daemon=True).start()
 
 
+# fanout mode slow-spawn: spawning (until the last task armed its timer) takes N²/333333 ms,
+# superlinear like a runtime whose spawn slows down at large N; slow-spawn-caps-sleep also fails any
+# sleep over 500 ms (so a re-run with a longer sleep fails).
 def fanout(opts):
     n, d = int(opts["tasks"]), int(opts["sleep-ms"])
+    spawn_ms = n * n / 333333 if MODE.startswith("slow-spawn") else 0.1
     emit('{"event":"ready","workload":"fanout","runtime":"fake","threads":1}')
     if MODE == "hang":
         time.sleep(600)
-    time.sleep(d / 1000)
+    if MODE == "slow-spawn-caps-sleep" and d > 500:
+        sys.stderr.write("fake: no sleep over 500 ms\n")
+        sys.exit(1)
+    time.sleep((spawn_ms + d) / 1000)  # the last task armed its timer at spawn_ms and sleeps d from then
     checksum = n * (n - 1) // 2 + (n * 130560 if opts["variant"] == "state" else 0)
     if MODE == "wrong-checksum":
         checksum += 1
-    emit('{"event":"result","workload":"fanout","tasks":%d,"checksum":%d,"spawn_ms":0.1,"total_ms":%.1f}' % (n, checksum, d + 0.2))
+    emit('{"event":"result","workload":"fanout","tasks":%d,"checksum":%d,"spawn_ms":%.3f,"total_ms":%.1f}' % (n, checksum, spawn_ms, spawn_ms + d + 0.2))
 
 
+# stream follows the protocol's length and timing rules with real waiting: it runs for --min-ms and
+# the slow consumer really pauses (timed in paused_ms). Mode exact-items ignores --min-ms.
 def stream(opts):
     n, k, s = int(opts["items"]), int(opts["stages"]), int(opts["sample-every"])
+    min_ms = int(opts["min-ms"])
+    slow = opts["variant"] == "slow-consumer"
+    every, pause_ms = int(opts["pause-every"]), int(opts["pause-ms"])
+    int(opts["warmup-items"])  # the harness always passes it; a fake has nothing to warm up
     emit('{"event":"ready","workload":"stream","runtime":"fake","threads":1}')
+    t0 = time.monotonic()
     h = 2166136261
-    for seq in range(n):
+    seq = paused = 0
+    while True:
         v = seq
         for _ in range(k):
             v = (v * 1664525 + 1013904223) & 0xFFFFFFFF
         h = ((h ^ v) * 16777619) & 0xFFFFFFFF
+        received = seq + 1
+        last = received >= n and (min_ms == 0 or MODE == "exact-items")
+        if slow and every and received % every == 0 and not last:
+            p0 = time.monotonic()
+            time.sleep(pause_ms / 1000)
+            paused += (time.monotonic() - p0) * 1000
+        seq += 1
+        if seq >= n and (min_ms == 0 or MODE == "exact-items"
+                         or (seq % 4096 == 0 and (time.monotonic() - t0) * 1000 >= min_ms)):
+            break
+        if seq >= n and seq % 4096 == 0:
+            time.sleep(0.001)  # a fake pipeline need not burn CPU while it waits for --min-ms
+    elapsed_ms = (time.monotonic() - t0) * 1000
     if MODE == "wrong-checksum":
         h ^= 1
-    samples = ",".join(["1000"] * ((n + s - 1) // s))
-    emit('{"event":"result","workload":"stream","items":%d,"checksum":%d,"elapsed_ms":1.0,"latency_samples_ns":[%s]}' % (n, h, samples))
+    samples = ",".join(["1000"] * ((seq + s - 1) // s))
+    extra = ',"paused_ms":%.3f' % paused if slow else ""
+    emit('{"event":"result","workload":"stream","items":%d,"checksum":%d,"elapsed_ms":%.3f%s,"latency_samples_ns":[%s]}'
+         % (seq, h, elapsed_ms, extra, samples))
 
 
 def main():

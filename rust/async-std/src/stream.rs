@@ -2,8 +2,11 @@
 //! `async_channel::bounded(C)` (the smol-ecosystem bounded MPMC channel async-std itself builds on;
 //! `send` waits while the channel is full, so a slow sink holds the whole pipeline back).
 //!
-//! The sink stops the clock itself when the N-th item arrives (before any pause), and the latency
-//! of every stamped item is `clock::now_ns() - stamp` against the process-wide origin.
+//! With `--warmup-items W` a complete, separate pipeline over W items runs first, untimed, and
+//! every one of its tasks has ended before the timed pipeline is set up. The source's length rule
+//! (`--items`, `--min-ms`), the sink's checksum, latency samples and pause time are
+//! runtime-independent (`asyncbench_common::stream`): the sink stops the clock on the item marked
+//! last, before any pause, and `paused_ms` is measured around each pause's await.
 
 use std::io;
 use std::time::Instant;
@@ -11,14 +14,13 @@ use std::time::Instant;
 use async_channel::{Receiver, Sender, bounded};
 use async_std::task;
 use asyncbench_common::args::Stream;
-use asyncbench_common::clock::{self, ms};
 use asyncbench_common::output;
-use asyncbench_common::stream::{Checksum, Item, transform};
+use asyncbench_common::stream::{Item, Outcome, Sink, Source, transform};
 use serde_json::json;
 
-async fn source(tx: Sender<Item>, items: u64, sample_every: u64) {
-    for seq in 0..items {
-        if tx.send(Item::new(seq, sample_every)).await.is_err() {
+async fn source(tx: Sender<Item>, args: Stream) {
+    for item in Source::new(&args) {
+        if tx.send(item).await.is_err() {
             return;
         }
     }
@@ -33,56 +35,51 @@ async fn stage(rx: Receiver<Item>, tx: Sender<Item>) {
     }
 }
 
-/// Returns the checksum, the latency samples and when the last item arrived.
-async fn sink(rx: Receiver<Item>, args: Stream) -> (Checksum, Vec<u64>, Instant) {
-    let mut checksum = Checksum::INIT;
-    let mut samples =
-        Vec::with_capacity(args.items.checked_div(args.sample_every).unwrap_or(0) as usize + 1);
-    let mut received = 0;
+async fn sink(rx: Receiver<Item>, args: Stream) -> Sink {
+    let mut sink = Sink::new(&args);
     while let Ok(item) = rx.recv().await {
-        checksum = checksum.fold(item.value);
-        if let Some(stamp) = item.stamp_ns {
-            samples.push(clock::now_ns().saturating_sub(stamp));
-        }
-        received += 1;
-        if received == args.items {
+        if sink.receive(item) {
             break;
         }
-        if let Some(pause) = args.pause_after(received) {
+        if let Some(pause) = sink.pause_due() {
+            let paused = Instant::now();
             task::sleep(pause).await;
+            sink.paused(paused.elapsed());
         }
     }
-    let finished = Instant::now();
-    assert_eq!(received, args.items, "the pipeline lost items");
-    (checksum, samples, finished)
+    sink
+}
+
+/// Sets up and runs one pipeline; returns once every task has ended. Timed from just before the
+/// source is spawned (stages and sink are running by then).
+async fn pipeline(args: &Stream) -> Result<Outcome, String> {
+    let (source_tx, mut rx) = bounded(args.capacity);
+    let mut tasks = Vec::with_capacity(args.stages + 1);
+    for _ in 0..args.stages {
+        let (tx, next) = bounded(args.capacity);
+        tasks.push(task::spawn(stage(std::mem::replace(&mut rx, next), tx)));
+    }
+    let sink = task::spawn(sink(rx, args.clone()));
+    let start = Instant::now();
+    tasks.push(task::spawn(source(source_tx, args.clone())));
+    let sink = sink.await;
+    for task in tasks {
+        task.await;
+    }
+    sink.finish(start)
 }
 
 pub async fn run(args: &Stream, rt: &crate::Rt) -> io::Result<()> {
-    let (source_tx, mut rx) = bounded(args.capacity);
-    let source = source(source_tx, args.items, args.sample_every);
-    let stages: Vec<_> = (0..args.stages)
-        .map(|_| {
-            let (tx, next) = bounded(args.capacity);
-            stage(std::mem::replace(&mut rx, next), tx)
-        })
-        .collect();
-    let sink = sink(rx, args.clone());
-    let sizes = json!({ "source_future_bytes": size_of_val(&source), "sink_future_bytes": size_of_val(&sink) });
-    output::ready(
-        "stream",
-        &rt.label,
-        rt.threads,
-        size_of_val(&stages[0]),
-        sizes,
-    );
-
-    let sink = task::spawn(sink);
-    for stage in stages {
-        task::spawn(stage);
+    let (tx, rx) = bounded(1);
+    let sizes = json!({
+        "source_future_bytes": size_of_val(&source(tx.clone(), args.clone())),
+        "sink_future_bytes": size_of_val(&sink(rx.clone(), args.clone())),
+    });
+    let stage_bytes = size_of_val(&stage(rx, tx));
+    output::ready("stream", &rt.label, rt.threads, stage_bytes, sizes);
+    if let Some(warmup) = args.warmup() {
+        pipeline(&warmup).await.map_err(io::Error::other)?;
     }
-    let start = Instant::now();
-    task::spawn(source);
-    let (checksum, samples, finished) = sink.await;
-    output::stream_result(args, checksum.0, ms(finished - start), &samples);
+    output::stream_result(pipeline(args).await);
     Ok(())
 }

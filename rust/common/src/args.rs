@@ -49,9 +49,10 @@ pub enum FanoutVariant {
 }
 
 /// `stream --items N --stages K --capacity C --variant balanced|slow-consumer --pause-every M
-/// --pause-ms T --sample-every S`
+/// --pause-ms T --sample-every S --warmup-items W --min-ms T`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stream {
+    /// The source produces at least this many items (exactly this many when `min_run` is zero).
     pub items: u64,
     pub stages: usize,
     pub capacity: usize,
@@ -61,6 +62,11 @@ pub struct Stream {
     pub pause: Duration,
     /// Every `sample_every`-th item carries a timestamp (0 = none does).
     pub sample_every: u64,
+    /// Items of the untimed warm-up pipeline run before the timed one (0 = no warm-up).
+    pub warmup_items: u64,
+    /// The timed source keeps producing, in blocks of [`crate::stream::BLOCK_ITEMS`], until at
+    /// least this long has passed since it started (zero = stop after exactly `items`).
+    pub min_run: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +80,20 @@ impl Stream {
     pub fn pause_after(&self, received: u64) -> Option<Duration> {
         let pauses = self.variant == StreamVariant::SlowConsumer && self.pause_every > 0;
         (pauses && received.is_multiple_of(self.pause_every)).then_some(self.pause)
+    }
+
+    /// The untimed warm-up pipeline (docs/PROTOCOL.md, stream "Warm-up"): the same stages and
+    /// capacity over `warmup_items` items, no pauses, no stamps, no minimum duration; `None` when
+    /// no warm-up was asked for.
+    pub fn warmup(&self) -> Option<Stream> {
+        (self.warmup_items > 0).then(|| Stream {
+            items: self.warmup_items,
+            variant: StreamVariant::Balanced,
+            sample_every: 0,
+            warmup_items: 0,
+            min_run: Duration::ZERO,
+            ..self.clone()
+        })
     }
 }
 
@@ -155,6 +175,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Workload, String
                     "pause-every",
                     "pause-ms",
                     "sample-every",
+                    "warmup-items",
+                    "min-ms",
                 ],
             )?;
             let variant = match f.raw("variant").unwrap_or("balanced") {
@@ -171,9 +193,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Workload, String
                 stages: f.at_least_one("stages", 4)?,
                 capacity: f.at_least_one("capacity", 64)?,
                 variant,
-                pause_every: f.get("pause-every", 1000)?,
-                pause: Duration::from_millis(f.get("pause-ms", 1)?),
+                pause_every: f.get("pause-every", 10_000)?,
+                pause: Duration::from_millis(f.get("pause-ms", 10)?),
                 sample_every: f.get("sample-every", 1000)?,
+                warmup_items: f.get("warmup-items", 0)?,
+                min_run: Duration::from_millis(f.get("min-ms", 0)?),
             }))
         }
         other => Err(format!(
@@ -281,7 +305,7 @@ mod tests {
         );
         let Ok(Workload::Stream(s)) = p(
             "stream --items 7 --stages 2 --capacity 3 --variant slow-consumer --pause-every 4 \
-             --pause-ms 5 --sample-every 6",
+             --pause-ms 5 --sample-every 6 --warmup-items 8 --min-ms 9",
         ) else {
             panic!("stream did not parse");
         };
@@ -290,8 +314,33 @@ mod tests {
             (s.pause_every, s.pause, s.sample_every),
             (4, Duration::from_millis(5), 6)
         );
+        assert_eq!((s.warmup_items, s.min_run), (8, Duration::from_millis(9)));
         assert_eq!(s.pause_after(8), Some(Duration::from_millis(5)));
         assert_eq!(s.pause_after(9), None);
+    }
+
+    #[test]
+    fn stream_defaults_and_warmup() {
+        let Ok(Workload::Stream(s)) = p("stream --variant slow-consumer") else {
+            panic!("stream did not parse");
+        };
+        assert_eq!(
+            (s.pause_every, s.pause),
+            (10_000, Duration::from_millis(10))
+        );
+        assert_eq!((s.warmup_items, s.min_run), (0, Duration::ZERO));
+        assert_eq!(s.warmup(), None);
+        let Ok(Workload::Stream(s)) = p(
+            "stream --items 50 --stages 3 --capacity 7 --variant slow-consumer --warmup-items 20 \
+             --min-ms 100",
+        ) else {
+            panic!("stream did not parse");
+        };
+        let w = s.warmup().expect("a warm-up was asked for");
+        assert_eq!((w.items, w.stages, w.capacity), (20, 3, 7));
+        assert_eq!((w.variant, w.sample_every), (StreamVariant::Balanced, 0));
+        assert_eq!((w.warmup_items, w.min_run), (0, Duration::ZERO));
+        assert_eq!(w.pause_after(10_000), None);
     }
 
     #[test]
@@ -329,6 +378,8 @@ mod tests {
             "stream --capacity 0",
             "stream --variant fast",
             "stream --items x",
+            "stream --min-ms -1",
+            "stream --warmup-items x",
         ] {
             let err = p(bad).expect_err(bad);
             assert!(!err.contains('\n'), "{err}");

@@ -7,7 +7,9 @@ use std::io::Write;
 
 use serde_json::{Map, Value, json};
 
-use crate::args::{Fanout, Stream};
+use crate::args::Fanout;
+use crate::fanout::Armed;
+use crate::stream::Outcome;
 
 /// Prints one event as a single JSON line and flushes stdout; exits 1 if stdout is gone.
 pub fn emit(event: &Value) {
@@ -26,9 +28,14 @@ pub fn ready(workload: &str, runtime: &str, threads: usize, future_bytes: usize,
         workload,
         runtime,
         threads,
-        future_bytes,
+        Some(future_bytes),
         extra,
     ));
+}
+
+/// Prints the `ready` event of a program without futures (`rust-threads`): no `future_bytes`.
+pub fn ready_without_futures(workload: &str, runtime: &str, threads: usize, extra: Value) {
+    emit(&ready_event(workload, runtime, threads, None, extra));
 }
 
 /// The `ready` event. `extra` (a JSON object, or `Value::Null`) adds fields such as `port`.
@@ -36,7 +43,7 @@ pub fn ready_event(
     workload: &str,
     runtime: &str,
     threads: usize,
-    future_bytes: usize,
+    future_bytes: Option<usize>,
     extra: Value,
 ) -> Value {
     let mut event = Map::new();
@@ -44,40 +51,79 @@ pub fn ready_event(
     event.insert("workload".into(), workload.into());
     event.insert("runtime".into(), runtime.into());
     event.insert("threads".into(), threads.into());
-    event.insert("future_bytes".into(), future_bytes.into());
+    if let Some(future_bytes) = future_bytes {
+        event.insert("future_bytes".into(), future_bytes.into());
+    }
     if let Value::Object(fields) = extra {
         event.extend(fields);
     }
     Value::Object(event)
 }
 
-/// The fan-out `result` event.
-pub fn fanout_result(args: &Fanout, checksum: u64, spawn_ms: f64, total_ms: f64) {
-    emit(&json!({
+/// The fan-out `result` event. `spawn_ms` is [`Armed::spawn_ms`] (every timer armed); `loop_ms`,
+/// optional, is when the spawn loop returned.
+///
+/// Exits 1 if not every task armed its timer (a bug, never a measurement).
+pub fn fanout_result(args: &Fanout, checksum: u64, armed: &Armed, loop_ms: f64, total_ms: f64) {
+    emit(&fanout_event(
+        args,
+        checksum,
+        armed.spawn_ms(),
+        loop_ms,
+        total_ms,
+    ));
+}
+
+fn fanout_event(
+    args: &Fanout,
+    checksum: u64,
+    spawn_ms: Option<f64>,
+    loop_ms: f64,
+    total_ms: f64,
+) -> Value {
+    let Some(spawn_ms) = spawn_ms else {
+        eprintln!("fan-out finished but not every task armed its timer");
+        std::process::exit(1);
+    };
+    json!({
         "event": "result",
         "workload": "fanout",
         "tasks": args.tasks,
         "checksum": checksum,
         "spawn_ms": spawn_ms,
+        "loop_ms": loop_ms,
         "total_ms": total_ms,
-    }));
+    })
 }
 
-/// The stream `result` event, with every raw latency sample (the harness computes percentiles).
-pub fn stream_result(args: &Stream, checksum: u32, elapsed_ms: f64, latency_samples_ns: &[u64]) {
-    emit(&json!({
+/// The stream `result` event, with every raw latency sample (the harness computes percentiles);
+/// exits 1 if the pipeline lost its last item.
+pub fn stream_result(outcome: Result<Outcome, String>) {
+    match outcome {
+        Ok(outcome) => emit(&stream_event(&outcome)),
+        Err(msg) => {
+            eprintln!("{msg}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn stream_event(o: &Outcome) -> Value {
+    json!({
         "event": "result",
         "workload": "stream",
-        "items": args.items,
-        "checksum": checksum,
-        "elapsed_ms": elapsed_ms,
-        "latency_samples_ns": latency_samples_ns,
-    }));
+        "items": o.items,
+        "checksum": o.checksum,
+        "elapsed_ms": o.elapsed_ms,
+        "paused_ms": o.paused_ms,
+        "latency_samples_ns": o.latency_samples_ns,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::args::FanoutVariant;
 
     #[test]
     fn ready_has_the_protocol_fields_then_extras() {
@@ -85,12 +131,41 @@ mod tests {
             "echo",
             "tokio 1.0 multi-thread",
             2,
-            64,
+            Some(64),
             json!({"port": 8080}),
         );
         assert_eq!(
             serde_json::to_string(&event).unwrap(),
             r#"{"event":"ready","workload":"echo","runtime":"tokio 1.0 multi-thread","threads":2,"future_bytes":64,"port":8080}"#
+        );
+    }
+
+    #[test]
+    fn fanout_result_has_spawn_and_loop_ms() {
+        let args = Fanout {
+            tasks: 3,
+            sleep: std::time::Duration::ZERO,
+            variant: FanoutVariant::Bare,
+        };
+        let event = fanout_event(&args, 3, Some(1.5), 0.5, 2.0);
+        assert_eq!(
+            serde_json::to_string(&event).unwrap(),
+            r#"{"event":"result","workload":"fanout","tasks":3,"checksum":3,"spawn_ms":1.5,"loop_ms":0.5,"total_ms":2.0}"#
+        );
+    }
+
+    #[test]
+    fn stream_result_has_items_and_paused_ms() {
+        let o = Outcome {
+            items: 4096,
+            checksum: 7,
+            elapsed_ms: 1.5,
+            paused_ms: 0.25,
+            latency_samples_ns: vec![10, 20],
+        };
+        assert_eq!(
+            serde_json::to_string(&stream_event(&o)).unwrap(),
+            r#"{"event":"result","workload":"stream","items":4096,"checksum":7,"elapsed_ms":1.5,"paused_ms":0.25,"latency_samples_ns":[10,20]}"#
         );
     }
 }

@@ -5,10 +5,9 @@
 //! - [`run_preflight`]: runs a runtime's own check on a guarded thread (a panic or a hang becomes one
 //!   line on stderr and exit 1); [`probe_io_uring`] and [`context`] explain a refusal by errno and by
 //!   what the system says (`kernel.io_uring_disabled`, seccomp, kernel release).
-//! - [`exit_on_sigterm_or_stdin_eof`]: the echo servers' shutdown. These runtimes have no signal API
-//!   of their own, and every executor thread is busy in its own ring, so plain std threads wait for
-//!   SIGTERM (signal-hook) and stdin EOF and exit the process (the kernel tears down the rings; there
-//!   is no state to flush).
+//! - [`exit_on_sigterm_or_stdin_eof`] (re-exported): the echo servers' shutdown. These runtimes have
+//!   no signal API of their own, and every executor thread is busy in its own ring, so plain std
+//!   threads wait for SIGTERM and stdin EOF and exit the process (the kernel tears down the rings).
 //! - [`wait_for_executors`]: the echo servers' start-up barrier (every executor has bound its port).
 
 use std::process::exit;
@@ -81,17 +80,7 @@ where
         .unwrap_or_else(|_| Err(format!("{what} did not complete within {secs} s")))
 }
 
-/// Exits the process with status 0 on SIGTERM or at stdin EOF, whichever comes first.
-pub fn exit_on_sigterm_or_stdin_eof() {
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM])
-        .unwrap_or_else(|e| fatal(&format!("cannot install SIGTERM handler: {e}")));
-    std::thread::spawn(move || {
-        if signals.forever().next().is_some() {
-            exit(0);
-        }
-    });
-    crate::on_stdin_eof(|| exit(0));
-}
+pub use crate::exit_on_sigterm_or_stdin_eof;
 
 /// Waits until `count` executor threads have each reported that they are serving (`Ok`), or exits 1
 /// with the first failure.

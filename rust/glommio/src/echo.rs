@@ -1,18 +1,18 @@
-//! echo: per executor one glommio TcpListener (SO_REUSEPORT) on 127.0.0.1:port and an accept loop
-//! spawning one task per connection; each task echoes through one reused 16 KiB buffer.
+//! echo: per executor one glommio TcpListener (SO_REUSEPORT; glommio always listens with a backlog of
+//! 1024, the protocol's, and has no setting for it) on 127.0.0.1:port and an accept loop spawning
+//! one task per connection; each task echoes through one reused 64 KiB buffer.
 
 use asyncbench_common::args::Echo;
+use asyncbench_common::echo::BUF_BYTES;
 use asyncbench_common::{future_size, output, uring};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-const BUF_SIZE: usize = 16 * 1024;
-
-/// Read what is there (up to BUF_SIZE), write all of it back, repeat until the peer's EOF.
+/// Read what is there (up to BUF_BYTES), write all of it back, repeat until the peer's EOF.
 async fn handle(mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
-    let mut buf = vec![0u8; BUF_SIZE];
+    let mut buf = vec![0u8; BUF_BYTES];
     loop {
         let n = match stream.read(&mut buf).await {
             Ok(0) | Err(_) => return,

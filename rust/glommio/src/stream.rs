@@ -1,16 +1,22 @@
 //! stream: source -> K stages -> sink over bounded glommio `local_channel`s of capacity C, all on
 //! one executor; source and stages are spawned tasks, the sink is the executor's main future.
+//!
+//! With `--warmup-items W` a complete, separate pipeline over W items runs first, untimed, and
+//! every one of its tasks has ended before the timed pipeline is set up. The source's length rule
+//! (`--items`, `--min-ms`), the sink's checksum, latency samples and pause time are
+//! runtime-independent (`asyncbench_common::stream`): the sink stops the clock on the item marked
+//! last, before any pause, and `paused_ms` is measured around each pause's await.
 
 use asyncbench_common::args::Stream;
-use asyncbench_common::clock::{self, ms_since};
-use asyncbench_common::stream::{Checksum, Item, transform};
+use asyncbench_common::stream::{Item, Outcome, Sink, Source, transform};
 use asyncbench_common::{output, uring};
 use glommio::channels::local_channel::{LocalReceiver, LocalSender, new_bounded};
+
 use std::time::Instant;
 
-async fn source(items: u64, sample_every: u64, tx: LocalSender<Item>) {
-    for seq in 0..items {
-        if tx.send(Item::new(seq, sample_every)).await.is_err() {
+async fn source(args: Stream, tx: LocalSender<Item>) {
+    for item in Source::new(&args) {
+        if tx.send(item).await.is_err() {
             return;
         }
     }
@@ -25,6 +31,38 @@ async fn stage(rx: LocalReceiver<Item>, tx: LocalSender<Item>) {
     }
 }
 
+/// Sets up and runs one pipeline; returns once every task has ended. Timed from just before the
+/// source is spawned (the stages are spawned first; all start running when the sink first awaits).
+async fn pipeline(a: &Stream) -> Result<Outcome, String> {
+    let (source_tx, mut rx) = new_bounded::<Item>(a.capacity);
+    let mut tasks = Vec::with_capacity(a.stages + 1);
+    for _ in 0..a.stages {
+        let (tx, next) = new_bounded::<Item>(a.capacity);
+        tasks.push(glommio::spawn_local(stage(
+            std::mem::replace(&mut rx, next),
+            tx,
+        )));
+    }
+    let mut sink = Sink::new(a);
+    let start = Instant::now();
+    tasks.push(glommio::spawn_local(source(a.clone(), source_tx)));
+    while let Some(item) = rx.recv().await {
+        if sink.receive(item) {
+            break;
+        }
+        if let Some(pause) = sink.pause_due() {
+            let paused = Instant::now();
+            glommio::timer::sleep(pause).await;
+            sink.paused(paused.elapsed());
+        }
+    }
+    drop(rx);
+    for task in tasks {
+        task.await;
+    }
+    sink.finish(start)
+}
+
 pub async fn run(a: &Stream, cores: usize) {
     let future_bytes = {
         let (tx, rx) = new_bounded::<Item>(1);
@@ -32,37 +70,8 @@ pub async fn run(a: &Stream, cores: usize) {
     };
     let extra = crate::ready_extra(cores);
     output::ready("stream", crate::RUNTIME, 1, future_bytes, extra);
-
-    let mut samples =
-        Vec::with_capacity(a.items.checked_div(a.sample_every).unwrap_or(0) as usize + 1);
-    let t0 = Instant::now();
-    let (tx, mut rx) = new_bounded::<Item>(a.capacity);
-    glommio::spawn_local(source(a.items, a.sample_every, tx)).detach();
-    for _ in 0..a.stages {
-        let (tx, next) = new_bounded::<Item>(a.capacity);
-        glommio::spawn_local(stage(rx, tx)).detach();
-        rx = next;
+    if let Some(warmup) = a.warmup() {
+        pipeline(&warmup).await.unwrap_or_else(|m| uring::fatal(&m));
     }
-    let (mut h, mut received) = (Checksum::INIT, 0u64);
-    while let Some(item) = rx.recv().await {
-        h = h.fold(item.value);
-        if let Some(stamp) = item.stamp_ns {
-            samples.push(clock::now_ns() - stamp);
-        }
-        received += 1;
-        if received == a.items {
-            break;
-        }
-        if let Some(pause) = a.pause_after(received) {
-            glommio::timer::sleep(pause).await;
-        }
-    }
-    let elapsed_ms = ms_since(t0);
-    if received != a.items {
-        uring::fatal(&format!(
-            "stream ended after {received} of {} items",
-            a.items
-        ));
-    }
-    output::stream_result(a, h.0, elapsed_ms, &samples);
+    output::stream_result(pipeline(a).await);
 }

@@ -1,19 +1,19 @@
-//! echo: per executor one SO_REUSEPORT listener on 127.0.0.1:port and an accept loop spawning one
-//! task per connection; each task echoes through one reused 16 KiB owned buffer.
+//! echo: per executor one SO_REUSEPORT listener on 127.0.0.1:port (backlog 1024, monoio's default,
+//! set explicitly) and an accept loop spawning one task per connection; each task echoes through
+//! one reused 64 KiB owned buffer.
 
 use asyncbench_common::args::Echo;
+use asyncbench_common::echo::{BACKLOG, BUF_BYTES};
 use asyncbench_common::{future_size, output, uring};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::{ListenerOpts, TcpListener, TcpStream};
 use serde_json::json;
 use std::time::Duration;
 
-const BUF_SIZE: usize = 16 * 1024;
-
-/// Read what is there (up to BUF_SIZE), write all of it back, repeat until the peer's EOF.
+/// Read what is there (up to BUF_BYTES), write all of it back, repeat until the peer's EOF.
 async fn handle(mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
-    let mut buf = Vec::with_capacity(BUF_SIZE);
+    let mut buf = Vec::with_capacity(BUF_BYTES);
     loop {
         // `read` fills the buffer from its start and sets its length to the bytes read.
         let (res, b) = stream.read(buf).await;
@@ -29,7 +29,7 @@ async fn handle(mut stream: TcpStream) {
 }
 
 fn bind(port: u16) -> std::io::Result<TcpListener> {
-    let opts = ListenerOpts::new().reuse_port(true);
+    let opts = ListenerOpts::new().reuse_port(true).backlog(BACKLOG);
     TcpListener::bind_with_config(("127.0.0.1", port), &opts)
 }
 

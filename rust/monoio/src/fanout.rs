@@ -1,22 +1,26 @@
 //! fanout: N `monoio::spawn`ed tasks on one executor, joined through their `JoinHandle`s.
+//! Each task counts itself in ([`Armed`]) immediately before awaiting its timer: `spawn_ms` is
+//! when the last one did (they first run once this task awaits), `loop_ms` when the loop returned.
 
 use asyncbench_common::args::{Fanout, FanoutVariant};
 use asyncbench_common::clock::ms_since;
-use asyncbench_common::fanout::{STATE_BYTES, fill_state, state_contribution};
+use asyncbench_common::fanout::{Armed, STATE_BYTES, fill_state, state_contribution};
 use asyncbench_common::output;
 use monoio::time::sleep;
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-async fn bare(i: u64, d: Duration) -> u64 {
+async fn bare(i: u64, d: Duration, armed: &'static Armed) -> u64 {
+    armed.arm();
     sleep(d).await;
     i
 }
 
-async fn state(i: u64, d: Duration) -> u64 {
+async fn state(i: u64, d: Duration, armed: &'static Armed) -> u64 {
     // The 1 KiB buffer lives in the task's own future (its heap allocation), across the await.
     let mut buf = [0u8; STATE_BYTES];
     fill_state(&mut buf, i);
+    armed.arm();
     sleep(d).await;
     state_contribution(i, &buf)
 }
@@ -24,21 +28,26 @@ async fn state(i: u64, d: Duration) -> u64 {
 pub async fn run(a: &Fanout, cores: usize) {
     let d = a.sleep;
     let future_bytes = match a.variant {
-        FanoutVariant::Bare => size_of_val(&bare(0, d)),
-        FanoutVariant::State => size_of_val(&state(0, d)),
+        FanoutVariant::Bare => size_of_val(&bare(0, d, Armed::start(1))),
+        FanoutVariant::State => size_of_val(&state(0, d, Armed::start(1))),
     };
     let extra = json!({ "cores_configured": cores });
     output::ready("fanout", crate::RUNTIME, 1, future_bytes, extra);
 
-    let t0 = Instant::now();
+    let armed = Armed::start(a.tasks);
     let handles: Vec<_> = match a.variant {
-        FanoutVariant::Bare => (0..a.tasks).map(|i| monoio::spawn(bare(i, d))).collect(),
-        FanoutVariant::State => (0..a.tasks).map(|i| monoio::spawn(state(i, d))).collect(),
+        FanoutVariant::Bare => (0..a.tasks)
+            .map(|i| monoio::spawn(bare(i, d, armed)))
+            .collect(),
+        FanoutVariant::State => (0..a.tasks)
+            .map(|i| monoio::spawn(state(i, d, armed)))
+            .collect(),
     };
-    let spawn_ms = ms_since(t0);
+    let loop_ms = ms_since(armed.started());
     let mut checksum = 0u64;
     for h in handles {
         checksum += h.await;
     }
-    output::fanout_result(a, checksum, spawn_ms, ms_since(t0));
+    let total_ms = ms_since(armed.started());
+    output::fanout_result(a, checksum, armed, loop_ms, total_ms);
 }

@@ -9,7 +9,7 @@
 //!   connections (the standard thread-per-core server). fanout and stream always run on one executor:
 //!   monoio tasks are !Send and never migrate, so there is no way to spread one task graph. `threads`
 //!   in the ready line is the number of executors that actually run tasks.
-//! * IO: the owned-buffer ("rent") API, `read(Vec)` / `write_all(Vec)`, one reused 16 KiB buffer per
+//! * IO: the owned-buffer ("rent") API, `read(Vec)` / `write_all(Vec)`, one reused 64 KiB buffer per
 //!   connection (read at most what is then written back = backpressure); TCP_NODELAY on.
 //! * Tasks: `monoio::spawn` + `JoinHandle`; timers `monoio::time::sleep`; channels
 //!   `local_sync::mpsc::bounded` (monoio has no channel; local-sync is the !Send, atomics-free channel

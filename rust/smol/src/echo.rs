@@ -1,9 +1,11 @@
 //! echo: accept on 127.0.0.1, one spawned task per connection.
 //!
-//! Each connection reads into its own 16 KiB heap buffer (allocated once, reused; the size the
-//! other Rust runtimes, C# and Node use, and a Vec so it stays out of the task's future) and
-//! `write_all`s what it read before reading again: the bounded buffer is the backpressure, and
-//! since echo is strictly read-then-write, split halves or a second task would add nothing.
+//! The listener comes from `asyncbench_common::echo::listen` (backlog 1024; `TcpListener::bind`
+//! would listen with std's 128 and offers no way to change it), converted with `TryFrom`. Each
+//! connection reads into its own 64 KiB heap buffer (allocated once, reused; the size every
+//! implementation uses, and a Vec so it stays out of the task's future) and `write_all`s what it
+//! read before reading again: the bounded buffer is the backpressure, and since echo is strictly
+//! read-then-write, split halves or a second task would add nothing.
 //! `io::copy` would use a fixed 8 KiB buffer. TCP_NODELAY is set on every accepted socket.
 //! Stops on SIGTERM (`async-signal`) or stdin EOF (a plain thread), whichever comes first.
 
@@ -11,6 +13,7 @@ use std::io;
 use std::time::Duration;
 
 use async_signal::{Signal, Signals};
+use asyncbench_common::echo::{BUF_BYTES, listen};
 use asyncbench_common::{args::Echo, future_size, on_stdin_eof, output};
 use serde_json::json;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,13 +23,11 @@ use smol::{Timer, future};
 
 use crate::Rt;
 
-const BUF_BYTES: usize = 16 * 1024;
-
 pub async fn run(args: &Echo, rt: &Rt) -> io::Result<()> {
     let mut sigterm = Signals::new([Signal::Term])?;
     let (eof_tx, eof_rx) = smol::channel::bounded::<()>(1);
     on_stdin_eof(move || drop(eof_tx)); // closing the channel wakes the receiver
-    let listener = TcpListener::bind(("127.0.0.1", args.port)).await?;
+    let listener = TcpListener::try_from(listen(args.port)?)?;
     let port = listener.local_addr()?.port();
     output::ready(
         "echo",

@@ -2,12 +2,13 @@
 //!
 //! smol's global `smol::spawn` executor runs on a single thread unless `SMOL_THREADS` is set, and
 //! smol's docs advise creating your own `Executor` for real programs. So, as the async-executor docs
-//! and smol's examples show, one static `Executor` is run by one thread per available core
-//! (`SMOL_THREADS` overrides): the main thread runs the workload inside `block_on(EX.run(..))` and
+//! and smol's examples show, one static `Executor` is run by one thread per available core, i.e.
+//! per CPU in the process's affinity mask (`available_parallelism`; `SMOL_THREADS` overrides; the
+//! count in `threads` is the threads this program starts, the main thread included): the main thread runs the workload inside `block_on(EX.run(..))` and
 //! the other threads run `block_on(EX.run(shutdown))` until the workload is done. `smol::block_on`
 //! (async-io's) lets whichever thread is idle drive the I/O reactor and timers.
-//! - echo (echo.rs): a task per connection, read/`write_all` through a reused 16 KiB buffer;
-//!   SIGTERM via `async-signal` (smol-rs's signal crate).
+//! - echo (echo.rs): a task per connection, read/`write_all` through a reused 64 KiB buffer,
+//!   backlog 1024; SIGTERM via `async-signal` (smol-rs's signal crate).
 //! - fanout (fanout.rs): `EX.spawn` + `smol::Timer::after`.
 //! - stream (stream.rs): one spawned task per stage, linked by `smol::channel::bounded(C)`
 //!   (async-channel).

@@ -1,26 +1,26 @@
 //! echo: accept on 127.0.0.1, one spawned task per connection.
 //!
-//! Each connection reads into its own 16 KiB heap buffer (allocated once, reused; the size the
-//! other Rust runtimes, C# and Node use, and a Vec so it stays out of the task's future) and
-//! `write_all`s what it read before reading again: the bounded buffer is the backpressure, and
-//! since echo is strictly read-then-write, split halves or a second task would add nothing.
-//! This is tokio's README echo server (there with a 1 KiB stack buffer); `io::copy` would use a
-//! fixed 8 KiB buffer. TCP_NODELAY is set on every accepted socket.
+//! The listener is a `TcpSocket` with `listen(1024)` (`TcpListener::bind` uses mio's 128; the
+//! protocol's backlog is 1024 everywhere). Each connection reads into its own 64 KiB heap buffer
+//! (allocated once, reused; the size every implementation uses, and a Vec so it stays out of the
+//! task's future) and `write_all`s what it read before reading again: the bounded buffer is the
+//! backpressure, and since echo is strictly read-then-write, split halves or a second task would
+//! add nothing. This is tokio's README echo server (there with a 1 KiB stack buffer); `io::copy`
+//! would use a fixed 8 KiB buffer. TCP_NODELAY is set on every accepted socket.
 //! Stops on SIGTERM (`tokio::signal`) or stdin EOF (a plain thread), whichever comes first.
 
 use std::io;
 use std::time::Duration;
 
+use asyncbench_common::echo::{BACKLOG, BUF_BYTES};
 use asyncbench_common::{args::Echo, future_size, on_stdin_eof, output};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::oneshot;
 
 use crate::Rt;
-
-const BUF_BYTES: usize = 16 * 1024;
 
 pub async fn run(args: &Echo, rt: &Rt) -> io::Result<()> {
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -28,7 +28,10 @@ pub async fn run(args: &Echo, rt: &Rt) -> io::Result<()> {
     on_stdin_eof(move || {
         let _ = eof_tx.send(());
     });
-    let listener = TcpListener::bind(("127.0.0.1", args.port)).await?;
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?; // as `TcpListener::bind` does
+    socket.bind((std::net::Ipv4Addr::LOCALHOST, args.port).into())?;
+    let listener = socket.listen(BACKLOG as u32)?;
     let port = listener.local_addr()?.port();
     output::ready(
         "echo",

@@ -1,6 +1,7 @@
 //! fanout: N tasks with `tokio::spawn`, each awaiting `tokio::time::sleep`; the JoinHandles are
 //! kept in a Vec and awaited in order after the last spawn (the sum does not depend on the order
-//! tasks finish in, and every timer is already running).
+//! tasks finish in). Each task counts itself in ([`Armed`]) immediately before awaiting its timer;
+//! `spawn_ms` is when the last one did, `loop_ms` when the spawn loop returned.
 //!
 //! `state` keeps a real `[u8; 1024]` inside the task's future across the await, so the buffer is
 //! part of the task's own allocation (`future_bytes` shows it). `rust-join-all` joins the very same
@@ -8,28 +9,31 @@
 //! `tokio::task::unconstrained`: otherwise tokio's cooperative budget (128 resource polls per task
 //! poll) lets only ~128 timers start per scheduler tick and `join_all` (a `FuturesUnordered`)
 //! yields each time; in a smoke run 100k sleeps of 1 s took ~2.8 s and ~1.2 s of CPU, a scheduling
-//! artefact rather than the cost of a future, which is what this binary exists to show.
+//! artefact rather than the cost of a future, which is what this binary exists to show. Its
+//! `spawn_ms` is when join_all has polled every future once (each then counts itself in).
 
 use std::future::Future;
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use asyncbench_common::args::{Fanout, FanoutVariant};
 use asyncbench_common::clock::ms_since;
-use asyncbench_common::fanout::{STATE_BYTES, fill_state, state_contribution};
+use asyncbench_common::fanout::{Armed, STATE_BYTES, fill_state, state_contribution};
 use asyncbench_common::output;
 use serde_json::Value;
 
 use crate::Rt;
 
-async fn bare(i: u64, sleep: Duration) -> u64 {
+async fn bare(i: u64, sleep: Duration, armed: &'static Armed) -> u64 {
+    armed.arm();
     tokio::time::sleep(sleep).await;
     i
 }
 
-async fn state(i: u64, sleep: Duration) -> u64 {
+async fn state(i: u64, sleep: Duration, armed: &'static Armed) -> u64 {
     let mut buf = [0u8; STATE_BYTES];
     fill_state(&mut buf, i);
+    armed.arm();
     tokio::time::sleep(sleep).await;
     state_contribution(i, &buf)
 }
@@ -37,8 +41,8 @@ async fn state(i: u64, sleep: Duration) -> u64 {
 pub async fn run(args: &Fanout, rt: &Rt) -> io::Result<()> {
     let d = args.sleep;
     match args.variant {
-        FanoutVariant::Bare => spawn_all(args, rt, |i| bare(i, d)).await,
-        FanoutVariant::State => spawn_all(args, rt, |i| state(i, d)).await,
+        FanoutVariant::Bare => spawn_all(args, rt, |i, a| bare(i, d, a)).await,
+        FanoutVariant::State => spawn_all(args, rt, |i, a| state(i, d, a)).await,
     }
     Ok(())
 }
@@ -46,50 +50,56 @@ pub async fn run(args: &Fanout, rt: &Rt) -> io::Result<()> {
 async fn spawn_all<F: Future<Output = u64> + Send + 'static>(
     args: &Fanout,
     rt: &Rt,
-    task: impl Fn(u64) -> F,
+    task: impl Fn(u64, &'static Armed) -> F,
 ) {
     output::ready(
         "fanout",
         &rt.label,
         rt.threads,
-        size_of_val(&task(0)),
+        size_of_val(&task(0, Armed::start(1))),
         Value::Null,
     );
     let mut handles = Vec::with_capacity(args.tasks as usize);
-    let start = Instant::now();
+    let armed = Armed::start(args.tasks);
     for i in 0..args.tasks {
-        handles.push(tokio::spawn(task(i)));
+        handles.push(tokio::spawn(task(i, armed)));
     }
-    let spawn_ms = ms_since(start);
+    let loop_ms = ms_since(armed.started());
     let mut checksum = 0;
     for handle in handles {
         checksum += handle.await.expect("a fan-out task panicked");
     }
-    output::fanout_result(args, checksum, spawn_ms, ms_since(start));
+    let total_ms = ms_since(armed.started());
+    output::fanout_result(args, checksum, armed, loop_ms, total_ms);
 }
 
 pub async fn run_join_all(args: &Fanout, rt: &Rt) -> io::Result<()> {
     let d = args.sleep;
     match args.variant {
-        FanoutVariant::Bare => join_all(args, rt, |i| bare(i, d)).await,
-        FanoutVariant::State => join_all(args, rt, |i| state(i, d)).await,
+        FanoutVariant::Bare => join_all(args, rt, |i, a| bare(i, d, a)).await,
+        FanoutVariant::State => join_all(args, rt, |i, a| state(i, d, a)).await,
     }
     Ok(())
 }
 
-/// `spawn_ms` here is the time to create all N futures and hand them to `join_all`; the joined
-/// future is polled `unconstrained` (see the top of this file).
-async fn join_all<F: Future<Output = u64>>(args: &Fanout, rt: &Rt, task: impl Fn(u64) -> F) {
+/// `loop_ms` here is the time to create all N futures and hand them to `join_all`, `spawn_ms` when
+/// the joined future (polled `unconstrained`, see the top of this file) has polled each once.
+async fn join_all<F: Future<Output = u64>>(
+    args: &Fanout,
+    rt: &Rt,
+    task: impl Fn(u64, &'static Armed) -> F,
+) {
     output::ready(
         "fanout",
         &rt.label,
         rt.threads,
-        size_of_val(&task(0)),
+        size_of_val(&task(0, Armed::start(1))),
         Value::Null,
     );
-    let start = Instant::now();
-    let all = futures::future::join_all((0..args.tasks).map(task));
-    let spawn_ms = ms_since(start);
+    let armed = Armed::start(args.tasks);
+    let all = futures::future::join_all((0..args.tasks).map(|i| task(i, armed)));
+    let loop_ms = ms_since(armed.started());
     let checksum: u64 = tokio::task::unconstrained(all).await.into_iter().sum();
-    output::fanout_result(args, checksum, spawn_ms, ms_since(start));
+    let total_ms = ms_since(armed.started());
+    output::fanout_result(args, checksum, armed, loop_ms, total_ms);
 }

@@ -5,7 +5,7 @@
 //!   The workload runs inside `block_on` exactly as under `#[tokio::main]`; all real work is spawned.
 //! - `rust-join-all` (fanout only): the same task futures driven by `futures::future::join_all`
 //!   on the current-thread runtime, without spawning (and without tokio's coop budget, fanout.rs).
-//! - echo (echo.rs): a task per connection, read/`write_all` through a reused 16 KiB buffer;
+//! - echo (echo.rs): a task per connection, read/`write_all` through a reused 64 KiB buffer, backlog 1024;
 //!   fanout (fanout.rs): `tokio::spawn` + `tokio::time::sleep`; stream (stream.rs): one spawned task
 //!   per stage linked by `tokio::sync::mpsc::channel(C)`.
 //! - Flags, JSON output, clocks and checksums are runtime-independent (`asyncbench-common`).

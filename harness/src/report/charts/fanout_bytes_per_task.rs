@@ -39,8 +39,7 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
             .iter()
             .filter_map(|c| {
                 let e = estimate(c, "bytes_per_task")?;
-                let reference =
-                    crate::report::analysis::REFERENCE_IMPLS.contains(&c.implementation.as_str());
+                let reference = palette.is_reference(&c.implementation);
                 Some(Bar {
                     label: if reference {
                         format!("{} (reference)", palette.label(&c.implementation))

@@ -28,6 +28,23 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
         if series.is_empty() {
             continue;
         }
+        let mut refs: Vec<String> = Vec::new();
+        for c in &cells {
+            if let Some(r) = palette.reference(&c.implementation) {
+                let t = format!("{} ({r})", palette.label(&c.implementation));
+                if !refs.contains(&t) {
+                    refs.push(t);
+                }
+            }
+        }
+        let dashed = if refs.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Dashed grey: reference lines, not contenders: {}.",
+                refs.join(", ")
+            )
+        };
         let what = variant.clone().unwrap_or_else(|| "fan-out".into());
         out.push(Chart {
             id: format!("fanout-rss-{}", slug(&what)),
@@ -36,7 +53,7 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
             caption: format!(
                 "Peak resident set size of the whole process while N tasks wait on a timer ({what} variant; median \
                  across trials, bars: 95 % CI). Both axes are logarithmic: parallel lines mean the same per-task \
-                 cost. Dashed: futures polled without spawning (rust-join-all), the floor. Lower is better."
+                 cost.{dashed} Lower is better."
             ),
             figure: Figure::Lines {
                 x: Axis::new("tasks (log scale)", Unit::Count, Scale::Log, "{} tasks"),

@@ -205,7 +205,7 @@ pub fn styled_series(palette: &Palette, implementation: &str, points: Vec<Point>
         color: st.rgb,
         marker: st.marker,
         points,
-        dashed: st.dashed || super::analysis::REFERENCE_IMPLS.contains(&implementation),
+        dashed: st.dashed || palette.is_reference(implementation),
     }
 }
 
