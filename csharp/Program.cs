@@ -67,6 +67,14 @@ namespace AsyncBench
             return v;
         }
 
+        public ulong UInt64(string name)
+        {
+            ulong v;
+            if (!ulong.TryParse(values[name], NumberStyles.None, CultureInfo.InvariantCulture, out v))
+                throw new UsageException("bad value for --" + name + ": '" + values[name] + "' (expected an integer in 0.." + ulong.MaxValue + ")");
+            return v;
+        }
+
         public string Choice(string name, params string[] allowed)
         {
             string v = values[name];
@@ -184,7 +192,7 @@ namespace AsyncBench
         static Task<int> MainAsync(string[] args)
         {
             if (args.Length == 0)
-                throw new UsageException("usage: asyncbench <echo|fanout|stream> [--flag value]...");
+                throw new UsageException("usage: asyncbench <echo|fanout|stream|cancel> [--flag value]...");
             string workload = args[0];
             switch (workload)
             {
@@ -224,8 +232,27 @@ namespace AsyncBench
                         f.Int("warmup-items", 0, 1L << 32),
                         f.Int("min-ms", 0, int.MaxValue));
                 }
+                case "cancel":
+                {
+                    var f = Flags.Parse(workload, args, new Dictionary<string, string>
+                    {
+                        { "variant", "mass" }, { "tasks", "10000" }, { "ops", "100000" }, { "timeout-ms", "20" },
+                        { "concurrency", "1000" }, { "seed", "1" }, { "items", "20000" }, { "idiom", "safe" },
+                    });
+                    return Cancel.Run(new Cancel.Config
+                    {
+                        Variant = f.Choice("variant", "mass", "deadline", "safety"),
+                        Tasks = (int)f.Int("tasks", 1, int.MaxValue),
+                        Ops = (int)f.Int("ops", 1, int.MaxValue),
+                        TimeoutMs = (int)f.Int("timeout-ms", 1, int.MaxValue / 4),
+                        Concurrency = (int)f.Int("concurrency", 1, int.MaxValue),
+                        Seed = f.UInt64("seed"),
+                        Items = (int)f.Int("items", 0, int.MaxValue),
+                        Unsafe = f.Choice("idiom", "safe", "unsafe") == "unsafe",
+                    });
+                }
                 default:
-                    throw new UsageException("unknown workload: " + workload + " (expected echo|fanout|stream)");
+                    throw new UsageException("unknown workload: " + workload + " (expected echo|fanout|stream|cancel)");
             }
         }
 

@@ -1,4 +1,4 @@
-// asyncbench-go: the Go implementation of docs/PROTOCOL.md (workloads echo, fanout, stream).
+// asyncbench-go: the Go implementation of docs/PROTOCOL.md (workloads echo, fanout, stream, cancel).
 //
 // Runtime: the Go scheduler as shipped (goroutines on GOMAXPROCS OS threads; GOMAXPROCS left at its
 // default, which is the number of CPUs in the process's affinity mask, capped since Go 1.25 by the
@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -75,7 +76,7 @@ func check(ok bool, format string, args ...any) {
 
 func main() {
 	if len(os.Args) < 2 {
-		usage("usage: asyncbench-go echo|fanout|stream [--flag value]...")
+		usage("usage: asyncbench-go echo|fanout|stream|cancel [--flag value]...")
 	}
 	workload, args := os.Args[1], os.Args[2:]
 	fs := flag.NewFlagSet(workload, flag.ContinueOnError)
@@ -121,7 +122,33 @@ func main() {
 		c.pause = time.Duration(*pauseMs) * time.Millisecond
 		ready("stream", 0)
 		emit(runStream(c))
+	case "cancel":
+		variant := fs.String("variant", "mass", "mass|deadline|safety")
+		tasks := fs.Int("tasks", 10000, "mass: number of tasks (>= 1)")
+		ops := fs.Int("ops", 100000, "deadline: number of request/timeout races (>= 1)")
+		timeoutMs := fs.Int("timeout-ms", 20, "deadline: timeout of each op in ms (>= 1)")
+		concurrency := fs.Int("concurrency", 1000, "deadline: ops in flight (>= 1)")
+		seed := fs.Uint64("seed", 1, "deadline: splitmix64 seed")
+		items := fs.Int("items", 20000, "safety: items sent through the channel (>= 0)")
+		idiom := fs.String("idiom", "safe", "safety: safe|unsafe")
+		parse(fs, args)
+		check(*variant == "mass" || *variant == "deadline" || *variant == "safety", "cancel: --variant must be mass, deadline or safety, got %q", *variant)
+		check(*tasks >= 1, "cancel: --tasks must be >= 1, got %d", *tasks)
+		check(*ops >= 1, "cancel: --ops must be >= 1, got %d", *ops)
+		check(*timeoutMs >= 1, "cancel: --timeout-ms must be >= 1, got %d", *timeoutMs)
+		check(*concurrency >= 1, "cancel: --concurrency must be >= 1, got %d", *concurrency)
+		check(*items >= 0, "cancel: --items must be >= 0, got %d", *items)
+		check(*idiom == "safe" || *idiom == "unsafe", "cancel: --idiom must be safe or unsafe, got %q", *idiom)
+		ready("cancel", 0)
+		switch *variant {
+		case "mass":
+			emit(runCancelMass(*tasks, bufio.NewReader(os.Stdin)))
+		case "deadline":
+			emit(runCancelDeadline(*ops, *concurrency, time.Duration(*timeoutMs)*time.Millisecond, *seed))
+		default:
+			emit(runCancelSafety(*items, *idiom == "unsafe"))
+		}
 	default:
-		usage("unknown workload %q (expected echo, fanout or stream)", workload)
+		usage("unknown workload %q (expected echo, fanout, stream or cancel)", workload)
 	}
 }

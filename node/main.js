@@ -1,5 +1,5 @@
 'use strict';
-// asyncbench-node: the Node.js implementation of docs/PROTOCOL.md (workloads echo, fanout, stream).
+// asyncbench-node: the Node.js implementation of docs/PROTOCOL.md (workloads echo, fanout, stream, cancel).
 //
 // Runtime: Node.js as shipped, one JavaScript thread on libuv's event loop (threads = 1; libuv's
 // thread pool is not used by these workloads). No flags such as --max-old-space-size: V8's default
@@ -13,6 +13,7 @@ const { parseArgs } = require('node:util');
 const echo = require('./echo');
 const fanout = require('./fanout');
 const stream = require('./stream');
+const cancel = require('./cancel');
 
 const WORKLOADS = {
   echo: { port: '0' },
@@ -20,6 +21,10 @@ const WORKLOADS = {
   stream: {
     items: '1000000', stages: '4', capacity: '128', variant: 'balanced',
     'pause-every': '10000', 'pause-ms': '10', 'sample-every': '1000', 'warmup-items': '0', 'min-ms': '0',
+  },
+  cancel: {
+    variant: 'mass', tasks: '10000', ops: '100000', 'timeout-ms': '20', concurrency: '1000', seed: '1',
+    items: '20000', idiom: 'safe',
   },
 };
 
@@ -58,7 +63,7 @@ function oneOf(workload, values, name, choices) {
 function main(argv) {
   const workload = argv[0];
   if (!Object.hasOwn(WORKLOADS, workload)) {
-    usage(`unknown workload '${workload ?? ''}' (expected echo, fanout or stream)`);
+    usage(`unknown workload '${workload ?? ''}' (expected echo, fanout, stream or cancel)`);
   }
   const options = {};
   for (const [name, fallback] of Object.entries(WORKLOADS[workload])) {
@@ -80,6 +85,8 @@ function main(argv) {
     const variant = oneOf(workload, values, 'variant', ['bare', 'state']);
     ready('fanout');
     fanout.run(tasks, sleepMs, variant === 'state').then((result) => emit(result));
+  } else if (workload === 'cancel') {
+    runCancel(values);
   } else {
     const config = {
       items: int(workload, values, 'items', 0, 2 ** 32),
@@ -95,6 +102,29 @@ function main(argv) {
     ready('stream');
     stream.run(config).then((result) => emit(result));
   }
+}
+
+function runCancel(values) {
+  const variant = oneOf('cancel', values, 'variant', ['mass', 'deadline', 'safety']);
+  const tasks = int('cancel', values, 'tasks', 1);
+  const ops = int('cancel', values, 'ops', 1);
+  const timeoutMs = int('cancel', values, 'timeout-ms', 1, 2 ** 31 / 4 - 1); // 4T must fit a Node timer
+  const concurrency = int('cancel', values, 'concurrency', 1);
+  const items = int('cancel', values, 'items', 0);
+  const idiom = oneOf('cancel', values, 'idiom', ['safe', 'unsafe']);
+  const seedText = values.seed;
+  if (!/^[0-9]+$/.test(seedText) || BigInt(seedText) >= 2n ** 64n) {
+    usage(`cancel: --seed must be an integer in 0..2^64-1, got '${seedText}'`);
+  }
+  if (variant === 'mass' && typeof global.gc !== 'function') {
+    usage('cancel: the mass variant collects garbage after cancelling: start node with --expose-gc');
+  }
+  ready('cancel');
+  let run;
+  if (variant === 'mass') run = cancel.mass(tasks, emit, cancel.syncLineReader(0), () => global.gc());
+  else if (variant === 'deadline') run = cancel.deadline(ops, concurrency, timeoutMs, BigInt(seedText));
+  else run = cancel.safety(items, idiom === 'unsafe');
+  run.then((result) => emit(result));
 }
 
 main(process.argv.slice(2));

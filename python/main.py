@@ -6,7 +6,7 @@
 # * Both implementations run from the same venv interpreter (target/asyncbench/python-venv), so the
 #   comparison is the same CPython binary and the same site-packages; only the loop changes.
 # * Primitives: an asyncio.Protocol, or asyncio.start_server streams when ASYNCBENCH_ECHO_API=streams
-#   (echo), TaskGroup.create_task + asyncio.sleep (fanout), asyncio.Queue(maxsize=C) per link (stream).
+#   (echo), TaskGroup.create_task + asyncio.sleep (fanout), asyncio.Queue(maxsize=C) per link (stream), Task.cancel / asyncio.timeout (cancel).
 #   Details at the top of each workload file.
 # * No tuning: default GC, no debug mode, default task factory; stdout carries JSON lines only.
 #
@@ -18,7 +18,7 @@ import platform
 import sys
 from types import SimpleNamespace
 
-from asyncbench import echo, emit, fanout, stream
+from asyncbench import cancel, echo, emit, fanout, stream
 
 
 def fail(message):
@@ -68,8 +68,18 @@ WORKLOADS = {
         "warmup-items": (integer(0, 2**32), 0),
         "min-ms": (integer(0), 0),
     },
+    "cancel": {
+        "variant": (choice("mass", "deadline", "safety"), "mass"),
+        "tasks": (integer(1), 10_000),
+        "ops": (integer(1), 100_000),
+        "timeout-ms": (integer(1), 20),
+        "concurrency": (integer(1), 1000),
+        "seed": (integer(0, 2**64 - 1), 1),
+        "items": (integer(0), 20_000),
+        "idiom": (choice("safe", "unsafe"), "safe"),
+    },
 }
-RUNNERS = {"echo": echo.run, "fanout": fanout.run, "stream": stream.run}
+RUNNERS = {"echo": echo.run, "fanout": fanout.run, "stream": stream.run, "cancel": cancel.run}
 
 
 def parse_args(argv):

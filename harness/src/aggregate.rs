@@ -1,4 +1,4 @@
-//! Folding the trials of a cell into its headline values: medians, bootstrap intervals, merged latency
+//! Folding the trials of a cell into its headline values: medians, intervals of the median, merged latency
 //! histograms, summed errors and de-duplicated findings. Pure: no I/O.
 
 use crate::results::{Cell, CellStatus, Finding, Metrics};

@@ -26,44 +26,113 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
             _ => return Ok(0),
         }
     }
-    let root = find_root(opts.root.as_deref())?;
     let mut ui = Ui::new(opts.quiet);
+    // `report` and `compare` only read results files: they need no repository.
+    let root = || find_root(opts.root.as_deref());
     match opts.command {
-        Command::Run(args) => run_cmd(&root, &args, false, &mut ui),
-        Command::Verify { select, out } => {
+        Command::Run(ref args) => run_cmd(&root()?, args, false, &mut ui),
+        Command::Verify {
+            ref select,
+            ref out,
+            force,
+        } => {
             let args = RunArgs {
-                select,
+                select: select.clone(),
                 quick: true,
                 full: false,
                 repeat: None,
-                out,
+                out: out.clone(),
+                force,
                 pin: None,
                 client_threads: 1,
+                save_baseline: None,
             };
-            run_cmd(&root, &args, true, &mut ui)
+            run_cmd(&root()?, &args, true, &mut ui)
         }
-        Command::List { json } => list(&root, json, &ui),
-        Command::Report { results, out } => {
-            let r = crate::results::load(&results)?;
-            let dir =
-                out.unwrap_or_else(|| results.parent().map(Path::to_path_buf).unwrap_or_default());
+        Command::List { json } => list(&root()?, json, &ui),
+        Command::Report {
+            ref results,
+            ref out,
+            ref export,
+        } => {
+            let r = crate::results::load(results)?;
+            let dir = out.clone().unwrap_or_else(|| {
+                results
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from("."))
+            });
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            if !export.is_empty() {
+                for &format in export {
+                    for (name, bytes) in crate::export::render(&r, format) {
+                        let path = dir.join(name);
+                        std::fs::write(&path, bytes)
+                            .with_context(|| format!("writing {}", path.display()))?;
+                        println!(
+                            "{}",
+                            crate::text::escape_for_terminal(&path.display().to_string())
+                        );
+                    }
+                }
+                return Ok(0);
+            }
             for f in crate::report::write_all(&r, &dir)? {
-                println!("{}", f.display());
+                println!(
+                    "{}",
+                    crate::text::escape_for_terminal(&f.display().to_string())
+                );
             }
             Ok(0)
         }
+        Command::History(ref args) => crate::history_cmd::run(&root()?, args),
         Command::Compare {
-            base,
-            new,
-            threshold,
+            ref files,
+            ref baseline,
+            ref threshold,
+            allow_missing,
+            format,
         } => {
-            if !(threshold.is_finite() && threshold >= 0.0) {
-                bail!("--threshold must be a percentage ≥ 0, e.g. --threshold 5");
-            }
+            let thresholds = crate::compare::Thresholds::parse(threshold)?;
+            // Only baselines live in the repository; two named files need none.
+            let results_dir = || root().map(|r| r.join("results"));
+            let (base, new) = match (baseline, files.as_slice()) {
+                (Some(name), []) => {
+                    let dir = results_dir()?;
+                    (
+                        crate::baseline::results_path(&dir, name)?,
+                        crate::baseline::latest_results(&dir)?,
+                    )
+                }
+                (Some(name), [new]) => (
+                    crate::baseline::results_path(&results_dir()?, name)?,
+                    new.clone(),
+                ),
+                (None, [base, new]) => (base.clone(), new.clone()),
+                (Some(_), _) => bail!(
+                    "with --baseline NAME give at most one results file (the new run; default results/latest)"
+                ),
+                (None, _) => {
+                    bail!("compare needs BASE.json NEW.json, or --baseline NAME [NEW.json]")
+                }
+            };
             let (b, n) = (crate::results::load(&base)?, crate::results::load(&new)?);
-            let cmp = crate::compare::compare(&b, &n, threshold);
-            anstream::print!("{}", crate::ui::paint_verdicts(&cmp.render_text()));
+            let cmp = crate::compare::compare(
+                &b,
+                &n,
+                &crate::compare::CompareOptions {
+                    thresholds,
+                    allow_missing,
+                },
+            )?;
+            let text = crate::text::escape_for_terminal(&cmp.render(format));
+            if format == crate::compare::Format::Text {
+                // Verdicts in colour on a terminal; anstream strips it for pipes and NO_COLOR.
+                anstream::print!("{}", crate::ui::paint_verdicts(&text));
+            } else {
+                print!("{text}");
+            }
             Ok(cmp.exit_code())
         }
         Command::Completions { .. } => unreachable!("handled before the root is needed"),
@@ -104,6 +173,7 @@ fn workloads(select: &SelectArgs) -> Vec<Workload> {
             Workload::Echo,
             Workload::Fanout,
             Workload::Stream,
+            Workload::Cancel,
             Workload::Futures,
             Workload::Micro,
         ]
@@ -132,6 +202,9 @@ fn raise_open_files_limit() {
 }
 
 fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyhow::Result<i32> {
+    if let Some(name) = &args.save_baseline {
+        crate::baseline::validate_name(name)?;
+    }
     crate::process::install_interrupt_handler().context("installing the Ctrl-C handler")?;
     raise_open_files_limit();
     let mut suite = Suite::new(args.suite_kind());
@@ -149,6 +222,13 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
             .join(&run_id),
         None => root.join("results").join(&run_id),
     };
+    let existing = out_dir.join("results.json");
+    if args.out.is_some() && !args.force && std::fs::symlink_metadata(&existing).is_ok() {
+        bail!(
+            "{} already holds results.json (an earlier run); pass --force to overwrite it, or choose another --out",
+            out_dir.display()
+        );
+    }
     let config_json = serde_json::json!({
         "command": if verify_only { "verify" } else { "run" },
         "suite": suite,
@@ -167,6 +247,7 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         implementations: (!args.select.implementations.is_empty())
             .then(|| args.select.implementations.clone()),
         out_dir: out_dir.clone(),
+        run_id: run_id.clone(),
         provision: if args.select.no_provision {
             Provision::Forbidden
         } else {
@@ -195,7 +276,12 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
     let mut run = Run::start(&cfg, ui)?;
     let outcome = measure_all(&mut run, &workloads, verify_only);
     let interrupted = crate::process::interrupted();
-    let results = run.finish()?;
+    let (results, results_path) = run.finish_at()?;
+    // Reports go beside the results, wherever they had to go.
+    let out_dir = results_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or(out_dir);
     if let Err(e) = outcome
         && !interrupted
     {
@@ -209,12 +295,34 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
     }
     anstream::print!(
         "{}",
-        crate::ui::paint_verdicts(&crate::summary::render(&results))
+        crate::ui::paint_verdicts(&crate::text::escape_for_terminal(&crate::summary::render(
+            &results
+        )))
     );
-    println!("\nresults: {}", out_dir.join("results.json").display());
+    println!("\nresults: {}", results_path.display());
+    if !verify_only {
+        // results.json is already on disk: a broken history costs a warning, never the run.
+        let db = root.join("results").join(crate::history::FILE);
+        let recorded = crate::history::History::open(&db)
+            .and_then(|mut h| h.record(&results, !interrupted, Some(&results_path)));
+        if let Err(e) = recorded {
+            eprintln!("warning: not recorded in the run history: {e}");
+        }
+    }
     if interrupted {
         eprintln!("interrupted: partial results kept in {}", out_dir.display());
         return Ok(130);
+    }
+    if !verify_only {
+        // Only a complete run moves results/latest or becomes a baseline.
+        let results_dir = root.join("results");
+        if let Err(e) = crate::baseline::set_latest(&results_dir, &out_dir) {
+            eprintln!("warning: updating results/latest failed: {e:#}");
+        }
+        if let Some(name) = &args.save_baseline {
+            let dir = crate::baseline::save(&results_dir, name, &out_dir)?;
+            println!("baseline {name}: {}", dir.display());
+        }
     }
     // A run records failures as outcomes and succeeds; `verify` is a check and fails on any of them.
     let all_ok = results
@@ -234,6 +342,7 @@ fn measure_all(run: &mut Run, workloads: &[Workload], verify_only: bool) -> anyh
             Workload::Echo => runner::measure_echo(run)?,
             Workload::Fanout => runner::measure_fanout(run)?,
             Workload::Stream => runner::measure_stream(run)?,
+            Workload::Cancel => crate::workload::cancel::measure(run)?,
             Workload::Futures => crate::workload::futures::measure(run)?,
             Workload::Micro => crate::workload::micro::measure(run)?,
         }

@@ -33,7 +33,10 @@ pub fn build(imp: &Implementation, resolved: &Resolved, paths: &Paths) -> BuildO
         .iter()
         .map(|c| paths.expand_all(&imp.name, c))
         .collect();
-    let stamp = stamp(imp, resolved, &commands, &paths.root);
+    let stamp = match stamp(imp, resolved, &commands, &paths.root) {
+        Ok(s) => s,
+        Err(reason) => return BuildOutcome::Failed { reason },
+    };
     let stamp_path = build_dir.join(STAMP);
     let start = paths.expand_all(&imp.name, &resolved.toolchain.start);
     let program_exists = !start[0].contains('/') || Path::new(&start[0]).exists();
@@ -93,13 +96,14 @@ pub fn build(imp: &Implementation, resolved: &Resolved, paths: &Paths) -> BuildO
     }
 }
 
-/// A digest of everything that decides the build output: toolchain, commands and input files.
+/// A digest of everything that decides the build output: toolchain, commands and input files. `Err`
+/// when the inputs contain a symlink loop.
 fn stamp(
     imp: &Implementation,
     resolved: &Resolved,
     commands: &[Vec<String>],
     root: &Path,
-) -> String {
+) -> Result<String, String> {
     let mut h = Sha256::new();
     h.update(resolved.toolchain.name.as_bytes());
     h.update(resolved.version.as_bytes());
@@ -109,7 +113,7 @@ fn stamp(
     }
     let mut files = Vec::new();
     for input in &imp.inputs {
-        collect_files(&root.join(input), &mut files);
+        collect_files(&root.join(input), &mut files, &mut Vec::new())?;
     }
     files.sort();
     for f in files {
@@ -118,10 +122,22 @@ fn stamp(
             h.update(&bytes);
         }
     }
-    format!("{:x}", h.finalize())
+    Ok(format!("{:x}", h.finalize()))
 }
 
-fn collect_files(path: &Path, out: &mut Vec<std::path::PathBuf>) {
+/// Directories deeper than this under one input are refused (a loop the identity check cannot see,
+/// e.g. through a bind mount).
+const MAX_INPUT_DEPTH: usize = 64;
+
+/// Collects the files under `path`, following symlinks. `ancestors` holds the (device, inode) of every
+/// directory on the current path, so a symlink leading back to one of them is reported instead of
+/// recursing until the stack overflows.
+fn collect_files(
+    path: &Path,
+    out: &mut Vec<std::path::PathBuf>,
+    ancestors: &mut Vec<(u64, u64)>,
+) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -130,15 +146,63 @@ fn collect_files(path: &Path, out: &mut Vec<std::path::PathBuf>) {
         name.as_str(),
         "node_modules" | "bin" | "obj" | "__pycache__" | "target" | ".venv"
     ) {
-        return;
+        return Ok(());
     }
-    if path.is_dir() {
+    let Ok(meta) = std::fs::metadata(path) else {
+        // Missing, or a dangling symlink: nothing to hash.
+        return Ok(());
+    };
+    if meta.is_dir() {
+        let id = (meta.dev(), meta.ino());
+        if ancestors.contains(&id) {
+            return Err(format!(
+                "symlink loop in the manifest inputs: {} leads back to a directory that contains it; remove the link",
+                path.display()
+            ));
+        }
+        if ancestors.len() >= MAX_INPUT_DEPTH {
+            return Err(format!(
+                "manifest inputs nest deeper than {MAX_INPUT_DEPTH} directories at {}; list narrower inputs",
+                path.display()
+            ));
+        }
+        ancestors.push(id);
         if let Ok(rd) = std::fs::read_dir(path) {
-            for e in rd.flatten() {
-                collect_files(&e.path(), out);
+            let mut entries: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+            entries.sort();
+            for e in entries {
+                collect_files(&e, out, ancestors)?;
             }
         }
-    } else if path.is_file() {
+        ancestors.pop();
+    } else if meta.is_file() {
         out.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_symlink_loop_in_inputs_is_reported_not_followed_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join("sub")).unwrap();
+        std::fs::write(src.join("sub/a.rs"), "fn main() {}").unwrap();
+        std::os::unix::fs::symlink(&src, src.join("sub/back")).unwrap();
+        let err = collect_files(&src, &mut Vec::new(), &mut Vec::new()).unwrap_err();
+        assert!(err.contains("symlink loop"), "{err}");
+        assert!(err.contains("back"), "{err}");
+
+        // A symlink to a sibling directory (no loop) is followed.
+        std::fs::remove_file(src.join("sub/back")).unwrap();
+        std::fs::create_dir(dir.path().join("shared")).unwrap();
+        std::fs::write(dir.path().join("shared/b.rs"), "").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("shared"), src.join("shared")).unwrap();
+        let mut files = Vec::new();
+        collect_files(&src, &mut files, &mut Vec::new()).unwrap();
+        assert_eq!(files.len(), 2, "{files:?}");
     }
 }

@@ -37,6 +37,9 @@ pub enum Command {
         /// Write results.json into exactly this directory (default target/asyncbench/verify/<run-id>/).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Overwrite a results.json already in --out.
+        #[arg(long)]
+        force: bool,
     },
     /// Regenerate report.html, report.md, results.csv and charts from a results file.
     Report {
@@ -45,29 +48,77 @@ pub enum Command {
         /// Where to write the reports (default: beside the results file).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write only these CI-tracker exports instead of the reports: github-action-benchmark
+        /// (customBiggerIsBetter / customSmallerIsBetter JSON, two files) or bencher (Bencher Metric
+        /// Format). One entry per cell and headline metric: median and interval, names stable across runs.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        export: Vec<crate::export::ExportFormat>,
     },
     /// Print a shell completion script, e.g. `asyncbench completions bash > ~/.local/share/bash-completion/completions/asyncbench`.
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
-    /// Compare two results files cell by cell; exits 1 on a confident regression above the threshold.
+    /// The run history (results/history.db): lists runs; with --metric/--impl/--workload prints a trend
+    /// table and writes a trend chart.
+    History(HistoryArgs),
+    /// Compare two runs cell by cell; exits 1 when an implementation regressed beyond the threshold or a
+    /// cell that was ok in the base run is missing or fails now.
     Compare {
-        /// The baseline: a results.json measured before the change (e.g. from main).
-        base: PathBuf,
-        /// The candidate: a results.json measured after the change, on the same machine and suite.
-        new: PathBuf,
-        /// Regression threshold in percent: a change counts as a regression only when its whole 95 %
-        /// interval is worse than this.
-        #[arg(long, default_value_t = 5.0)]
-        threshold: f64,
+        /// BASE.json NEW.json: the baseline run (before the change, e.g. from main), then the candidate
+        /// run (after it, same machine and suite); with --baseline NAME only [NEW.json] (default:
+        /// results/latest).
+        #[arg(value_name = "RESULTS", num_args = 0..=2)]
+        files: Vec<PathBuf>,
+        /// Compare against the baseline saved with `run --save-baseline NAME` (results/baselines/NAME/).
+        #[arg(long, value_name = "NAME")]
+        baseline: Option<String>,
+        #[arg(long, value_name = "PCT|METRIC=PCT", value_delimiter = ',', help = "Regression threshold in percent (default 5); per metric: p99=20,peak_rss_bytes=2", long_help = crate::compare::THRESHOLD_HELP)]
+        threshold: Vec<String>,
+        /// Do not fail when cells that were ok in the base run are missing, skipped or failing now.
+        #[arg(long)]
+        allow_missing: bool,
+        /// Output format: text for a terminal, json for scripts, markdown for a pull-request comment.
+        #[arg(long, value_enum, default_value_t)]
+        format: crate::compare::Format,
+    },
+}
+
+/// `asyncbench history`: list recorded runs, show a trend, or import old results.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(subcommand)]
+    pub action: Option<HistoryAction>,
+    /// The history database (default results/history.db).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Trend of this metric (a name as in results.json, e.g. throughput_msgs_per_s, latency_ns.p99).
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// Trend of this implementation.
+    #[arg(long = "impl")]
+    pub implementation: Option<String>,
+    /// Trend of this workload.
+    #[arg(long)]
+    pub workload: Option<String>,
+    /// Where to write the trend chart (PNG and SVG; default results/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryAction {
+    /// Record every results.json under DIR (recursively; baselines/ excluded) in the history.
+    Import {
+        /// A directory of runs, e.g. results/ (each results.json under it is recorded once).
+        dir: PathBuf,
     },
 }
 
 /// Which workloads and implementations.
 #[derive(Debug, Args, Clone)]
 pub struct SelectArgs {
-    /// Workloads to run (comma-separated): echo, fanout, stream, futures, micro. Default: all.
+    /// Workloads to run (comma-separated): echo, fanout, stream, cancel, futures, micro. Default: all.
     #[arg(long, short, value_delimiter = ',')]
     pub workload: Vec<Workload>,
     /// Implementations to run (comma-separated names from `asyncbench list`). Default: all.
@@ -97,12 +148,19 @@ pub struct RunArgs {
     /// Write the run into exactly this directory (default results/<run-id>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Overwrite a results.json already in --out (an earlier run's results are otherwise kept).
+    #[arg(long)]
+    pub force: bool,
     /// Pin servers and the load generator to disjoint CPUs: "SERVER_CPUS:CLIENT_CPUS", e.g. "1:0".
     #[arg(long, value_parser = parse_pin)]
     pub pin: Option<(Vec<usize>, Vec<usize>)>,
     /// Load-generator threads.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub client_threads: u32,
+    /// When the run completes, also keep it as baseline NAME (results/baselines/NAME/) for
+    /// `compare --baseline NAME`.
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
 }
 
 impl RunArgs {

@@ -60,6 +60,7 @@ pub fn capture(root: &Path) -> Environment {
         git_commit,
         git_dirty,
         load_avg_1m_at_start: load_avg_1m(),
+        containment: Some(crate::process::containment()),
         started_at: now_rfc3339(),
         ..Environment::default()
     }
@@ -82,11 +83,15 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// A run id that sorts by time: `20261126-134501`.
+/// A run id that sorts by time and is unique: `20261126-134501-123-4f2a9c` (UTC to the millisecond,
+/// then 24 random bits), so two runs started in the same second (CI matrix jobs, a retry) never share a
+/// directory.
 pub fn run_id() -> String {
     let now = time::OffsetDateTime::now_utc();
-    now.format(time::macros::format_description!(
-        "[year][month][day]-[hour][minute][second]"
-    ))
-    .unwrap_or_else(|_| "run".into())
+    let stamp = now
+        .format(time::macros::format_description!(
+            "[year][month][day]-[hour][minute][second]-[subsecond digits:3]"
+        ))
+        .unwrap_or_else(|_| "run".into());
+    format!("{stamp}-{:06x}", rand::random::<u32>() & 0xff_ffff)
 }

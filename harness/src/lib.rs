@@ -5,11 +5,15 @@
 
 pub mod aggregate;
 mod app;
+pub mod baseline;
 pub mod build;
 pub mod cli;
 pub mod compare;
 pub mod criterion_import;
 pub mod env;
+pub mod export;
+pub mod history;
+pub mod history_cmd;
 pub mod join;
 pub mod manifest;
 pub mod prepare;
@@ -21,6 +25,7 @@ pub mod runner;
 pub mod stats;
 pub mod suite;
 pub mod summary;
+pub mod text;
 pub mod toolchain;
 pub mod ui;
 pub mod verify;

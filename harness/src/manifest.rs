@@ -158,6 +158,25 @@ pub fn parse(text: &str, file: &Path) -> anyhow::Result<Vec<Implementation>> {
         .collect())
 }
 
+/// Implementation names become directory names (`target/asyncbench/<name>`), CLI arguments and report
+/// labels, so they are restricted to `[A-Za-z0-9._-]`, start with a letter or digit (never `.` or
+/// `..`), and are at most 64 characters. `Err` says what to change.
+pub fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > 64 {
+        return Err("must have 1 to 64 characters");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err("may only contain letters, digits, '.', '_' and '-'; rename it");
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err("must start with a letter or digit; rename it");
+    }
+    Ok(())
+}
+
 /// Rejects duplicate names, empty commands and implementations without a way to start.
 pub fn validate(all: &[Implementation]) -> anyhow::Result<()> {
     let mut seen = BTreeMap::new();
@@ -170,9 +189,9 @@ pub fn validate(all: &[Implementation]) -> anyhow::Result<()> {
                 i.source.display()
             );
         }
-        if i.name.is_empty() || i.name.contains(|c: char| c.is_whitespace() || c == ',') {
+        if let Err(why) = check_name(&i.name) {
             bail!(
-                "implementation name '{}' in {} must be non-empty without spaces or commas",
+                "implementation name {:?} in {} {why}",
                 i.name,
                 i.source.display()
             );
@@ -277,6 +296,40 @@ start = ["{build}/x"]
         let empty = GOOD.replace(r#"start = ["{build}/x"]"#, "start = []");
         let v = parse(&empty, Path::new("a.toml")).unwrap();
         assert!(validate(&v).is_err());
+    }
+
+    #[test]
+    fn names_that_could_become_paths_or_escapes_are_rejected() {
+        for good in ["go", "rust-tokio-ct", "python_3.12", "c99"] {
+            assert_eq!(check_name(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "..",
+            ".",
+            ".hidden",
+            "a/b",
+            "../etc",
+            "a b",
+            "a,b",
+            "tab\t",
+            "x\u{1b}[2J",
+            "rtl\u{202e}",
+            "ünï",
+            "-flag",
+        ] {
+            assert!(check_name(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(check_name(&"x".repeat(65)).is_err());
+        let bad = GOOD.replace(
+            r#"name = "go"
+language"#,
+            r#"name = "../../tmp/x"
+language"#,
+        );
+        let v = parse(&bad, Path::new("m.toml")).unwrap();
+        let err = format!("{:#}", validate(&v).unwrap_err());
+        assert!(err.contains("may only contain"), "{err}");
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub enum Event {
     Ready(Ready),
     /// The `result` event's fields; each workload checks its own fields.
     Result(Map<String, Value>),
+    /// `{"event":"phase","phase":…}`: the program waits on stdin for the harness to sample it. Only the
+    /// `cancel` workload may send it; everywhere else it is a protocol error.
+    Phase(String),
 }
 
 /// Parses one stdout line (without its newline).
@@ -94,6 +97,14 @@ pub fn parse_line(line: &str) -> Result<Event, ProtocolError> {
             }))
         }
         "result" => Ok(Event::Result(fields)),
+        "phase" => fields
+            .get("phase")
+            .and_then(Value::as_str)
+            .map(|p| Event::Phase(p.to_string()))
+            .ok_or(ProtocolError::MissingField {
+                event: "phase",
+                field: "phase",
+            }),
         other => Err(ProtocolError::UnknownEvent(other.to_string())),
     }
 }
@@ -202,6 +213,18 @@ mod tests {
         assert_eq!(u64_field(&f, "checksum"), Ok(5));
         assert_eq!(f64_field(&f, "spawn_ms"), Ok(1.5));
         assert!(u64_field(&f, "tasks").is_err());
+    }
+
+    #[test]
+    fn phase_events() {
+        assert_eq!(
+            parse_line(r#"{"event":"phase","phase":"armed"}"#),
+            Ok(Event::Phase("armed".into()))
+        );
+        assert!(matches!(
+            parse_line(r#"{"event":"phase"}"#),
+            Err(ProtocolError::MissingField { field: "phase", .. })
+        ));
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub enum Workload {
     Echo,
     Fanout,
     Stream,
+    Cancel,
     Futures,
     Micro,
 }
@@ -37,6 +38,7 @@ impl Workload {
             Workload::Echo => "echo",
             Workload::Fanout => "fanout",
             Workload::Stream => "stream",
+            Workload::Cancel => "cancel",
             Workload::Futures => "futures",
             Workload::Micro => "micro",
         }
@@ -52,6 +54,8 @@ pub struct RunConfig {
     /// Only these implementations (all when `None`).
     pub implementations: Option<Vec<String>>,
     pub out_dir: PathBuf,
+    /// Unique id of this run (time to the millisecond plus a random suffix).
+    pub run_id: String,
     pub provision: Provision,
     /// Disjoint CPUs for servers and the load generator.
     pub pin: Option<(Vec<usize>, Vec<usize>)>,
@@ -69,7 +73,7 @@ pub struct Run<'a> {
     pub results: Results,
     pub prepared: Vec<Prepared>,
     pub ui: &'a mut Ui,
-    results_path: PathBuf,
+    writer: results::ResultsWriter,
 }
 
 /// Loads the manifest and keeps the implementations the run asked for.
@@ -129,23 +133,19 @@ impl<'a> Run<'a> {
                     server_cpus,
                     client_cpus,
                 });
-        let results_path = cfg.out_dir.join("results.json");
+        let writer = results::ResultsWriter::new(cfg.out_dir.join("results.json"));
         let mut run = Run {
             cfg,
             results: Results {
                 schema_version: results::SCHEMA_VERSION,
-                run_id: cfg
-                    .out_dir
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
+                run_id: cfg.run_id.clone(),
                 environment,
                 implementations: selected.iter().map(crate::prepare::info).collect(),
                 cells: Vec::new(),
             },
             prepared: Vec::new(),
             ui,
-            results_path,
+            writer,
         };
         run.save()?;
         run.ui.phase("build", selected.len() as u64);
@@ -179,9 +179,23 @@ impl<'a> Run<'a> {
         Ok(run)
     }
 
-    /// Writes `results.json` (atomically).
-    pub fn save(&self) -> anyhow::Result<()> {
-        results::write_atomic(&self.results_path, &self.results)
+    /// Writes `results.json` (atomically). A failed save never ends the run: the writer retries (and
+    /// recreates a removed directory), warns once per failure streak, and [`Run::finish_at`] falls
+    /// back to a path it names. Always `Ok`; the `Result` keeps callers' `?` working.
+    pub fn save(&mut self) -> anyhow::Result<()> {
+        match self.writer.save(&self.results) {
+            results::Saved::Ok | results::Saved::Failed(None) => {}
+            results::Saved::Recreated(dir) => self.ui.line(&format!(
+                "warning: the output directory {} disappeared; recreated it and saved the results again",
+                dir.display()
+            )),
+            results::Saved::Recovered => self.ui.line(&format!(
+                "saving {} works again",
+                self.writer.path().display()
+            )),
+            results::Saved::Failed(Some(warning)) => self.ui.line(&warning),
+        }
+        Ok(())
     }
 
     fn sync_implementations(&mut self) {
@@ -314,6 +328,11 @@ impl<'a> Run<'a> {
                             "not repeated: the first trial timed out ({})",
                             f.reason
                         )),
+                        // Repeating an OOM kill only stresses the host again.
+                        Err(f) if f.status == results::CellStatus::OutOfMemory => Some(format!(
+                            "not repeated: the first trial ran out of memory ({})",
+                            f.reason
+                        )),
                         _ if took > self.cfg.suite.long_trial_s => Some(format!(
                             "not repeated: the first trial took {took:.0} s (> {:.0} s), so repeats would exceed the suite's time budget; no interval across trials",
                             self.cfg.suite.long_trial_s
@@ -358,10 +377,24 @@ impl<'a> Run<'a> {
     }
 
     /// Writes the final results (with the end time).
-    pub fn finish(mut self) -> anyhow::Result<Results> {
+    pub fn finish(self) -> anyhow::Result<Results> {
+        self.finish_at().map(|(r, _)| r)
+    }
+
+    /// Writes the final results (with the end time) and returns where they went: the output
+    /// directory, or a fallback path (named in a warning) when that cannot be written.
+    pub fn finish_at(mut self) -> anyhow::Result<(Results, PathBuf)> {
         self.results.environment.finished_at = Some(crate::env::now_rfc3339());
-        self.save()?;
-        Ok(self.results)
+        let at = self.writer.finish(&self.results)?;
+        if at != self.writer.path() {
+            eprintln!(
+                "warning: {} could not be written ({} failed saves); the results are in {}",
+                self.writer.path().display(),
+                self.writer.failed_saves,
+                at.display()
+            );
+        }
+        Ok((self.results, at))
     }
 }
 

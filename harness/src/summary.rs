@@ -272,6 +272,7 @@ pub fn render(r: &Results) -> String {
             );
         }
     }
+    out.push_str(&crate::report::cancel::terminal_summary(r));
     if let Some(line) = loadgen_headroom(r) {
         let _ = writeln!(out, "\n{line}");
     }

@@ -10,6 +10,60 @@ use std::time::Duration;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
+/// How long apt waits for another package manager's lock (unattended upgrades at boot) before failing.
+const APT_LOCK_TIMEOUT_S: u32 = 120;
+
+/// Install commands that already failed in this run, with their reason: implementations sharing a
+/// toolchain do not wait for the same failing install (and its lock timeout) again.
+static FAILED_INSTALLS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// The environment of install commands: never ask a question (there is nobody to answer it; a prompt
+/// would wait until the install timeout).
+pub const INSTALL_ENV: [(&str, &str); 3] = [
+    ("DEBIAN_FRONTEND", "noninteractive"),
+    ("APT_LISTCHANGES_FRONTEND", "none"),
+    ("NEEDRESTART_MODE", "a"),
+];
+
+/// An install command as it will run: `apt-get`/`apt` get a lock timeout (`-o
+/// DPkg::Lock::Timeout=120`), so a package manager already running makes the install wait a bounded
+/// time and then fail with a reason, instead of failing at once or hanging.
+pub fn harden_install(argv: &[String]) -> Vec<String> {
+    let program = argv
+        .first()
+        .map(|p| p.rsplit('/').next().unwrap_or(p))
+        .unwrap_or("");
+    let mut out = argv.to_vec();
+    if matches!(program, "apt-get" | "apt") && !argv.iter().any(|a| a.contains("Lock::Timeout")) {
+        out.splice(
+            1..1,
+            [
+                "-o".to_string(),
+                format!("DPkg::Lock::Timeout={APT_LOCK_TIMEOUT_S}"),
+            ],
+        );
+    }
+    out
+}
+
+/// What an install will put on the machine, for the line printed before it starts: the packages of
+/// `apt-get install`/`apt install`/`dnf install`/`pip install` commands, else the commands themselves.
+pub fn what_installs(commands: &[Vec<String>]) -> String {
+    let mut packages = Vec::new();
+    let mut others = Vec::new();
+    for c in commands {
+        match c.iter().position(|a| a == "install") {
+            Some(i) => packages.extend(c[i + 1..].iter().filter(|a| !a.starts_with('-')).cloned()),
+            None => others.push(c.join(" ")),
+        }
+    }
+    match (packages.is_empty(), others.is_empty()) {
+        (false, _) => format!("packages {}", packages.join(" ")),
+        (true, false) => format!("by running {}", others.join(" && ")),
+        (true, true) => "nothing".into(),
+    }
+}
+
 /// The toolchain chosen for an implementation, with the version it reported.
 #[derive(Debug, Clone)]
 pub struct Resolved {
@@ -69,14 +123,42 @@ pub fn resolve(
             ));
             continue;
         }
+        let already = FAILED_INSTALLS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(line, _)| *line == install_line)
+            .map(|(_, why)| why.clone());
+        if let Some(why) = already {
+            reasons.push(format!("{why} (earlier in this run; not retried)"));
+            continue;
+        }
+        let commands: Vec<Vec<String>> = tc
+            .install
+            .iter()
+            .map(|c| harden_install(&paths.expand_all(&imp.name, c)))
+            .collect();
+        // One line before anything happens, so nobody is surprised by what changes on the machine.
         ui.line(&format!(
-            "provisioning {} for {}: {install_line}",
-            tc.name, imp.name
+            "provisioning {} for {}: installing {} (`{}`; pass --no-provision to skip instead)",
+            tc.name,
+            imp.name,
+            what_installs(&commands),
+            commands
+                .iter()
+                .map(|c| c.join(" "))
+                .collect::<Vec<_>>()
+                .join(" && ")
         ));
         let mut ok = true;
-        for cmd in &tc.install {
+        let failures_before = reasons.len();
+        for argv in commands {
             let spec = Spec {
-                argv: paths.expand_all(&imp.name, cmd),
+                argv,
+                env: INSTALL_ENV
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 cwd: paths.root.clone(),
                 ..Spec::default()
             };
@@ -97,6 +179,12 @@ pub fn resolve(
                     break;
                 }
             }
+        }
+        if !ok && let Some(why) = reasons.get(failures_before) {
+            FAILED_INSTALLS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((install_line.clone(), why.clone()));
         }
         if ok {
             match probe(imp, tc, paths) {
@@ -189,4 +277,50 @@ pub(crate) fn last_line(text: &str) -> String {
         .find(|l| !l.is_empty())
         .unwrap_or("(no output)")
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn apt_gets_a_lock_timeout_and_others_are_unchanged() {
+        assert_eq!(
+            harden_install(&argv(&["apt-get", "install", "-y", "nodejs"])),
+            argv(&[
+                "apt-get",
+                "-o",
+                "DPkg::Lock::Timeout=120",
+                "install",
+                "-y",
+                "nodejs"
+            ])
+        );
+        assert_eq!(
+            harden_install(&argv(&["/usr/bin/apt", "update"]))[1..3],
+            argv(&["-o", "DPkg::Lock::Timeout=120"])
+        );
+        let pip = argv(&["pip", "install", "x"]);
+        assert_eq!(harden_install(&pip), pip);
+        let given = argv(&["apt-get", "-o", "DPkg::Lock::Timeout=5", "update"]);
+        assert_eq!(harden_install(&given), given);
+        assert!(INSTALL_ENV.contains(&("DEBIAN_FRONTEND", "noninteractive")));
+    }
+
+    #[test]
+    fn says_what_will_be_installed() {
+        let cmds = vec![
+            argv(&["apt-get", "update"]),
+            argv(&["apt-get", "install", "-y", "python3", "python3-venv"]),
+        ];
+        assert_eq!(what_installs(&cmds), "packages python3 python3-venv");
+        assert_eq!(
+            what_installs(&[argv(&["sh", "get-go.sh"])]),
+            "by running sh get-go.sh"
+        );
+    }
 }

@@ -108,15 +108,17 @@ impl Ui {
         }
     }
 
-    /// A one-line message (printed above the bar on a terminal); "warning:" lines are coloured.
+    /// A one-line message (printed above the bar on a terminal); "warning:" lines are coloured. Control
+    /// and bidi characters (from child stderr or names) are escaped.
     pub fn line(&self, msg: &str) {
         if self.quiet {
             return;
         }
+        let msg = crate::text::escape_for_terminal(msg).to_string();
         let msg = if stderr_colour() {
-            paint_verdicts(msg)
+            paint_verdicts(&msg)
         } else {
-            msg.to_string()
+            msg
         };
         match &self.bar {
             Some(bar) => bar.println(msg),
@@ -183,6 +185,7 @@ impl Ui {
         if self.quiet {
             return;
         }
+        let msg = &crate::text::escape_for_terminal(msg);
         match &self.bar {
             Some(bar) => bar.set_message(msg.to_string()),
             None => {

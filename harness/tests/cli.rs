@@ -99,6 +99,6 @@ fn shell_completions_for_bash_zsh_fish() {
 fn compare_help_describes_base_and_new() {
     let out = bin().args(["compare", "--help"]).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("The baseline"), "{text}");
-    assert!(text.contains("The candidate"), "{text}");
+    assert!(text.contains("the baseline run"), "{text}");
+    assert!(text.contains("the candidate"), "{text}");
 }

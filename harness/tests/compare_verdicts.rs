@@ -2,9 +2,20 @@
 //! fixtures/make_fixtures.py), one improvement, one regression, changes within noise (by overlapping
 //! intervals and by threshold), a cell that now fails, and a different kernel and Go toolchain.
 
-use asyncbench::compare::{Verdict, compare};
+use asyncbench::compare::{CompareOptions, Comparison, Thresholds, Verdict};
 use asyncbench::results::{self, Results};
 use std::path::Path;
+
+fn compare(base: &Results, new: &Results, threshold_pct: f64) -> Comparison {
+    let opts = CompareOptions {
+        thresholds: Thresholds {
+            default_pct: threshold_pct,
+            ..Thresholds::default()
+        },
+        allow_missing: false,
+    };
+    asyncbench::compare::compare(base, new, &opts).expect("no duplicate cells")
+}
 
 fn fixture(name: &str) -> Results {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -114,7 +125,7 @@ fn identical_runs_are_within_noise_and_exit_zero() {
     assert_eq!(c.exit_code(), 0);
     assert!(
         c.render_text()
-            .contains("0 improved, 0 regressed, 10 within noise.")
+            .contains("0 improved, 0 regressed, 10 within noise; 0 of 6 compared cells flagged.")
     );
 }
 
@@ -163,13 +174,20 @@ fn cells_at_a_fraction_of_their_own_maximum_match_across_runs() {
 }
 
 #[test]
-fn unmatched_cells_are_listed() {
+fn a_vanished_cell_fails_the_gate() {
     let base = fixture("base.json");
     let mut new = base.clone();
     let removed = new.cells.pop().unwrap();
     let c = compare(&base, &new, 5.0);
-    assert_eq!(c.only_in_base, vec![removed.key()]);
-    assert!(c.render_text().contains("1 cell only in the base run:"));
+    assert_eq!(c.missing.len(), 1);
+    assert_eq!(c.missing[0].key, removed.key());
+    assert_eq!(c.exit_code(), 1);
+    assert!(
+        c.render_text()
+            .contains("1 cell ok in the base run missing from the new run:"),
+        "{}",
+        c.render_text()
+    );
 }
 
 #[test]

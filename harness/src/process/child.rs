@@ -11,7 +11,15 @@
 //!
 //! With the launcher, the process tree is harness → launcher (process group leader) → program:
 //! [`Running::pid`] is the program's pid (for `/proc` sampling and SIGTERM) and the process group id is
-//! the launcher's pid (so killing the group kills both). Builds and probes are started directly.
+//! the launcher's pid (so killing the group kills both). Builds, probes and installs go through the
+//! launcher too, for containment: the launcher is a child subreaper, so descendants that leave the
+//! group (`setsid`, double-forked daemons) are re-parented to it and killed when the program ends (see
+//! `launcher.c`). Without the launcher, children are started directly and only their process group is
+//! killed; [`containment`] says which applies, and the run records it.
+//!
+//! stdout is bounded: protocol lines wait in a queue of at most [`STDOUT_QUEUE_LINES`] lines and
+//! [`STDOUT_QUEUE_BYTES`] bytes; a flood beyond that is drained, dropped and counted, so a misbehaving
+//! program can neither exhaust the harness's memory nor block on a full pipe.
 
 use super::{Usage, registry};
 use crate::protocol::{self, Event, ProtocolError};
@@ -22,13 +30,24 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 const STDERR_TAIL_BYTES: usize = 16 * 1024;
 
-/// The launcher built by `build.rs`; empty when no C compiler was available.
+/// At most this many stdout lines wait for the harness to read them (a conforming program prints two).
+pub const STDOUT_QUEUE_LINES: usize = 64;
+/// At most this many stdout bytes wait for the harness to read them.
+pub const STDOUT_QUEUE_BYTES: usize = 64 << 20;
+
+/// How long a program may keep running after closing its stdout before the harness gives up on the
+/// event it was waiting for: closing stdout means it can never print one.
+const STDOUT_CLOSED_GRACE: Duration = Duration::from_secs(2);
+
+/// The launcher built by `build.rs`; empty when no C compiler was available. The environment variable
+/// `ASYNCBENCH_LAUNCHER` overrides it at run time (a relocated installation; tests of the fallback).
 const LAUNCHER: &str = env!("ASYNCBENCH_LAUNCHER");
 
 /// How long the launcher may take to exec the program and report its pid.
@@ -43,21 +62,62 @@ const KILL_REPORT_WAIT: Duration = Duration::from_secs(2);
 fn launcher() -> Option<&'static Path> {
     static FOUND: OnceLock<Option<&'static Path>> = OnceLock::new();
     *FOUND.get_or_init(|| {
-        if LAUNCHER.is_empty() {
+        let configured: &'static str = match std::env::var("ASYNCBENCH_LAUNCHER") {
+            Ok(v) => Box::leak(v.into_boxed_str()),
+            Err(_) => LAUNCHER,
+        };
+        if configured.is_empty() {
             return None;
         }
-        let path = Path::new(LAUNCHER);
+        let path = Path::new(configured);
         if path.is_file() {
             Some(path)
         } else {
             eprintln!(
-                "warning: {} is missing (was the build directory removed?); starting programs \
-                 directly, so peak memory is sampled and may miss short-lived peaks",
-                path.display()
+                "warning: the launcher {} is missing (was the build directory removed?); starting \
+                 programs directly: peak memory is sampled and may miss short-lived peaks, and \
+                 descendants that call setsid are not contained",
+                crate::text::escape_for_terminal(&path.to_string_lossy())
             );
             None
         }
     })
+}
+
+/// Whether the launcher could make itself a child subreaper (from its first report).
+static SUBREAPER: OnceLock<bool> = OnceLock::new();
+
+/// How children are contained on this machine, in one line for the results: with the launcher as a
+/// child subreaper (every descendant found and killed), or only by process group (a descendant that
+/// calls `setsid` could escape), with the reason.
+pub fn containment() -> String {
+    let Some(path) = launcher() else {
+        return if LAUNCHER.is_empty() && std::env::var_os("ASYNCBENCH_LAUNCHER").is_none() {
+            "process group only: the launcher was not built (no C compiler); descendants that call setsid are not contained".into()
+        } else {
+            "process group only: the launcher is missing; descendants that call setsid are not contained".into()
+        };
+    };
+    if SUBREAPER.get().is_none() {
+        // Learn it from one launch of a trivial program.
+        let spec = Spec {
+            argv: vec!["true".into()],
+            cwd: std::env::temp_dir(),
+            ..Spec::default()
+        };
+        if let Ok(mut c) = Running::spawn(&spec) {
+            c.close_stdin();
+            c.wait(Instant::now() + Duration::from_secs(10));
+        }
+    }
+    match SUBREAPER.get() {
+        Some(true) => format!(
+            "launcher subreaper ({}): every descendant is killed when a program ends; programs run with oom_score_adj 1000",
+            path.display()
+        ),
+        Some(false) => "process group only: PR_SET_CHILD_SUBREAPER failed in the launcher; descendants that call setsid are not contained".into(),
+        None => "process group only: the launcher could not start a program".into(),
+    }
 }
 
 /// What to start and how.
@@ -111,6 +171,12 @@ pub enum WaitError {
     Timeout(Duration),
     #[error("exited before it was done ({exit}){tail}")]
     Exited { exit: Exit, tail: String },
+    /// Killed by the kernel's OOM killer (SIGKILL that the harness did not send, with memory evidence).
+    #[error("killed by the kernel's OOM killer: {0}")]
+    OutOfMemory(String),
+    /// stdout was closed while the program kept running: it can never print the awaited event.
+    #[error("closed its stdout and kept running")]
+    StdoutClosed,
     #[error("protocol error: {0}")]
     Protocol(#[from] ProtocolError),
     #[error("interrupted")]
@@ -120,6 +186,51 @@ pub enum WaitError {
 enum StdoutMsg {
     Line(Result<String, ProtocolError>),
     Eof,
+}
+
+/// The reader thread's side of the bounded stdout queue.
+struct StdoutQueue {
+    tx: SyncSender<StdoutMsg>,
+    counters: Arc<StdoutCounters>,
+}
+
+/// Shared between the reader thread and [`Running`].
+#[derive(Default)]
+struct StdoutCounters {
+    /// Bytes of lines queued and not yet received.
+    queued_bytes: AtomicUsize,
+    /// Lines dropped because the queue was full (a flood).
+    dropped_lines: AtomicU64,
+    dropped_bytes: AtomicU64,
+}
+
+impl StdoutQueue {
+    /// Queues a line, or drops and counts it when the queue is full. `false` when nobody listens.
+    fn push(&self, line: Result<String, ProtocolError>) -> bool {
+        let len = line.as_ref().map(|l| l.len()).unwrap_or(0);
+        let c = &self.counters;
+        if c.queued_bytes.load(Ordering::SeqCst) + len > STDOUT_QUEUE_BYTES {
+            c.dropped_lines.fetch_add(1, Ordering::SeqCst);
+            c.dropped_bytes.fetch_add(len as u64, Ordering::SeqCst);
+            return true;
+        }
+        c.queued_bytes.fetch_add(len, Ordering::SeqCst);
+        match self.tx.try_send(StdoutMsg::Line(line)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                c.queued_bytes.fetch_sub(len, Ordering::SeqCst);
+                c.dropped_lines.fetch_add(1, Ordering::SeqCst);
+                c.dropped_bytes.fetch_add(len as u64, Ordering::SeqCst);
+                true
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+
+    /// End of stream; blocks briefly if the queue is full, since EOF must not be lost.
+    fn eof(&self) {
+        let _ = self.tx.send(StdoutMsg::Eof);
+    }
 }
 
 /// A started child.
@@ -133,14 +244,22 @@ pub struct Running {
     stdin: Option<ChildStdin>,
     stdout: Receiver<StdoutMsg>,
     stdout_done: bool,
+    /// When stdout reached EOF, if it did.
+    stdout_closed_at: Option<Instant>,
+    stdout_counters: Arc<StdoutCounters>,
     tail: Arc<Tail>,
+    /// The harness sent SIGKILL itself (so a SIGKILL exit is not the OOM killer's).
+    killed_by_harness: bool,
+    /// Where OOM kills that could hit the program are counted, and the count when it started.
+    oom_counter: OomCounter,
+    oom_kills_at_start: Option<u64>,
     waiter: Receiver<(Exit, Usage)>,
     exited: Option<(Exit, Usage)>,
 }
 
 impl Running {
-    /// Starts the child in a new process group, pinned if asked, killed if the harness dies. Measured
-    /// programs (`protocol_stdout`) go through the launcher when it is available.
+    /// Starts the child in a new process group, pinned if asked, killed if the harness dies. Every child
+    /// goes through the launcher when it is available (exact rusage; containment of descendants).
     pub fn spawn(spec: &Spec) -> std::io::Result<Running> {
         let Some((program, args)) = spec.argv.split_first() else {
             return Err(std::io::Error::new(
@@ -148,7 +267,7 @@ impl Running {
                 "empty command",
             ));
         };
-        let launcher = launcher().filter(|_| spec.protocol_stdout);
+        let launcher = launcher();
         // The pipe the launcher reports on: close-on-exec here, inherited only by the launcher.
         let report_pipe = launcher.map(|_| cloexec_pipe()).transpose()?;
         let report_fd = report_pipe.as_ref().map(|(_, w)| w.as_raw_fd());
@@ -168,6 +287,13 @@ impl Running {
             .stderr(Stdio::piped())
             .process_group(0);
         let cpus = spec.cpus.clone();
+        // If the harness dies, a launcher gets SIGTERM (it then kills and reaps everything its program
+        // started); a directly started child gets SIGKILL.
+        let death_signal = if report_fd.is_some() {
+            libc::SIGTERM
+        } else {
+            libc::SIGKILL
+        };
         // SAFETY: only async-signal-safe calls (fcntl, prctl, sched_setaffinity) between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
@@ -177,7 +303,7 @@ impl Running {
                         return Err(std::io::Error::last_os_error());
                     }
                 }
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                libc::prctl(libc::PR_SET_PDEATHSIG, death_signal);
                 if let Some(cpus) = &cpus {
                     let mut set: libc::cpu_set_t = std::mem::zeroed();
                     for &c in cpus {
@@ -191,25 +317,32 @@ impl Running {
         let mut child = cmd.spawn()?;
         // The group leader: the launcher, or the program itself.
         let pgid = child.id() as i32;
-        registry::register(pgid);
+        registry::register(pgid, report_fd.is_some());
 
         let tail = Arc::new(Tail::default());
         let stderr = child.stderr.take().expect("piped");
         spawn_tail_reader(stderr, tail.clone());
         let stdout = child.stdout.take().expect("piped");
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(STDOUT_QUEUE_LINES);
+        let stdout_counters = Arc::new(StdoutCounters::default());
         if spec.protocol_stdout {
+            let queue = StdoutQueue {
+                tx,
+                counters: stdout_counters.clone(),
+            };
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stdout);
                 loop {
                     match protocol::read_line_bounded(&mut reader) {
                         Ok(Ok(Some(line))) => {
-                            if tx.send(StdoutMsg::Line(Ok(line))).is_err() {
+                            if !queue.push(Ok(line)) {
+                                // Nobody reads any more: drain so the child never blocks.
+                                let _ = std::io::copy(&mut reader, &mut std::io::sink());
                                 break;
                             }
                         }
                         Ok(Err(e)) => {
-                            let _ = tx.send(StdoutMsg::Line(Err(e)));
+                            queue.push(Err(e));
                             // Keep draining so the child never blocks on a full pipe.
                             let _ = std::io::copy(&mut reader, &mut std::io::sink());
                             break;
@@ -217,7 +350,7 @@ impl Running {
                         Ok(Ok(None)) | Err(_) => break,
                     }
                 }
-                let _ = tx.send(StdoutMsg::Eof);
+                queue.eof();
             });
         } else {
             spawn_tail_reader(stdout, tail.clone());
@@ -233,7 +366,10 @@ impl Running {
                 drop(write_end);
                 let mut report = Report::new(read_end);
                 match report.program_pid() {
-                    Ok(pid) => (pid, Some(report)),
+                    Ok((pid, subreaper)) => {
+                        let _ = SUBREAPER.set(subreaper);
+                        (pid, Some(report))
+                    }
                     Err(e) => {
                         // SAFETY: killpg and waitpid on our own child's group and pid.
                         unsafe {
@@ -248,6 +384,8 @@ impl Running {
             None => (pgid, None),
         };
         let started = Instant::now();
+        let oom_counter = OomCounter::of(pid);
+        let oom_kills_at_start = oom_counter.read();
 
         let (wtx, wrx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -296,7 +434,12 @@ impl Running {
             stdin,
             stdout: rx,
             stdout_done: !spec.protocol_stdout,
+            stdout_closed_at: None,
+            stdout_counters,
             tail,
+            killed_by_harness: false,
+            oom_counter,
+            oom_kills_at_start,
             waiter: wrx,
             exited: None,
         })
@@ -309,15 +452,24 @@ impl Running {
                 return Err(WaitError::Interrupted);
             }
             if self.stdout_done {
-                // stdout closed: the child is exiting or has exited; report how.
-                let exit = match self.wait(deadline) {
+                // stdout closed: the child is exiting or has exited; report how. A child that keeps
+                // running with stdout closed can never print what we wait for.
+                let closed_at = *self.stdout_closed_at.get_or_insert_with(Instant::now);
+                let exit = match self.wait(deadline.min(closed_at + STDOUT_CLOSED_GRACE)) {
                     Some((exit, _)) => exit,
+                    None if Instant::now() < deadline && !super::interrupted() => {
+                        return Err(WaitError::StdoutClosed);
+                    }
+                    None if super::interrupted() => return Err(WaitError::Interrupted),
                     None => {
                         return Err(WaitError::Timeout(
                             deadline.saturating_duration_since(self.started),
                         ));
                     }
                 };
+                if let Some(reason) = self.out_of_memory() {
+                    return Err(WaitError::OutOfMemory(reason));
+                }
                 return Err(WaitError::Exited {
                     exit,
                     tail: self.tail_suffix(),
@@ -329,7 +481,10 @@ impl Running {
             }
             let slice = (deadline - now).min(Duration::from_millis(100));
             match self.stdout.recv_timeout(slice) {
-                Ok(StdoutMsg::Line(Ok(line))) => return Ok(protocol::parse_line(&line)?),
+                Ok(StdoutMsg::Line(Ok(line))) => {
+                    self.received(&line);
+                    return Ok(protocol::parse_line(&line)?);
+                }
                 Ok(StdoutMsg::Line(Err(e))) => return Err(e.into()),
                 Ok(StdoutMsg::Eof) | Err(RecvTimeoutError::Disconnected) => self.stdout_done = true,
                 Err(RecvTimeoutError::Timeout) => {}
@@ -337,13 +492,85 @@ impl Running {
         }
     }
 
-    /// Any stdout line that arrived after the expected ones, which is a protocol error.
+    fn received(&self, line: &str) {
+        self.stdout_counters
+            .queued_bytes
+            .fetch_sub(line.len(), Ordering::SeqCst);
+    }
+
+    /// The first stdout line that arrived after the expected ones (a protocol error), cut to 200
+    /// characters; also reports a flood that was dropped unread.
     pub fn extra_stdout(&mut self) -> Option<String> {
-        match self.stdout.try_recv() {
-            Ok(StdoutMsg::Line(Ok(l))) => Some(l),
+        let first = match self.stdout.try_recv() {
+            Ok(StdoutMsg::Line(Ok(l))) => {
+                self.received(&l);
+                Some(l.chars().take(200).collect())
+            }
             Ok(StdoutMsg::Line(Err(e))) => Some(e.to_string()),
             _ => None,
+        };
+        first.or_else(|| {
+            let (lines, bytes) = self.stdout_dropped();
+            (lines > 0).then(|| format!("({lines} lines, {bytes} bytes dropped unread)"))
+        })
+    }
+
+    /// Extra stdout after the expected events, as one reason: the first offending line quoted (with
+    /// control characters escaped), how many more were queued and how many a flood dropped. `None`
+    /// when the program printed nothing more.
+    pub fn extra_stdout_reason(&mut self) -> Option<String> {
+        let first = self.extra_stdout()?;
+        let mut more = 0u64;
+        while let Ok(StdoutMsg::Line(l)) = self.stdout.try_recv() {
+            if let Ok(l) = &l {
+                self.received(l);
+            }
+            more += 1;
         }
+        let (dropped, dropped_bytes) = self.stdout_dropped();
+        let mut reason = format!(
+            "unexpected stdout line {:?}",
+            crate::text::escape_for_terminal(&first)
+        );
+        if more > 0 || dropped > 0 {
+            reason.push_str(&format!(
+                " and {} more line(s) ({dropped} lines, {dropped_bytes} bytes of a flood dropped unread)",
+                more + dropped
+            ));
+        }
+        Some(reason)
+    }
+
+    /// stdout lines (and their bytes) dropped because the bounded queue was full.
+    pub fn stdout_dropped(&self) -> (u64, u64) {
+        (
+            self.stdout_counters.dropped_lines.load(Ordering::SeqCst),
+            self.stdout_counters.dropped_bytes.load(Ordering::SeqCst),
+        )
+    }
+
+    /// Bytes the program wrote to stderr in total (only the last 16 KiB are kept).
+    pub fn stderr_bytes(&self) -> u64 {
+        self.tail.total_bytes.load(Ordering::SeqCst)
+    }
+
+    /// After the child exited: why the kernel's OOM killer is the likely cause of its death, or `None`.
+    /// Evidence: it died of SIGKILL that the harness did not send, and the kernel's OOM-kill counter
+    /// of its memory cgroup (or, without one, of the machine) rose while it ran.
+    pub fn out_of_memory(&self) -> Option<String> {
+        let (exit, usage) = self.exited?;
+        let kills = self
+            .oom_counter
+            .read()?
+            .checked_sub(self.oom_kills_at_start?)?;
+        classify_oom(
+            exit,
+            self.killed_by_harness,
+            kills,
+            self.oom_counter.scope,
+            usage.peak_rss_bytes,
+            &memory_limit(),
+        )
     }
 
     /// Waits for the child to exit until `deadline`; `None` if it is still running.
@@ -389,6 +616,7 @@ impl Running {
         if let Some(done) = self.exited {
             return done;
         }
+        self.killed_by_harness = true;
         if self.pid != self.pgid {
             // Through the launcher: kill the program first so the launcher reports its usage (the
             // waiter then kills the rest of the group); kill the group only if that does not happen.
@@ -402,6 +630,17 @@ impl Running {
         unsafe { libc::killpg(self.pgid, libc::SIGKILL) };
         self.wait(Instant::now() + Duration::from_secs(10))
             .unwrap_or((Exit::Signal(libc::SIGKILL), Usage::default()))
+    }
+
+    /// Writes one line to the child's stdin (the `cancel` workload's phase acknowledgements).
+    pub fn send_line(&mut self, line: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "stdin already closed")
+        })?;
+        stdin.write_all(line.as_bytes())?;
+        stdin.write_all(b"\n")?;
+        stdin.flush()
     }
 
     /// Closes the child's stdin (echo servers stop on EOF).
@@ -426,7 +665,8 @@ impl Running {
         }
         let t = self.tail.bytes.lock().unwrap_or_else(|e| e.into_inner());
         let bytes: Vec<u8> = t.iter().copied().collect();
-        String::from_utf8_lossy(&bytes).trim_end().to_string()
+        // Child output is untrusted: no raw escape sequences or bidi overrides reach a terminal.
+        crate::text::escape_for_terminal(String::from_utf8_lossy(&bytes).trim_end())
     }
 
     /// `": <last stderr line>"`, or nothing when stderr was empty.
@@ -459,6 +699,140 @@ fn cloexec_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     }
 }
 
+/// Where the kernel counts the OOM kills that could hit a program: the local counter of its own memory
+/// cgroup (v1 `memory.oom_control`, v2 `memory.events.local`), which OOM kills in other cgroups (a
+/// parallel test, another container) leave alone; without one, the machine-wide `/proc/vmstat`
+/// (Linux ≥ 4.13), where any OOM kill on the machine counts.
+#[derive(Debug, Clone)]
+struct OomCounter {
+    file: PathBuf,
+    scope: &'static str,
+}
+
+impl OomCounter {
+    fn of(pid: i32) -> OomCounter {
+        cgroup_files(
+            &pid.to_string(),
+            "memory.oom_control",
+            "memory.events.local",
+        )
+        .into_iter()
+        .find(|f| read_oom_kill(f).is_some())
+        .map(|file| OomCounter {
+            file,
+            scope: "in its memory cgroup",
+        })
+        .unwrap_or_else(|| OomCounter {
+            file: PathBuf::from("/proc/vmstat"),
+            scope: "on the machine",
+        })
+    }
+
+    fn read(&self) -> Option<u64> {
+        read_oom_kill(&self.file)
+    }
+}
+
+fn read_oom_kill(file: &Path) -> Option<u64> {
+    std::fs::read_to_string(file)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The files named `v1_file` (memory controller) and `v2_file` of the non-root memory cgroup of
+/// `pid` (or `self`), in the order to try them.
+fn cgroup_files(pid: &str, v1_file: &str, v2_file: &str) -> Vec<PathBuf> {
+    let Ok(cgroups) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        return Vec::new();
+    };
+    let mut files = Vec::new();
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let path = path.trim_start_matches('/');
+        if path.is_empty() {
+            // The root cgroup: its counters and limits are the machine's.
+            continue;
+        }
+        if controllers.is_empty() {
+            for root in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+                files.push(Path::new(root).join(path).join(v2_file));
+            }
+        } else if controllers.split(',').any(|c| c == "memory") {
+            files.push(Path::new("/sys/fs/cgroup/memory").join(path).join(v1_file));
+        }
+    }
+    files
+}
+
+/// The memory limit that applies to the harness's children, described for the reason of an OOM kill:
+/// the memory cgroup's limit when one is set below the machine's memory (children inherit the
+/// harness's cgroup), else the machine's memory.
+pub fn memory_limit() -> String {
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    let total = mem_total_bytes();
+    match cgroup_memory_limit_bytes() {
+        Some(limit) if total.is_none_or(|t| limit < t) => {
+            format!("memory cgroup limit {:.0} MiB", mib(limit))
+        }
+        _ => match total {
+            Some(t) => format!("no memory limit below the machine's {:.0} MiB", mib(t)),
+            None => "machine memory unknown".into(),
+        },
+    }
+}
+
+/// This process's memory cgroup limit (v2 `memory.max`, or v1 `memory.limit_in_bytes`), if any.
+fn cgroup_memory_limit_bytes() -> Option<u64> {
+    cgroup_files("self", "memory.limit_in_bytes", "memory.max")
+        .into_iter()
+        .find_map(|file| {
+            std::fs::read_to_string(file)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+}
+
+/// The machine's memory (`MemTotal`).
+fn mem_total_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// Decides whether an exit was the OOM killer's: SIGKILL not sent by the harness while the kernel's
+/// OOM-kill count rose. Returns the reason, with the program's peak and the machine's memory.
+pub fn classify_oom(
+    exit: Exit,
+    killed_by_harness: bool,
+    oom_kills_during: u64,
+    scope: &str,
+    peak_rss_bytes: Option<u64>,
+    limit: &str,
+) -> Option<String> {
+    if exit != Exit::Signal(libc::SIGKILL) || killed_by_harness || oom_kills_during == 0 {
+        return None;
+    }
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    let peak = peak_rss_bytes
+        .map(|b| format!("peak RSS {:.0} MiB", mib(b)))
+        .unwrap_or_else(|| "peak RSS unknown".into());
+    Some(format!(
+        "SIGKILL while the kernel recorded {oom_kills_during} OOM kill(s) {scope}; {peak}, {limit} (it ran with oom_score_adj 1000 so that it, not the harness, is chosen)"
+    ))
+}
+
 /// The launcher's report pipe: `pid <n>`, then `exit code|signal <n> utime_us <u> stime_us <s>
 /// maxrss_kb <k>`; or `error <what> <errno> <message>` instead of either.
 struct Report {
@@ -474,13 +848,17 @@ impl Report {
         }
     }
 
-    /// Reads the program's pid, or why the launcher could not start it (exec's errno, as `spawn`
-    /// would have returned it had the program been started directly).
-    fn program_pid(&mut self) -> std::io::Result<i32> {
+    /// Reads the program's pid and whether the launcher is a subreaper, or why the launcher could not
+    /// start the program (exec's errno, as `spawn` would have returned it had the program been
+    /// started directly).
+    fn program_pid(&mut self) -> std::io::Result<(i32, bool)> {
         let line = self.line(Instant::now() + LAUNCH_TIMEOUT)?;
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
-            ["pid", pid] => pid.parse().map_err(|_| bad_report(&line)),
+            ["pid", pid] => Ok((pid.parse().map_err(|_| bad_report(&line))?, false)),
+            ["pid", pid, "subreaper", s] => {
+                Ok((pid.parse().map_err(|_| bad_report(&line))?, *s == "1"))
+            }
             ["error", _, errno, ..] => match errno.parse() {
                 Ok(errno) => Err(std::io::Error::from_raw_os_error(errno)),
                 Err(_) => Err(bad_report(&line)),
@@ -572,6 +950,8 @@ fn bad_report(line: &str) -> std::io::Error {
 struct Tail {
     bytes: Mutex<VecDeque<u8>>,
     open_readers: std::sync::atomic::AtomicUsize,
+    /// Everything read, kept or not: a flood is cut to the tail and counted here.
+    total_bytes: AtomicU64,
 }
 
 fn spawn_tail_reader(mut from: impl Read + Send + 'static, tail: Arc<Tail>) {
@@ -583,6 +963,7 @@ fn spawn_tail_reader(mut from: impl Read + Send + 'static, tail: Arc<Tail>) {
             if n == 0 {
                 break;
             }
+            tail.total_bytes.fetch_add(n as u64, Ordering::SeqCst);
             let mut t = tail.bytes.lock().unwrap_or_else(|e| e.into_inner());
             t.extend(&buf[..n]);
             let excess = t.len().saturating_sub(STDERR_TAIL_BYTES);
@@ -777,6 +1158,188 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// True while `pid` exists and is not a zombie.
+    fn alive(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    }
+
+    fn pid_in(file: &Path) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(pid) = std::fs::read_to_string(file)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+            {
+                return pid;
+            }
+            assert!(Instant::now() < deadline, "no pid in {}", file.display());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn gone_soon(pid: i32) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        !alive(pid)
+    }
+
+    #[test]
+    fn descendants_that_call_setsid_do_not_outlive_the_program() {
+        if !have_launcher() {
+            return;
+        }
+        assert!(
+            containment().starts_with("launcher subreaper"),
+            "{}",
+            containment()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pid");
+        let script = format!(
+            "setsid sh -c 'echo $$ > {f}; exec sleep 300' & sleep 300",
+            f = file.display()
+        );
+        // Killed by the harness while the daemon runs.
+        let mut child = Running::spawn(&spec(&["sh", "-c", &script])).unwrap();
+        let daemon = pid_in(&file);
+        assert!(alive(daemon));
+        child.kill();
+        assert!(gone_soon(daemon), "setsid daemon {daemon} survived kill()");
+
+        // The program exits by itself and leaves a daemon behind (a build that forks a server).
+        std::fs::remove_file(&file).unwrap();
+        let script = format!(
+            "setsid sh -c 'echo $$ > {f}; exec sleep 300' & while [ ! -s {f} ]; do sleep 0.01; done",
+            f = file.display()
+        );
+        let (exit, _, _) = run_to_completion(
+            &Spec {
+                argv: vec!["sh".into(), "-c".into(), script],
+                cwd: PathBuf::from("."),
+                ..Spec::default()
+            },
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        assert_eq!(exit, Exit::Code(0));
+        let daemon = pid_in(&file);
+        assert!(
+            gone_soon(daemon),
+            "daemon {daemon} of a finished build survived"
+        );
+    }
+
+    #[test]
+    fn a_stdout_flood_is_bounded_cut_and_counted() {
+        let mut child = Running::spawn(&spec(&[
+            "sh",
+            "-c",
+            r#"echo '{"event":"ready","workload":"fanout","runtime":"x"}'; seq 1 200000; sleep 0.2"#,
+        ]))
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        assert!(matches!(child.next_event(deadline), Ok(Event::Ready(_))));
+        child.wait(deadline).expect("exits");
+        std::thread::sleep(Duration::from_millis(100));
+        let (dropped, _) = child.stdout_dropped();
+        assert!(
+            dropped >= 200000 - STDOUT_QUEUE_LINES as u64,
+            "dropped {dropped}"
+        );
+        let reason = child.extra_stdout_reason().expect("extra stdout");
+        assert!(
+            reason.starts_with("unexpected stdout line \"1\""),
+            "{reason}"
+        );
+        assert!(reason.contains("dropped unread"), "{reason}");
+    }
+
+    #[test]
+    fn a_stderr_flood_keeps_only_a_bounded_tail() {
+        let mut child = Running::spawn(&spec(&[
+            "sh",
+            "-c",
+            "head -c 20000000 /dev/zero | tr '\\0' x >&2; echo >&2; echo 'last words' >&2; exit 4",
+        ]))
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        child.wait(deadline).expect("exits");
+        let tail = child.tail();
+        assert!(tail.len() <= STDERR_TAIL_BYTES, "{}", tail.len());
+        assert!(child.stderr_bytes() >= 20_000_000);
+        assert_eq!(child.tail_suffix(), ": last words");
+    }
+
+    #[test]
+    fn closing_stdout_while_running_is_a_protocol_error_not_a_long_timeout() {
+        let mut child = Running::spawn(&spec(&["sh", "-c", "exec 1>&-; sleep 30"])).unwrap();
+        let t0 = Instant::now();
+        match child.next_event(Instant::now() + Duration::from_secs(20)) {
+            Err(WaitError::StdoutClosed) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10));
+        let (exit, _) = child.kill();
+        assert_eq!(exit, Exit::Signal(libc::SIGKILL));
+    }
+
+    #[test]
+    fn oom_kills_are_told_apart_from_other_sigkills() {
+        let kill = Exit::Signal(libc::SIGKILL);
+        let limit = "memory cgroup limit 256 MiB";
+        let reason = classify_oom(
+            kill,
+            false,
+            1,
+            "in its memory cgroup",
+            Some(300 << 20),
+            limit,
+        )
+        .expect("an OOM kill");
+        assert!(reason.contains("peak RSS 300 MiB"), "{reason}");
+        assert!(reason.contains(limit), "{reason}");
+        assert!(reason.contains("oom_score_adj 1000"), "{reason}");
+        // The harness's own kill, no OOM kill recorded, or another signal: not out of memory.
+        assert!(
+            reason.contains("1 OOM kill(s) in its memory cgroup"),
+            "{reason}"
+        );
+        let s = "on the machine";
+        assert_eq!(classify_oom(kill, true, 1, s, None, limit), None);
+        assert_eq!(classify_oom(kill, false, 0, s, None, limit), None);
+        let segv = Exit::Signal(libc::SIGSEGV);
+        assert_eq!(classify_oom(segv, false, 1, s, None, limit), None);
+        assert_eq!(
+            classify_oom(Exit::Code(137), false, 1, s, None, limit),
+            None
+        );
+        // The counter of the test's own cgroup is found when it has one; the machine's otherwise.
+        let counter = OomCounter::of(std::process::id() as i32);
+        assert!(counter.read().is_some(), "{counter:?}");
+        assert!(memory_limit().contains("MiB"), "{}", memory_limit());
+    }
+
+    #[test]
+    fn measured_programs_get_a_high_oom_score() {
+        if !have_launcher() {
+            return;
+        }
+        let mut child = Running::spawn(&spec(&["sleep", "30"])).unwrap();
+        let adj = std::fs::read_to_string(format!("/proc/{}/oom_score_adj", child.pid)).unwrap();
+        assert_eq!(adj.trim(), "1000");
+        let own = std::fs::read_to_string("/proc/self/oom_score_adj").unwrap();
+        assert_ne!(own.trim(), "1000", "the harness keeps its own score");
+        child.kill();
     }
 
     #[test]

@@ -7,7 +7,10 @@ mod child;
 mod registry;
 mod rss;
 
-pub use child::{Exit, Running, Spec, WaitError, run_to_completion};
+pub use child::{
+    Exit, Running, STDOUT_QUEUE_BYTES, STDOUT_QUEUE_LINES, Spec, WaitError, classify_oom,
+    containment, memory_limit, run_to_completion,
+};
 pub use registry::{install_interrupt_handler, interrupted, kill_all};
 pub use rss::{MemoryReport, RssSampler};
 

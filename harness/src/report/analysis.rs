@@ -12,7 +12,7 @@ use super::palette::Palette;
 use crate::results::{Cell, CellStatus, ImplStatus, Results};
 
 /// Workloads in the order reports present them.
-pub const WORKLOAD_ORDER: &[&str] = &["echo", "fanout", "stream", "futures", "micro"];
+pub const WORKLOAD_ORDER: &[&str] = &["echo", "fanout", "stream", "cancel", "futures", "micro"];
 
 /// Cells of one workload that share parameters (open-loop echo at a fraction of each implementation's
 /// own maximum counts as one scenario).
@@ -553,6 +553,8 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         });
     }
 
+    out.extend(super::cancel::insights(results, palette));
+
     // Micro-benchmarks: one line, how often each runtime is the cheapest (details in their table).
     let micro = scenarios(results, palette, "micro");
     let mut wins: Vec<(String, usize)> = Vec::new();
@@ -690,6 +692,19 @@ fn columns_for(workload: &str, cells: &[&Cell]) -> Vec<String> {
             "peak_rss_bytes",
             "cpu_user_s",
         ],
+        "cancel" => &[
+            "cancel_ns_per_task",
+            "cancel_ms",
+            "bytes_per_task",
+            "rss_reclaimed_fraction",
+            "rss_armed_bytes",
+            "cpu_ns_per_op",
+            "elapsed_ms",
+            "lost_items",
+            "ticks",
+            "peak_rss_bytes",
+            "cpu_user_s",
+        ],
         "micro" => &["median_ns", "mean_ns"],
         "futures" => &["bytes"],
         _ => &[],
@@ -795,6 +810,9 @@ pub fn tables(results: &Results, palette: &Palette) -> Vec<Table> {
                     .collect(),
                 columns,
             });
+        }
+        if w == "cancel" {
+            out.extend(super::cancel::lost_items_table(results, palette));
         }
     }
     out
@@ -931,6 +949,7 @@ pub fn status_text(s: CellStatus) -> &'static str {
         CellStatus::Failed => "failed",
         CellStatus::Timeout => "timeout",
         CellStatus::Crashed => "crashed",
+        CellStatus::OutOfMemory => "out of memory",
     }
 }
 
@@ -950,6 +969,7 @@ pub fn workload_title(w: &str) -> String {
         "echo" => "TCP echo".into(),
         "fanout" => "Task fan-out".into(),
         "stream" => "Bounded streaming pipeline".into(),
+        "cancel" => "Cancellation".into(),
         "futures" => "Future sizes".into(),
         "micro" => "Micro-benchmarks".into(),
         other => other.to_string(),

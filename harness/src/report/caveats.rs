@@ -147,6 +147,14 @@ pub fn caveats(
             "spawning took longer than the sleep, so not every task was alive at once: peak RSS and bytes per task undercount",
         ),
         (
+            "leak",
+            "memory was not returned after tasks were cancelled: the runtime keeps what cancelled tasks held",
+        ),
+        (
+            "lost_items",
+            "items went missing: the result is wrong, not slow",
+        ),
+        (
             "errors",
             "connections or messages failed during measurement",
         ),

@@ -166,6 +166,48 @@ pub const METRICS: &[MetricDef] = &[
     def("median_ns", "median", Unit::Nanos, Better::Lower),
     def("ci_low_ns", "CI low", Unit::Nanos, Better::Lower),
     def("ci_high_ns", "CI high", Unit::Nanos, Better::Lower),
+    // cancel (see workload/cancel.rs and docs/METHODOLOGY.md).
+    def("cancel_ms", "cancel time", Unit::Millis, Better::Lower),
+    def(
+        "cancel_ns_per_task",
+        "cancel cost per task",
+        Unit::Nanos,
+        Better::Lower,
+    ),
+    def(
+        "rss_start_bytes",
+        "RSS at start",
+        Unit::Bytes,
+        Better::Neither,
+    ),
+    def(
+        "rss_armed_bytes",
+        "RSS when armed",
+        Unit::Bytes,
+        Better::Lower,
+    ),
+    def(
+        "rss_cancelled_bytes",
+        "RSS after cancel",
+        Unit::Bytes,
+        Better::Lower,
+    ),
+    def(
+        "rss_reclaimed_fraction",
+        "memory reclaimed",
+        Unit::Plain,
+        Better::Higher,
+    ),
+    def(
+        "cpu_ns_per_op",
+        "CPU per operation",
+        Unit::Nanos,
+        Better::Lower,
+    ),
+    def("timeouts", "timeouts", Unit::Count, Better::Neither),
+    def("received", "items received", Unit::Count, Better::Neither),
+    def("lost_items", "lost items", Unit::Count, Better::Lower),
+    def("ticks", "ticks", Unit::Count, Better::Neither),
 ];
 
 /// The definition of `name`; unknown metrics get a unit guessed from the name's suffix.
@@ -220,6 +262,8 @@ pub const HEADLINES: &[(&str, &str)] = &[
     ("fanout", "wall_ms"),
     ("stream", "throughput_items_per_s"),
     ("stream", "throughput_net_items_per_s"),
+    ("cancel", "cancel_ns_per_task"),
+    ("cancel", "cpu_ns_per_op"),
     ("micro", "median_ns"),
     ("futures", "bytes"),
 ];
@@ -552,6 +596,29 @@ pub fn describe_scenario(cell: &Cell) -> String {
                 ));
             }
         }
+        "cancel" => {
+            if let Some(v) = s("variant") {
+                parts.push(v);
+            }
+            if let Some(n) = f("tasks") {
+                parts.push(format!("{} tasks", fmt_count(n)));
+            }
+            if let Some(m) = f("ops") {
+                parts.push(format!("{} ops", fmt_count(m)));
+            }
+            if let Some(t) = f("timeout_ms") {
+                parts.push(format!("{} ms timeout", trim_num(t)));
+            }
+            if let Some(p) = f("concurrency") {
+                parts.push(format!("{} in flight", fmt_count(p)));
+            }
+            if let Some(k) = f("items") {
+                parts.push(format!("{} items", fmt_count(k)));
+            }
+            if let Some(i) = s("idiom") {
+                parts.push(format!("{i} idiom"));
+            }
+        }
         "micro" => {
             if let Some(p) = s("primitive") {
                 parts.push(p);
@@ -583,6 +650,12 @@ pub fn describe_scenario(cell: &Cell) -> String {
         "primitive",
         "pattern",
         "runtime",
+        "ops",
+        "timeout_ms",
+        "concurrency",
+        "idiom",
+        // The deadline variant's seed is the same everywhere; its outcome counts are in the protocol.
+        "seed",
     ];
     for (k, v) in &cell.params {
         if !known.contains(&k.as_str()) {

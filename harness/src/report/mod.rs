@@ -9,6 +9,7 @@
 //! - `results.csv` — one row per cell and metric.
 
 pub mod analysis;
+pub mod cancel;
 pub mod caveats;
 pub mod charts;
 pub mod csv;
@@ -81,7 +82,8 @@ pub fn write_all(results: &Results, out_dir: &Path) -> anyhow::Result<Vec<PathBu
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
-        std::fs::write(&path, &a.bytes).with_context(|| format!("writing {}", path.display()))?;
+        // Atomic, and a symlink planted at the destination is replaced rather than followed.
+        crate::results::write_file_atomic(&path, &a.bytes)?;
         written.push(path);
     }
     Ok(written)

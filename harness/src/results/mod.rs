@@ -3,6 +3,10 @@
 
 mod model;
 mod store;
+mod writer;
 
 pub use model::*;
-pub use store::{load, write_atomic};
+pub use store::{
+    MAX_RESULTS_BYTES, load, parse, read_text_capped, write_atomic, write_file_atomic,
+};
+pub use writer::{ResultsWriter, Saved};

@@ -33,6 +33,10 @@ pub struct Environment {
     pub git_dirty: Option<bool>,
     /// 1-minute load average when the run started; a busy machine makes every number suspect.
     pub load_avg_1m_at_start: Option<f64>,
+    /// How child processes were contained: the launcher as a child subreaper (every descendant killed),
+    /// or the process-group fallback with why (a descendant that calls `setsid` could escape).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containment: Option<String>,
     /// CPU pinning used for servers and the load generator, if any.
     pub cpu_pinning: Option<CpuPinning>,
     /// The full harness configuration (suite, repeats, flags) as given.
@@ -120,6 +124,9 @@ pub enum CellStatus {
     Failed,
     Timeout,
     Crashed,
+    /// Killed by the kernel's OOM killer (SIGKILL the harness did not send, with memory evidence): at
+    /// this size the program does not fit in the machine's memory, which is itself the finding.
+    OutOfMemory,
 }
 
 /// One (workload, implementation, parameters) point, with every trial's raw metrics.

@@ -1,41 +1,84 @@
-//! Summaries of one metric across trials (or across sub-intervals of a trial): median, a 95 % bootstrap
-//! confidence interval of the median, and the coefficient of variation. Pure functions, no I/O.
+//! Summaries of one metric across trials (or across sub-intervals of a trial): median, a
+//! distribution-free confidence interval of the median, and the coefficient of variation. Pure
+//! functions, no I/O.
 //!
-//! The bootstrap uses a fixed seed, so the same values always give the same interval (reports and
-//! snapshot tests are reproducible). Non-finite values (NaN, ±∞) are ignored: they are not measurements.
+//! The interval is the order-statistic interval [x(k), x(n+1−k)] of the sorted values with the largest k
+//! whose coverage 1 − 2·P(Binomial(n, ½) < k) is still ≥ 95 %. It assumes only independent trials from
+//! one continuous distribution, and its coverage is exact, not asymptotic. With fewer than six values no
+//! such interval reaches 95 %: the interval is then the range [min, max], whose coverage is
+//! 1 − 2^(1−n) (75 % for 3 trials, 87.5 % for 4, 93.75 % for 5), and [`interval_label`] says so. A
+//! percentile bootstrap of the median gives the same [min, max] for 3 values while calling it 95 %,
+//! which is why it is not used. Non-finite values (NaN, ±∞) are ignored: they are not measurements.
 
+use super::dist::binomial_half_cdf;
 use crate::results::Summary;
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 
-/// Resamples drawn for the bootstrap interval. 2,000 keeps the 2.5 % / 97.5 % quantiles stable to well
-/// under the width of the interval while costing microseconds for the handful of values a cell has.
-pub const BOOTSTRAP_RESAMPLES: usize = 2_000;
-
-/// Confidence level of the interval.
+/// Confidence level the interval aims for.
 pub const CONFIDENCE: f64 = 0.95;
 
-/// Fixed seed: the interval is a deterministic function of the values.
-const SEED: u64 = 0x6173_796e_6362_656e; // "asyncben"
+/// Values needed before the order-statistic interval reaches [`CONFIDENCE`] (1 − 2⁻⁵ = 96.9 % at 6).
+pub const MIN_N_FOR_CONFIDENCE: usize = 6;
 
-/// Median, 95 % bootstrap CI of the median, CV and n of `values`; `None` when there is no finite value.
+/// Median, distribution-free interval of the median, CV and n of `values`; `None` when there is no
+/// finite value.
 ///
 /// With a single value the interval collapses to it and the CV is `None`.
 pub fn summarize(values: &[f64]) -> Option<Summary> {
-    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     if finite.is_empty() {
         return None;
     }
-    let med = median(&finite)?;
-    let (ci_low, ci_high) = bootstrap_median_ci(&finite, BOOTSTRAP_RESAMPLES, CONFIDENCE, SEED);
+    finite.sort_by(f64::total_cmp);
+    let med = quantile_sorted(&finite, 0.5);
+    let (k, _) = median_interval_rank(finite.len());
+    let n = finite.len();
     Some(Summary {
-        n: finite.len(),
+        n,
         median: med,
-        // The percentile interval contains the sample median in practice; clamp so it always does.
-        ci_low: ci_low.min(med),
-        ci_high: ci_high.max(med),
+        ci_low: finite[k - 1].min(med),
+        ci_high: finite[n - k].max(med),
         cv: cv(&finite),
     })
+}
+
+/// The rank k of the median interval [x(k), x(n+1−k)] (1-based) for `n` values, and its exact coverage.
+pub fn median_interval_rank(n: usize) -> (usize, f64) {
+    if n < 2 {
+        return (1, 0.0);
+    }
+    let coverage = |k: usize| 1.0 - 2.0 * binomial_half_cdf(k - 1, n);
+    let mut k = 1;
+    while k < n.div_ceil(2) && coverage(k + 1) >= CONFIDENCE {
+        k += 1;
+    }
+    (k, coverage(k))
+}
+
+/// The exact coverage of the interval [`summarize`] gives for `n` values (0 for a single value).
+pub fn median_interval_coverage(n: usize) -> f64 {
+    median_interval_rank(n).1
+}
+
+/// What the interval of `n` values is, in words, for captions and tables: "95 % CI of the median" when
+/// it reaches 95 %, else "range of 3 trials (75 % interval of the median)".
+pub fn interval_label(n: usize) -> String {
+    let cov = median_interval_coverage(n);
+    if n < 2 {
+        "single value, no interval".into()
+    } else if cov >= CONFIDENCE {
+        format!("{:.0} % CI of the median", CONFIDENCE * 100.0)
+    } else {
+        format!(
+            "range of {n} trials ({} % interval of the median)",
+            trim_pct(cov * 100.0)
+        )
+    }
+}
+
+/// 75 → "75", 93.75 → "93.75", 87.5 → "87.5".
+fn trim_pct(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Arithmetic mean; `None` for no values.
@@ -52,7 +95,8 @@ pub fn median(values: &[f64]) -> Option<f64> {
         return None;
     }
     let mut v = values.to_vec();
-    Some(median_in_place(&mut v))
+    v.sort_by(f64::total_cmp);
+    Some(quantile_sorted(&v, 0.5))
 }
 
 /// Sample standard deviation (n − 1 denominator); `None` with fewer than two values.
@@ -83,44 +127,6 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     let hi = pos.ceil() as usize;
     let frac = pos - lo as f64;
     sorted[lo] + (sorted[hi] - sorted[lo]) * frac
-}
-
-/// Median of a non-empty slice, reordering it (O(n) selection).
-fn median_in_place(v: &mut [f64]) -> f64 {
-    let n = v.len();
-    let mid = n / 2;
-    let (_, upper, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
-    let upper = *upper;
-    if n % 2 == 1 {
-        upper
-    } else {
-        // The lower middle is the largest value left of `mid` after selection.
-        let lower = v[..mid].iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        (lower + upper) / 2.0
-    }
-}
-
-/// Percentile bootstrap interval of the median.
-fn bootstrap_median_ci(values: &[f64], resamples: usize, confidence: f64, seed: u64) -> (f64, f64) {
-    let n = values.len();
-    if n == 1 {
-        return (values[0], values[0]);
-    }
-    let mut rng = SmallRng::seed_from_u64(seed);
-    let mut sample = vec![0.0; n];
-    let mut medians = Vec::with_capacity(resamples);
-    for _ in 0..resamples {
-        for slot in sample.iter_mut() {
-            *slot = values[rng.random_range(0..n)];
-        }
-        medians.push(median_in_place(&mut sample));
-    }
-    medians.sort_by(f64::total_cmp);
-    let tail = (1.0 - confidence) / 2.0;
-    (
-        quantile_sorted(&medians, tail),
-        quantile_sorted(&medians, 1.0 - tail),
-    )
 }
 
 #[cfg(test)]
@@ -216,5 +222,71 @@ mod tests {
             l.ci_high - l.ci_low <= s.ci_high - s.ci_low,
             "{s:?} vs {l:?}"
         );
+    }
+
+    #[test]
+    fn three_trials_are_labelled_as_their_range() {
+        // The rust-tokio-ct cell: three trials, and the interval is exactly their range.
+        let s = summarize(&[155_504.0, 109_802.0, 156_020.0]).unwrap();
+        assert_eq!(
+            (s.ci_low, s.median, s.ci_high),
+            (109_802.0, 155_504.0, 156_020.0)
+        );
+        assert_eq!(median_interval_coverage(3), 0.75);
+        assert_eq!(
+            interval_label(3),
+            "range of 3 trials (75 % interval of the median)"
+        );
+        assert_eq!(
+            interval_label(5),
+            "range of 5 trials (93.75 % interval of the median)"
+        );
+        assert_eq!(interval_label(6), "95 % CI of the median");
+    }
+
+    #[test]
+    fn order_statistic_interval_reaches_95_percent_from_six_values() {
+        for n in 2..MIN_N_FOR_CONFIDENCE {
+            assert_eq!(median_interval_rank(n).0, 1, "range below 6 values");
+            assert!(median_interval_coverage(n) < CONFIDENCE);
+        }
+        for n in MIN_N_FOR_CONFIDENCE..200 {
+            let (k, cov) = median_interval_rank(n);
+            assert!(cov >= CONFIDENCE, "n={n} k={k} cov={cov}");
+            // k is the largest such rank: one more would drop below 95 %.
+            if k < n.div_ceil(2) {
+                assert!(1.0 - 2.0 * binomial_half_cdf(k, n) < CONFIDENCE, "n={n}");
+            }
+        }
+        // n = 20: the textbook interval is [x(6), x(15)], coverage 95.86 %.
+        assert_eq!(median_interval_rank(20).0, 6);
+    }
+
+    /// The coverage is a property of the data, not of a formula: draw many samples from a skewed
+    /// distribution whose median is known and count how often the interval holds it.
+    #[test]
+    fn empirical_coverage_matches_the_stated_coverage() {
+        use rand::rngs::SmallRng;
+        use rand::{Rng, SeedableRng};
+        let mut rng = SmallRng::seed_from_u64(13);
+        // Exponential(1): median ln 2.
+        let true_median = std::f64::consts::LN_2;
+        for n in [3usize, 5, 8, 20] {
+            let reps = 4000;
+            let mut hit = 0;
+            for _ in 0..reps {
+                let v: Vec<f64> = (0..n).map(|_| -(1.0 - rng.random::<f64>()).ln()).collect();
+                let s = summarize(&v).unwrap();
+                if s.ci_low <= true_median && true_median <= s.ci_high {
+                    hit += 1;
+                }
+            }
+            let observed = hit as f64 / reps as f64;
+            let stated = median_interval_coverage(n);
+            assert!(
+                (observed - stated).abs() < 0.025,
+                "n={n}: observed {observed}, stated {stated}"
+            );
+        }
     }
 }

@@ -22,6 +22,7 @@ pub fn workload(
         Workload::Echo => (echo_workload::verify(launch, ready_timeout), None),
         Workload::Fanout => verify_fanout(launch),
         Workload::Stream => verify_stream(launch),
+        Workload::Cancel => crate::workload::cancel::verify(launch),
         Workload::Futures => verify_futures(launch),
         Workload::Micro => (Ok("criterion checks its own measurements".into()), None),
     }

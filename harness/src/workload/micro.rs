@@ -40,12 +40,7 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
         return Ok(());
     }
     let paths = Paths::new(&run.cfg.root);
-    let home = paths
-        .target
-        .join("asyncbench")
-        .join("micro")
-        .join(&run.results.run_id);
-    let _ = std::fs::remove_dir_all(&home);
+    let home = criterion_home(&paths);
     // Anchored so "rust-tokio" does not also select "rust-tokio-ct".
     let filter = format!("/({})$", selected.join("|"));
     let mut argv: Vec<String> = [
@@ -101,6 +96,7 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
         ))],
         Err(e) => vec![failed(&format!("cargo bench could not start: {e}"))],
     };
+    let _ = std::fs::remove_dir_all(&home);
     run.results.cells.extend(cells);
     run.save()
 }
@@ -125,6 +121,17 @@ fn count_estimates(dir: &std::path::Path) -> usize {
             }
         })
         .sum()
+}
+
+/// A scratch directory of this run's own for criterion's output, under `target/asyncbench/micro/`, named
+/// by a fresh unique id (never by `--out`, whose last component may be empty or `.`): the only thing
+/// the micro workload ever deletes, once criterion's estimates are imported.
+fn criterion_home(paths: &Paths) -> std::path::PathBuf {
+    paths
+        .target
+        .join("asyncbench")
+        .join("micro")
+        .join(crate::env::run_id())
 }
 
 fn failed(reason: &str) -> Cell {
@@ -208,5 +215,26 @@ mod progress_tests {
         std::fs::create_dir_all(dir.path().join("yield/rust-tokio/new")).unwrap();
         assert_eq!(count_estimates(dir.path()), 2);
         assert_eq!(count_estimates(&dir.path().join("missing")), 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn criterion_scratch_is_a_fresh_subdirectory_whatever_out_is() {
+        let paths = Paths {
+            root: "/r".into(),
+            target: "/r/target".into(),
+        };
+        let shared = std::path::Path::new("/r/target/asyncbench/micro");
+        let (a, b) = (criterion_home(&paths), criterion_home(&paths));
+        assert_ne!(a, b, "two runs never share (or delete) one directory");
+        for home in [a, b] {
+            assert_eq!(home.parent(), Some(shared));
+            let name = home.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(name.len() > 10 && !name.starts_with('.'), "{name}");
+        }
     }
 }

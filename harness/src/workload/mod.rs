@@ -1,6 +1,7 @@
 //! Workloads: what a trial of each one starts, what it measures and how it checks the answer. Each
 //! returns plain data (a [`TrialData`] or a failure) to the runner; none of them writes files.
 
+pub mod cancel;
 pub mod echo;
 pub mod fanout;
 pub mod futures;
@@ -73,6 +74,12 @@ impl Failure {
             reason: reason.into(),
         }
     }
+    pub fn out_of_memory(reason: impl Into<String>) -> Self {
+        Failure {
+            status: CellStatus::OutOfMemory,
+            reason: reason.into(),
+        }
+    }
 
     /// Maps a failed wait for an event to the cell status it deserves.
     pub fn from_wait(what: &str, e: WaitError) -> Self {
@@ -85,6 +92,12 @@ impl Failure {
                 Failure::failed(format!("protocol error while waiting for {what}: {p}"))
             }
             WaitError::Interrupted => Failure::failed("interrupted by the user"),
+            WaitError::OutOfMemory(reason) => {
+                Failure::out_of_memory(format!("out of memory before {what}: {reason}"))
+            }
+            WaitError::StdoutClosed => Failure::failed(format!(
+                "protocol error: closed its stdout before printing its {what} event but kept running; killed"
+            )),
         }
     }
 }
@@ -114,6 +127,7 @@ pub fn await_ready(
             r.workload
         ))),
         Ok(Event::Result(_)) => Err(Failure::failed("result event before ready")),
+        Ok(Event::Phase(p)) => Err(unexpected_phase(&p)),
         Err(e) => Err(Failure::from_wait("ready", e)),
     }
 }
@@ -145,6 +159,7 @@ pub fn run_finite(
     let fields = match child.next_event(deadline) {
         Ok(Event::Result(f)) => f,
         Ok(Event::Ready(_)) => return Err(Failure::failed("a second ready event")),
+        Ok(Event::Phase(p)) => return Err(unexpected_phase(&p)),
         Err(WaitError::Timeout(_)) => {
             child.kill();
             return Err(Failure::timeout(format!(
@@ -162,9 +177,14 @@ pub fn run_finite(
     };
     let wall_ms = child.started.elapsed().as_secs_f64() * 1e3;
     let memory = sampler.finish();
-    if let Some(extra) = child.extra_stdout() {
+    if let Some(extra) = child.extra_stdout_reason() {
         return Err(Failure::failed(format!(
-            "protocol error: unexpected stdout after the result: {extra:?}"
+            "protocol error after the result: {extra}"
+        )));
+    }
+    if let Some(reason) = child.out_of_memory() {
+        return Err(Failure::out_of_memory(format!(
+            "out of memory after printing its result: {reason}"
         )));
     }
     if exit != Exit::Code(0) {
@@ -181,6 +201,13 @@ pub fn run_finite(
         wall_ms,
         memory,
     })
+}
+
+/// A `phase` event where the protocol has none (only `cancel --variant mass` announces phases).
+pub fn unexpected_phase(phase: &str) -> Failure {
+    Failure::failed(format!(
+        "protocol error: unexpected phase event {phase:?} (only cancel --variant mass sends phases)"
+    ))
 }
 
 /// Metrics every trial of a measured process reports.

@@ -26,12 +26,28 @@ pub struct FakeProject {
 
 impl FakeProject {
     pub fn new(modes: &[&str], workloads: &[&str]) -> FakeProject {
+        Self::new_with(modes, workloads, |_| String::new())
+    }
+
+    /// Like [`FakeProject::new`], with extra TOML lines for each mode's toolchain (`build`,
+    /// `preflight`, `install`, ...); a `probe = ...` line replaces the default probe.
+    pub fn new_with(
+        modes: &[&str],
+        workloads: &[&str],
+        extra: impl Fn(&str) -> String,
+    ) -> FakeProject {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("manifest")).unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/fake_impl.py");
         let mut toml = String::new();
         for mode in modes {
             let w: Vec<String> = workloads.iter().map(|w| format!("\"{w}\"")).collect();
+            let extra = extra(mode);
+            let probe = if extra.contains("probe =") {
+                ""
+            } else {
+                "probe = [\"python3\", \"--version\"]\n"
+            };
             toml.push_str(&format!(
                 r#"
 [[implementation]]
@@ -41,9 +57,9 @@ runtime = "fake"
 workloads = [{w}]
 [[implementation.toolchain]]
 name = "python3"
-probe = ["python3", "--version"]
-start = ["python3", "{script}"]
+{probe}start = ["python3", "{script}"]
 env = {{ FAKE_MODE = "{mode}", FAKE_PIDS = "{{root}}/pids-{mode}.txt" }}
+{extra}
 "#,
                 w = w.join(", "),
                 script = script.display()
@@ -76,6 +92,22 @@ env = {{ FAKE_MODE = "{mode}", FAKE_PIDS = "{{root}}/pids-{mode}.txt" }}
             }
         }
         pids
+    }
+}
+
+/// Pids that any fake recorded and that are still running, after giving them `grace` to go.
+pub fn survivors(p: &FakeProject, grace: std::time::Duration) -> Vec<i32> {
+    let deadline = std::time::Instant::now() + grace;
+    loop {
+        let left: Vec<i32> = p.pids().into_iter().filter(|&pid| alive(pid)).collect();
+        if left.is_empty() || std::time::Instant::now() >= deadline {
+            for &pid in &left {
+                // Do not leak them into the next test; the assertion still fails.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 

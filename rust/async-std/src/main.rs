@@ -11,8 +11,11 @@
 //! - fanout (fanout.rs): `task::spawn` + `task::sleep`.
 //! - stream (stream.rs): one spawned task per stage, linked by `async_channel::bounded(C)` (async-std's
 //!   own channel was the same crate re-exported, and is unstable-only).
+//! - cancel (cancel.rs): `JoinHandle::cancel` for every task at once (dropping a handle only
+//!   detaches), `future::timeout`, and async-channel's cancel-safe `recv` against a two-step receive.
 //! - Flags, JSON output, clocks and checksums are runtime-independent (`asyncbench-common`).
 
+mod cancel;
 mod echo;
 mod fanout;
 mod stream;
@@ -52,6 +55,7 @@ fn main() {
             Workload::Echo(a) => echo::run(&a, rt).await,
             Workload::Fanout(a) => fanout::run(&a, rt).await,
             Workload::Stream(a) => stream::run(&a, rt).await,
+            Workload::Cancel(a) => cancel::run(&a, rt).await,
         }
     });
     if let Err(e) = outcome {

@@ -12,6 +12,7 @@ pub enum Workload {
     Echo(Echo),
     Fanout(Fanout),
     Stream(Stream),
+    Cancel(Cancel),
 }
 
 impl Workload {
@@ -21,6 +22,7 @@ impl Workload {
             Workload::Echo(_) => "echo",
             Workload::Fanout(_) => "fanout",
             Workload::Stream(_) => "stream",
+            Workload::Cancel(_) => "cancel",
         }
     }
 }
@@ -97,6 +99,71 @@ impl Stream {
     }
 }
 
+/// `cancel --variant mass|deadline|safety --tasks N --ops M --timeout-ms T --concurrency P --seed S
+/// --items K --idiom safe|unsafe` (docs/PROTOCOL.md, "cancel"). Every flag is parsed whatever the
+/// variant, so the harness can always pass all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancel {
+    pub variant: CancelVariant,
+    /// mass: tasks spawned, armed, then cancelled all at once.
+    pub tasks: u64,
+    /// deadline: request/timeout races in total.
+    pub ops: u64,
+    /// deadline: each race's timeout (whole milliseconds: the responders' delays derive from it).
+    pub timeout_ms: u64,
+    /// deadline: races run at a time (one worker task each).
+    pub concurrency: u64,
+    /// deadline: the splitmix64 seed that decides which races time out.
+    pub seed: u64,
+    /// safety: values the producer sends.
+    pub items: u64,
+    /// safety: which receive idiom the consumer uses.
+    pub idiom: Idiom,
+}
+
+impl Cancel {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelVariant {
+    /// N armed tasks cancelled at once: cost, cleanup, memory given back.
+    Mass,
+    /// M responses raced against a timeout: who wins is decided by the seed.
+    Deadline,
+    /// A consumer's "receive, or a 1 ms tick": does the idiom lose items?
+    Safety,
+}
+
+impl CancelVariant {
+    pub fn name(self) -> &'static str {
+        match self {
+            CancelVariant::Mass => "mass",
+            CancelVariant::Deadline => "deadline",
+            CancelVariant::Safety => "safety",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idiom {
+    /// The ecosystem's cancellation-safe receive.
+    Safe,
+    /// The ecosystem's best-known unsafe idiom (documented hazard; lost items are a finding).
+    Unsafe,
+}
+
+impl Idiom {
+    pub fn name(self) -> &'static str {
+        match self {
+            Idiom::Safe => "safe",
+            Idiom::Unsafe => "unsafe",
+        }
+    }
+}
+
 /// Parses the process arguments; on error prints `<program>: <error>` to stderr and exits 2.
 pub fn from_env() -> Workload {
     match parse(std::env::args().skip(1)) {
@@ -137,7 +204,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Workload, String
     let mut args = args.into_iter();
     let workload = args
         .next()
-        .ok_or("missing workload (expected echo, fanout or stream)")?;
+        .ok_or("missing workload (expected echo, fanout, stream or cancel)")?;
     let pairs = pairs(args)?;
     match workload.as_str() {
         "echo" => {
@@ -200,8 +267,53 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Workload, String
                 min_run: Duration::from_millis(f.get("min-ms", 0)?),
             }))
         }
+        "cancel" => {
+            let f = Flags::new(
+                "cancel",
+                pairs,
+                &[
+                    "variant",
+                    "tasks",
+                    "ops",
+                    "timeout-ms",
+                    "concurrency",
+                    "seed",
+                    "items",
+                    "idiom",
+                ],
+            )?;
+            let variant = match f.raw("variant").unwrap_or("mass") {
+                "mass" => CancelVariant::Mass,
+                "deadline" => CancelVariant::Deadline,
+                "safety" => CancelVariant::Safety,
+                other => {
+                    return Err(format!(
+                        "bad value '{other}' for --variant (expected mass, deadline or safety)"
+                    ));
+                }
+            };
+            let idiom = match f.raw("idiom").unwrap_or("safe") {
+                "safe" => Idiom::Safe,
+                "unsafe" => Idiom::Unsafe,
+                other => {
+                    return Err(format!(
+                        "bad value '{other}' for --idiom (expected safe or unsafe)"
+                    ));
+                }
+            };
+            Ok(Workload::Cancel(Cancel {
+                variant,
+                tasks: f.at_least_one("tasks", 10_000)?,
+                ops: f.at_least_one("ops", 100_000)?,
+                timeout_ms: f.at_least_one("timeout-ms", 20)?,
+                concurrency: f.at_least_one("concurrency", 1000)?,
+                seed: f.get("seed", 1)?,
+                items: f.at_least_one("items", 20_000)?,
+                idiom,
+            }))
+        }
         other => Err(format!(
-            "unknown workload '{other}' (expected echo, fanout or stream)"
+            "unknown workload '{other}' (expected echo, fanout, stream or cancel)"
         )),
     }
 }
@@ -320,6 +432,37 @@ mod tests {
     }
 
     #[test]
+    fn parses_cancel_with_every_flag_and_defaults() {
+        assert_eq!(
+            p(
+                "cancel --variant deadline --tasks 5 --ops 6 --timeout-ms 7 --concurrency 8 \
+               --seed 9 --items 10 --idiom unsafe"
+            ),
+            Ok(Workload::Cancel(Cancel {
+                variant: CancelVariant::Deadline,
+                tasks: 5,
+                ops: 6,
+                timeout_ms: 7,
+                concurrency: 8,
+                seed: 9,
+                items: 10,
+                idiom: Idiom::Unsafe,
+            }))
+        );
+        let Ok(Workload::Cancel(c)) = p("cancel") else {
+            panic!("cancel did not parse");
+        };
+        assert_eq!((c.variant, c.idiom), (CancelVariant::Mass, Idiom::Safe));
+        assert_eq!((c.tasks, c.ops, c.timeout_ms), (10_000, 100_000, 20));
+        assert_eq!((c.concurrency, c.seed, c.items), (1000, 1, 20_000));
+        assert_eq!(c.timeout(), Duration::from_millis(20));
+        let Ok(Workload::Cancel(c)) = p("cancel --seed 18446744073709551615") else {
+            panic!("a u64 seed did not parse");
+        };
+        assert_eq!(c.seed, u64::MAX);
+    }
+
+    #[test]
     fn stream_defaults_and_warmup() {
         let Ok(Workload::Stream(s)) = p("stream --variant slow-consumer") else {
             panic!("stream did not parse");
@@ -380,6 +523,14 @@ mod tests {
             "stream --items x",
             "stream --min-ms -1",
             "stream --warmup-items x",
+            "cancel --variant all",
+            "cancel --idiom risky",
+            "cancel --tasks 0",
+            "cancel --timeout-ms 0",
+            "cancel --concurrency 0",
+            "cancel --items 0",
+            "cancel --seed -1",
+            "cancel --port 1",
         ] {
             let err = p(bad).expect_err(bad);
             assert!(!err.contains('\n'), "{err}");

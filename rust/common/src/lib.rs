@@ -9,6 +9,8 @@
 //! - [`clock`]: a process-wide monotonic origin and millisecond/nanosecond helpers.
 //! - [`fanout`]: the `state` buffer fill/sum and the expected checksums.
 //! - [`stream`]: the item type, the stage transform, the sink's checksum fold.
+//! - [`cancel`]: the cancel workload's countdown latch, cleanup guard, splitmix64 sequence and
+//!   expected values.
 //! - [`echo`]: the echo backlog and buffer size, and a loopback listener with that backlog.
 //! - [`on_stdin_eof`]: the echo server's "stop when stdin closes" watcher;
 //!   [`exit_on_sigterm_or_stdin_eof`]: the whole shutdown for servers without a signal API
@@ -21,6 +23,7 @@
 //!   errors, io_uring diagnostics.
 
 pub mod args;
+pub mod cancel;
 pub mod clock;
 pub mod echo;
 pub mod fanout;

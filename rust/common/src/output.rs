@@ -7,7 +7,8 @@ use std::io::Write;
 
 use serde_json::{Map, Value, json};
 
-use crate::args::Fanout;
+use crate::args::{Cancel, Fanout};
+use crate::cancel::{DeadlineTally, Mass, SafetyTally};
 use crate::fanout::Armed;
 use crate::stream::Outcome;
 
@@ -120,6 +121,100 @@ fn stream_event(o: &Outcome) -> Value {
     })
 }
 
+/// Announces a phase of `cancel --variant mass` (`{"event":"phase","phase":…}`) and blocks until
+/// the harness, having sampled RSS, acknowledges with one line on stdin. At EOF (the harness went
+/// away) or a read error: one line on stderr, exit 1.
+///
+/// A plain blocking read on the calling thread, on purpose: at each phase nothing else needs to
+/// run (before the first spawn, every task parked on its timer, every task gone).
+pub fn phase(name: &str) {
+    emit(&json!({ "event": "phase", "phase": name }));
+    let mut line = String::new();
+    match std::io::stdin().read_line(&mut line) {
+        Ok(0) => {
+            eprintln!("stdin closed while waiting for the harness to acknowledge phase '{name}'");
+            std::process::exit(1);
+        }
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("cannot read the acknowledgement of phase '{name}' from stdin: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// The `mass` result: `cleanups` and `cleanup_checksum` as counted by the guards, `cancel_ms` from
+/// `t0_ns` (just before the cancel request) to the last cleanup. Exits 1 if not every task
+/// cleaned up (the program only reports after waiting for all of them: a bug, never a measurement).
+pub fn cancel_mass_result(args: &Cancel, mass: &Mass, t0_ns: u64) {
+    let Some(cancel_ms) = mass.cancel_ms(t0_ns) else {
+        eprintln!(
+            "cancel finished but only {} of {} cleanups ran",
+            mass.cleanups.count(),
+            args.tasks
+        );
+        std::process::exit(1);
+    };
+    emit(&mass_event(
+        args.tasks,
+        mass.cleanups.count(),
+        mass.cleanup_checksum(),
+        cancel_ms,
+    ));
+}
+
+fn mass_event(tasks: u64, cleanups: u64, checksum: u64, cancel_ms: f64) -> Value {
+    json!({
+        "event": "result",
+        "workload": "cancel",
+        "variant": "mass",
+        "tasks": tasks,
+        "cleanups": cleanups,
+        "cleanup_checksum": checksum,
+        "cancel_ms": cancel_ms,
+    })
+}
+
+/// The `deadline` result.
+pub fn cancel_deadline_result(args: &Cancel, tally: DeadlineTally, elapsed_ms: f64) {
+    emit(&deadline_event(args.ops, tally, elapsed_ms));
+}
+
+fn deadline_event(ops: u64, tally: DeadlineTally, elapsed_ms: f64) -> Value {
+    json!({
+        "event": "result",
+        "workload": "cancel",
+        "variant": "deadline",
+        "ops": ops,
+        "timeouts": tally.timeouts,
+        "response_sum": tally.response_sum,
+        "elapsed_ms": elapsed_ms,
+    })
+}
+
+/// The `safety` result; `idiom_note` says why an `unsafe` run used the safe code (a runtime with
+/// no such hazard).
+pub fn cancel_safety_result(args: &Cancel, tally: SafetyTally, idiom_note: Option<&str>) {
+    emit(&safety_event(args, tally, idiom_note));
+}
+
+fn safety_event(args: &Cancel, tally: SafetyTally, idiom_note: Option<&str>) -> Value {
+    let mut event = json!({
+        "event": "result",
+        "workload": "cancel",
+        "variant": "safety",
+        "idiom": args.idiom.name(),
+        "items": args.items,
+        "received": tally.received,
+        "checksum": tally.checksum,
+        "ticks": tally.ticks,
+    });
+    if let Some(note) = idiom_note {
+        event["idiom_note"] = note.into();
+    }
+    event
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +247,47 @@ mod tests {
             serde_json::to_string(&event).unwrap(),
             r#"{"event":"result","workload":"fanout","tasks":3,"checksum":3,"spawn_ms":1.5,"loop_ms":0.5,"total_ms":2.0}"#
         );
+    }
+
+    #[test]
+    fn cancel_results_have_the_protocol_fields() {
+        assert_eq!(
+            serde_json::to_string(&mass_event(3, 3, 7, 0.5)).unwrap(),
+            r#"{"event":"result","workload":"cancel","variant":"mass","tasks":3,"cleanups":3,"cleanup_checksum":7,"cancel_ms":0.5}"#
+        );
+        let tally = DeadlineTally {
+            timeouts: 1,
+            response_sum: 2,
+        };
+        assert_eq!(
+            serde_json::to_string(&deadline_event(3, tally, 1.5)).unwrap(),
+            r#"{"event":"result","workload":"cancel","variant":"deadline","ops":3,"timeouts":1,"response_sum":2,"elapsed_ms":1.5}"#
+        );
+        let Ok(crate::args::Workload::Cancel(args)) = crate::args::parse(
+            [
+                "cancel",
+                "--variant",
+                "safety",
+                "--items",
+                "3",
+                "--idiom",
+                "unsafe",
+            ]
+            .map(String::from),
+        ) else {
+            panic!("cancel did not parse");
+        };
+        let tally = SafetyTally {
+            received: 2,
+            checksum: 1,
+            ticks: 4,
+        };
+        assert_eq!(
+            serde_json::to_string(&safety_event(&args, tally, None)).unwrap(),
+            r#"{"event":"result","workload":"cancel","variant":"safety","idiom":"unsafe","items":3,"received":2,"checksum":1,"ticks":4}"#
+        );
+        let noted = safety_event(&args, tally, Some("why"));
+        assert_eq!(noted["idiom_note"], "why");
     }
 
     #[test]

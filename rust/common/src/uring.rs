@@ -29,7 +29,9 @@ pub fn command_from_env() -> Command {
     match argv.next().as_deref() {
         Some("preflight") => {}
         Some(_) => return Command::Run(args::from_env()),
-        None => args::usage_error("missing workload (expected echo, fanout, stream or preflight)"),
+        None => args::usage_error(
+            "missing workload (expected echo, fanout, stream, cancel or preflight)",
+        ),
     }
     if let Some(extra) = argv.next() {
         args::usage_error(&format!(

@@ -17,10 +17,13 @@
 //!   connection (read at most what is then written back = backpressure); TCP_NODELAY on.
 //! * Tasks: `glommio::spawn_local` + `Task` handles; timers `glommio::timer::sleep`; channels
 //!   `glommio::channels::local_channel::new_bounded` (glommio's own single-executor channel).
+//! * cancel (cancel.rs): dropping `Task` handles (glommio cancels a dropped `Task`),
+//!   `glommio::timer::timeout`, and `local_channel`'s `recv` against a two-step receive.
 //! * Shutdown (echo): plain std threads wait for SIGTERM (signal-hook) and stdin EOF, then exit(0).
 //! * Flags, JSON output, clocks, checksums, `ASYNCBENCH_CORES`, preflight diagnostics and shutdown are
 //!   runtime-independent (`asyncbench-common`, its `uring` module for the io_uring parts).
 
+mod cancel;
 mod echo;
 mod fanout;
 mod stream;
@@ -160,5 +163,6 @@ fn main() {
         Command::Run(Workload::Echo(a)) => echo::run(&a, cores),
         Command::Run(Workload::Fanout(a)) => executor_or_exit().run(fanout::run(&a, cores)),
         Command::Run(Workload::Stream(a)) => executor_or_exit().run(stream::run(&a, cores)),
+        Command::Run(Workload::Cancel(a)) => executor_or_exit().run(cancel::run(&a, cores)),
     }
 }

@@ -15,10 +15,14 @@
 //!   `local_sync::mpsc::bounded` (monoio has no channel; local-sync is the !Send, atomics-free channel
 //!   crate by monoio's authors, the counterpart of glommio's `local_channel`; async-channel would add
 //!   Send-grade locking that a single-threaded executor never needs).
+//! * cancel (cancel.rs): monoio cannot cancel a spawned task (no abort; dropping a `JoinHandle`
+//!   detaches), so mass cancellation is a per-task `local_sync::oneshot` signal raced in
+//!   `monoio::select!`; `monoio::time::timeout`; local-sync's `recv` against a two-step receive.
 //! * Shutdown (echo): plain std threads wait for SIGTERM (signal-hook) and stdin EOF, then exit(0).
 //! * Flags, JSON output, clocks, checksums, `ASYNCBENCH_CORES`, preflight diagnostics and shutdown are
 //!   runtime-independent (`asyncbench-common`, its `uring` module for the io_uring parts).
 
+mod cancel;
 mod echo;
 mod fanout;
 mod stream;
@@ -77,5 +81,6 @@ fn main() {
         Command::Run(Workload::Echo(a)) => echo::run(&a, cores),
         Command::Run(Workload::Fanout(a)) => runtime_or_exit().block_on(fanout::run(&a, cores)),
         Command::Run(Workload::Stream(a)) => runtime_or_exit().block_on(stream::run(&a, cores)),
+        Command::Run(Workload::Cancel(a)) => runtime_or_exit().block_on(cancel::run(&a, cores)),
     }
 }

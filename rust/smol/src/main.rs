@@ -12,8 +12,11 @@
 //! - fanout (fanout.rs): `EX.spawn` + `smol::Timer::after`.
 //! - stream (stream.rs): one spawned task per stage, linked by `smol::channel::bounded(C)`
 //!   (async-channel).
+//! - cancel (cancel.rs): dropping `Task` handles, `or` with `Timer::after` as the timeout, and
+//!   async-channel's cancel-safe `recv` against a two-step receive.
 //! - Flags, JSON output, clocks and checksums are runtime-independent (`asyncbench-common`).
 
+mod cancel;
 mod echo;
 mod fanout;
 mod stream;
@@ -64,6 +67,7 @@ fn main() {
                 Workload::Echo(a) => echo::run(&a, &rt).await,
                 Workload::Fanout(a) => fanout::run(&a, &rt).await,
                 Workload::Stream(a) => stream::run(&a, &rt).await,
+                Workload::Cancel(a) => cancel::run(&a, &rt).await,
             }
         }));
         drop(shutdown_tx); // closing the channel ends every other thread's `run`

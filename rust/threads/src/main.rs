@@ -12,10 +12,14 @@
 //!   OS limit on threads is reported (one stderr line naming the limits, exit 1), not worked around.
 //! - stream (stream.rs): source, K stages and sink each on a thread (the sink on the main
 //!   thread), linked by `std::sync::mpsc::sync_channel(C)`: `send` blocks while the link is full.
+//! - cancel (cancel.rs): a thread per task blocked on a `Condvar` cancelled by flag +
+//!   `notify_all`; a responder thread per race and `recv_timeout`; `recv_timeout` as the only
+//!   receive-or-tick (no unsafe idiom exists, `idiom_note` says so).
 //! - `threads` in the ready line: the threads that run the workload's tasks (fanout N, stream
 //!   K + 2, echo 1 at start: the acceptor, plus one per open connection).
 //! - Flags, JSON output, clocks and checksums are shared with the async programs (`asyncbench-common`).
 
+mod cancel;
 mod echo;
 mod fanout;
 mod limits;
@@ -42,6 +46,7 @@ fn main() {
         Workload::Echo(a) => echo::run(&a),
         Workload::Fanout(a) => fanout::run(&a),
         Workload::Stream(a) => stream::run(&a),
+        Workload::Cancel(a) => cancel::run(&a),
     };
     if let Err(e) = outcome {
         eprintln!("error: {e}");

@@ -7,9 +7,11 @@
 //!   on the current-thread runtime, without spawning (and without tokio's coop budget, fanout.rs).
 //! - echo (echo.rs): a task per connection, read/`write_all` through a reused 64 KiB buffer, backlog 1024;
 //!   fanout (fanout.rs): `tokio::spawn` + `tokio::time::sleep`; stream (stream.rs): one spawned task
-//!   per stage linked by `tokio::sync::mpsc::channel(C)`.
+//!   per stage linked by `tokio::sync::mpsc::channel(C)`; cancel (cancel.rs): `JoinSet::abort_all`,
+//!   `tokio::time::timeout`, and `mpsc::Receiver::recv` in `select!` against a two-step receive.
 //! - Flags, JSON output, clocks and checksums are runtime-independent (`asyncbench-common`).
 
+mod cancel;
 mod echo;
 mod fanout;
 mod stream;
@@ -67,6 +69,7 @@ pub fn main(flavor: Flavor) {
             Workload::Fanout(a) if flavor == Flavor::JoinAll => fanout::run_join_all(&a, &rt).await,
             Workload::Fanout(a) => fanout::run(&a, &rt).await,
             Workload::Stream(a) => stream::run(&a, &rt).await,
+            Workload::Cancel(a) => cancel::run(&a, &rt).await,
         }
     });
     if let Err(e) = outcome {

@@ -74,6 +74,11 @@ pub fn run_trial(
     });
     let memory = sampler.stop();
     if let Some((exit, _)) = server.wait(Instant::now()) {
+        if let Some(reason) = server.out_of_memory() {
+            return Err(Failure::out_of_memory(format!(
+                "the server ran out of memory during the measurement: {reason}"
+            )));
+        }
         return Err(Failure::crashed(format!(
             "the server exited during the measurement ({exit}){}",
             server.tail_suffix()
@@ -94,6 +99,10 @@ pub fn run_trial(
     }
     if crate::process::interrupted() {
         return Err(Failure::failed("interrupted by the user"));
+    }
+    // docs/PROTOCOL.md: nothing but the ready line on stdout; anything more fails the trial.
+    if let Some(extra) = server.extra_stdout_reason() {
+        return Err(Failure::failed(format!("protocol error: {extra}")));
     }
     if let Some(n) = load.errors_by_kind.get("mismatch") {
         return Err(Failure::failed(format!(
