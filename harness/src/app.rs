@@ -12,6 +12,20 @@ use std::path::{Path, PathBuf};
 
 /// Runs the command and returns the exit code (0 ok, 1 failures or regressions, 130 interrupted).
 pub fn run(opts: Opts) -> anyhow::Result<i32> {
+    if let Command::Completions { shell } = opts.command {
+        use clap::CommandFactory;
+        let mut cmd = Opts::command();
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "asyncbench", &mut script);
+        // A closed pipe (`| head`) is not an error worth a panic.
+        use std::io::Write;
+        match std::io::stdout().write_all(&script) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(e).context("writing the completion script");
+            }
+            _ => return Ok(0),
+        }
+    }
     let mut ui = Ui::new(opts.quiet);
     // `report` and `compare` only read results files: they need no repository.
     let root = || find_root(opts.root.as_deref());
@@ -114,9 +128,16 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
                     allow_missing,
                 },
             )?;
-            print!("{}", crate::text::escape_for_terminal(&cmp.render(format)));
+            let text = crate::text::escape_for_terminal(&cmp.render(format));
+            if format == crate::compare::Format::Text {
+                // Verdicts in colour on a terminal; anstream strips it for pipes and NO_COLOR.
+                anstream::print!("{}", crate::ui::paint_verdicts(&text));
+            } else {
+                print!("{text}");
+            }
             Ok(cmp.exit_code())
         }
+        Command::Completions { .. } => unreachable!("handled before the root is needed"),
     }
 }
 
@@ -285,12 +306,14 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
     if !verify_only {
         match crate::report::write_all(&results, &out_dir) {
             Ok(_) => {}
-            Err(e) => eprintln!("warning: writing reports failed: {e:#}"),
+            Err(e) => crate::ui::warn(&format!("writing reports failed: {e:#}")),
         }
     }
-    print!(
+    anstream::print!(
         "{}",
-        crate::text::escape_for_terminal(&crate::summary::render(&results))
+        crate::ui::paint_verdicts(&crate::text::escape_for_terminal(&crate::summary::render(
+            &results
+        )))
     );
     println!("\nresults: {}", results_path.display());
     if !verify_only {

@@ -54,13 +54,20 @@ pub enum Command {
         #[arg(long, value_enum, value_delimiter = ',')]
         export: Vec<crate::export::ExportFormat>,
     },
+    /// Print a shell completion script, e.g. `asyncbench completions bash > ~/.local/share/bash-completion/completions/asyncbench`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
     /// The run history (results/history.db): lists runs; with --metric/--impl/--workload prints a trend
     /// table and writes a trend chart.
     History(HistoryArgs),
     /// Compare two runs cell by cell; exits 1 when an implementation regressed beyond the threshold or a
     /// cell that was ok in the base run is missing or fails now.
     Compare {
-        /// BASE.json NEW.json; with --baseline NAME only [NEW.json] (default: results/latest).
+        /// BASE.json NEW.json: the baseline run (before the change, e.g. from main), then the candidate
+        /// run (after it, same machine and suite); with --baseline NAME only [NEW.json] (default:
+        /// results/latest).
         #[arg(value_name = "RESULTS", num_args = 0..=2)]
         files: Vec<PathBuf>,
         /// Compare against the baseline saved with `run --save-baseline NAME` (results/baselines/NAME/).
@@ -102,7 +109,10 @@ pub struct HistoryArgs {
 #[derive(Debug, Subcommand)]
 pub enum HistoryAction {
     /// Record every results.json under DIR (recursively; baselines/ excluded) in the history.
-    Import { dir: PathBuf },
+    Import {
+        /// A directory of runs, e.g. results/ (each results.json under it is recorded once).
+        dir: PathBuf,
+    },
 }
 
 /// Which workloads and implementations.
@@ -239,5 +249,33 @@ mod tests {
     fn cli_is_well_formed() {
         use clap::CommandFactory;
         Opts::command().debug_assert();
+    }
+
+    /// Every argument and subcommand says what it is for in `--help`.
+    #[test]
+    fn every_argument_has_help() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {} (subcommand)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        let mut cmd = Opts::command();
+        cmd.build();
+        walk(&cmd, "asyncbench", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
     }
 }

@@ -330,6 +330,16 @@ impl History {
 }
 
 /// Maps SQLite's error codes to what the user should do.
+/// Marker shapes of the trend chart's series, in order.
+const TREND_MARKERS: &[crate::report::palette::Marker] = &[
+    crate::report::palette::Marker::Circle,
+    crate::report::palette::Marker::Square,
+    crate::report::palette::Marker::Triangle,
+    crate::report::palette::Marker::Diamond,
+    crate::report::palette::Marker::Cross,
+    crate::report::palette::Marker::Plus,
+];
+
 fn classify(path: &Path, e: rusqlite::Error) -> HistoryError {
     let code = e.sqlite_error_code();
     match code {
@@ -431,13 +441,17 @@ pub fn trend_chart(points: &[TrendPoint]) -> Option<crate::report::charts::Chart
             y: p.median,
             y_lo: Some(p.lo),
             y_hi: Some(p.hi),
+            hollow: false,
         };
         if let Some(s) = series.iter_mut().find(|s| s.name == name) {
             s.points.push(point);
         } else if series.len() < COLORS.len() {
             let color = COLORS[series.len()];
+            // Colour and marker both differ between series, so they read apart without colour too.
+            let marker = TREND_MARKERS[series.len() % TREND_MARKERS.len()];
             series.push(Series {
                 color,
+                marker,
                 name,
                 points: vec![point],
                 dashed: false,
@@ -474,17 +488,15 @@ pub fn trend_chart(points: &[TrendPoint]) -> Option<crate::report::charts::Chart
             runs.last().map(|r| r.0).unwrap_or("")
         ),
         figure: Figure::Lines {
-            x: Axis {
-                label: "run (oldest first)".into(),
-                unit: crate::report::metrics::Unit::Count,
-                scale: Scale::Linear,
-            },
-            y: Axis {
-                label: def.label.to_string(),
-                unit: def.unit,
-                scale: Scale::Linear,
-            },
+            x: Axis::new(
+                "run (oldest first)",
+                crate::report::metrics::Unit::Count,
+                Scale::Linear,
+                "run {}",
+            ),
+            y: Axis::new(def.label, def.unit, Scale::Linear, "{}"),
             series,
+            better: def.better,
         },
     })
 }

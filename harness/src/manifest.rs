@@ -28,6 +28,10 @@ pub struct Implementation {
     pub inputs: Vec<String>,
     #[serde(default)]
     pub notes: String,
+    /// Reports show `<name> (<runtime major.minor>)`, the runtime taken from the ready line (e.g.
+    /// `csharp (Mono 6.8)`): for implementations whose runtime varies between machines.
+    #[serde(default)]
+    pub runtime_in_label: bool,
     /// A reference point, not a contender (e.g. futures polled without spawning, or one OS thread per
     /// task): reports show it as a reference line beside the rankings and never rank it.
     #[serde(default)]

@@ -38,6 +38,7 @@ pub fn info(imp: &Implementation) -> ImplementationInfo {
         language: imp.language.clone(),
         runtime: imp.runtime.clone(),
         runtime_detail: None,
+        runtime_in_label: imp.runtime_in_label,
         toolchain: None,
         toolchain_version: None,
         threads: None,

@@ -92,6 +92,8 @@ pub fn render(r: &Results) -> String {
         );
     }
     let impls: Vec<&str> = r.implementations.iter().map(|i| i.name.as_str()).collect();
+    // Implementations are shown under their report labels (`csharp (Mono 6.8)` with runtime_in_label).
+    let palette = crate::report::palette::Palette::new(r);
     let has = |w: &str| r.cells.iter().any(|c| c.workload == w);
     if has("echo") {
         let _ = writeln!(
@@ -100,7 +102,7 @@ pub fn render(r: &Results) -> String {
         );
         let _ = writeln!(
             out,
-            "{:<16} {:>12} {:>10} {:>12} {:>10} {:>12} {:>8}",
+            "{:<20} {:>12} {:>10} {:>12} {:>10} {:>12} {:>8}",
             "impl", "msgs/s", "p99", "open p99", "peak RSS", "srv µs/msg", "fut B"
         );
         let common = r
@@ -135,8 +137,8 @@ pub fn render(r: &Results) -> String {
             });
             let _ = writeln!(
                 out,
-                "{:<16} {:>12} {:>10} {:>12} {:>10} {:>12} {:>8}",
-                imp,
+                "{:<20} {:>12} {:>10} {:>12} {:>10} {:>12} {:>8}",
+                palette.label(imp),
                 status_or(closed, |c| fmt_num(
                     c.metrics.get("throughput_msgs_per_s"),
                     ""
@@ -211,7 +213,7 @@ pub fn render(r: &Results) -> String {
             let _ = writeln!(
                 out,
                 "{:<20} {:>12} {:>10} {:>12} {:>10}",
-                imp,
+                palette.label(imp),
                 status_or(bare, |c| fmt_num(c.metrics.get("bytes_per_task"), "")),
                 status_or(bare, |c| format!(
                     "{:.0}ms",
@@ -232,7 +234,7 @@ pub fn render(r: &Results) -> String {
         );
         let _ = writeln!(
             out,
-            "{:<16} {:>12} {:>10} {:>10}  backpressure",
+            "{:<20} {:>12} {:>10} {:>10}  backpressure",
             "impl", "items/s", "p99", "peak RSS"
         );
         for imp in &impls {
@@ -262,8 +264,8 @@ pub fn render(r: &Results) -> String {
             }
             let _ = writeln!(
                 out,
-                "{:<16} {:>12} {:>10} {:>10}  {verdict}",
-                imp,
+                "{:<20} {:>12} {:>10} {:>10}  {verdict}",
+                palette.label(imp),
                 status_or(c, |c| fmt_num(c.metrics.get("throughput_items_per_s"), "")),
                 status_or(c, |c| fmt_ns(c.metrics.latency_ns.map(|l| l.p99))),
                 status_or(c, |c| fmt_num(c.metrics.get("peak_rss_bytes"), "B")),
@@ -296,36 +298,25 @@ pub fn render(r: &Results) -> String {
             );
         }
     }
-    let notable: Vec<String> = r
-        .cells
-        .iter()
-        .flat_map(|c| c.findings.iter().map(move |f| (c, f)))
-        .filter(|(_, f)| {
-            matches!(
-                f.kind.as_str(),
-                "client_bottleneck"
-                    | "over_capacity"
-                    | "backpressure_violation"
-                    | "noisy"
-                    | "not_all_concurrent"
-                    | "leak"
-                    | "lost_items"
-            )
-        })
-        .map(|(c, f)| {
-            format!(
-                "  {} {}: {}: {}",
-                c.workload, c.implementation, f.kind, f.message
-            )
-        })
+    // The same few decision-relevant caveats the reports lead with, one line each with its count.
+    let warns = crate::report::analysis::warnings(r, &palette);
+    let mx = crate::report::matrix::matrix(r, &palette);
+    let cavs: Vec<_> = crate::report::caveats::caveats(r, &palette, &warns, &mx)
+        .into_iter()
+        .filter(|c| !matches!(c.kind.as_str(), "not_run" | "failed" | "busy_machine"))
         .collect();
-    if !notable.is_empty() {
-        let _ = writeln!(out, "\nfindings ({}):", notable.len());
-        for line in notable.iter().take(20) {
-            let _ = writeln!(out, "{line}");
-        }
-        if notable.len() > 20 {
-            let _ = writeln!(out, "  … {} more in report.md", notable.len() - 20);
+    if !cavs.is_empty() {
+        let _ = writeln!(
+            out,
+            "
+caveats (details in report.md):"
+        );
+        for c in cavs {
+            let mut which = c.affected.join("; ");
+            if which.chars().count() > 110 {
+                which = which.chars().take(110).collect::<String>() + "…";
+            }
+            let _ = writeln!(out, "  {} ({}): {}\n      {which}", c.kind, c.count, c.text);
         }
     }
     let out_of_run: Vec<String> = r
@@ -335,7 +326,7 @@ pub fn render(r: &Results) -> String {
         .map(|i| {
             format!(
                 "  {} ({:?}): {}",
-                i.name,
+                palette.label(&i.name),
                 i.status,
                 i.reason
                     .as_deref()

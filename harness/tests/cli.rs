@@ -83,3 +83,22 @@ fn list_json_reports_availability() {
     assert_eq!(v[0]["available"], true);
     assert!(v[0]["version"].as_str().unwrap().starts_with("Python"));
 }
+
+#[test]
+fn shell_completions_for_bash_zsh_fish() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = bin().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("asyncbench"), "{shell}: {text}");
+        assert!(text.contains("compare"), "{shell} completes subcommands");
+    }
+}
+
+#[test]
+fn compare_help_describes_base_and_new() {
+    let out = bin().args(["compare", "--help"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("the baseline run"), "{text}");
+    assert!(text.contains("the candidate"), "{text}");
+}

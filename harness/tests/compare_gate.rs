@@ -42,6 +42,7 @@ fn info(name: &str, status: ImplStatus, reason: Option<&str>) -> ImplementationI
         verification: Vec::new(),
         reference: false,
         reference_label: None,
+        runtime_in_label: false,
     }
 }
 

@@ -1,6 +1,9 @@
 //! Loads the HTML report of the fixture in headless Chromium and checks, through the DevTools protocol
 //! over a pipe (no network port), that the page loads, logs no console error or exception, makes no
-//! request other than the file itself, and renders its charts.
+//! request other than the file itself, and renders its charts. At a 1366×768 viewport (a common laptop
+//! screen) the decision matrix and the first chart must be visible without scrolling. A full-page
+//! screenshot and a first-screen screenshot are saved under `target/tmp/report-browser/` as artifacts
+//! for a person to look at.
 //!
 //! Without Chromium the test is skipped, unless `CI` is set (CI installs the `chromium` package), where
 //! it fails. `CHROMIUM` overrides the browser path (default `/usr/bin/chromium`).
@@ -18,6 +21,38 @@ use std::time::{Duration, Instant};
 
 /// Upper bound for the whole browser session.
 const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The first screen a reader sees on a common laptop.
+const VIEWPORT: (u32, u32) = (1366, 768);
+
+/// How much of the first chart must show on the first screen to count as visible.
+const MIN_VISIBLE_CHART_PX: f64 = 150.0;
+
+/// Standard base64 (DevTools sends screenshots so); panics on invalid input, which would be a test bug.
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c}"),
+        }
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    for chunk in bytes.chunks(4) {
+        let pad = chunk.iter().filter(|c| **c == b'=').count();
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= if *c == b'=' { 0 } else { val(*c) } << (18 - 6 * i);
+        }
+        let b = n.to_be_bytes();
+        out.extend_from_slice(&b[1..4 - pad]);
+    }
+    out
+}
 
 fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("CHROMIUM")
@@ -239,6 +274,11 @@ fn html_report_loads_in_headless_chromium_without_errors_or_requests() {
     ] {
         cdp.send(domain, json!({}), Some(&session));
     }
+    cdp.send(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": VIEWPORT.0, "height": VIEWPORT.1, "deviceScaleFactor": 1, "mobile": false}),
+        Some(&session),
+    );
     let url = format!("file://{}", page.display());
     cdp.send("Page.navigate", json!({"url": url}), Some(&session));
     cdp.wait_for("Page.loadEventFired");
@@ -262,9 +302,81 @@ fn html_report_loads_in_headless_chromium_without_errors_or_requests() {
     let svgs = eval(&mut cdp, "document.querySelectorAll('figure svg').length");
     assert_eq!(
         svgs.as_u64(),
-        Some(Charts::build(&r).charts.len() as u64),
-        "every chart is in the DOM"
+        Some(Charts::build(&r).charts.len() as u64 + 1),
+        "every chart is in the DOM, and the first one again beside the summary"
     );
+
+    // The first screen: no scrolling has happened, so bounding rectangles are viewport positions.
+    let rect = |cdp: &mut Cdp, selector: &str| -> Value {
+        eval(
+            cdp,
+            &format!(
+                "(() => {{ const e = document.querySelector({selector:?}); if (!e) return null; \
+                 const r = e.getBoundingClientRect(); return {{top: r.top, bottom: r.bottom, left: r.left, right: r.right, width: r.width}}; }})()"
+            ),
+        )
+    };
+    let scroll = eval(
+        &mut cdp,
+        "[window.scrollY, window.innerWidth, window.innerHeight]",
+    );
+    assert_eq!(
+        scroll,
+        json!([0, VIEWPORT.0, VIEWPORT.1]),
+        "viewport as emulated"
+    );
+    let matrix = rect(&mut cdp, "table.matrix");
+    assert!(!matrix.is_null(), "the decision matrix exists");
+    let num = |v: &Value, k: &str| v[k].as_f64().unwrap();
+    assert!(
+        num(&matrix, "top") >= 0.0 && num(&matrix, "bottom") <= f64::from(VIEWPORT.1),
+        "the whole decision matrix is on the first screen: {matrix}"
+    );
+    assert!(
+        num(&matrix, "right") <= f64::from(VIEWPORT.0),
+        "no horizontal scrolling for the matrix: {matrix}"
+    );
+    let chart = rect(&mut cdp, "#first-chart svg");
+    assert!(!chart.is_null(), "the first chart is beside the summary");
+    assert!(
+        num(&chart, "top") + MIN_VISIBLE_CHART_PX <= f64::from(VIEWPORT.1)
+            && num(&chart, "width") > 300.0,
+        "the first chart starts on the first screen with at least {MIN_VISIBLE_CHART_PX} px visible: {chart}"
+    );
+
+    // Artifacts: the first screen and the full page.
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-browser");
+    std::fs::create_dir_all(&out).unwrap();
+    let shot = cdp.send(
+        "Page.captureScreenshot",
+        json!({"format": "png"}),
+        Some(&session),
+    );
+    let first = base64_decode(shot["data"].as_str().expect("screenshot data"));
+    assert!(first.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::write(out.join("first-screen.png"), &first).unwrap();
+    let size = eval(
+        &mut cdp,
+        "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]",
+    );
+    let (w, h) = (size[0].as_f64().unwrap(), size[1].as_f64().unwrap());
+    assert!(
+        h > f64::from(VIEWPORT.1),
+        "the report is longer than one screen"
+    );
+    let shot = cdp.send(
+        "Page.captureScreenshot",
+        json!({"format": "png", "captureBeyondViewport": true,
+               "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 1}}),
+        Some(&session),
+    );
+    let full = base64_decode(shot["data"].as_str().expect("screenshot data"));
+    assert!(
+        full.starts_with(b"\x89PNG") && full.len() > first.len(),
+        "a full-page PNG"
+    );
+    std::fs::write(out.join("full-page.png"), &full).unwrap();
+    eprintln!("screenshots: {}", out.display());
     // Charts have a real size once laid out (a broken SVG renders as 0×0).
     let widths = eval(
         &mut cdp,

@@ -81,7 +81,11 @@ fn has_every_section_and_inline_charts() {
     let r = fixture();
     let n = Charts::build(&r).charts.len();
     assert!(n >= 8, "fixture exercises every chart type, got {n}");
-    assert_eq!(h.matches("<svg ").count(), n, "one inline SVG per chart");
+    assert_eq!(
+        h.matches("<svg ").count(),
+        n + 1,
+        "one inline SVG per chart, plus the first chart again beside the summary"
+    );
     // Summary first.
     assert!(h.find("id=\"summary\"") < h.find("id=\"results\""));
     assert!(h.contains("Highest echo throughput, secondary: the maximum under"));
@@ -94,4 +98,43 @@ fn has_every_section_and_inline_charts() {
     assert!(h.contains("VIOLATED"));
     // Text from the results is escaped.
     assert!(h.contains("&lt;with promises&gt;"));
+}
+
+/// `runtime_in_label`: the implementation is shown with its runtime's major.minor everywhere a reader
+/// sees it (matrix, picks, tables, charts), while colours stay keyed by the name.
+#[test]
+fn runtime_in_label_names_the_runtime_everywhere() {
+    let mut r = fixture();
+    let go = r
+        .implementations
+        .iter_mut()
+        .find(|i| i.name == "go")
+        .unwrap();
+    go.runtime_in_label = true;
+    go.runtime_detail = Some("go1.26.8 linux/amd64".into());
+    let charts = Charts::build(&r);
+    let h = report::html::render(&r, &charts).unwrap();
+    let md = report::markdown::render(&r, &charts);
+    assert!(h.contains("go (go1.26)</th>"), "matrix row label");
+    assert!(md.contains("| go (go1.26) |"), "Markdown matrix row label");
+    assert!(
+        charts
+            .charts
+            .iter()
+            .any(|c| format!("{:?}", c.figure).contains("go (go1.26)")),
+        "chart legends and bar labels"
+    );
+    let plain = report::html::render(&fixture(), &Charts::build(&fixture())).unwrap();
+    assert!(!plain.contains("go (go1.26)"), "off by default");
+    // The colour does not change with the label.
+    let swatch = |html: &str| {
+        let at = html
+            .find("(go1.26)")
+            .or_else(|| html.find(">go</th>"))
+            .unwrap();
+        html[..at]
+            .rfind("background:")
+            .map(|i| html[i..i + 18].to_string())
+    };
+    assert_eq!(swatch(&h), swatch(&plain));
 }

@@ -43,30 +43,92 @@ fn csv_has_one_row_per_cell_and_metric() {
     let r = fixture("small.json");
     let csv = report::csv::render(&r);
     let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    // One column per parameter (sorted), a unit column.
     assert_eq!(
-        lines.next(),
-        Some("workload,implementation,params,status,metric,median,ci_low,ci_high,cv,n")
+        header,
+        [
+            "workload",
+            "implementation",
+            "status",
+            "capacity",
+            "connections",
+            "items",
+            "message_bytes",
+            "mode",
+            "pattern",
+            "primitive",
+            "rate_fraction",
+            "rate_msgs_per_s",
+            "runtime",
+            "sleep_ms",
+            "stages",
+            "tasks",
+            "variant",
+            "metric",
+            "unit",
+            "median",
+            "ci_low",
+            "ci_high",
+            "cv",
+            "n"
+        ]
     );
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert!(
-        rows.iter().all(|r| r.len() == 10),
+        rows.iter().all(|r| r.len() == header.len()),
         "no field needs quoting in the fixture"
     );
     // The timed-out cell is present once, with an empty metric.
-    let timeout: Vec<_> = rows.iter().filter(|r| r[3] == "timeout").collect();
+    let timeout: Vec<_> = rows
+        .iter()
+        .filter(|r| r[col("status")] == "timeout")
+        .collect();
     assert_eq!(timeout.len(), 1);
-    assert_eq!(timeout[0][4], "");
-    // Latency percentiles are flattened with dotted names; intervals come from the stats.
+    assert_eq!(timeout[0][col("metric")], "");
+    // Latency percentiles are flattened with dotted names; intervals come from the stats; units stated.
     let p99 = rows
         .iter()
         .find(|r| {
             r[0] == "echo"
                 && r[1] == "rust-tokio"
-                && r[2] == "connections=64;message_bytes=64;mode=closed"
-                && r[4] == "latency_ns.p99"
+                && r[col("connections")] == "64"
+                && r[col("message_bytes")] == "64"
+                && r[col("mode")] == "closed"
+                && r[col("rate_msgs_per_s")].is_empty()
+                && r[col("metric")] == "latency_ns.p99"
         })
         .expect("p99 row");
-    assert!(!p99[6].is_empty() && !p99[7].is_empty(), "{p99:?}");
+    assert!(
+        !p99[col("ci_low")].is_empty() && !p99[col("ci_high")].is_empty(),
+        "{p99:?}"
+    );
+    assert_eq!(p99[col("unit")], "ns");
+}
+
+#[test]
+fn csv_and_markdown_defuse_text_from_the_results() {
+    let mut r = fixture("small.json");
+    let c = r
+        .cells
+        .iter_mut()
+        .find(|c| c.status != asyncbench::results::CellStatus::Ok)
+        .unwrap();
+    c.reason = Some("=HYPERLINK(\"http://x\") | *bold* [link](y)\n# heading".into());
+    c.implementation = "@evil".into();
+    let csv = report::csv::render(&r);
+    assert!(csv.contains("'@evil"), "{csv}");
+    assert!(
+        !csv.lines()
+            .any(|l| l.starts_with('@') || l.starts_with('='))
+    );
+    let md = report::markdown::render(&r, &Charts::build(&r));
+    assert!(
+        md.contains("\\| \\*bold\\* \\[link\\](y) \\# heading"),
+        "escaped reason"
+    );
+    assert!(!md.contains("*bold*"));
 }
 
 #[test]

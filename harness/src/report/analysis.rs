@@ -4,8 +4,9 @@
 
 use super::format::{fmt_bytes, fmt_estimate, fmt_ratio, fmt_ratio_range, fmt_value};
 use super::metrics::{
-    Better, Estimate, MetricDef, describe_scenario, estimate, metric_def, metric_names, param_f64,
-    param_str, scenario_key,
+    Better, Estimate, MetricDef, OVERHEAD_MS, describe_report_scenario, describe_scenario,
+    estimate, is_relative_rate, metric_def, metric_names, param_f64, param_str,
+    report_scenario_key,
 };
 use super::palette::Palette;
 use crate::results::{Cell, CellStatus, ImplStatus, Results};
@@ -45,13 +46,13 @@ pub fn workloads(results: &Results) -> Vec<String> {
 pub fn scenarios<'a>(results: &'a Results, palette: &Palette, workload: &str) -> Vec<Scenario<'a>> {
     let mut out: Vec<Scenario<'a>> = Vec::new();
     for cell in results.cells.iter().filter(|c| c.workload == workload) {
-        let key = scenario_key(cell);
+        let key = report_scenario_key(cell);
         match out.iter_mut().find(|s| s.key == key) {
             Some(s) => s.cells.push(cell),
             None => out.push(Scenario {
                 key,
                 workload: workload.to_string(),
-                description: describe_scenario(cell),
+                description: describe_report_scenario(cell),
                 cells: vec![cell],
             }),
         }
@@ -95,6 +96,8 @@ pub struct RankEntry {
     pub ratio_hi: f64,
     /// The interval overlaps the best's: not distinguishable from the best with this data.
     pub tied_with_best: bool,
+    /// The load generator limited this cell: the server does at least this much (shown `≥`).
+    pub lower_bound: bool,
     /// For a reference implementation, what it stands for ("no spawning", "async vs threads").
     pub reference: Option<String>,
 }
@@ -143,6 +146,9 @@ pub fn rank(cells: &[&Cell], metric: &str, scenario: &str, palette: &Palette) ->
             ratio_lo: ratio(e.lo),
             ratio_hi: ratio(e.hi),
             tied_with_best: e.overlaps(&best),
+            lower_bound: def.better == Better::Higher
+                && def.name.starts_with("throughput")
+                && client_bound(c),
             reference: palette.reference(&c.implementation).map(str::to_string),
             estimate: e,
         }
@@ -157,19 +163,27 @@ pub fn rank(cells: &[&Cell], metric: &str, scenario: &str, palette: &Palette) ->
 }
 
 impl Ranking {
-    /// One line: "X 123k msg/s (1.00×), Y 0.93× [0.90–0.95], Z 0.71× [0.69–0.74] (+2 more)".
-    pub fn sentence(&self, top: usize) -> String {
+    /// One line: "X (123k msg/s), then Y 0.93× [0.90–0.95], Z 0.71× (+2 more); reference R: 64 B",
+    /// implementations under their display labels, client-bound values with `≥`.
+    pub fn sentence(&self, top: usize, palette: &Palette) -> String {
         let unit = self.metric.unit;
+        let ge = |e: &RankEntry| if e.lower_bound { "≥" } else { "" };
         let mut parts = Vec::new();
         for (i, e) in self.entries.iter().take(top).enumerate() {
             if i == 0 {
                 parts.push(format!(
-                    "{} ({}, 1.00×)",
-                    e.implementation,
+                    "{} ({}{})",
+                    palette.label(&e.implementation),
+                    ge(e),
                     fmt_value(unit, e.estimate.median)
                 ));
             } else {
-                let mut s = format!("{} {}", e.implementation, fmt_ratio(e.ratio));
+                let mut s = format!(
+                    "{} {}{}",
+                    palette.label(&e.implementation),
+                    ge(e),
+                    fmt_ratio(e.ratio)
+                );
                 if e.estimate.has_interval {
                     s.push_str(&format!(" [{}]", fmt_ratio_range(e.ratio_lo, e.ratio_hi)));
                 }
@@ -180,7 +194,11 @@ impl Ranking {
             }
         }
         let more = self.entries.len().saturating_sub(top);
-        let mut line = parts.join(", ");
+        let mut line = parts.remove(0);
+        if !parts.is_empty() {
+            line.push_str(", then ");
+            line.push_str(&parts.join(", "));
+        }
         if self.entries.len() == 1 {
             line.push_str(" — the only implementation measured");
         } else if more > 0 {
@@ -189,7 +207,7 @@ impl Ranking {
         for r in &self.references {
             line.push_str(&format!(
                 "; reference {} ({}): {}",
-                r.implementation,
+                palette.label(&r.implementation),
                 r.reference.as_deref().unwrap_or("reference"),
                 fmt_value(unit, r.estimate.median)
             ));
@@ -344,13 +362,118 @@ fn push_unranked(out: &mut Vec<Insight>, what: String, excluded: &[&Cell]) {
     });
 }
 
-/// The summary's plain-language findings, generated from the data.
+/// Whether the load generator, not the server, limited this cell (its throughput is a lower bound).
+pub fn client_bound(c: &Cell) -> bool {
+    c.findings.iter().any(|f| f.kind == "client_bottleneck")
+}
+
+/// The scenarios the summary and the decision matrix judge on, chosen once so both say the same thing.
+/// Each is a like-for-like comparison: every implementation under the same parameters and, for latency,
+/// the same absolute offered load. Echo choices live together here so a change to the echo suite only
+/// needs this function adapted.
+#[derive(Debug, Clone, Default)]
+pub struct Headlines<'a> {
+    /// Echo capacity at the latency objective (open loop, Poisson arrivals): the headline.
+    pub echo_capacity: Option<Scenario<'a>>,
+    /// Closed-loop echo nearest 64 connections × 64 B: throughput, CPU per message, start-up.
+    pub echo_closed: Option<Scenario<'a>>,
+    /// Open-loop echo at one absolute offered rate shared by every implementation (never a fraction of
+    /// each one's own maximum): the highest such rate nobody was over capacity at.
+    pub echo_open: Option<Scenario<'a>>,
+    /// Closed-loop echo with the most connections: server memory.
+    pub echo_memory: Option<Scenario<'a>>,
+    /// Fan-out at the largest task count, per variant (bare first).
+    pub fanout: Vec<Scenario<'a>>,
+    /// Stream, balanced pipeline nearest capacity 64.
+    pub stream: Option<Scenario<'a>>,
+}
+
+/// Chooses the [`Headlines`].
+pub fn headlines<'a>(results: &'a Results, palette: &Palette) -> Headlines<'a> {
+    let echo = scenarios(results, palette, "echo");
+    let echo_capacity = headline(
+        &echo,
+        "capacity_msgs_per_s",
+        |c| mode_is(c, "capacity"),
+        |_| 0.0,
+    )
+    .cloned();
+    let echo_closed = headline(
+        &echo,
+        "throughput_msgs_per_s",
+        |c| mode_is(c, "closed"),
+        |c| {
+            near(param_f64(c, "connections"), 64.0) * 10.0
+                + near(param_f64(c, "message_bytes"), 64.0)
+        },
+    )
+    .cloned();
+    let echo_open = headline(
+        &echo,
+        "latency_ns.p99",
+        |c| mode_is(c, "open") && !is_relative_rate(c) && param_f64(c, "rate_msgs_per_s").is_some(),
+        |c| {
+            // Prefer a load nobody is over capacity at, then the highest such load.
+            let over = c.findings.iter().any(|f| f.kind == "over_capacity");
+            param_f64(c, "rate_msgs_per_s").unwrap_or(0.0) - if over { 1e18 } else { 0.0 }
+        },
+    )
+    .cloned();
+    let echo_memory = headline(
+        &echo,
+        "peak_rss_bytes",
+        |c| mode_is(c, "closed"),
+        |c| {
+            param_f64(c, "connections").unwrap_or(0.0) * 1e3
+                + near(param_f64(c, "message_bytes"), 64.0)
+        },
+    )
+    .cloned();
+    let fan = scenarios(results, palette, "fanout");
+    let mut variants: Vec<Option<String>> = fan
+        .iter()
+        .map(|s| param_str(s.cells[0], "variant"))
+        .collect();
+    variants.sort();
+    variants.dedup();
+    let fanout = variants
+        .iter()
+        .filter_map(|v| {
+            headline(
+                &fan,
+                "bytes_per_task",
+                |c| &param_str(c, "variant") == v,
+                |c| param_f64(c, "tasks").unwrap_or(0.0),
+            )
+            .cloned()
+        })
+        .collect();
+    let st = scenarios(results, palette, "stream");
+    let stream = headline(
+        &st,
+        "throughput_items_per_s",
+        |c| param_str(c, "variant").as_deref() != Some("slow-consumer"),
+        |c| near(param_f64(c, "capacity"), 64.0),
+    )
+    .cloned();
+    Headlines {
+        echo_capacity,
+        echo_closed,
+        echo_open,
+        echo_memory,
+        fanout,
+        stream,
+    }
+}
+
+/// The summary's plain-language findings, generated from the data: one line per question, each a
+/// like-for-like comparison (see [`Headlines`]).
 pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     let mut out = Vec::new();
-    // Echo. The headline is the open loop at equal offered rates and the capacity at the latency
-    // objective; the closed loop is the maximum under this client engine. A cell the client limited
-    // (or that met the objective at every rate tried) is a bound, "≥ X", and never named the winner.
-    let echo = scenarios(results, palette, "echo");
+    let h = headlines(results, palette);
+    // Echo. The headline is the capacity at the latency objective and the open loop at equal offered
+    // rates; the closed loop is the maximum under this client engine. A cell the client limited (or
+    // that met the objective at every rate tried) is a bound, "≥ X", and never named the winner.
     // Results written before the epoll-loop engine name no engine (constant-rate open loop then).
     let engine = results.environment.client_engine.as_deref();
     let arrivals = if engine.is_some() {
@@ -358,13 +481,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     } else {
         ""
     };
-    let capacity = headline(
-        &echo,
-        "capacity_msgs_per_s",
-        |c| mode_is(c, "capacity"),
-        |_| 0.0,
-    );
-    if let Some(s) = capacity {
+    if let Some(s) = &h.echo_capacity {
         let (ranked, bounds) = split_bounds(&s.cells, |c| {
             c.metrics.get("capacity_is_lower_bound") == Some(1.0)
                 || has_finding(c, "client_bottleneck")
@@ -380,17 +497,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         );
         push_bounds(&mut out, "Echo capacity", &bounds, "capacity_msgs_per_s");
     }
-    let open_abs = headline(
-        &echo,
-        "latency_ns.p99",
-        |c| mode_is(c, "open") && !c.params.contains_key("rate_fraction"),
-        |c| {
-            // Prefer a load nobody is over capacity at, then the highest such load.
-            let over = c.findings.iter().any(|f| f.kind == "over_capacity");
-            param_f64(c, "rate_msgs_per_s").unwrap_or(0.0) - if over { 1e18 } else { 0.0 }
-        },
-    );
-    if let Some(s) = open_abs {
+    if let Some(s) = &h.echo_open {
         // Only cells whose latency is measurable and that kept up with the offered load compete.
         let (ranked, excluded) = split_bounds(&s.cells, |c| {
             has_finding(c, "over_capacity") || c.metrics.get("latency_measurable") == Some(0.0)
@@ -428,28 +535,19 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             &s.description,
         );
     }
-    let closed_tie = |c: &Cell| {
-        near(param_f64(c, "connections"), 64.0) * 10.0 + near(param_f64(c, "message_bytes"), 64.0)
-    };
-    let headline_closed = headline(
-        &echo,
-        "throughput_msgs_per_s",
-        |c| mode_is(c, "closed"),
-        closed_tie,
-    );
-    if let Some(h) = headline_closed {
-        let (ranked, bounds) = split_bounds(&h.cells, |c| has_finding(c, "client_bottleneck"));
+    if let Some(s) = &h.echo_closed {
+        let (ranked, bounds) = split_bounds(&s.cells, |c| has_finding(c, "client_bottleneck"));
         push_pick(
             &mut out,
             palette,
             format!(
                 "Highest echo throughput, secondary: the maximum under the {} client ({})",
                 engine.unwrap_or("harness's"),
-                h.description
+                s.description
             ),
             &ranked,
             "throughput_msgs_per_s",
-            &h.description,
+            &s.description,
         );
         push_bounds(
             &mut out,
@@ -458,16 +556,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             "throughput_msgs_per_s",
         );
     }
-    let most_conns = headline(
-        &echo,
-        "peak_rss_bytes",
-        |c| mode_is(c, "closed"),
-        |c| {
-            param_f64(c, "connections").unwrap_or(0.0) * 1e3
-                + near(param_f64(c, "message_bytes"), 64.0)
-        },
-    );
-    if let Some(s) = most_conns {
+    if let Some(s) = &h.echo_memory {
         push_pick(
             &mut out,
             palette,
@@ -477,88 +566,46 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             &s.description,
         );
     }
-    if let Some(h) = headline_closed {
+    for s in &h.fanout {
         push_pick(
             &mut out,
             palette,
-            "Fastest echo start-up (start to ready)".into(),
-            &h.cells,
-            "startup_ms",
-            &h.description,
-        );
-    }
-
-    // Fan-out: per variant, at the largest task count with the most implementations.
-    let fanout = scenarios(results, palette, "fanout");
-    let mut variants: Vec<Option<String>> = fanout
-        .iter()
-        .map(|s| param_str(s.cells[0], "variant"))
-        .collect();
-    variants.dedup();
-    variants.sort();
-    variants.dedup();
-    for v in &variants {
-        let big = headline(
-            &fanout,
+            format!("Smallest memory per task ({})", s.description),
+            &s.cells,
             "bytes_per_task",
-            |c| &param_str(c, "variant") == v,
-            |c| param_f64(c, "tasks").unwrap_or(0.0),
+            &s.description,
         );
-        if let Some(s) = big {
-            push_pick(
-                &mut out,
-                palette,
-                format!("Smallest memory per task ({})", s.description),
-                &s.cells,
-                "bytes_per_task",
-                &s.description,
-            );
-        }
     }
-    // Sleeps are sized per implementation in newer results: compare the time beyond them there.
-    let total = if fanout.iter().any(|s| {
-        s.cells
-            .iter()
-            .any(|c| estimate(c, "total_net_ms").is_some())
-    }) {
-        "total_net_ms"
-    } else {
-        "total_ms"
-    };
-    if let Some(v) = variants.first() {
-        let big = headline(
-            &fanout,
-            total,
-            |c| &param_str(c, "variant") == v,
-            |c| param_f64(c, "tasks").unwrap_or(0.0),
+    if let Some(s) = h.fanout.first() {
+        push_pick(
+            &mut out,
+            palette,
+            format!(
+                "Least time to spawn and finish all tasks, net of the sleep ({})",
+                s.description
+            ),
+            &s.cells,
+            OVERHEAD_MS,
+            &s.description,
         );
-        if let Some(s) = big {
-            push_pick(
-                &mut out,
-                palette,
-                format!("Fastest to spawn and finish all tasks ({})", s.description),
-                &s.cells,
-                total,
-                &s.description,
-            );
-        }
     }
-
-    // Stream.
-    let stream = scenarios(results, palette, "stream");
-    let balanced = headline(
-        &stream,
-        "throughput_items_per_s",
-        |c| param_str(c, "variant").as_deref() != Some("slow-consumer"),
-        |c| near(param_f64(c, "capacity"), 64.0),
-    );
-    if let Some(s) = balanced {
+    if let Some(s) = &h.stream {
         push_pick(
             &mut out,
             palette,
             format!("Highest stream throughput ({})", s.description),
             &s.cells,
             "throughput_items_per_s",
+            &s.description,
+        );
+    }
+    if let Some(s) = &h.echo_closed {
+        push_pick(
+            &mut out,
+            palette,
+            "Fastest start-up (start to ready)".into(),
+            &s.cells,
+            "startup_ms",
             &s.description,
         );
     }
@@ -576,12 +623,21 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
                 .filter(|v| !v.held)
                 .map(|v| v.implementation.as_str()),
         );
-        let held: Vec<&str> = held.into_iter().filter(|h| !violated.contains(h)).collect();
+        let held: Vec<String> = held
+            .into_iter()
+            .filter(|h| !violated.contains(h))
+            .map(|h| palette.label(h))
+            .collect();
+        let violated: Vec<String> = violated.iter().map(|h| palette.label(h)).collect();
         let mut text = String::new();
         if !held.is_empty() {
             text.push_str(&format!(
                 "held in every checked scenario by {}",
-                held.join(", ")
+                if violated.is_empty() {
+                    "every implementation checked".to_string()
+                } else {
+                    held.join(", ")
+                }
             ));
         }
         if !violated.is_empty() {
@@ -639,17 +695,32 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
 
     out.extend(super::cancel::insights(results, palette));
 
-    // Micro-benchmarks: the cheapest runtime per primitive.
-    for s in scenarios(results, palette, "micro") {
-        let what = format!("Cheapest {}", s.description);
-        push_pick(
-            &mut out,
-            palette,
-            what,
-            &s.cells,
-            "median_ns",
-            &s.description.clone(),
-        );
+    // Micro-benchmarks: one line, how often each runtime is the cheapest (details in their table).
+    let micro = scenarios(results, palette, "micro");
+    let mut wins: Vec<(String, usize)> = Vec::new();
+    let mut ranked = 0;
+    for s in &micro {
+        if let Some(r) = rank(&s.cells, "median_ns", &s.description, palette)
+            && r.entries.len() > 1
+        {
+            ranked += 1;
+            let best = &r.entries[0].implementation;
+            match wins.iter_mut().find(|(n, _)| n == best) {
+                Some(w) => w.1 += 1,
+                None => wins.push((best.clone(), 1)),
+            }
+        }
+    }
+    if ranked > 0 {
+        wins.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let parts: Vec<String> = wins
+            .iter()
+            .map(|(n, k)| format!("{} on {k}", palette.label(n)))
+            .collect();
+        out.push(Insight::Statement {
+            what: format!("Cheapest runtime primitive ({ranked} micro-benchmarks)"),
+            text: format!("{}; per primitive in Micro-benchmarks", parts.join(", ")),
+        });
     }
     out
 }
@@ -714,8 +785,10 @@ pub struct TableRow {
     pub status: CellStatus,
     pub reason: Option<String>,
     pub values: Vec<Option<Estimate>>,
-    /// Finding kinds attached to the cell.
+    /// Finding kinds attached to the cell (descriptions excluded: see `detail`).
     pub flags: Vec<String>,
+    /// What the cell is, when the runner described it (future-size catalogue entries).
+    pub detail: Option<String>,
 }
 
 fn columns_for(workload: &str, cells: &[&Cell]) -> Vec<String> {
@@ -732,23 +805,16 @@ fn columns_for(workload: &str, cells: &[&Cell]) -> Vec<String> {
             "startup_ms",
             "errors",
         ],
-        // Older results slept the same for everyone: their raw times compare as they are.
-        "fanout" if !cells.iter().any(|c| estimate(c, "total_net_ms").is_some()) => &[
-            "peak_rss_bytes",
-            "bytes_per_task",
-            "spawn_ms",
-            "total_ms",
-            "wall_ms",
-            "cpu_user_s",
-            "cpu_sys_s",
-            "future_bytes",
-        ],
+        // Spawn-to-done net of the sleep (recorded in newer results, derived for older ones).
         "fanout" => &[
             "peak_rss_bytes",
             "bytes_per_task",
             "spawn_ms",
-            "total_net_ms",
+            OVERHEAD_MS,
             "wall_net_ms",
+            // Older results (one sleep for everyone) only have the raw wall time; dropped below when
+            // the net one exists.
+            "wall_ms",
             "sleep_ms",
             "cpu_user_s",
             "cpu_sys_s",
@@ -791,9 +857,10 @@ fn columns_for(workload: &str, cells: &[&Cell]) -> Vec<String> {
         all.dedup();
         return all;
     }
+    let superseded = |m: &str| m == "wall_ms" && present("wall_net_ms");
     preferred
         .iter()
-        .filter(|m| present(m))
+        .filter(|m| present(m) && !superseded(m))
         .map(|m| m.to_string())
         .collect()
 }
@@ -805,12 +872,28 @@ fn row(cell: &Cell, labels: Vec<String>, columns: &[MetricDef]) -> TableRow {
         status: cell.status,
         reason: cell.reason.clone(),
         values: columns.iter().map(|m| estimate(cell, m.name)).collect(),
-        flags: cell.findings.iter().map(|f| f.kind.clone()).collect(),
+        flags: cell
+            .findings
+            .iter()
+            .filter(|f| !is_informational(&f.kind))
+            .map(|f| f.kind.clone())
+            .collect(),
+        detail: cell
+            .findings
+            .iter()
+            .find(|f| f.kind == "description")
+            .map(|f| f.message.clone()),
     }
 }
 
+/// Finding kinds that describe rather than warn: the future-size catalogue's descriptions, backpressure
+/// verdicts that held, and the futures' threshold flags (reported in the summary on their own).
+pub fn is_informational(kind: &str) -> bool {
+    kind == "description" || kind == "backpressure_ok" || kind.starts_with("above_")
+}
+
 /// Computes a row's label cells from its cell.
-type RowLabels = fn(&Cell) -> Vec<String>;
+type RowLabels = fn(&Cell, &Palette) -> Vec<String>;
 
 /// The detail tables of every workload: one per scenario, except the catalogue-like workloads (futures,
 /// micro) which get one table with a row per cell.
@@ -825,17 +908,17 @@ pub fn tables(results: &Results, palette: &Palette) -> Vec<Table> {
                 .map(|m| metric_def(m))
                 .collect();
             let (headers, label): (Vec<String>, RowLabels) = if w == "futures" {
-                (vec!["pattern".into(), "runtime".into()], |c| {
+                (vec!["pattern".into(), "runtime".into()], |c, _| {
                     vec![
                         param_str(c, "pattern").unwrap_or_default(),
                         param_str(c, "runtime").unwrap_or_default(),
                     ]
                 })
             } else {
-                (vec!["primitive".into(), "runtime".into()], |c| {
+                (vec!["primitive".into(), "runtime".into()], |c, p| {
                     vec![
                         param_str(c, "primitive").unwrap_or_default(),
-                        c.implementation.clone(),
+                        p.label(&c.implementation),
                     ]
                 })
             };
@@ -844,7 +927,10 @@ pub fn tables(results: &Results, palette: &Palette) -> Vec<Table> {
                 // The workload heading already says what the table is.
                 title: String::new(),
                 label_headers: headers,
-                rows: cells.iter().map(|c| row(c, label(c), &columns)).collect(),
+                rows: cells
+                    .iter()
+                    .map(|c| row(c, label(c, palette), &columns))
+                    .collect(),
                 columns,
             });
             continue;
@@ -861,7 +947,7 @@ pub fn tables(results: &Results, palette: &Palette) -> Vec<Table> {
                 rows: s
                     .cells
                     .iter()
-                    .map(|c| row(c, vec![c.implementation.clone()], &columns))
+                    .map(|c| row(c, vec![palette.label(&c.implementation)], &columns))
                     .collect(),
                 columns,
             });
@@ -920,7 +1006,7 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
         };
         out.push(Warning {
             kind: kind.into(),
-            subject: i.name.clone(),
+            subject: palette.label(&i.name),
             message: i
                 .reason
                 .clone()
@@ -930,7 +1016,12 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
     for w in workloads(results) {
         for s in scenarios(results, palette, &w) {
             for c in &s.cells {
-                let subject = format!("{} {} ({})", c.workload, c.implementation, s.description);
+                let subject = format!(
+                    "{} {} ({})",
+                    c.workload,
+                    palette.label(&c.implementation),
+                    s.description
+                );
                 if c.status != CellStatus::Ok {
                     out.push(Warning {
                         kind: format!("cell_{}", status_text(c.status)),
@@ -942,10 +1033,9 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
                     });
                 }
                 for f in &c.findings {
-                    if f.kind == "backpressure_ok"
-                        || f.kind == "backpressure_violation"
-                        || f.kind.starts_with("above_")
-                    {
+                    // Informational findings are not warnings (the future-size catalogue describes
+                    // every entry in a finding); violations are reported in their own table.
+                    if is_informational(&f.kind) || f.kind == "backpressure_violation" {
                         continue;
                     }
                     out.push(Warning {
@@ -1085,9 +1175,9 @@ mod tests {
         assert!(!r.entries[2].tied_with_best);
         assert!((r.entries[2].ratio - 10.4).abs() < 1e-9);
         assert!((r.entries[2].ratio_lo - 2590.0 / 250.0).abs() < 1e-9);
-        let s = r.sentence(2);
+        let s = r.sentence(2, &palette);
         assert!(
-            s.starts_with("rust-tokio (250 B, 1.00×), node 1.02× [1.00–1.04] (tied) (+1 more)"),
+            s.starts_with("rust-tokio (250 B), then node 1.02× [1.00–1.04] (tied) (+1 more)"),
             "{s}"
         );
         assert!(
@@ -1122,7 +1212,7 @@ mod tests {
             Some("async vs threads")
         );
         assert!(r.entries.iter().all(|e| e.reference.is_none()));
-        let s = r.sentence(3);
+        let s = r.sentence(3, &palette);
         assert!(
             s.ends_with("; reference rust-threads (async vs threads): 900 ms"),
             "{s}"

@@ -154,6 +154,7 @@ pub fn lost_items_table(results: &Results, palette: &Palette) -> Option<Table> {
             reason: c.reason.clone(),
             values: columns.iter().map(|m| estimate(c, m.name)).collect(),
             flags: c.findings.iter().map(|f| f.kind.clone()).collect(),
+            detail: None,
         })
         .collect();
     Some(Table {

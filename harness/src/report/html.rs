@@ -5,8 +5,10 @@ use super::analysis::{
     Insight, Ranking, Table, backpressure, impl_status_text, insights, status_text, tables,
     warnings, workload_title, workloads,
 };
+use super::caveats::{Caveat, caveats};
 use super::format::{fmt_range, fmt_ratio, fmt_ratio_range, fmt_value};
-use super::markdown::{HOW_TO_READ, environment_rows, machine_line};
+use super::markdown::{HOW_TO_READ, environment_rows, header_lines};
+use super::matrix::{Matrix, matrix, shade_rgb};
 use super::metrics::{Better, NOISY_CV};
 use super::palette::Palette;
 use super::{Artifact, Charts, Report};
@@ -46,13 +48,14 @@ const CSS: &str = r#"
 :root { --fg: #1d2125; --muted: #5f6b76; --line: #d8dee4; --bg-alt: #f6f8fa; --warn: #9a6700; --bad: #b42318; --good: #1a7f37; }
 * { box-sizing: border-box; }
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", "Liberation Sans", sans-serif;
-       color: var(--fg); margin: 0 auto; max-width: 1180px; padding: 1.5rem 1.5rem 4rem; line-height: 1.45; }
-h1 { margin: 0 0 .25rem; font-size: 1.8rem; }
+       color: var(--fg); margin: 0 auto; max-width: 1280px; padding: .8rem 1.5rem 4rem; line-height: 1.4; }
+h1 { margin: 0 0 .15rem; font-size: 1.45rem; }
+h1 .muted { font-weight: 400; }
 h2 { margin-top: 2.5rem; padding-bottom: .3rem; border-bottom: 2px solid var(--line); }
 h3 { margin-top: 1.8rem; }
 h4 { margin: 1.4rem 0 .4rem; }
 .meta { color: var(--muted); margin: 0; }
-nav { margin: 1rem 0; padding: .6rem .9rem; background: var(--bg-alt); border-radius: 6px; font-size: .95rem; }
+nav { margin: .5rem 0; padding: .35rem .9rem; background: var(--bg-alt); border-radius: 6px; font-size: .95rem; }
 nav a { margin-right: 1rem; color: #0b5cad; text-decoration: none; }
 nav a:hover { text-decoration: underline; }
 .banner { border-left: 4px solid var(--warn); background: #fff8e6; padding: .6rem .9rem; margin: 1rem 0; }
@@ -81,6 +84,26 @@ svg text { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; }
 pre { background: var(--bg-alt); padding: .8rem; border-radius: 6px; overflow-x: auto; font-size: .85rem; }
 .notes { white-space: pre-wrap; }
 details { margin: .5rem 0 1rem; }
+details.inline { display: inline; margin: 0; }
+details.inline summary { display: inline; cursor: pointer; color: #0b5cad; }
+details.inline[open] { display: block; }
+summary { cursor: pointer; }
+#summary h2, #picks h2 { margin: .6rem 0 .3rem; font-size: 1.15rem; border: 0; padding: 0; }
+table.matrix { font-size: .86rem; margin: 0; }
+table.matrix th, table.matrix td { padding: .18rem .5rem; }
+table.matrix thead th { vertical-align: bottom; }
+table.matrix th .sub { display: block; font-weight: 400; color: var(--muted); font-size: .72rem; }
+table.matrix tbody th { background: none; white-space: nowrap; }
+table.matrix tr.ref th, table.matrix tr.ref td { color: var(--muted); font-style: italic; }
+.rank { color: var(--muted); font-size: .75rem; margin-left: .15rem; }
+.tag { font-size: .7rem; font-style: normal; border: 1px solid var(--line); border-radius: 3px; padding: 0 .25rem; }
+.legend { color: var(--muted); font-size: .8rem; margin: .25rem 0 .4rem; }
+.chip { display: inline-block; width: .9rem; height: .7rem; vertical-align: -1px; border: 1px solid var(--line); }
+.first { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); column-gap: 1.5rem; align-items: start; }
+@media (max-width: 1000px) { .first { grid-template-columns: 1fr; } }
+.first-chart { margin: .6rem 0 0; }
+ul.caveats, ul.picks { padding-left: 1.1rem; margin: .2rem 0; font-size: .88rem; }
+ul.caveats li, ul.picks li { margin: .15rem 0; }
 "#;
 
 /// The page.
@@ -88,6 +111,8 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
     let palette = Palette::new(results);
     let env = &results.environment;
     let warns = warnings(results, &palette);
+    let mx = matrix(results, &palette);
+    let cavs = caveats(results, &palette, &warns, &mx);
     let mut h = String::new();
     let _ = write!(
         h,
@@ -96,42 +121,47 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
          <title>asyncbench report — {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
         esc(&results.run_id)
     );
-    let _ = writeln!(h, "<header>\n<h1>asyncbench report</h1>");
-    let mut run = format!(
-        "Run <code>{}</code>, started {}",
-        esc(&results.run_id),
-        esc(&env.started_at)
-    );
-    if let Some(f) = &env.finished_at {
-        let _ = write!(run, ", finished {}", esc(f));
-    }
+    let head = header_lines(results);
     let _ = writeln!(
         h,
-        "<p class=\"meta\">{run}.<br>{}.</p>\n</header>",
-        esc(&machine_line(results))
+        "<header>\n<h1>asyncbench report <span class=\"muted\">— {}</span></h1>\n<p class=\"meta\">{}<br>{}</p>\n</header>",
+        esc(&head.title),
+        esc(&head.what),
+        esc(&head.when)
     );
     let _ = writeln!(
         h,
-        "<nav><a href=\"#summary\">Summary</a><a href=\"#results\">Results</a><a href=\"#charts\">Charts</a>\
-         <a href=\"#environment\">Environment</a><a href=\"#implementations\">Implementations</a>\
+        "<nav><a href=\"#summary\">Decision matrix</a><a href=\"#picks\">What to pick</a><a href=\"#results\">Results</a>\
+         <a href=\"#charts\">Charts</a><a href=\"#environment\">Environment</a><a href=\"#implementations\">Implementations</a>\
          <a href=\"#findings\">Findings</a><a href=\"#notes\">Notes</a></nav>"
     );
-    if !warns.is_empty() {
+
+    // Decision matrix.
+    let _ = writeln!(h, "<section id=\"summary\">");
+    if mx.rows.is_empty() {
         let _ = writeln!(
             h,
-            "<p class=\"banner\"><strong>{} warning{}</strong> — read <a href=\"#findings\">Findings and warnings</a> \
-             before trusting a number.</p>",
-            warns.len(),
-            if warns.len() == 1 { "" } else { "s" }
+            "<h2>Decision matrix</h2>\n<p>No completed measurements to compare.</p>"
         );
+    } else {
+        matrix_table(&mut h, &mx, &palette);
     }
+    let _ = writeln!(h, "</section>");
 
-    // Summary.
-    let _ = writeln!(
-        h,
-        "<section id=\"summary\">\n<h2>Summary: what to pick for what</h2>"
-    );
+    // Caveats and picks beside the first chart.
     let ins = insights(results, &palette);
+    let _ = writeln!(h, "<div class=\"first\">\n<section id=\"picks\">");
+    if !cavs.is_empty() {
+        let _ = writeln!(
+            h,
+            "<h2>Before you trust a number</h2>\n<ul class=\"caveats\">"
+        );
+        for c in &cavs {
+            caveat_item(&mut h, c);
+        }
+        let _ = writeln!(h, "</ul>");
+    }
+    let _ = writeln!(h, "<h2>What to pick for what</h2>");
     if ins.is_empty() {
         let _ = writeln!(h, "<p>No completed measurements to summarise.</p>");
     } else {
@@ -143,7 +173,7 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
                         h,
                         "<li><strong>{}:</strong> {}</li>",
                         esc(what),
-                        esc(&ranking.sentence(3))
+                        esc(&ranking.sentence(2, &palette))
                     );
                 }
                 Insight::Statement { what, text } => {
@@ -153,17 +183,34 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
         }
         let _ = writeln!(h, "</ul>");
     }
-    let _ = writeln!(h, "<p class=\"howto\">{}</p>", md_inline(HOW_TO_READ));
-    let _ = writeln!(h, "<div class=\"rankings\">");
-    for i in &ins {
-        if let Insight::Pick { what, ranking } = i
-            && ranking.entries.len() > 1
-        {
-            ranking_table(&mut h, what, ranking, &palette);
-        }
+    let _ = writeln!(h, "</section>");
+    if let Some(c) = charts.charts.first() {
+        let svg = inline_svg(&c.svg()?, &c.title);
+        let _ = writeln!(
+            h,
+            "<figure id=\"first-chart\" class=\"first-chart\">\n{svg}\n<figcaption>{} <a href=\"#charts\">All charts</a></figcaption>\n</figure>",
+            esc(&c.caption)
+        );
     }
     let _ = writeln!(h, "</div>");
-    let _ = writeln!(h, "</section>");
+    let _ = writeln!(h, "<p class=\"howto\">{}</p>", md_inline(HOW_TO_READ));
+    let picks: Vec<_> = ins
+        .iter()
+        .filter_map(|i| match i {
+            Insight::Pick { what, ranking } if ranking.entries.len() > 1 => Some((what, ranking)),
+            _ => None,
+        })
+        .collect();
+    if !picks.is_empty() {
+        let _ = writeln!(
+            h,
+            "<details class=\"rankings-all\"><summary>Rankings behind each pick, with ratios and intervals</summary>\n<div class=\"rankings\">"
+        );
+        for (what, ranking) in picks {
+            ranking_table(&mut h, what, ranking, &palette);
+        }
+        let _ = writeln!(h, "</div>\n</details>");
+    }
 
     // Detail tables.
     let _ = writeln!(h, "<section id=\"results\">\n<h2>Results by workload</h2>");
@@ -286,7 +333,7 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
             "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{status}</td>\
              <td>{}</td><td>{}</td></tr>",
             swatch(&palette, &i.name),
-            esc(&i.name),
+            esc(&palette.label(&i.name)),
             esc(&i.language),
             esc(&i.runtime),
             esc(i.runtime_detail.as_deref().unwrap_or("")),
@@ -320,7 +367,7 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
                 h,
                 "<tr><td>{}{}</td><td>{}</td><td>{verdict}</td><td>{}</td></tr>",
                 swatch(&palette, &v.implementation),
-                esc(&v.implementation),
+                esc(&palette.label(&v.implementation)),
                 esc(&v.scenario),
                 esc(&v.message)
             );
@@ -337,7 +384,8 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
     } else {
         let _ = writeln!(
             h,
-            "<h3>Warnings</h3>\n<table>\n<tr><th>kind</th><th>subject</th><th>message</th></tr>"
+            "<details><summary>All {} findings and warnings</summary>\n<table>\n<tr><th>kind</th><th>subject</th><th>message</th></tr>",
+            warns.len()
         );
         for w in &warns {
             let _ = writeln!(
@@ -348,7 +396,7 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
                 esc(&w.message)
             );
         }
-        let _ = writeln!(h, "</table>");
+        let _ = writeln!(h, "</table>\n</details>");
     }
     let _ = writeln!(h, "</section>");
 
@@ -367,12 +415,145 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
             h,
             "<h3>{}{}</h3>\n<p class=\"notes\">{}</p>",
             swatch(&palette, &i.name),
-            esc(&i.name),
+            esc(&palette.label(&i.name)),
             esc(i.notes.trim())
         );
     }
     let _ = writeln!(h, "</section>\n</body>\n</html>");
     Ok(h)
+}
+
+/// The decision matrix: value, rank and a best-to-worst shade per cell.
+fn matrix_table(h: &mut String, mx: &Matrix, palette: &Palette) {
+    let _ = writeln!(
+        h,
+        "<h2>Decision matrix</h2>\n<div class=\"scroll\"><table class=\"matrix\">\n<thead><tr><th>implementation</th>"
+    );
+    for c in &mx.columns {
+        let _ = write!(
+            h,
+            "<th class=\"num\" title=\"{}; {}\">{}<span class=\"sub\">{}</span></th>",
+            esc(&c.scenario),
+            c.direction(),
+            esc(&c.title),
+            esc(match c.metric.better {
+                Better::Higher => "↑ higher is better",
+                _ => "↓ lower is better",
+            })
+        );
+    }
+    let _ = writeln!(h, "</tr></thead>\n<tbody>");
+    for r in &mx.rows {
+        let class = if r.reference { " class=\"ref\"" } else { "" };
+        let name = if r.reference {
+            format!(
+                "{} <span class=\"tag\" title=\"{}\">reference</span>",
+                esc(&palette.label(&r.implementation)),
+                esc(palette.reference(&r.implementation).unwrap_or(""))
+            )
+        } else {
+            esc(&palette.label(&r.implementation))
+        };
+        let _ = write!(
+            h,
+            "<tr{class}><th scope=\"row\">{}{name}</th>",
+            swatch(palette, &r.implementation)
+        );
+        for (i, c) in r.cells.iter().enumerate() {
+            let unit = mx.columns[i].metric.unit;
+            match c {
+                None => {
+                    let _ = write!(h, "<td class=\"num muted\">–</td>");
+                }
+                Some(c) => {
+                    let (rr, gg, bb) = shade_rgb(c.shade);
+                    let style = if r.reference {
+                        String::new()
+                    } else {
+                        format!(" style=\"background:#{rr:02x}{gg:02x}{bb:02x}\"")
+                    };
+                    let rank = match c.rank {
+                        Some(k) if c.tied_with_best => format!(
+                            "<span class=\"rank\" title=\"interval overlaps #1's: tied with the best\">#{k}≈</span>"
+                        ),
+                        Some(k) => format!("<span class=\"rank\">#{k}</span>"),
+                        None => "<span class=\"rank\">ref</span>".into(),
+                    };
+                    let noisy = if c.estimate.noisy() {
+                        format!(
+                            "<span class=\"noisy\" title=\"coefficient of variation {:.0}%\">⚠</span>",
+                            c.estimate.cv.unwrap_or(0.0) * 100.0
+                        )
+                    } else {
+                        String::new()
+                    };
+                    let ge = if c.lower_bound {
+                        "<span title=\"client-bound: the server does at least this\">≥</span>"
+                    } else {
+                        ""
+                    };
+                    let _ = write!(
+                        h,
+                        "<td class=\"num\"{style}>{ge}{}{noisy} {rank}</td>",
+                        esc(&fmt_value(unit, c.estimate.median))
+                    );
+                }
+            }
+        }
+        let _ = writeln!(h, "</tr>");
+    }
+    let _ = writeln!(h, "</tbody>\n</table></div>");
+    let scen: Vec<String> = {
+        let mut v: Vec<String> = Vec::new();
+        for c in &mx.columns {
+            let line = format!("{} — {}", c.title, c.scenario);
+            if !v.contains(&line) {
+                v.push(line);
+            }
+        }
+        v
+    };
+    let _ = writeln!(
+        h,
+        "<div class=\"legend\">#1 = best in its column (≈: interval overlaps #1's); shading runs from best \
+         <span class=\"chip\" style=\"background:#92c5de\"></span> to worst <span class=\"chip\" style=\"background:#f4a582\"></span> \
+         on a log scale; ≥ = client-bound lower bound; reference rows are shown, not ranked. \
+         <details class=\"inline\"><summary>Scenarios</summary>{}</details></div>",
+        scen.iter().map(|l| esc(l)).collect::<Vec<_>>().join("<br>")
+    );
+}
+
+/// One caveat: its meaning, count, and the affected cells (folded when long).
+fn caveat_item(h: &mut String, c: &Caveat) {
+    let affected = c.affected.join("; ");
+    let count = format!(
+        "{} {}",
+        c.count,
+        match c.kind.as_str() {
+            "not_run" => "implementations",
+            "busy_machine" | "dirty_tree" => "run",
+            _ if c.count == 1 => "cell",
+            _ => "cells",
+        }
+    );
+    let _ = write!(
+        h,
+        "<li class=\"caveat\"><strong><code>{}</code> ({count}):</strong> {}",
+        esc(&c.kind),
+        esc(&c.text)
+    );
+    if affected.chars().count() <= 110 {
+        let _ = writeln!(h, " — {}.</li>", esc(&affected));
+    } else {
+        let _ = writeln!(
+            h,
+            " <details class=\"inline\"><summary>which</summary><ul>{}</ul></details></li>",
+            c.affected
+                .iter()
+                .map(|a| format!("<li>{}</li>", esc(a)))
+                .collect::<String>()
+        );
+    }
 }
 
 /// The shared how-to-read text, with Markdown code spans turned into `<code>`.
@@ -461,11 +642,11 @@ fn ranking_table(h: &mut String, what: &str, r: &Ranking, palette: &Palette) {
         let name = if reference {
             format!(
                 "{} <span class=\"muted\">(reference, {})</span>",
-                esc(&e.implementation),
+                esc(&palette.label(&e.implementation)),
                 esc(e.reference.as_deref().unwrap_or("not ranked"))
             )
         } else {
-            esc(&e.implementation)
+            esc(&palette.label(&e.implementation))
         };
         let _ = writeln!(
             h,

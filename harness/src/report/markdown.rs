@@ -4,8 +4,10 @@ use super::analysis::{
     Insight, Ranking, Table, Warning, backpressure, impl_status_text, insights, status_text,
     tables, warnings, workload_title, workloads,
 };
+use super::caveats::caveats;
 use super::format::{fmt_bytes, fmt_estimate, fmt_ratio, fmt_ratio_range, fmt_value};
-use super::metrics::NOISY_CV;
+use super::matrix::{Matrix, matrix};
+use super::metrics::{Better, NOISY_CV};
 use super::palette::Palette;
 use super::{Artifact, Charts, Report};
 use crate::results::{CellStatus, Results};
@@ -31,14 +33,43 @@ impl Report for Markdown {
     }
 }
 
-/// Escapes text for a Markdown table cell or paragraph.
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace("\r\n", " ")
-        .replace(['\n', '\r'], " ")
+/// Escapes text from the results for a Markdown table cell or paragraph: table pipes, HTML, emphasis,
+/// links, code spans and line breaks, so a name or reason can never change the document's structure.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '\\' | '|' | '*' | '_' | '`' | '[' | ']' | '#' | '~' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\r' => {
+                if chars.peek() != Some(&'\n') {
+                    out.push(' ');
+                }
+            }
+            '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text from the results as an inline code span: backticks and line breaks cannot end it early.
+pub fn code(s: &str) -> String {
+    let t: String = s
+        .chars()
+        .map(|c| match c {
+            '`' => '\'',
+            '\n' | '\r' | '|' => ' ',
+            c => c,
+        })
+        .collect();
+    format!("`{t}`")
 }
 
 /// The Markdown text (without the chart images).
@@ -49,28 +80,39 @@ pub fn render(results: &Results, charts: &Charts) -> String {
     let warns = warnings(results, &palette);
 
     // Header.
-    let _ = writeln!(md, "# asyncbench report\n");
-    let mut run = format!(
-        "Run `{}`, started {}",
-        esc(&results.run_id),
-        esc(&env.started_at)
-    );
-    if let Some(f) = &env.finished_at {
-        let _ = write!(run, ", finished {}", esc(f));
+    let head = header_lines(results);
+    let _ = writeln!(md, "# asyncbench report — {}\n", esc(&head.title));
+    let _ = writeln!(md, "{}  ", esc(&head.what));
+    let _ = writeln!(md, "{}\n", esc(&head.when));
+
+    // Decision matrix.
+    let mx = matrix(results, &palette);
+    let _ = writeln!(md, "## Decision matrix\n");
+    if mx.rows.is_empty() {
+        let _ = writeln!(md, "No completed measurements to compare.\n");
+    } else {
+        matrix_table(&mut md, &mx, &palette);
     }
-    let _ = writeln!(md, "{run}.  ");
-    let _ = writeln!(md, "{}.\n", esc(&machine_line(results)));
-    if !warns.is_empty() {
-        let _ = writeln!(
-            md,
-            "> **{} warning{}** — read [Findings and warnings](#findings-and-warnings) before trusting a number.\n",
-            warns.len(),
-            if warns.len() == 1 { "" } else { "s" }
-        );
+
+    // Caveats.
+    let cavs = caveats(results, &palette, &warns, &mx);
+    if !cavs.is_empty() {
+        let _ = writeln!(md, "### Before you trust a number\n");
+        for c in &cavs {
+            let _ = writeln!(
+                md,
+                "- **{} ({}):** {} — {}.",
+                code(&c.kind),
+                c.count,
+                esc(&c.text),
+                esc(&c.affected.join("; "))
+            );
+        }
+        let _ = writeln!(md);
     }
 
     // Summary.
-    let _ = writeln!(md, "## Summary: what to pick for what\n");
+    let _ = writeln!(md, "## What to pick for what\n");
     let ins = insights(results, &palette);
     if ins.is_empty() {
         let _ = writeln!(md, "No completed measurements to summarise.\n");
@@ -78,7 +120,12 @@ pub fn render(results: &Results, charts: &Charts) -> String {
     for i in &ins {
         match i {
             Insight::Pick { what, ranking } => {
-                let _ = writeln!(md, "- **{}:** {}", esc(what), esc(&ranking.sentence(3)));
+                let _ = writeln!(
+                    md,
+                    "- **{}:** {}",
+                    esc(what),
+                    esc(&ranking.sentence(2, &palette))
+                );
             }
             Insight::Statement { what, text } => {
                 let _ = writeln!(md, "- **{}:** {}", esc(what), esc(text));
@@ -95,10 +142,14 @@ pub fn render(results: &Results, charts: &Charts) -> String {
         })
         .collect();
     if !picks.is_empty() {
-        let _ = writeln!(md, "### Rankings\n");
+        let _ = writeln!(
+            md,
+            "<details><summary>Rankings behind each pick, with ratios and intervals</summary>\n"
+        );
         for (what, r) in picks {
-            ranking_table(&mut md, what, r);
+            ranking_table(&mut md, what, r, &palette);
         }
+        let _ = writeln!(md, "</details>\n");
     }
 
     // Detail tables.
@@ -167,7 +218,7 @@ pub fn render(results: &Results, charts: &Charts) -> String {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} |",
-            esc(&i.name),
+            esc(&palette.label(&i.name)),
             esc(&i.language),
             esc(&i.runtime),
             esc(i.runtime_detail.as_deref().unwrap_or("")),
@@ -197,7 +248,12 @@ pub fn render(results: &Results, charts: &Charts) -> String {
                     }
                 })
                 .collect();
-            let _ = writeln!(md, "- **{}**: {}", esc(&i.name), esc(&parts.join("; ")));
+            let _ = writeln!(
+                md,
+                "- **{}**: {}",
+                esc(&palette.label(&i.name)),
+                esc(&parts.join("; "))
+            );
         }
         let _ = writeln!(md);
     }
@@ -209,8 +265,17 @@ pub fn render(results: &Results, charts: &Charts) -> String {
     if !with_env.is_empty() {
         let _ = writeln!(md, "Environment set by the manifest:\n");
         for i in with_env {
-            let kv: Vec<String> = i.env.iter().map(|(k, v)| format!("`{k}={v}`")).collect();
-            let _ = writeln!(md, "- **{}**: {}", esc(&i.name), kv.join(", "));
+            let kv: Vec<String> = i
+                .env
+                .iter()
+                .map(|(k, v)| code(&format!("{k}={v}")))
+                .collect();
+            let _ = writeln!(
+                md,
+                "- **{}**: {}",
+                esc(&palette.label(&i.name)),
+                kv.join(", ")
+            );
         }
         let _ = writeln!(md);
     }
@@ -229,7 +294,7 @@ pub fn render(results: &Results, charts: &Charts) -> String {
             let _ = writeln!(
                 md,
                 "| {} | {} | {verdict} | {} |",
-                esc(&v.implementation),
+                esc(&palette.label(&v.implementation)),
                 esc(&v.scenario),
                 esc(&v.message)
             );
@@ -243,8 +308,13 @@ pub fn render(results: &Results, charts: &Charts) -> String {
             NOISY_CV * 100.0
         );
     } else {
-        let _ = writeln!(md, "### Warnings\n");
+        let _ = writeln!(
+            md,
+            "<details><summary>All {} findings and warnings</summary>\n",
+            warns.len()
+        );
         warnings_table(&mut md, &warns);
+        let _ = writeln!(md, "</details>\n");
     }
 
     // Notes.
@@ -256,7 +326,7 @@ pub fn render(results: &Results, charts: &Charts) -> String {
     if !noted.is_empty() {
         let _ = writeln!(md, "## Implementation notes\n");
         for i in noted {
-            let _ = writeln!(md, "### {}\n", esc(&i.name));
+            let _ = writeln!(md, "### {}\n", esc(&palette.label(&i.name)));
             for para in i.notes.trim().split("\n\n") {
                 let _ = writeln!(md, "{}\n", esc(para.trim()));
             }
@@ -273,7 +343,65 @@ median. `×` divides by the best implementation's median (for lower-is-better me
 \"tied\" means the interval overlaps the best's, so this data cannot tell them apart. ⚠ marks noisy values \
 (coefficient of variation above 10 %).";
 
-fn ranking_table(md: &mut String, what: &str, r: &Ranking) {
+/// The decision matrix as a table: "value #rank" per cell (no colour in Markdown).
+fn matrix_table(md: &mut String, mx: &Matrix, palette: &Palette) {
+    let mut head = vec!["implementation".to_string()];
+    head.extend(mx.columns.iter().map(|c| {
+        format!(
+            "{} {}",
+            esc(&c.title),
+            if c.metric.better == Better::Higher {
+                "↑"
+            } else {
+                "↓"
+            }
+        )
+    }));
+    let _ = writeln!(md, "| {} |", head.join(" | "));
+    let align: Vec<&str> = std::iter::once("---")
+        .chain(mx.columns.iter().map(|_| "---:"))
+        .collect();
+    let _ = writeln!(md, "|{}|", align.join("|"));
+    for r in &mx.rows {
+        let mut cells = vec![if r.reference {
+            format!("*{}* (reference)", esc(&palette.label(&r.implementation)))
+        } else {
+            esc(&palette.label(&r.implementation))
+        }];
+        for (i, c) in r.cells.iter().enumerate() {
+            let unit = mx.columns[i].metric.unit;
+            cells.push(match c {
+                None => "–".into(),
+                Some(c) => {
+                    let rank = match c.rank {
+                        Some(k) if c.tied_with_best => format!("#{k}≈"),
+                        Some(k) => format!("#{k}"),
+                        None => "ref".into(),
+                    };
+                    format!(
+                        "{}{}{} {rank}",
+                        if c.lower_bound { "≥" } else { "" },
+                        esc(&fmt_value(unit, c.estimate.median)),
+                        if c.estimate.noisy() { " ⚠" } else { "" }
+                    )
+                }
+            });
+        }
+        let _ = writeln!(md, "| {} |", cells.join(" | "));
+    }
+    let _ = writeln!(md);
+    let _ = writeln!(
+        md,
+        "#1 = best in its column (≈: interval overlaps #1's; ↑ higher / ↓ lower is better); ≥ = client-bound lower bound; reference rows are shown, not ranked. Columns:
+"
+    );
+    for c in &mx.columns {
+        let _ = writeln!(md, "- {}: {}", esc(&c.title), esc(&c.scenario));
+    }
+    let _ = writeln!(md);
+}
+
+fn ranking_table(md: &mut String, what: &str, r: &Ranking, palette: &Palette) {
     let _ = writeln!(md, "#### {} — {}\n", esc(what), r.direction());
     let _ = writeln!(
         md,
@@ -296,7 +424,7 @@ fn ranking_table(md: &mut String, what: &str, r: &Ranking) {
             md,
             "| {} | {} | {}{} | {}{tied} | {interval} |",
             i + 1,
-            esc(&e.implementation),
+            esc(&palette.label(&e.implementation)),
             esc(&fmt_estimate(r.metric.unit, &e.estimate)),
             if e.estimate.noisy() { " ⚠" } else { "" },
             fmt_ratio(e.ratio),
@@ -306,7 +434,7 @@ fn ranking_table(md: &mut String, what: &str, r: &Ranking) {
         let _ = writeln!(
             md,
             "| – | {} (reference, {}) | {} | {} | |",
-            esc(&e.implementation),
+            esc(&palette.label(&e.implementation)),
             esc(e.reference.as_deref().unwrap_or("not ranked")),
             esc(&fmt_estimate(r.metric.unit, &e.estimate)),
             fmt_ratio(e.ratio)
@@ -388,6 +516,124 @@ fn join_opt(a: &Option<String>, b: &Option<String>) -> String {
     }
 }
 
+/// The report header in three parts: what ran ("default suite, 31 min 6 s"), on what ("commit b50b240 ·
+/// AMD EPYC, 2 cores, …") and when (timestamps to the second).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeaderText {
+    pub title: String,
+    pub what: String,
+    pub when: String,
+}
+
+/// `2026-11-26T13:13:15.258042528Z` → (`2026-11-26 13:13:15 UTC`, seconds since the epoch). Anything
+/// that is not RFC 3339 is returned as it is, without seconds.
+pub fn timestamp(ts: &str) -> (String, Option<i64>) {
+    let b = ts.as_bytes();
+    let num = |r: std::ops::Range<usize>| ts.get(r).and_then(|s| s.parse::<i64>().ok());
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b' ') {
+        return (ts.to_string(), None);
+    }
+    let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(s)) = (
+        num(0..4),
+        num(5..7),
+        num(8..10),
+        num(11..13),
+        num(14..16),
+        num(17..19),
+    ) else {
+        return (ts.to_string(), None);
+    };
+    let utc = ts.ends_with('Z') || ts.ends_with("+00:00");
+    // Days from civil (Howard Hinnant's algorithm).
+    let yy = if mo <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * (mo + if mo > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + s;
+    let text = format!(
+        "{} {}{}",
+        &ts[0..10],
+        &ts[11..19],
+        if utc { " UTC" } else { "" }
+    );
+    (text, utc.then_some(secs))
+}
+
+/// "31 min 6 s", "2 h 5 min", "45 s".
+pub fn fmt_duration_s(secs: i64) -> String {
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    if h > 0 {
+        format!("{h} h {m} min")
+    } else if m > 0 {
+        format!("{m} min {s} s")
+    } else {
+        format!("{s} s")
+    }
+}
+
+/// The header of both reports.
+pub fn header_lines(results: &Results) -> HeaderText {
+    let env = &results.environment;
+    let suite = env
+        .config
+        .pointer("/suite/kind")
+        .and_then(|v| v.as_str())
+        .map(|k| format!("{k} suite"));
+    let command = env.config.get("command").and_then(|v| v.as_str());
+    let (started, t0) = timestamp(&env.started_at);
+    let finished = env.finished_at.as_deref().map(timestamp);
+    let duration = match (t0, finished.as_ref().and_then(|f| f.1)) {
+        (Some(a), Some(b)) if b >= a => Some(fmt_duration_s(b - a)),
+        _ => None,
+    };
+    let mut title: Vec<String> = Vec::new();
+    match (suite, command) {
+        (Some(s), _) => title.push(s),
+        (None, Some(c)) => title.push(format!("{c} command")),
+        (None, None) => {}
+    }
+    match &duration {
+        Some(d) => title.push(d.clone()),
+        None if env.finished_at.is_none() => title.push("incomplete (no finish time)".into()),
+        None => {}
+    }
+    let mut what: Vec<String> = Vec::new();
+    if let Some(c) = &env.git_commit {
+        let short: String = c.chars().take(10).collect();
+        what.push(format!(
+            "commit {short}{}",
+            if env.git_dirty == Some(true) {
+                " (uncommitted changes)"
+            } else {
+                ""
+            }
+        ));
+    }
+    what.push(machine_line(results));
+    let mut when = format!("started {started}");
+    if let Some((f, _)) = &finished {
+        // Same day: the time is enough.
+        let f = if f.get(0..10) == started.get(0..10) && f.len() > 11 {
+            f[11..].to_string()
+        } else {
+            f.clone()
+        };
+        when.push_str(&format!(", finished {f}"));
+    }
+    when.push_str(&format!(" · run {}", results.run_id));
+    HeaderText {
+        title: if title.is_empty() {
+            "run".into()
+        } else {
+            title.join(", ")
+        },
+        what: what.join(" · "),
+        when,
+    }
+}
+
 /// One line describing the machine: "Intel Xeon …, 2 cores, 24 GiB, Linux 6.1, Debian 12".
 pub fn machine_line(results: &Results) -> String {
     let env = &results.environment;
@@ -442,9 +688,9 @@ pub fn environment_rows(results: &Results) -> Vec<(String, String)> {
         )),
         None => rows.push(("CPU pinning".into(), "none".into())),
     }
-    rows.push(("started".into(), env.started_at.clone()));
+    rows.push(("started".into(), timestamp(&env.started_at).0));
     if let Some(f) = &env.finished_at {
-        rows.push(("finished".into(), f.clone()));
+        rows.push(("finished".into(), timestamp(f).0));
     }
     rows
 }

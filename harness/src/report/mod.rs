@@ -10,11 +10,13 @@
 
 pub mod analysis;
 pub mod cancel;
+pub mod caveats;
 pub mod charts;
 pub mod csv;
 pub mod format;
 pub mod html;
 pub mod markdown;
+pub mod matrix;
 pub mod metrics;
 pub mod palette;
 

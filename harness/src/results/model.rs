@@ -78,6 +78,11 @@ pub struct ImplementationInfo {
     pub runtime: String,
     /// The runtime the program reported it actually used (e.g. "Mono 6.8.0.105").
     pub runtime_detail: Option<String>,
+    /// The manifest asks reports to name the runtime beside the implementation (`csharp (Mono 6.8)`),
+    /// because one implementation runs on different runtimes (Mono or .NET) whose numbers differ.
+    /// Absent in older results files (false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub runtime_in_label: bool,
     pub toolchain: Option<String>,
     pub toolchain_version: Option<String>,
     /// Threads (or executors) that run tasks, as the program reported.

@@ -58,8 +58,21 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
         argv.push("--quick".into());
     }
     argv.push(filter);
-    run.ui.phase("micro", 1);
-    run.ui.step(&format!("criterion: {}", argv.join(" ")));
+    run.ui
+        .line(&format!("micro: criterion runs as `{}`", argv.join(" ")));
+    // Criterion runs in another process and prints nothing the harness shows: count the estimates it
+    // has written so far, so a several-minute phase shows progress.
+    let ticker = run.ui.ticker("micro", Duration::from_secs(30));
+    let poll = {
+        let (home, ticker) = (home.clone(), ticker.clone());
+        crate::ui::poll_every(Duration::from_secs(1), move || {
+            let n = count_estimates(&home);
+            ticker.set(&format!(
+                "criterion: {n} benchmark{} measured",
+                if n == 1 { "" } else { "s" }
+            ));
+        })
+    };
     let spec = Spec {
         argv,
         env: vec![("CRITERION_HOME".into(), home.to_string_lossy().into_owned())],
@@ -67,7 +80,7 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
         ..Spec::default()
     };
     let outcome = run_to_completion(&spec, Duration::from_secs(60 * 60));
-    run.ui.done();
+    drop(poll);
     run.ui.finish();
     let cells = match outcome {
         Ok((exit, _, _)) if exit.success() => match import(&home) {
@@ -86,6 +99,28 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&home);
     run.results.cells.extend(cells);
     run.save()
+}
+
+/// Benchmarks criterion has finished under `dir`: its `new/estimates.json` files.
+fn count_estimates(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n == "new") && p.join("estimates.json").is_file() {
+                    1
+                } else {
+                    count_estimates(&p)
+                }
+            } else {
+                0
+            }
+        })
+        .sum()
 }
 
 /// A scratch directory of this run's own for criterion's output, under `target/asyncbench/micro/`, named
@@ -160,6 +195,27 @@ pub fn to_cell(e: &MicroEstimate) -> Cell {
         });
     }
     cell
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::count_estimates;
+
+    #[test]
+    fn counts_finished_criterion_benchmarks_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mk = |p: &str| {
+            let d = dir.path().join(p);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("estimates.json"), "{}").unwrap();
+        };
+        mk("spawn/rust-tokio/new");
+        mk("spawn/rust-smol/new");
+        mk("spawn/rust-smol/base");
+        std::fs::create_dir_all(dir.path().join("yield/rust-tokio/new")).unwrap();
+        assert_eq!(count_estimates(dir.path()), 2);
+        assert_eq!(count_estimates(&dir.path().join("missing")), 0);
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! Echo latency percentile spectrum (HdrHistogram style): latency against percentile on a "nines" axis,
 //! per implementation at a common offered load, so the whole tail is visible, not just p99.
 
-use super::{Axis, Chart, Figure, Point, Scale, Series, slug};
+use super::{Axis, Chart, Figure, Point, Scale, Series, slug, styled_series};
 use crate::report::analysis::scenarios;
-use crate::report::metrics::{Unit, param_f64, param_str};
+use crate::report::metrics::{Better, Unit, param_f64, param_str};
 use crate::report::palette::Palette;
 use crate::results::{CellStatus, Results};
 
@@ -66,15 +66,11 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
                         y: l,
                         y_lo: None,
                         y_hi: None,
+                        hollow: false,
                     })
                     .collect();
                 points.sort_by(|a, b| a.x.total_cmp(&b.x));
-                Series {
-                    name: c.implementation.clone(),
-                    color: palette.rgb(&c.implementation),
-                    points,
-                    dashed: palette.is_reference(&c.implementation),
-                }
+                styled_series(palette, &c.implementation, points)
             })
             .filter(|s| !s.points.is_empty())
             .collect();
@@ -91,9 +87,10 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
                 s.description
             ),
             figure: Figure::Lines {
-                x: Axis { label: "percentile".into(), unit: Unit::Plain, scale: Scale::Nines },
-                y: Axis { label: "latency (log scale)".into(), unit: Unit::Nanos, scale: Scale::Log },
+                x: Axis::new("percentile", Unit::Plain, Scale::Nines, "p{}"),
+                y: Axis::new("latency (log scale)", Unit::Nanos, Scale::Log, "{}"),
                 series,
+                better: Better::Lower,
             },
         });
     }

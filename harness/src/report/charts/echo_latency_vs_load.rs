@@ -3,7 +3,7 @@
 
 use super::{Axis, Chart, Figure, Scale, auto_scale, series_per_impl, slug};
 use crate::report::format::{fmt_bytes, fmt_count};
-use crate::report::metrics::{Unit, param_f64, param_str};
+use crate::report::metrics::{Better, Unit, param_f64, param_str};
 use crate::report::palette::Palette;
 use crate::results::{Cell, Results};
 
@@ -56,9 +56,10 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
                  so queueing shows. Lower is better; a line that bends up marks the load an implementation stops keeping up with."
             ),
             figure: Figure::Lines {
-                x: Axis { label: "offered load (msg/s)".into(), unit: Unit::MsgsPerS, scale: auto_scale(xs, 20.0) },
-                y: Axis { label: "p99 latency (log scale)".into(), unit: Unit::Nanos, scale: Scale::Log },
+                x: Axis::new("offered load (msg/s)", Unit::MsgsPerS, auto_scale(xs, 20.0), "{} offered"),
+                y: Axis::new("p99 latency (log scale)", Unit::Nanos, Scale::Log, "{}"),
                 series,
+                better: Better::Lower,
             },
         });
     }

@@ -3,7 +3,7 @@
 
 use super::{Axis, Chart, Figure, Scale, auto_scale, series_per_impl, slug};
 use crate::report::format::fmt_bytes;
-use crate::report::metrics::{Unit, param_f64, param_str};
+use crate::report::metrics::{Better, Unit, param_f64, param_str};
 use crate::report::palette::Palette;
 use crate::results::{Cell, Results};
 
@@ -43,12 +43,14 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
             title: format!("Echo throughput vs connections — {size_text} messages, closed loop"),
             caption: format!(
                 "Messages echoed per second (median across trials, bars: 95 % CI) as the number of concurrent \
-                 connections grows; each connection sends a {size_text} message and waits for its echo. Higher is better."
+                 connections grows; each connection sends a {size_text} message and waits for its echo. Hollow markers: \
+                 the load generator was the bottleneck, so the server did at least that much. Higher is better."
             ),
             figure: Figure::Lines {
-                x: Axis { label: "concurrent connections".into(), unit: Unit::Count, scale: auto_scale(xs, 8.0) },
-                y: Axis { label: "throughput (msg/s)".into(), unit: Unit::MsgsPerS, scale: Scale::Linear },
+                x: Axis::new("concurrent connections", Unit::Count, auto_scale(xs, 8.0), "{} connections"),
+                y: Axis::new("throughput (msg/s)", Unit::MsgsPerS, Scale::Linear, "{}"),
                 series,
+                better: Better::Higher,
             },
         });
     }

@@ -39,16 +39,18 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
             .iter()
             .filter_map(|c| {
                 let e = estimate(c, "bytes_per_task")?;
+                let reference = palette.is_reference(&c.implementation);
                 Some(Bar {
-                    label: if palette.is_reference(&c.implementation) {
-                        format!("{} (reference)", c.implementation)
+                    label: if reference {
+                        format!("{} (reference)", palette.label(&c.implementation))
                     } else {
-                        c.implementation.clone()
+                        palette.label(&c.implementation)
                     },
                     value: e.median,
                     lo: e.has_interval.then_some(e.lo),
                     hi: e.has_interval.then_some(e.hi),
                     color: palette.rgb(&c.implementation),
+                    hollow: false,
                 })
             })
             .collect();
@@ -72,7 +74,7 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
                 s.description
             ),
             figure: Figure::Bars {
-                value: Axis { label: "bytes per task".into(), unit: Unit::Bytes, scale: Scale::Linear },
+                value: Axis::new("bytes per task", Unit::Bytes, Scale::Linear, "{}"),
                 bars,
                 refs,
                 legend: Vec::new(),

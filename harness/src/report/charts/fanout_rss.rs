@@ -2,7 +2,7 @@
 //! intercept the runtime's fixed footprint.
 
 use super::{Axis, Chart, Figure, Scale, series_per_impl, slug};
-use crate::report::metrics::{Unit, param_f64, param_str};
+use crate::report::metrics::{Better, Unit, param_f64, param_str};
 use crate::report::palette::Palette;
 use crate::results::{Cell, Results};
 
@@ -12,45 +12,40 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
         .iter()
         .filter(|c| c.workload == "fanout")
         .collect();
-    let mut groups: Vec<(Option<String>, Option<f64>)> = fanout
-        .iter()
-        .map(|c| (param_str(c, "variant"), param_f64(c, "sleep_ms")))
-        .collect();
-    groups.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    // One chart per variant, across task counts: the sleep is chosen per implementation and task count
+    // (long enough that every task is alive at once), so it is a setting, not a separate series.
+    let mut groups: Vec<Option<String>> = fanout.iter().map(|c| param_str(c, "variant")).collect();
+    groups.sort();
     groups.dedup();
-    let several_sleeps = {
-        let mut s: Vec<Option<f64>> = groups.iter().map(|g| g.1).collect();
-        s.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-        s.dedup();
-        s.len() > 1
-    };
     let mut out = Vec::new();
-    for (variant, sleep) in groups {
+    for variant in groups {
         let cells: Vec<&Cell> = fanout
             .iter()
             .copied()
-            .filter(|c| param_str(c, "variant") == variant && param_f64(c, "sleep_ms") == sleep)
+            .filter(|c| param_str(c, "variant") == variant)
             .collect();
         let series = series_per_impl(&cells, palette, |c| param_f64(c, "tasks"), "peak_rss_bytes");
         if series.is_empty() {
             continue;
         }
-        let dashed: Vec<String> = series
-            .iter()
-            .filter_map(|s| Some(format!("{} ({})", s.name, palette.reference(&s.name)?)))
-            .collect();
-        let dashed = if dashed.is_empty() {
+        let mut refs: Vec<String> = Vec::new();
+        for c in &cells {
+            if let Some(r) = palette.reference(&c.implementation) {
+                let t = format!("{} ({r})", palette.label(&c.implementation));
+                if !refs.contains(&t) {
+                    refs.push(t);
+                }
+            }
+        }
+        let dashed = if refs.is_empty() {
             String::new()
         } else {
             format!(
-                " Dashed: reference lines, not contenders: {}.",
-                dashed.join(", ")
+                " Dashed grey: reference lines, not contenders: {}.",
+                refs.join(", ")
             )
         };
-        let mut what = variant.clone().unwrap_or_else(|| "fan-out".into());
-        if several_sleeps && let Some(s) = sleep {
-            what.push_str(&format!(", {s} ms sleep"));
-        }
+        let what = variant.clone().unwrap_or_else(|| "fan-out".into());
         out.push(Chart {
             id: format!("fanout-rss-{}", slug(&what)),
             workload: "fanout".into(),
@@ -61,9 +56,10 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
                  cost.{dashed} Lower is better."
             ),
             figure: Figure::Lines {
-                x: Axis { label: "tasks (log scale)".into(), unit: Unit::Count, scale: Scale::Log },
-                y: Axis { label: "peak RSS (log scale)".into(), unit: Unit::Bytes, scale: Scale::Log },
+                x: Axis::new("tasks (log scale)", Unit::Count, Scale::Log, "{} tasks"),
+                y: Axis::new("peak RSS (log scale)", Unit::Bytes, Scale::Log, "{}"),
                 series,
+                better: Better::Lower,
             },
         });
     }

@@ -39,6 +39,7 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
             lo: None,
             hi: None,
             color,
+            hollow: false,
         });
     }
     if bars.is_empty() {
@@ -56,7 +57,7 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
                   futures in release builds. Smaller futures are cheaper to spawn, move and keep per task."
             .into(),
         figure: Figure::Bars {
-            value: Axis { label: "future size".into(), unit: Unit::Bytes, scale },
+            value: Axis::new("future size", Unit::Bytes, scale, "{}"),
             bars,
             refs: vec![RefLine { value: THRESHOLD_BYTES, label: "16 KiB".into() }],
             legend: if show_legend { legend } else { Vec::new() },

@@ -16,16 +16,20 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
                 continue;
             };
             let color = palette.rgb(&c.implementation);
-            if !legend.iter().any(|(n, _)| *n == c.implementation) {
-                legend.push((c.implementation.clone(), color));
+            if !legend
+                .iter()
+                .any(|(n, _)| *n == palette.label(&c.implementation))
+            {
+                legend.push((palette.label(&c.implementation), color));
             }
             let primitive = param_str(c, "primitive").unwrap_or_else(|| s.description.clone());
             bars.push(Bar {
-                label: format!("{primitive} · {}", c.implementation),
+                label: format!("{primitive} · {}", palette.label(&c.implementation)),
                 value: e.median,
                 lo: e.has_interval.then_some(e.lo),
                 hi: e.has_interval.then_some(e.hi),
                 color,
+                hollow: false,
             });
         }
     }
@@ -43,12 +47,12 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
                   primitive, not across primitives."
             .into(),
         figure: Figure::Bars {
-            value: Axis {
-                label: if scale == super::Scale::Log { "time per operation (log scale)" } else { "time per operation" }
-                    .into(),
-                unit: Unit::Nanos,
+            value: Axis::new(
+                if scale == super::Scale::Log { "time per operation (log scale)" } else { "time per operation" },
+                Unit::Nanos,
                 scale,
-            },
+                "{}",
+            ),
             bars,
             refs: Vec::new(),
             legend,

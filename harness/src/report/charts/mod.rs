@@ -15,8 +15,9 @@ mod micro;
 mod render;
 mod stream_throughput;
 
-use super::metrics::{Estimate, Unit, estimate};
-use super::palette::Palette;
+use super::analysis::client_bound;
+use super::metrics::{Better, Estimate, Unit, estimate};
+use super::palette::{Marker, Palette};
 use crate::results::{Cell, Results};
 
 pub use render::{render_png, render_svg};
@@ -38,6 +39,20 @@ pub struct Axis {
     pub label: String,
     pub unit: Unit,
     pub scale: Scale,
+    /// How one value of this axis reads in a title, `{}` standing for the value ("{} connections"):
+    /// used when every point shares one x and the chart is drawn as bars instead.
+    pub at: &'static str,
+}
+
+impl Axis {
+    pub fn new(label: impl Into<String>, unit: Unit, scale: Scale, at: &'static str) -> Self {
+        Axis {
+            label: label.into(),
+            unit,
+            scale,
+            at,
+        }
+    }
 }
 
 /// A point of a line series, with an optional vertical interval.
@@ -47,15 +62,20 @@ pub struct Point {
     pub y: f64,
     pub y_lo: Option<f64>,
     pub y_hi: Option<f64>,
+    /// Drawn hollow: the data says this value is a bound, not a measurement of the server alone (the
+    /// load generator was the bottleneck).
+    pub hollow: bool,
 }
 
 /// A line with markers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
+    /// The label readers see (the implementation's display label).
     pub name: String,
     pub color: (u8, u8, u8),
+    pub marker: Marker,
     pub points: Vec<Point>,
-    /// Drawn dashed (reference implementations).
+    /// Drawn dashed (reference implementations and variants of another implementation).
     pub dashed: bool,
 }
 
@@ -67,6 +87,8 @@ pub struct Bar {
     pub lo: Option<f64>,
     pub hi: Option<f64>,
     pub color: (u8, u8, u8),
+    /// Outline only: a lower bound (client-bound), as hollow points are on line charts.
+    pub hollow: bool,
 }
 
 /// A vertical reference line across a bar chart.
@@ -83,6 +105,8 @@ pub enum Figure {
         x: Axis,
         y: Axis,
         series: Vec<Series>,
+        /// Which direction of y is better: orders the bars when the chart collapses to one x.
+        better: Better,
     },
     Bars {
         value: Axis,
@@ -133,6 +157,9 @@ impl Charts {
         charts.extend(stream_throughput::build(results, &palette));
         charts.extend(futures_sizes::build(results, &palette));
         charts.extend(micro::build(results, &palette));
+        for c in &mut charts {
+            single_x_to_bars(c);
+        }
         // Ids are file names: keep them unique.
         let mut seen: Vec<String> = Vec::new();
         for c in &mut charts {
@@ -170,36 +197,47 @@ pub fn slug(text: &str) -> String {
     out
 }
 
+/// A line series for `implementation`, styled by its name (colour, marker, dash), labelled for readers.
+pub fn styled_series(palette: &Palette, implementation: &str, points: Vec<Point>) -> Series {
+    let st = palette.style(implementation);
+    Series {
+        name: palette.label(implementation),
+        color: st.rgb,
+        marker: st.marker,
+        points,
+        dashed: st.dashed || palette.is_reference(implementation),
+    }
+}
+
 /// One series per implementation: each cell contributes the point (`x(cell)`, `metric`), with the
-/// metric's interval as the error bar. Cells without either are skipped; series without points dropped.
+/// metric's interval as the error bar; throughput points of client-bound cells are hollow. Cells without
+/// either are skipped; series without points dropped.
 fn series_per_impl(
     cells: &[&Cell],
     palette: &Palette,
     x: impl Fn(&Cell) -> Option<f64>,
     metric: &str,
 ) -> Vec<Series> {
-    let mut out: Vec<Series> = Vec::new();
+    let mut out: Vec<(String, Vec<Point>)> = Vec::new();
     for c in cells {
         let (Some(xv), Some(e)) = (x(c), estimate(c, metric)) else {
             continue;
         };
-        let p = point(xv, &e);
-        match out.iter_mut().find(|s| s.name == c.implementation) {
-            Some(s) => s.points.push(p),
-            None => out.push(Series {
-                name: c.implementation.clone(),
-                color: palette.rgb(&c.implementation),
-                points: vec![p],
-                dashed: palette.is_reference(&c.implementation),
-            }),
+        let mut p = point(xv, &e);
+        p.hollow = metric.starts_with("throughput") && client_bound(c);
+        match out.iter_mut().find(|(n, _)| *n == c.implementation) {
+            Some((_, pts)) => pts.push(p),
+            None => out.push((c.implementation.clone(), vec![p])),
         }
     }
-    for s in &mut out {
-        s.points.sort_by(|a, b| a.x.total_cmp(&b.x));
-    }
-    out.sort_by_key(|s| palette.index(&s.name));
-    out.retain(|s| !s.points.is_empty());
-    out
+    out.sort_by_key(|(n, _)| palette.index(n));
+    out.into_iter()
+        .filter(|(_, pts)| !pts.is_empty())
+        .map(|(n, mut pts)| {
+            pts.sort_by(|a, b| a.x.total_cmp(&b.x));
+            styled_series(palette, &n, pts)
+        })
+        .collect()
 }
 
 fn point(x: f64, e: &Estimate) -> Point {
@@ -208,7 +246,69 @@ fn point(x: f64, e: &Estimate) -> Point {
         y: e.median,
         y_lo: e.has_interval.then_some(e.lo),
         y_hi: e.has_interval.then_some(e.hi),
+        hollow: false,
     }
+}
+
+/// A line chart whose points all share one x says nothing a line can: it becomes horizontal bars,
+/// best first, with that x named in the title.
+fn single_x_to_bars(chart: &mut Chart) {
+    let Figure::Lines {
+        x,
+        y,
+        series,
+        better,
+    } = &chart.figure
+    else {
+        return;
+    };
+    let mut xs: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.x))
+        .collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    if xs.len() != 1 {
+        return;
+    }
+    let at = x.at.replace("{}", &super::format::fmt_tick(x.unit, xs[0]));
+    let mut bars: Vec<Bar> = series
+        .iter()
+        .flat_map(|s| {
+            s.points.iter().map(|p| Bar {
+                label: s.name.clone(),
+                value: p.y,
+                lo: p.y_lo,
+                hi: p.y_hi,
+                color: s.color,
+                hollow: p.hollow,
+            })
+        })
+        .collect();
+    match better {
+        Better::Higher => bars.sort_by(|a, b| b.value.total_cmp(&a.value)),
+        _ => bars.sort_by(|a, b| a.value.total_cmp(&b.value)),
+    }
+    // "Echo throughput vs connections — 4 KiB messages" → "Echo throughput — 4 KiB messages, 64 connections".
+    let title = match chart.title.split_once(" vs ") {
+        Some((what, rest)) => match rest.split_once(" — ") {
+            Some((_, detail)) => format!("{what} — {detail}, {at}"),
+            None => format!("{what} — {at}"),
+        },
+        None => format!("{} — {at}", chart.title),
+    };
+    let value = y.clone();
+    chart.title = title;
+    chart.caption = format!(
+        "{} Every implementation was measured at one point ({at}), so the chart shows bars, best first.",
+        chart.caption
+    );
+    chart.figure = Figure::Bars {
+        value,
+        bars,
+        refs: Vec::new(),
+        legend: Vec::new(),
+    };
 }
 
 /// Log scale when the positive values span more than `ratio`, linear otherwise.
@@ -226,5 +326,92 @@ fn auto_scale(values: impl Iterator<Item = f64>, ratio: f64) -> Scale {
         Scale::Log
     } else {
         Scale::Linear
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pt(x: f64, y: f64, hollow: bool) -> Point {
+        Point {
+            x,
+            y,
+            y_lo: None,
+            y_hi: None,
+            hollow,
+        }
+    }
+
+    fn chart(series: Vec<Series>, better: Better) -> Chart {
+        Chart {
+            id: "t".into(),
+            workload: "echo".into(),
+            title: "Echo throughput vs connections — 4 KiB messages".into(),
+            caption: "Caption.".into(),
+            figure: Figure::Lines {
+                x: Axis::new("connections", Unit::Count, Scale::Linear, "{} connections"),
+                y: Axis::new("throughput", Unit::MsgsPerS, Scale::Linear, "{}"),
+                series,
+                better,
+            },
+        }
+    }
+
+    #[test]
+    fn a_single_x_becomes_sorted_bars_best_first() {
+        let p = Palette::empty();
+        let mut c = chart(
+            vec![
+                styled_series(&p, "go", vec![pt(64.0, 5.0, false)]),
+                styled_series(&p, "node", vec![pt(64.0, 9.0, true)]),
+                styled_series(&p, "rust-tokio", vec![pt(64.0, 7.0, false)]),
+            ],
+            Better::Higher,
+        );
+        single_x_to_bars(&mut c);
+        let Figure::Bars { bars, .. } = &c.figure else {
+            panic!("still lines: {c:?}")
+        };
+        let order: Vec<&str> = bars.iter().map(|b| b.label.as_str()).collect();
+        assert_eq!(order, ["node", "rust-tokio", "go"]);
+        assert!(bars[0].hollow, "client-bound stays visible as a bound");
+        assert_eq!(c.title, "Echo throughput — 4 KiB messages, 64 connections");
+
+        // Lower is better: ascending. Two x values: untouched.
+        let mut low = chart(
+            vec![
+                styled_series(&p, "go", vec![pt(1.0, 5.0, false)]),
+                styled_series(&p, "node", vec![pt(1.0, 3.0, false)]),
+            ],
+            Better::Lower,
+        );
+        single_x_to_bars(&mut low);
+        let Figure::Bars { bars, .. } = &low.figure else {
+            panic!()
+        };
+        assert_eq!(bars[0].label, "node");
+        let mut two = chart(
+            vec![styled_series(
+                &p,
+                "go",
+                vec![pt(1.0, 5.0, false), pt(2.0, 6.0, false)],
+            )],
+            Better::Higher,
+        );
+        single_x_to_bars(&mut two);
+        assert!(matches!(two.figure, Figure::Lines { .. }));
+    }
+
+    #[test]
+    fn colours_follow_the_name_not_the_subset() {
+        let p = Palette::empty();
+        let a = styled_series(&p, "node", vec![]);
+        let b = styled_series(&p, "node", vec![pt(1.0, 1.0, false)]);
+        assert_eq!((a.color, a.marker), (b.color, b.marker));
+        assert_ne!(
+            styled_series(&p, "node", vec![]).color,
+            styled_series(&p, "python-asyncio", vec![]).color
+        );
     }
 }

@@ -5,6 +5,7 @@
 use super::{Axis, Bar, Chart, Figure, Point, RefLine, Scale, Series};
 use crate::report::format::fmt_tick;
 use crate::report::metrics::Unit;
+use crate::report::palette::Marker;
 use anyhow::anyhow;
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
@@ -90,7 +91,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> any
         .titled(&chart.title, (FONT, 19).into_font().style(FontStyle::Bold))
         .map_err(&e)?;
     match &chart.figure {
-        Figure::Lines { x, y, series } => draw_lines(&area, chart, x, y, series),
+        Figure::Lines { x, y, series, .. } => draw_lines(&area, chart, x, y, series),
         Figure::Bars {
             value,
             bars,
@@ -335,38 +336,170 @@ fn legend_width(names: &[&str]) -> u32 {
     (longest * 8 + 50).clamp(110, 280)
 }
 
+/// A legend entry: name, colour, marker (`None`: a square swatch, for bars), dashed.
+type LegendEntry = (String, (u8, u8, u8), Option<Marker>, bool);
+
+/// Where a series ends (pixel row within the label area) and how it is drawn: name, colour, marker,
+/// dashed.
+type LineEnd = (i32, String, (u8, u8, u8), Marker, bool);
+
+/// Series with more entries than this get direct labels at their line ends instead of a legend box.
+const DIRECT_LABELS_FROM: usize = 7;
+
+/// The marker shape, as elements positioned relative to a point (pixels). Hollow markers are white
+/// inside so a line through them does not show.
+fn marker_elements<DB: DrawingBackend>(
+    m: Marker,
+    c: RGBColor,
+    hollow: bool,
+    r: i32,
+) -> Vec<DynElement<'static, DB, (i32, i32)>> {
+    let fill = if hollow { WHITE.filled() } else { c.filled() };
+    let edge = c.stroke_width(if hollow { 2 } else { 1 });
+    let poly = |pts: Vec<(i32, i32)>| -> Vec<DynElement<'static, DB, (i32, i32)>> {
+        let mut closed = pts.clone();
+        closed.push(pts[0]);
+        vec![
+            Polygon::new(pts, fill).into_dyn(),
+            PathElement::new(closed, edge).into_dyn(),
+        ]
+    };
+    match m {
+        Marker::Circle => vec![
+            Circle::new((0, 0), r, fill).into_dyn(),
+            Circle::new((0, 0), r, edge).into_dyn(),
+        ],
+        Marker::Square => poly(vec![(-r, -r), (r, -r), (r, r), (-r, r)]),
+        Marker::Triangle => poly(vec![(0, -r - 1), (r + 1, r), (-r - 1, r)]),
+        Marker::Diamond => poly(vec![(0, -r - 1), (r + 1, 0), (0, r + 1), (-r - 1, 0)]),
+        Marker::Cross | Marker::Plus => {
+            let w = if hollow { 1 } else { 2 };
+            let st = c.stroke_width(w);
+            let (a, b) = if m == Marker::Cross {
+                (vec![(-r, -r), (r, r)], vec![(-r, r), (r, -r)])
+            } else {
+                (vec![(-r - 1, 0), (r + 1, 0)], vec![(0, -r - 1), (0, r + 1)])
+            };
+            let mut v: Vec<DynElement<'static, DB, (i32, i32)>> = Vec::new();
+            if hollow {
+                v.push(Circle::new((0, 0), r + 2, c.stroke_width(1)).into_dyn());
+            }
+            v.push(PathElement::new(a, st).into_dyn());
+            v.push(PathElement::new(b, st).into_dyn());
+            v
+        }
+    }
+}
+
+/// Draws a marker at pixel position `at` of `area`.
+fn draw_marker<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    at: (i32, i32),
+    m: Marker,
+    c: RGBColor,
+    hollow: bool,
+    id: &str,
+) -> anyhow::Result<()> {
+    for el in marker_elements::<DB>(m, c, hollow, 4) {
+        area.draw(&(EmptyElement::at(at) + el)).map_err(err(id))?;
+    }
+    Ok(())
+}
+
+/// A short line sample (dashed or solid) with the marker in its middle, centred on (16, y).
+fn draw_sample<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    x: i32,
+    y: i32,
+    c: RGBColor,
+    marker: Option<Marker>,
+    dashed: bool,
+    id: &str,
+) -> anyhow::Result<()> {
+    let e = err(id);
+    match marker {
+        None => {
+            area.draw(&Rectangle::new(
+                [(x + 2, y - 6), (x + 18, y + 6)],
+                c.mix(0.85).filled(),
+            ))
+            .map_err(&e)?;
+        }
+        Some(m) => {
+            if dashed {
+                for seg in [(x, x + 6), (x + 14, x + 20)] {
+                    area.draw(&PathElement::new(
+                        vec![(seg.0, y), (seg.1, y)],
+                        c.stroke_width(2),
+                    ))
+                    .map_err(&e)?;
+                }
+            } else {
+                area.draw(&PathElement::new(
+                    vec![(x, y), (x + 20, y)],
+                    c.stroke_width(2),
+                ))
+                .map_err(&e)?;
+            }
+            draw_marker(area, (x + 10, y), m, c, false, id)?;
+        }
+    }
+    Ok(())
+}
+
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    entries: &[(String, (u8, u8, u8), bool)],
-    squares: bool,
+    entries: &[LegendEntry],
     id: &str,
 ) -> anyhow::Result<()> {
     let e = err(id);
     let style = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-    for (i, (name, color, dashed)) in entries.iter().enumerate() {
+    for (i, (name, color, marker, dashed)) in entries.iter().enumerate() {
         let y = 30 + i as i32 * 22;
-        let c = rgb(*color);
-        if squares {
-            area.draw(&Rectangle::new(
-                [(8, y - 6), (24, y + 6)],
-                c.mix(0.85).filled(),
-            ))
-            .map_err(&e)?;
-            area.draw_text(name, &style, (34, y)).map_err(&e)?;
-            continue;
-        }
-        if *dashed {
-            area.draw(&PathElement::new(vec![(6, y), (13, y)], c.stroke_width(3)))
-                .map_err(&e)?;
-            area.draw(&PathElement::new(vec![(19, y), (26, y)], c.stroke_width(3)))
-                .map_err(&e)?;
-        } else {
-            area.draw(&PathElement::new(vec![(6, y), (26, y)], c.stroke_width(3)))
-                .map_err(&e)?;
-        }
-        area.draw(&Circle::new((16, y), 4, c.filled()))
-            .map_err(&e)?;
+        draw_sample(area, 6, y, rgb(*color), *marker, *dashed, id)?;
         area.draw_text(name, &style, (34, y)).map_err(&e)?;
+    }
+    Ok(())
+}
+
+/// Labels each series beside its last point (in the margin right of the plot), spread apart so they
+/// never overlap: with many series a reader finds a line by its end instead of matching colours.
+fn draw_direct_labels<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    ends: &[LineEnd],
+    id: &str,
+) -> anyhow::Result<()> {
+    let e = err(id);
+    let (_, h) = area.dim_in_pixel();
+    let spacing = 15;
+    let mut items: Vec<_> = ends.to_vec();
+    items.sort_by_key(|(y, ..)| *y);
+    // Push down to clear the previous label, then pull back up if the last ones ran off the bottom.
+    let mut ys: Vec<i32> = Vec::with_capacity(items.len());
+    for (y, ..) in &items {
+        let y = (*y).max(ys.last().map_or(8, |p| p + spacing));
+        ys.push(y);
+    }
+    let max_y = h as i32 - 8;
+    for i in (0..ys.len()).rev() {
+        let limit = if i + 1 < ys.len() {
+            ys[i + 1] - spacing
+        } else {
+            max_y
+        };
+        ys[i] = ys[i].min(limit);
+    }
+    let style = TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    for ((true_y, name, color, marker, dashed), y) in items.iter().zip(ys) {
+        let c = rgb(*color);
+        // A thin leader from the line's end height to its label.
+        area.draw(&PathElement::new(
+            vec![(0, *true_y), (6, y)],
+            c.mix(0.6).stroke_width(1),
+        ))
+        .map_err(&e)?;
+        draw_sample(area, 6, y, c, Some(*marker), *dashed, id)?;
+        area.draw_text(name, &style, (30, y)).map_err(&e)?;
     }
     Ok(())
 }
@@ -472,14 +605,42 @@ fn draw_lines<DB: DrawingBackend>(
             ctx.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
                 .map_err(&e)?;
         }
-        ctx.draw_series(pts.iter().map(|p| Circle::new(*p, 3, c.filled())))
+        let hollow: Vec<bool> = s
+            .points
+            .iter()
+            .filter(|p| valid(x, p.x) && valid(y, p.y))
+            .map(|p| p.hollow)
+            .collect();
+        for (p, hollow) in pts.iter().zip(hollow) {
+            ctx.draw_series(
+                marker_elements::<DB>(s.marker, c, hollow, 4)
+                    .into_iter()
+                    .map(|el| EmptyElement::at(*p) + el),
+            )
             .map_err(&e)?;
+        }
     }
-    let entries: Vec<(String, (u8, u8, u8), bool)> = series
+    if series.len() >= DIRECT_LABELS_FROM {
+        let base_y = legend.get_base_pixel().1;
+        let ends: Vec<_> = series
+            .iter()
+            .filter_map(|s| {
+                let last = s
+                    .points
+                    .iter()
+                    .rev()
+                    .find(|p| valid(x, p.x) && valid(y, p.y))?;
+                let (_, py) = ctx.backend_coord(&(pos(x, last.x), pos(y, last.y)));
+                Some((py - base_y, s.name.clone(), s.color, s.marker, s.dashed))
+            })
+            .collect();
+        return draw_direct_labels(&legend, &ends, &chart.id);
+    }
+    let entries: Vec<LegendEntry> = series
         .iter()
-        .map(|s| (s.name.clone(), s.color, s.dashed))
+        .map(|s| (s.name.clone(), s.color, Some(s.marker), s.dashed))
         .collect();
-    draw_legend(&legend, &entries, false, &chart.id)
+    draw_legend(&legend, &entries, &chart.id)
 }
 
 fn draw_bars<DB: DrawingBackend>(
@@ -567,11 +728,20 @@ fn draw_bars<DB: DrawingBackend>(
         }
         let y = row_of(i);
         let c = rgb(b.color);
-        ctx.draw_series([Rectangle::new(
-            [(x0, y - 0.32), (pos(b.value), y + 0.32)],
-            c.mix(0.85).filled(),
-        )])
-        .map_err(&e)?;
+        if b.hollow {
+            // A lower bound: outline only.
+            ctx.draw_series([Rectangle::new(
+                [(x0, y - 0.32), (pos(b.value), y + 0.32)],
+                c.stroke_width(2),
+            )])
+            .map_err(&e)?;
+        } else {
+            ctx.draw_series([Rectangle::new(
+                [(x0, y - 0.32), (pos(b.value), y + 0.32)],
+                c.mix(0.85).filled(),
+            )])
+            .map_err(&e)?;
+        }
         let mut end = pos(b.value);
         if let (Some(l), Some(h)) = (b.lo, b.hi)
             && valid(l)
@@ -587,7 +757,11 @@ fn draw_bars<DB: DrawingBackend>(
             .map_err(&e)?;
             end = end.max(pos(h));
         }
-        let label = fmt_tick(value.unit, b.value);
+        let label = format!(
+            "{}{}",
+            if b.hollow { "≥" } else { "" },
+            fmt_tick(value.unit, b.value)
+        );
         ctx.draw_series([EmptyElement::at((end, y)) + Text::new(label, (6, 0), text.clone())])
             .map_err(&e)?;
     }
@@ -608,9 +782,11 @@ fn draw_bars<DB: DrawingBackend>(
         .map_err(&e)?;
     }
     if !legend.is_empty() {
-        let entries: Vec<(String, (u8, u8, u8), bool)> =
-            legend.iter().map(|(n, c)| (n.clone(), *c, false)).collect();
-        draw_legend(&legend_area, &entries, true, &chart.id)?;
+        let entries: Vec<LegendEntry> = legend
+            .iter()
+            .map(|(n, c)| (n.clone(), *c, None, false))
+            .collect();
+        draw_legend(&legend_area, &entries, &chart.id)?;
     }
     Ok(())
 }
@@ -621,11 +797,7 @@ mod tests {
 
     #[test]
     fn nines_positions_and_labels() {
-        let axis = Axis {
-            label: "percentile".into(),
-            unit: Unit::Plain,
-            scale: Scale::Nines,
-        };
+        let axis = Axis::new("percentile", Unit::Plain, Scale::Nines, "p{}");
         assert!((fwd(Scale::Nines, 90.0) - 1.0).abs() < 1e-9);
         assert!((fwd(Scale::Nines, 99.9) - 3.0).abs() < 1e-9);
         assert_eq!(tick_label(&axis, 2.0), "99%");

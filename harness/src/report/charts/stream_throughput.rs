@@ -3,7 +3,7 @@
 
 use super::{Axis, Chart, Figure, Scale, auto_scale, series_per_impl, slug};
 use crate::report::format::fmt_count;
-use crate::report::metrics::{Unit, param_f64, param_str};
+use crate::report::metrics::{Better, Unit, param_f64, param_str};
 use crate::report::palette::Palette;
 use crate::results::{Cell, Results};
 
@@ -76,17 +76,20 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
             title: format!("Stream {kind} vs channel capacity — {what}"),
             caption,
             figure: Figure::Lines {
-                x: Axis {
-                    label: "channel capacity (items)".into(),
-                    unit: Unit::Count,
-                    scale: auto_scale(xs, 8.0),
-                },
-                y: Axis {
-                    label: format!("{kind} (items/s)"),
-                    unit: Unit::ItemsPerS,
-                    scale: Scale::Linear,
-                },
+                x: Axis::new(
+                    "channel capacity (items)",
+                    Unit::Count,
+                    auto_scale(xs, 8.0),
+                    "capacity {}",
+                ),
+                y: Axis::new(
+                    format!("{kind} (items/s)"),
+                    Unit::ItemsPerS,
+                    Scale::Linear,
+                    "{}",
+                ),
                 series,
+                better: Better::Higher,
             },
         });
     }

@@ -1,0 +1,229 @@
+//! The few caveats that can change a decision, shown under the matrix instead of a count of every
+//! warning: each says what it means for the numbers, how many cells it touches and which. Everything else
+//! (one noise flag per value, already marked ⚠ inline) stays in the folded findings table.
+
+use super::analysis::{Warning, status_text, workloads};
+use super::matrix::Matrix;
+use super::metrics::NOISY_CV;
+use super::palette::Palette;
+use crate::results::{CellStatus, ImplStatus, Results};
+
+/// One caveat: a headline, the count of cells (or implementations) it concerns, and which.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caveat {
+    /// Machine-readable kind (the finding kind it summarises).
+    pub kind: String,
+    /// What it means for a reader, one sentence.
+    pub text: String,
+    pub count: usize,
+    /// What is affected, grouped compactly ("closed loop, 64 connections: go, node").
+    pub affected: Vec<String>,
+}
+
+/// Groups (implementation label, scenario) pairs the shorter way: by scenario, or by implementation.
+fn group(pairs: &[(String, String)]) -> Vec<String> {
+    fn by(pairs: &[(String, String)], key_first: bool) -> Vec<String> {
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        for (imp, scen) in pairs {
+            let (k, v) = if key_first { (scen, imp) } else { (imp, scen) };
+            match groups.iter_mut().find(|(g, _)| g == k) {
+                Some((_, vs)) => {
+                    if !vs.contains(v) {
+                        vs.push(v.clone())
+                    }
+                }
+                None => groups.push((k.clone(), vec![v.clone()])),
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(k, vs)| {
+                if key_first {
+                    format!("{k}: {}", vs.join(", "))
+                } else {
+                    format!("{k} ({})", vs.join("; "))
+                }
+            })
+            .collect()
+    }
+    let a = by(pairs, true);
+    let b = by(pairs, false);
+    if b.len() < a.len() { b } else { a }
+}
+
+/// The caveats, most decision-relevant first. `warnings` is the full list (for the run-level ones).
+pub fn caveats(
+    results: &Results,
+    palette: &Palette,
+    warnings: &[Warning],
+    matrix: &Matrix,
+) -> Vec<Caveat> {
+    let mut out = Vec::new();
+    for w in warnings.iter().filter(|w| w.subject == "run") {
+        out.push(Caveat {
+            kind: w.kind.clone(),
+            text: w.message.clone(),
+            count: 1,
+            affected: vec!["every number in this report".into()],
+        });
+    }
+    let not_run: Vec<String> = results
+        .implementations
+        .iter()
+        .filter(|i| i.status != ImplStatus::Ok)
+        .map(|i| {
+            let reason = i.reason.as_deref().unwrap_or("no reason recorded");
+            let reason = reason.lines().next().unwrap_or("");
+            format!(
+                "{} ({}: {})",
+                palette.label(&i.name),
+                super::analysis::impl_status_text(i.status),
+                shorten(reason, 120)
+            )
+        })
+        .collect();
+    if !not_run.is_empty() {
+        out.push(Caveat {
+            kind: "not_run".into(),
+            text: "implementations missing from every comparison".into(),
+            count: not_run.len(),
+            affected: not_run,
+        });
+    }
+    // Cell-level: collect (label, scenario) per kind.
+    let mut failed: Vec<(String, String)> = Vec::new();
+    let mut by_kind: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for w in workloads(results) {
+        for s in super::analysis::scenarios(results, palette, &w) {
+            for c in &s.cells {
+                let pair = (
+                    palette.label(&c.implementation),
+                    format!("{} {}", c.workload, s.description),
+                );
+                if c.status != CellStatus::Ok {
+                    let mut p = pair.clone();
+                    p.0 = format!("{} ({})", p.0, status_text(c.status));
+                    failed.push(p);
+                }
+                for f in &c.findings {
+                    match by_kind.iter_mut().find(|(k, _)| *k == f.kind) {
+                        Some((_, v)) => v.push(pair.clone()),
+                        None => by_kind.push((f.kind.clone(), vec![pair.clone()])),
+                    }
+                }
+                if !c.errors_by_kind.is_empty() && c.errors_by_kind.values().sum::<u64>() > 0 {
+                    match by_kind.iter_mut().find(|(k, _)| k == "errors") {
+                        Some((_, v)) => v.push(pair.clone()),
+                        None => by_kind.push(("errors".into(), vec![pair.clone()])),
+                    }
+                }
+            }
+        }
+    }
+    if !failed.is_empty() {
+        out.push(Caveat {
+            kind: "failed".into(),
+            text: "cells that did not complete: no number, so no rank there".into(),
+            count: failed.len(),
+            affected: group(&failed),
+        });
+    }
+    // The finding kinds that change how a number reads, with what they mean.
+    const MEANINGS: &[(&str, &str)] = &[
+        (
+            "backpressure_violation",
+            "a bounded pipeline let its queue grow past its capacity: its stream throughput is not comparable",
+        ),
+        (
+            "client_bottleneck",
+            "the load generator saturated its CPU: the server's echo throughput is a lower bound (shown ≥), so ranks among these cells are uncertain",
+        ),
+        (
+            "over_capacity",
+            "the offered load exceeded what the server sustained: its latency measures a growing queue, not the server",
+        ),
+        (
+            "not_all_concurrent",
+            "spawning took longer than the sleep, so not every task was alive at once: peak RSS and bytes per task undercount",
+        ),
+        (
+            "leak",
+            "memory was not returned after tasks were cancelled: the runtime keeps what cancelled tasks held",
+        ),
+        (
+            "lost_items",
+            "items went missing: the result is wrong, not slow",
+        ),
+        (
+            "errors",
+            "connections or messages failed during measurement",
+        ),
+    ];
+    for (kind, text) in MEANINGS {
+        if let Some((_, pairs)) = by_kind.iter().find(|(k, _)| k == kind) {
+            out.push(Caveat {
+                kind: (*kind).into(),
+                text: (*text).into(),
+                count: pairs.len(),
+                affected: group(pairs),
+            });
+        }
+    }
+    // Noise: only where it touches the matrix (elsewhere the ⚠ beside the value says it).
+    let noisy: Vec<String> = matrix
+        .rows
+        .iter()
+        .flat_map(|r| {
+            r.cells.iter().enumerate().filter_map(move |(i, c)| {
+                c.as_ref()
+                    .filter(|c| c.estimate.noisy())
+                    .map(|_| (r.implementation.clone(), i))
+            })
+        })
+        .map(|(imp, i)| format!("{} ({})", palette.label(&imp), matrix.columns[i].title))
+        .collect();
+    if !noisy.is_empty() {
+        out.push(Caveat {
+            kind: "noisy".into(),
+            text: format!(
+                "decision-matrix values that vary more than {:.0} % between trials (⚠): differences smaller than that are noise",
+                NOISY_CV * 100.0
+            ),
+            count: noisy.len(),
+            affected: vec![noisy.join(", ")],
+        });
+    }
+    out
+}
+
+/// At most `n` characters, with an ellipsis when cut.
+fn shorten(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n).collect();
+        t.push('…');
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouping_takes_the_shorter_form() {
+        let pairs = vec![
+            ("node".to_string(), "a".to_string()),
+            ("node".to_string(), "b".to_string()),
+            ("go".to_string(), "a".to_string()),
+        ];
+        // By scenario: 2 groups; by implementation: 2 groups → scenario form kept.
+        assert_eq!(group(&pairs), vec!["a: node, go", "b: node"]);
+        let one_impl = vec![
+            ("node".to_string(), "a".to_string()),
+            ("node".to_string(), "b".to_string()),
+        ];
+        assert_eq!(group(&one_impl), vec!["node (a; b)"]);
+    }
+}
