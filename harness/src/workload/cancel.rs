@@ -232,9 +232,9 @@ pub fn timeout(p: &CancelParams) -> Duration {
             Duration::from_millis(3 * floor_ms + 4 * p.timeout_ms)
                 + Duration::from_secs(20 + p.ops / 4_000)
         }
-        // The producer sleeps 1 ms every 64 sends; the rest is per-item work.
+        // The producer sleeps 2 ms every 63 sends; the rest is per-item work.
         Variant::Safety => {
-            Duration::from_millis(3 * p.items / 64) + Duration::from_secs(20 + p.items / 2_000)
+            Duration::from_millis(3 * 2 * p.items / 63) + Duration::from_secs(20 + p.items / 2_000)
         }
     }
 }

@@ -305,9 +305,13 @@ pub fn expected_deadline(seed: u64, ops: u64) -> DeadlineTally {
 
 /// The `safety` channel's capacity.
 pub const SAFETY_CAPACITY: usize = 16;
-/// The producer sleeps [`SAFETY_PAUSE`] after every this many sends.
-pub const SAFETY_BURST: u64 = 64;
-pub const SAFETY_PAUSE: Duration = Duration::from_millis(1);
+/// The producer sleeps [`SAFETY_PAUSE`] after every this many sends. Odd on purpose: with an
+/// even burst "receive two then process" always ends a burst on a whole pair, so the unsafe idiom
+/// would almost never have a pair half-taken when the tick fires.
+pub const SAFETY_BURST: u64 = 63;
+/// Longer than [`SAFETY_TICK`], so the tick regularly fires while the consumer waits mid-pair
+/// (with a pause equal to the tick, a runtime may always wake the producer first).
+pub const SAFETY_PAUSE: Duration = Duration::from_millis(2);
 /// The consumer's "or a 1 ms tick".
 pub const SAFETY_TICK: Duration = Duration::from_millis(1);
 
@@ -465,8 +469,11 @@ mod tests {
     #[test]
     fn safety_bookkeeping() {
         assert!(!producer_pauses_after(0));
-        assert!(producer_pauses_after(63));
-        assert!(producer_pauses_after(127));
+        assert!(producer_pauses_after(62));
+        assert!(producer_pauses_after(125));
+        assert!(!producer_pauses_after(63));
+        assert_eq!(SAFETY_BURST % 2, 1, "an odd burst splits pairs");
+        assert!(SAFETY_PAUSE > SAFETY_TICK);
         let mut t = SafetyTally::default();
         (0..20_000).for_each(|v| t.receive(v));
         t.tick();
