@@ -682,6 +682,7 @@ fn columns_for(workload: &str, cells: &[&Cell]) -> Vec<String> {
             "rss_reclaimed_fraction",
             "rss_armed_bytes",
             "cpu_ns_per_op",
+            "deadline_miss_fraction",
             "elapsed_ms",
             "lost_items",
             "ticks",

@@ -205,6 +205,14 @@ pub const METRICS: &[MetricDef] = &[
         Better::Lower,
     ),
     def("timeouts", "timeouts", Unit::Count, Better::Neither),
+    // Responses due at T/4 that lost to their timeout because the runtime ran them late, over
+    // the responses that should have won (a fraction, 0..=1).
+    def(
+        "deadline_miss_fraction",
+        "deadline misses",
+        Unit::Plain,
+        Better::Lower,
+    ),
     def("received", "items received", Unit::Count, Better::Neither),
     def("lost_items", "lost items", Unit::Count, Better::Lower),
     def("ticks", "ticks", Unit::Count, Better::Neither),
