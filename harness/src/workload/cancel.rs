@@ -193,7 +193,7 @@ pub fn deadline_expected(p: &CancelParams) -> DeadlineExpected {
     let (mut timeouts, mut response_sum) = (0u64, 0u64);
     for i in 0..p.ops {
         let w = (i % workers as u64) as usize;
-        if rng.next() % 4 == 0 {
+        if rng.next().is_multiple_of(4) {
             timeouts += 1;
             per_worker_ms[w] += p.timeout_ms;
         } else {
