@@ -253,9 +253,9 @@ namespace AsyncBench
 
         /// <summary>
         /// A 1 ms ticker: Next is a task that completes at the next tick (ticks nobody waits for are
-        /// dropped, like Go's time.Ticker). .NET 6's PeriodicTimer does this but is absent on Mono, and
-        /// a fresh Task.Delay(1) per wait would always lose to the producer's own 1 ms pause, armed
-        /// earlier on the same timer queue, so the tick would never test the receive.
+        /// dropped, like Go's time.Ticker). .NET 6's PeriodicTimer does this but is absent on Mono. A
+        /// period, not a fresh Task.Delay(1) per wait, so the tick's phase does not follow the receives
+        /// (the same tick as Go's and Node's).
         /// </summary>
         sealed class Ticker : IDisposable
         {
@@ -338,12 +338,17 @@ namespace AsyncBench
                 .Emit();
         }
 
+        /// <summary>The producer sleeps SafetyPauseMs after every SafetyBurst writes (odd, and longer
+        /// than the 1 ms tick, as in every language: docs/PROTOCOL.md, "variant safety").</summary>
+        const int SafetyBurst = 63;
+        const int SafetyPauseMs = 2;
+
         static async Task Produce(IntChannel channel, int k)
         {
             for (int v = 0; v < k; v++)
             {
                 await channel.WriteAsync(v);
-                if ((v + 1) % 64 == 0) await Task.Delay(1);
+                if ((v + 1) % SafetyBurst == 0) await Task.Delay(SafetyPauseMs);
             }
             channel.Complete();
         }

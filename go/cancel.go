@@ -194,13 +194,20 @@ type safetyResult struct {
 const goSelectNote = "Go's select is atomic: a receive case that is not chosen takes nothing from the channel, " +
 	"so the standard primitives have no cancellation-unsafe receive; the unsafe idiom runs the safe code"
 
+// The producer sleeps safetyPause after every safetyBurst sends (odd, and longer than the 1 ms
+// tick, as in every language: docs/PROTOCOL.md, "variant safety").
+const (
+	safetyBurst = 63
+	safetyPause = 2 * time.Millisecond
+)
+
 func runCancelSafety(k int, unsafe bool) safetyResult {
 	ch := make(chan int, 16)
 	go func() {
 		for v := range k {
 			ch <- v
-			if (v+1)%64 == 0 {
-				time.Sleep(time.Millisecond)
+			if (v+1)%safetyBurst == 0 {
+				time.Sleep(safetyPause)
 			}
 		}
 		close(ch)

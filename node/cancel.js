@@ -24,8 +24,8 @@
 //   16 split like stream.js: readable side 8, writable side 9), the producer honouring write()'s
 //   backpressure with once('drain'); the consumer reads through the stream's async iterator, racing
 //   next() against a 1 ms ticker (timers/promises setInterval's async iterator, whose pending next()
-//   is kept until a tick wins; a per-receive 1 ms setTimeout would never win here: Node runs timers
-//   of equal duration in creation order, and the producer's 1 ms pause is always armed first).
+//   is kept until a tick wins; a periodic tick, like Go's time.Ticker and C#'s Ticker, so its phase
+//   does not follow the receives). The producer sleeps 2 ms after every 63 writes.
 //   safe: the pending next() promise is kept across iterations and raced again after a tick.
 //   unsafe: a fresh it.next() in every Promise.race. Async iterators queue next() calls, so each
 //   abandoned next() still takes the next item when one arrives, and nobody reads it: one item lost
@@ -192,13 +192,17 @@ async function deadline(m, p, timeoutMs, seed) {
 }
 
 const TICK = Symbol('tick');
+// The producer sleeps SAFETY_PAUSE_MS after every SAFETY_BURST sends (odd, and longer than the
+// 1 ms tick, as in every language: docs/PROTOCOL.md, "variant safety").
+const SAFETY_BURST = 63;
+const SAFETY_PAUSE_MS = 2;
 
 async function safety(k, unsafe) {
   const channel = new PassThrough({ objectMode: true, readableHighWaterMark: 8, writableHighWaterMark: 9 });
   const producer = (async () => {
     for (let v = 0; v < k; v++) {
       if (!channel.write(v)) await once(channel, 'drain');
-      if ((v + 1) % 64 === 0) await sleep(1);
+      if ((v + 1) % SAFETY_BURST === 0) await sleep(SAFETY_PAUSE_MS);
     }
     channel.end();
   })();

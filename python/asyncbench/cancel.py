@@ -140,6 +140,12 @@ async def deadline(m, p, timeout_ms, seed):
             "elapsed_ms": round(elapsed * 1000, 3)}
 
 
+# The producer sleeps SAFETY_PAUSE_S after every SAFETY_BURST puts (odd, and longer than the 1 ms
+# tick, as in every language: docs/PROTOCOL.md, "variant safety").
+SAFETY_BURST = 63
+SAFETY_PAUSE_S = 0.002
+
+
 async def safety(k, unsafe):
     queue = asyncio.Queue(maxsize=16)
     received = checksum = ticks = 0
@@ -147,8 +153,8 @@ async def safety(k, unsafe):
     async def produce():
         for v in range(k):
             await queue.put(v)
-            if (v + 1) % 64 == 0:
-                await asyncio.sleep(0.001)
+            if (v + 1) % SAFETY_BURST == 0:
+                await asyncio.sleep(SAFETY_PAUSE_S)
         await queue.put(END)
 
     def take(v):

@@ -232,9 +232,9 @@ pub fn timeout(p: &CancelParams) -> Duration {
             Duration::from_millis(3 * floor_ms + 4 * p.timeout_ms)
                 + Duration::from_secs(20 + p.ops / 4_000)
         }
-        // The producer sleeps 1 ms every 64 sends; the rest is per-item work.
+        // The producer sleeps 2 ms every 63 sends; the rest is per-item work.
         Variant::Safety => {
-            Duration::from_millis(3 * p.items / 64) + Duration::from_secs(20 + p.items / 2_000)
+            Duration::from_millis(3 * 2 * p.items / 63) + Duration::from_secs(20 + p.items / 2_000)
         }
     }
 }
@@ -1074,43 +1074,6 @@ mod tests {
         // Our own status parses to something plausible.
         let me = vm_rss_bytes(std::process::id() as i32).unwrap();
         assert!(me > 100 * 1024, "{me}");
-    }
-
-    #[test]
-    fn deadline_checks() {
-        let p = CancelParams::deadline(2_000, 20, 100, 1);
-        let e = deadline_expected(&p);
-        let ok = |elapsed: f64| {
-            fields(
-                json!({"variant":"deadline","ops":2000,"timeouts":e.timeouts,"response_sum":e.response_sum,"elapsed_ms":elapsed}),
-            )
-        };
-        let exact = Strictness::Exact;
-        assert!(check_deadline(&p, &ok(e.min_elapsed_ms as f64 + 50.0), exact).is_ok());
-        assert!(
-            check_deadline(&p, &ok(1.0), exact)
-                .unwrap_err()
-                .reason
-                .contains("did not wait")
-        );
-        let wrong_t = fields(
-            json!({"variant":"deadline","ops":2000,"timeouts":e.timeouts + 1,"response_sum":e.response_sum,"elapsed_ms":1000.0}),
-        );
-        assert!(
-            check_deadline(&p, &wrong_t, exact)
-                .unwrap_err()
-                .reason
-                .contains("timeouts")
-        );
-        let wrong_y = fields(
-            json!({"variant":"deadline","ops":2000,"timeouts":e.timeouts,"response_sum":e.response_sum - 1,"elapsed_ms":1000.0}),
-        );
-        assert!(
-            check_deadline(&p, &wrong_y, exact)
-                .unwrap_err()
-                .reason
-                .contains("response_sum")
-        );
     }
 
     #[test]

@@ -26,7 +26,8 @@ use std::time::Instant;
 use asyncbench_common::args::{Cancel, CancelVariant, Idiom};
 use asyncbench_common::cancel::{
     CleanupGuard, DeadlineTally, FAR_TIMER, Latch, Mass, SAFETY_CAPACITY, SAFETY_PAUSE,
-    SAFETY_TICK, SafetyTally, deadline_workers, producer_pauses_after, response_delay, worker_ops,
+    SAFETY_TICK, SafetyTally, deadline_workers, producer_pauses_after, response_delay,
+    return_freed_memory, worker_ops,
 };
 use asyncbench_common::clock::{self, ms_since};
 use asyncbench_common::output;
@@ -66,6 +67,7 @@ async fn mass(args: &Cancel) {
     let t0_ns = clock::now_ns();
     drop(tasks);
     mass.cleanups.wait().await;
+    return_freed_memory();
     output::phase("cancelled");
     output::cancel_mass_result(args, mass, t0_ns);
 }

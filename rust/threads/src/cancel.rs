@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 use asyncbench_common::args::{Cancel, CancelVariant, Idiom};
 use asyncbench_common::cancel::{
     CleanupGuard, DeadlineTally, FAR_TIMER, Latch, Mass, SAFETY_CAPACITY, SAFETY_PAUSE,
-    SAFETY_TICK, SafetyTally, deadline_workers, producer_pauses_after, response_delay, worker_ops,
+    SAFETY_TICK, SafetyTally, deadline_workers, producer_pauses_after, response_delay,
+    return_freed_memory, worker_ops,
 };
 use asyncbench_common::clock::{self, ms_since};
 use asyncbench_common::output;
@@ -130,6 +131,7 @@ fn mass(args: &Cancel) -> io::Result<()> {
             died(&format!("thread {i} of {n} (0-based)"));
         }
     }
+    return_freed_memory();
     output::phase("cancelled");
     output::cancel_mass_result(args, mass, t0_ns);
     Ok(())
