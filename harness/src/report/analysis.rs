@@ -500,7 +500,8 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     if let Some(s) = &h.echo_open {
         // Only cells whose latency is measurable and that kept up with the offered load compete.
         let (ranked, excluded) = split_bounds(&s.cells, |c| {
-            has_finding(c, "over_capacity") || c.metrics.get("latency_measurable") == Some(0.0)
+            has_finding(c, "over_capacity")
+                || c.metrics.get("latency_measurable").is_some_and(|m| m < 1.0)
         });
         if ranked.is_empty() {
             push_unranked(

@@ -344,7 +344,9 @@ fn attempt(
         } else {
             0.0
         };
-        Interference::between(k0, k1, hz, window_wall_s.max(1e-3), server, client_cpu_s)
+        // The client's busy-polls are its own CPU, not interference.
+        let client_all_s = client_cpu_s + load.client_spin_s;
+        Interference::between(k0, k1, hz, window_wall_s.max(1e-3), server, client_all_s)
     });
     if let Some(i) = interference {
         m.set("interference_other_cores", i.other_cores);
