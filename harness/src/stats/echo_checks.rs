@@ -198,6 +198,16 @@ pub struct Evidence<'a> {
     pub samples: u64,
 }
 
+/// The KS distance the client's timing resolution can explain: the exponential's probability mass
+/// below the scheduling-error p99 (0 when either figure is missing).
+pub fn resolution_d(sched_error_p99_ns: f64, mean_gap_ns: f64) -> f64 {
+    if sched_error_p99_ns.is_finite() && sched_error_p99_ns > 0.0 && mean_gap_ns > 0.0 {
+        1.0 - (-sched_error_p99_ns / mean_gap_ns).exp()
+    } else {
+        0.0
+    }
+}
+
 /// A check that did not hold, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failed {
@@ -210,12 +220,17 @@ pub struct Failed {
 pub fn evaluate(e: &Evidence, l: &Limits) -> Vec<Failed> {
     let mut failed = Vec::new();
     if e.open_loop {
+        // Gaps shorter than the client's own timing error cannot be resolved (two sends cannot be
+        // closer than a send takes): a CDF deviation up to the exponential's mass below the
+        // scheduling-error p99 is the client's resolution, not a broken schedule. Larger deviations
+        // (bursts, a constant rate) still fail, and the scheduling-error check bounds the resolution.
+        let resolution_d = resolution_d(e.sched_error_p99_ns, e.requested_mean_gap_ns);
         match ks_exponential(e.send_gaps_ns, e.requested_mean_gap_ns, l.ks_max_sample) {
-            Some(ks) if ks.p_value < l.alpha => failed.push(Failed {
+            Some(ks) if ks.p_value < l.alpha && ks.d > resolution_d => failed.push(Failed {
                 check: "arrivals",
                 reason: format!(
-                    "sent inter-arrival times are not exponential (KS D = {:.3}, p = {:.1e}, n = {}): the client did not keep the Poisson schedule",
-                    ks.d, ks.p_value, ks.n
+                    "sent inter-arrival times are not exponential (KS D = {:.3} > {:.3} allowed by the client's timing resolution, p = {:.1e}, n = {}): the client did not keep the Poisson schedule",
+                    ks.d, resolution_d, ks.p_value, ks.n
                 ),
             }),
             Some(_) => {}
@@ -358,6 +373,27 @@ mod tests {
         (0..n)
             .map(|_| -(1.0 - rng.random::<f64>()).ln() * mean)
             .collect()
+    }
+
+    #[test]
+    fn the_arrival_check_allows_only_what_the_clients_timing_resolution_explains() {
+        // 100 µs mean gaps; the client cannot send two messages closer than 6 µs apart.
+        let mut rng = SmallRng::seed_from_u64(7);
+        let gaps: Vec<f64> = (0..20_000)
+            .map(|_| (-(1.0 - rng.random::<f64>()).ln() * 100_000.0).max(6_000.0))
+            .collect();
+        let ks = ks_exponential(&gaps, 100_000.0, 5_000).unwrap();
+        assert!(
+            ks.p_value < 0.01,
+            "the clipped gaps are detectably not exponential"
+        );
+        assert!(ks.d <= resolution_d(12_000.0, 100_000.0));
+        assert!(ks.d > resolution_d(1_000.0, 100_000.0));
+        // A constant rate is far beyond any such resolution.
+        let constant = vec![100_000.0; 20_000];
+        let ks = ks_exponential(&constant, 100_000.0, 5_000).unwrap();
+        assert!(ks.d > resolution_d(12_000.0, 100_000.0));
+        assert_eq!(resolution_d(f64::NAN, 100_000.0), 0.0);
     }
 
     #[test]
