@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{FakeProject, alive, assert_valid_results, bin, implementation};
+use common::{FakeProject, alive, assert_valid_results, implementation};
 
 #[test]
 fn cancel_phase_protocol_faults() {
@@ -20,13 +20,7 @@ fn cancel_phase_protocol_faults() {
         ],
         &["cancel", "fanout"],
     );
-    let out = bin()
-        .args(["verify", "--workload", "cancel,fanout", "--root"])
-        .arg(p.root())
-        .arg("--out")
-        .arg(p.out())
-        .output()
-        .unwrap();
+    let out = p.run(&["verify", "--workload", "cancel,fanout"]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -68,13 +62,7 @@ fn cancel_phase_protocol_faults() {
 #[test]
 fn cancel_quick_run_samples_memory_at_each_phase() {
     let p = FakeProject::new(&["ok"], &["cancel"]);
-    let out = bin()
-        .args(["run", "--quick", "--workload", "cancel", "--root"])
-        .arg(p.root())
-        .arg("--out")
-        .arg(p.out())
-        .output()
-        .unwrap();
+    let out = p.run(&["run", "--quick", "--workload", "cancel"]);
     assert!(
         out.status.success(),
         "{}",

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{FakeProject, assert_valid_results, bin};
+use common::{FakeProject, assert_valid_results};
 use serde_json::{Value, json};
 
 fn cell<'a>(r: &'a Value, workload: &str, imp: &str, params: &[(&str, Value)]) -> &'a Value {
@@ -39,21 +39,7 @@ fn kinds(c: &Value) -> Vec<String> {
 #[test]
 fn fanout_sleep_follows_each_implementations_spawn_time() {
     let p = FakeProject::new(&["ok", "slow-spawn", "slow-spawn-caps-sleep"], &["fanout"]);
-    let out = bin()
-        .args([
-            "run",
-            "--quick",
-            "--repeat",
-            "2",
-            "--workload",
-            "fanout",
-            "--root",
-        ])
-        .arg(p.root())
-        .arg("--out")
-        .arg(p.out())
-        .output()
-        .unwrap();
+    let out = p.run(&["run", "--quick", "--repeat", "2", "--workload", "fanout"]);
     assert!(
         out.status.success(),
         "{}",
@@ -116,13 +102,7 @@ fn fanout_sleep_follows_each_implementations_spawn_time() {
 #[test]
 fn stream_runs_carry_their_length_rules_and_net_throughput() {
     let p = FakeProject::new(&["ok", "exact-items"], &["stream"]);
-    let out = bin()
-        .args(["run", "--quick", "--workload", "stream", "--root"])
-        .arg(p.root())
-        .arg("--out")
-        .arg(p.out())
-        .output()
-        .unwrap();
+    let out = p.run(&["run", "--quick", "--workload", "stream"]);
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -17,21 +17,14 @@ fn echo_faults_get_their_status_and_nothing_is_left_running() {
         "spawns-child",
     ];
     let p = FakeProject::new(&modes, &["echo"]);
-    let out = bin()
-        .args([
-            "run",
-            "--workload",
-            "echo",
-            "--quick",
-            "--ready-timeout",
-            "3",
-            "--root",
-        ])
-        .arg(p.root())
-        .arg("--out")
-        .arg(p.out())
-        .output()
-        .unwrap();
+    let out = p.run(&[
+        "run",
+        "--workload",
+        "echo",
+        "--quick",
+        "--ready-timeout",
+        "3",
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
@@ -139,13 +132,7 @@ fn finite_workload_faults() {
         &["ok", "wrong-checksum", "hang", "crash-at-start"],
         &["fanout", "stream"],
     );
-    let out = bin()
-        .args(["verify", "--workload", "fanout,stream", "--root"])
-        .arg(p.root())
-        .arg("--out")
-        .arg(p.out())
-        .output()
-        .unwrap();
+    let out = p.run(&["verify", "--workload", "fanout,stream"]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -283,21 +270,14 @@ fn echo_ready_output_and_escape_faults() {
         "setsid-escape",
     ];
     let p = FakeProject::new(&modes, &["echo"]);
-    let out = bin()
-        .args([
-            "run",
-            "--workload",
-            "echo",
-            "--quick",
-            "--ready-timeout",
-            "5",
-            "--root",
-        ])
-        .arg(p.root())
-        .arg("--out")
-        .arg(p.out())
-        .output()
-        .unwrap();
+    let out = p.run(&[
+        "run",
+        "--workload",
+        "echo",
+        "--quick",
+        "--ready-timeout",
+        "5",
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the run goes on:\n{stderr}");
     let r = p.results();
@@ -393,13 +373,7 @@ fn finite_protocol_and_signal_faults() {
         "segfault",
     ];
     let p = FakeProject::new(&modes, &["fanout"]);
-    let out = bin()
-        .args(["verify", "--workload", "fanout", "--root"])
-        .arg(p.root())
-        .arg("--out")
-        .arg(p.out())
-        .output()
-        .unwrap();
+    let out = p.run(&["verify", "--workload", "fanout"]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -441,13 +415,7 @@ fn a_sigkill_mid_run_is_a_crash_and_the_other_cells_are_kept() {
     // sigkill-self dies of SIGKILL after its ready line (as under the OOM killer, but without the
     // kernel's OOM evidence, so it must be `crashed`, not `out_of_memory`).
     let p = FakeProject::new(&["ok", "sigkill-self"], &["fanout"]);
-    let out = bin()
-        .args(["run", "--workload", "fanout", "--quick", "--root"])
-        .arg(p.root())
-        .arg("--out")
-        .arg(p.out())
-        .output()
-        .unwrap();
+    let out = p.run(&["run", "--workload", "fanout", "--quick"]);
     assert!(
         out.status.success(),
         "{}",
@@ -491,13 +459,7 @@ install_needs_root = false"#
         }
         },
     );
-    let out = bin()
-        .args(["verify", "--workload", "fanout", "--root"])
-        .arg(p.root())
-        .arg("--out")
-        .arg(p.out())
-        .output()
-        .unwrap();
+    let out = p.run(&["verify", "--workload", "fanout"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let r = p.results();
@@ -556,13 +518,7 @@ install_needs_root = false"#
             String::new()
         }
     });
-    let out = bin()
-        .args(["verify", "--workload", "fanout", "--no-provision", "--root"])
-        .arg(p.root())
-        .arg("--out")
-        .arg(p.out())
-        .output()
-        .unwrap();
+    let out = p.run(&["verify", "--workload", "fanout", "--no-provision"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let r = p.results();

@@ -77,6 +77,18 @@ env = {{ FAKE_MODE = "{mode}", FAKE_PIDS = "{{root}}/pids-{mode}.txt" }}
         self.dir.path().join("out")
     }
 
+    /// Runs the harness with `args`, then `--root` this project and `--out` its output directory.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        bin()
+            .args(args)
+            .arg("--root")
+            .arg(self.root())
+            .arg("--out")
+            .arg(self.out())
+            .output()
+            .unwrap()
+    }
+
     pub fn results(&self) -> serde_json::Value {
         let text = std::fs::read_to_string(self.out().join("results.json")).unwrap();
         serde_json::from_str(&text).unwrap()
