@@ -390,8 +390,9 @@ fn attempt(
     })
 }
 
-/// Verifies an echo implementation: conformance under concurrency, then clean exits on SIGTERM and on
-/// stdin EOF. `Ok` carries a one-line summary.
+/// Verifies an echo implementation: started with `--bind 127.0.0.2` it listens there only, then
+/// conformance under concurrency, then clean exits on SIGTERM and on stdin EOF. `Ok` carries a
+/// one-line summary.
 pub fn verify(launch: &Launch, ready_timeout: Duration) -> Result<String, String> {
     // The first server binds 127.0.0.2 and must listen there only (verify/echo.rs).
     let (bind, bind_note) = match crate::verify::echo::verify_bind_address() {
