@@ -440,14 +440,24 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
         return Ok(());
     }
     let repeat = run.cfg.suite.repeat;
-    let trial_s = 0.8 + (s.warmup + s.duration).as_secs_f64();
-    let probe_s = 0.8 + (s.warmup + s.probe_duration).as_secs_f64();
-    let planned_s = impls.len() as f64
-        * (s.open_rates.len() as f64 * repeat as f64 * trial_s
-            + s.capacity_probes as f64 * probe_s
-            + s.closed.len() as f64 * s.closed_repeat as f64 * trial_s);
+    let (planned_s, worst_s) = capacity::plan_seconds(
+        &capacity::PlanShape {
+            implementations: impls.len(),
+            open_cells: s.open_rates.len(),
+            repeat,
+            capacity_probes: s.capacity_probes,
+            closed_cells: s.closed.len(),
+            closed_repeat: s.closed_repeat,
+            warmup_s: s.warmup.as_secs_f64(),
+            duration_s: s.duration.as_secs_f64(),
+            probe_duration_s: s.probe_duration.as_secs_f64(),
+            max_extensions: s.max_extensions,
+            interference_rerun: s.interference_rerun,
+        },
+        &capacity::PlanCosts::default(),
+    );
     run.ui.line(&format!(
-        "echo plan: {} implementation(s) × ({} common rate(s) {:?} msgs/s at {} conns × {} B × {repeat} trials, ≤ {} capacity probe(s) at p99 ≤ {} µs, {} closed-loop point(s) × {}); client {} on {}; ≈ {:.0} s, more for implementations re-run under interference or extended by their self-checks",
+        "echo plan: {} implementation(s) × ({} common rate(s) {:?} msgs/s at {} conns × {} B × {repeat} trials, ≤ {} capacity probe(s) at p99 ≤ {} µs, {} closed-loop point(s) × {}); client {} on {}; ≈ {:.0} s including verification, with re-runs and extensions at the rates of the last default run (at most {:.0} s if every trial were re-run and extended)",
         impls.len(),
         s.open_rates.len(),
         s.open_rates,
@@ -459,7 +469,8 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
         s.closed_repeat,
         crate::workload::echo::loadgen::ENGINE,
         run.cfg.pin_label,
-        planned_s
+        planned_s,
+        worst_s
     ));
     let trial = |l: &Launch, p: &EchoParams, r: usize| {
         crate::workload::echo::run_trial(l, *p, &cfg, 0xec40 + r as u64)
