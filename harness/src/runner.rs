@@ -457,7 +457,7 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
         &capacity::PlanCosts::default(),
     );
     run.ui.line(&format!(
-        "echo plan: {} implementation(s) × ({} common rate(s) {:?} msgs/s at {} conns × {} B × {repeat} trials, ≤ {} capacity probe(s) at p99 ≤ {} µs, {} closed-loop point(s) × {}); client {} on {}; ≈ {:.0} s including verification, with re-runs and extensions at the rates of the last default run (at most {:.0} s if every trial were re-run and extended)",
+        "echo plan: {} implementation(s) × ({} common rate(s) {:?} msgs/s at {} conns × {} B × {repeat} trials, ≤ {} capacity probe(s) at p99 ≤ {} µs, {} closed-loop point(s) × {}); client {} on {}; ≈ {:.0} s including verification{}",
         impls.len(),
         s.open_rates.len(),
         s.open_rates,
@@ -470,7 +470,13 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
         crate::workload::echo::loadgen::ENGINE,
         run.cfg.pin_label,
         planned_s,
-        worst_s
+        if worst_s > planned_s * 1.01 {
+            format!(
+                ", with re-runs and extensions at the rates of the last default run (at most {worst_s:.0} s if every trial were re-run and extended)"
+            )
+        } else {
+            String::new()
+        }
     ));
     let trial = |l: &Launch, p: &EchoParams, r: usize| {
         crate::workload::echo::run_trial(l, *p, &cfg, 0xec40 + r as u64)

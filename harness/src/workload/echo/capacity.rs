@@ -508,7 +508,7 @@ mod tests {
         let s = search_with(6, |r| point(r, queueing_p99_ns(r), false));
         let c = s.capacity();
         assert!(
-            c <= QUEUEING_CAPACITY && c >= QUEUEING_CAPACITY / 1.1,
+            (QUEUEING_CAPACITY / 1.1..=QUEUEING_CAPACITY).contains(&c),
             "capacity {c}"
         );
         assert!(!s.is_lower_bound());
@@ -529,7 +529,7 @@ mod tests {
         let s = search_with(6, |r| point(r, u_shaped_p99_ns(r), false));
         let c = s.capacity();
         assert!(
-            c <= QUEUEING_CAPACITY && c >= QUEUEING_CAPACITY / 1.1,
+            (QUEUEING_CAPACITY / 1.1..=QUEUEING_CAPACITY).contains(&c),
             "a U-shaped curve gave capacity {c}"
         );
         let below: Vec<f64> = s.missed_below().iter().map(|p| p.rate).collect();
