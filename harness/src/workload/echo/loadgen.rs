@@ -16,7 +16,8 @@
 //! Waiting uses `epoll_pwait2` (nanosecond timeout) where the kernel has it, else a `timerfd` in the
 //! epoll set; the client threads' timer slack is 1 ns so arrivals are not deferred to coalesce wake-ups.
 //! In the open loop a thread whose next arrival is less than [`SPIN_NS`] away busy-polls instead of
-//! sleeping (its CPU is its own), and the empty polls are not counted as client CPU.
+//! sleeping (its CPU is its own); only the loop iterations that sent or received count as client work
+//! (see [`iteration_work_ns`]), so the polling and its bookkeeping never look like load.
 //! Every received byte is compared with what that connection sent.
 
 use super::timer::Waiter;
@@ -44,8 +45,8 @@ const HOUSEKEEPING_NS: u64 = 10_000_000;
 /// Open loop: when the next arrival is this close, the thread polls instead of sleeping. A timer
 /// wake-up on a virtual machine costs tens of µs and arrives late by as much, which would show up as
 /// scheduling error (and as latency no server caused); the client threads own their CPUs, so they
-/// busy-poll, as precise load generators do (Lancet, mutilate). Time spent in empty polls is not
-/// client work and is subtracted from the client's CPU time.
+/// busy-poll, as precise load generators do (Lancet, mutilate). Iterations that neither sent nor
+/// received (empty polls and the bookkeeping between them) are not client work.
 const SPIN_NS: u64 = 2_000_000;
 
 /// Closed or open loop.
