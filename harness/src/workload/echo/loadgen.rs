@@ -17,7 +17,7 @@
 //! epoll set; the client threads' timer slack is 1 ns so arrivals are not deferred to coalesce wake-ups.
 //! In the open loop a thread whose next arrival is less than [`SPIN_NS`] away busy-polls instead of
 //! sleeping (its CPU is its own); only the loop iterations that sent or received count as client work
-//! (see [`iteration_work_ns`]), so the polling and its bookkeeping never look like load.
+//! (see `iteration_work_ns`), so the polling and its bookkeeping never look like load.
 //! Every received byte is compared with what that connection sent.
 
 use super::timer::Waiter;
