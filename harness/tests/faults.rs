@@ -264,6 +264,7 @@ fn echo_ready_output_and_escape_faults() {
         "wrong-workload",
         "port-in-use",
         "ignores-stdin-eof",
+        "binds-wildcard",
         "extra-stdout",
         "stdout-flood",
         "stderr-flood",
@@ -325,10 +326,22 @@ fn echo_ready_output_and_escape_faults() {
         "verify_failed",
         &["of stdin closing"],
     );
+    // Started with --bind 127.0.0.2, a server listening on 0.0.0.0 answers on 127.0.0.1 too.
+    assert_impl(
+        &r,
+        "fake-binds-wildcard",
+        "verify_failed",
+        &[
+            "--bind 127.0.0.2",
+            "accepts connections on 127.0.0.1:",
+            "wildcard",
+        ],
+    );
     for name in [
         "fake-port-zero",
         "fake-port-in-use",
         "fake-ignores-stdin-eof",
+        "fake-binds-wildcard",
     ] {
         assert!(cells(&r, name).is_empty(), "{name} was never measured");
     }
