@@ -1,8 +1,7 @@
 //! Fault injection: deliberately broken fake implementations each get the right status and reason, the
 //! run goes on, results stay valid, and no process is left running.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn echo_faults_get_their_status_and_nothing_is_left_running() {
