@@ -286,7 +286,7 @@ fn launch(browser_path: &Path, profile: &Path) -> Cdp {
     let (cmd_read, cmd_write) = pipe();
     let (msg_read, msg_write) = pipe();
     let (cmd_fd, msg_fd) = (cmd_read.as_raw_fd(), msg_write.as_raw_fd());
-    let mut command = Command::new(&browser_path);
+    let mut command = Command::new(browser_path);
     command
         .args([
             "--headless",
