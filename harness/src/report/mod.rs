@@ -18,6 +18,7 @@ pub mod html;
 pub mod markdown;
 pub mod matrix;
 pub mod metrics;
+pub mod outline;
 pub mod palette;
 
 use crate::results::Results;
