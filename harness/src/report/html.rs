@@ -228,7 +228,7 @@ fn inlines(runs: &[Inline], palette: &Palette) -> String {
     let mut out = String::new();
     for r in runs {
         match r {
-            Inline::Text(t) => out.push_str(&esc(t)),
+            Inline::Text(t) | Inline::Own(t) => out.push_str(&esc(t)),
             Inline::Strong(t) => {
                 let _ = write!(out, "<strong>{}</strong>", esc(t));
             }

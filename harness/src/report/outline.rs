@@ -32,6 +32,9 @@ pub struct Document<'a> {
 pub enum Inline {
     /// Text, escaped for every format.
     Text(String),
+    /// The harness's own wording, never text from the results: escaped for HTML, written as it is in
+    /// Markdown (where it may use `>` without turning into `&gt;`).
+    Own(String),
     /// Strong emphasis.
     Strong(String),
     /// An inline code span.
@@ -396,11 +399,11 @@ fn findings<'a>(results: &Results, palette: &Palette, warns: &[Warning]) -> Bloc
         }));
     }
     if warns.is_empty() {
-        body.push(para(format!(
+        body.push(Block::Paragraph(vec![Inline::Own(format!(
             "No warnings: no noisy headline metric (CV > {:.0}%), no failures, no client bottleneck or \
              busy machine flagged.",
             NOISY_CV * 100.0
-        )));
+        ))]));
     } else {
         let rows = warns
             .iter()
