@@ -4,8 +4,8 @@
 use super::analysis::{Ranking, Table, impl_status_text, status_text};
 use super::caveats::Caveat;
 use super::format::{fmt_range, fmt_ratio, fmt_ratio_range, fmt_value};
-use super::matrix::{Matrix, shade_rgb};
-use super::metrics::Better;
+use super::matrix::{Matrix, MatrixCell, shade_rgb};
+use super::metrics::{Better, Unit};
 use super::outline::{self, Block, Inline};
 use super::palette::Palette;
 use super::{Artifact, Charts, Report};
@@ -408,39 +408,7 @@ fn matrix_table(h: &mut String, mx: &Matrix, palette: &Palette) {
                 None => {
                     let _ = write!(h, "<td class=\"num muted\">–</td>");
                 }
-                Some(c) => {
-                    let (rr, gg, bb) = shade_rgb(c.shade);
-                    let style = if r.reference {
-                        String::new()
-                    } else {
-                        format!(" style=\"background:#{rr:02x}{gg:02x}{bb:02x}\"")
-                    };
-                    let rank = match c.rank {
-                        Some(k) if c.tied_with_best => format!(
-                            "<span class=\"rank\" title=\"interval overlaps #1's: tied with the best\">#{k}≈</span>"
-                        ),
-                        Some(k) => format!("<span class=\"rank\">#{k}</span>"),
-                        None => "<span class=\"rank\">ref</span>".into(),
-                    };
-                    let noisy = if c.estimate.noisy() {
-                        format!(
-                            "<span class=\"noisy\" title=\"coefficient of variation {:.0}%\">⚠</span>",
-                            c.estimate.cv.unwrap_or(0.0) * 100.0
-                        )
-                    } else {
-                        String::new()
-                    };
-                    let ge = if c.lower_bound {
-                        "<span title=\"client-bound: the server does at least this\">≥</span>"
-                    } else {
-                        ""
-                    };
-                    let _ = write!(
-                        h,
-                        "<td class=\"num\"{style}>{ge}{}{noisy} {rank}</td>",
-                        esc(&fmt_value(unit, c.estimate.median))
-                    );
-                }
+                Some(c) => h.push_str(&matrix_cell(c, unit, r.reference)),
             }
         }
         let _ = writeln!(h, "</tr>");
@@ -464,6 +432,40 @@ fn matrix_table(h: &mut String, mx: &Matrix, palette: &Palette) {
          <details class=\"inline\"><summary>Scenarios</summary>{}</details></div>",
         scen.iter().map(|l| esc(l)).collect::<Vec<_>>().join("<br>")
     );
+}
+
+/// One matrix cell: value, noise mark, rank, and its shade (none on a reference row).
+fn matrix_cell(c: &MatrixCell, unit: Unit, reference: bool) -> String {
+    let (rr, gg, bb) = shade_rgb(c.shade);
+    let style = if reference {
+        String::new()
+    } else {
+        format!(" style=\"background:#{rr:02x}{gg:02x}{bb:02x}\"")
+    };
+    let rank = match c.rank {
+        Some(k) if c.tied_with_best => format!(
+            "<span class=\"rank\" title=\"interval overlaps #1's: tied with the best\">#{k}≈</span>"
+        ),
+        Some(k) => format!("<span class=\"rank\">#{k}</span>"),
+        None => "<span class=\"rank\">ref</span>".into(),
+    };
+    let noisy = if c.estimate.noisy() {
+        format!(
+            "<span class=\"noisy\" title=\"coefficient of variation {:.0}%\">⚠</span>",
+            c.estimate.cv.unwrap_or(0.0) * 100.0
+        )
+    } else {
+        String::new()
+    };
+    let ge = if c.lower_bound {
+        "<span title=\"client-bound: the server does at least this\">≥</span>"
+    } else {
+        ""
+    };
+    format!(
+        "<td class=\"num\"{style}>{ge}{}{noisy} {rank}</td>",
+        esc(&fmt_value(unit, c.estimate.median))
+    )
 }
 
 /// One caveat: its meaning, count, and the affected cells (folded when long).
