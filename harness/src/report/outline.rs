@@ -493,4 +493,96 @@ mod tests {
         assert_eq!(joined, HOW_TO_READ);
         assert!(parts.iter().any(|p| matches!(p, Inline::Code(_))));
     }
+
+    fn small() -> Results {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small.json");
+        crate::results::load(&path).expect("fixture loads")
+    }
+
+    /// Heading texts of the page, in order, with tags and the swatches' markup removed.
+    fn html_headings(html: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for level in ["<h2>", "<h3>", "<h4>"] {
+            let mut rest = html;
+            while let Some(i) = rest.find(level) {
+                let body = &rest[i + 4..];
+                let end = body.find("</h").expect("closed heading");
+                out.push((html.len() - rest.len() + i, body[..end].to_string()));
+                rest = &body[end..];
+            }
+        }
+        out.sort();
+        out.into_iter()
+            .map(|(_, h)| {
+                let mut text = String::new();
+                let mut in_tag = false;
+                for ch in h.chars() {
+                    match ch {
+                        '<' => in_tag = true,
+                        '>' => in_tag = false,
+                        c if !in_tag => text.push(c),
+                        _ => {}
+                    }
+                }
+                text.replace("&#39;", "'")
+                    .replace("&quot;", "\"")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&amp;", "&")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn page_and_markdown_walk_the_same_outline() {
+        let r = small();
+        let charts = Charts::build(&r);
+        let html = super::super::html::render(&r, &charts).expect("renders");
+        let md = super::super::markdown::render(&r, &charts);
+        let md_headings: Vec<String> = md
+            .lines()
+            .filter(|l| l.starts_with("##"))
+            .map(|l| l.trim_start_matches('#').trim().to_string())
+            .collect();
+        let page = html_headings(&html);
+        assert!(md_headings.len() > 10, "{md_headings:?}");
+        assert_eq!(page, md_headings);
+        // Every section is in the page's navigation bar, in document order.
+        let doc = build(&r, &charts);
+        let ids: Vec<&str> = doc.nav().iter().map(|(id, _)| *id).collect();
+        assert_eq!(
+            ids,
+            [
+                "summary",
+                "picks",
+                "results",
+                "charts",
+                "environment",
+                "implementations",
+                "findings",
+                "notes"
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_sections_keep_their_anchor_on_the_page_only() {
+        let mut r = small();
+        r.cells.clear();
+        r.implementations.clear();
+        let charts = Charts::build(&r);
+        let html = super::super::html::render(&r, &charts).expect("renders");
+        let md = super::super::markdown::render(&r, &charts);
+        for placeholder in ["No data to chart.", "No notes recorded."] {
+            assert!(
+                html.contains(&format!("<p>{placeholder}</p>")),
+                "{placeholder}"
+            );
+            assert!(!md.contains(placeholder), "{placeholder}");
+        }
+        assert!(html.contains("<section id=\"charts\">\n<h2>Charts</h2>"));
+        assert!(!md.contains("## Charts"));
+        assert!(!md.contains("## Implementation notes"));
+    }
 }
