@@ -89,6 +89,18 @@ pub fn render(r: &Results) -> String {
     out
 }
 
+/// One line of fixed-width columns, one space apart: the first (the implementation) left-aligned, the
+/// numbers right-aligned.
+fn columns<const N: usize>(out: &mut String, widths: &[usize; N], cells: [String; N]) {
+    for (i, (w, c)) in widths.iter().zip(cells).enumerate() {
+        let _ = match i {
+            0 => write!(out, "{c:<w$}"),
+            _ => write!(out, " {c:>w$}"),
+        };
+    }
+    out.push('\n');
+}
+
 /// A warning line when the machine was busy as the run started.
 fn busy_machine(r: &Results, out: &mut String) {
     let cores = f64::from(r.environment.cores.max(1));
@@ -110,10 +122,20 @@ fn render_echo(r: &Results, impls: &[&str], palette: &Palette, out: &mut String)
         out,
         "\necho (closed loop 64 conns × 64 B; open loop p99 at the lowest common rate)"
     );
-    let _ = writeln!(
+    const WIDTHS: [usize; 7] = [20, 12, 10, 12, 10, 12, 8];
+    columns(
         out,
-        "{:<20} {:>12} {:>10} {:>12} {:>10} {:>12} {:>8}",
-        "impl", "msgs/s", "p99", "open p99", "peak RSS", "srv µs/msg", "fut B"
+        &WIDTHS,
+        [
+            "impl",
+            "msgs/s",
+            "p99",
+            "open p99",
+            "peak RSS",
+            "srv µs/msg",
+            "fut B",
+        ]
+        .map(String::from),
     );
     let common = r
         .cells
@@ -145,34 +167,34 @@ fn render_echo(r: &Results, impls: &[&str], palette: &Palette, out: &mut String)
                 && !c.params.contains_key("rate_fraction")
                 && c.params.get("rate_msgs_per_s").and_then(|v| v.as_f64()) == Some(common)
         });
-        let _ = writeln!(
-            out,
-            "{:<20} {:>12} {:>10} {:>12} {:>10} {:>12} {:>8}",
+        let row = [
             palette.label(imp),
-            status_or(closed, |c| fmt_compact(
-                c.metrics.get("throughput_msgs_per_s"),
-                ""
-            )),
-            status_or(closed, |c| fmt_compact_ns(
-                c.metrics.latency_ns.map(|l| l.p99)
-            )),
-            status_or(open, |c| fmt_compact_ns(
-                c.metrics.latency_ns.map(|l| l.p99)
-            )),
-            status_or(closed, |c| fmt_compact(
-                c.metrics.get("peak_rss_bytes"),
-                "B"
-            )),
-            status_or(closed, |c| format!(
-                "{:.2}",
-                c.metrics.get("server_cpu_us_per_msg").unwrap_or(f64::NAN)
-            )),
-            status_or(closed, |c| c
-                .metrics
-                .get("future_bytes")
-                .map(|b| format!("{b:.0}"))
-                .unwrap_or("-".into())),
-        );
+            status_or(closed, |c| {
+                fmt_compact(c.metrics.get("throughput_msgs_per_s"), "")
+            }),
+            status_or(closed, |c| {
+                fmt_compact_ns(c.metrics.latency_ns.map(|l| l.p99))
+            }),
+            status_or(open, |c| {
+                fmt_compact_ns(c.metrics.latency_ns.map(|l| l.p99))
+            }),
+            status_or(closed, |c| {
+                fmt_compact(c.metrics.get("peak_rss_bytes"), "B")
+            }),
+            status_or(closed, |c| {
+                format!(
+                    "{:.2}",
+                    c.metrics.get("server_cpu_us_per_msg").unwrap_or(f64::NAN)
+                )
+            }),
+            status_or(closed, |c| {
+                c.metrics
+                    .get("future_bytes")
+                    .map(|b| format!("{b:.0}"))
+                    .unwrap_or("-".into())
+            }),
+        ];
+        columns(out, &WIDTHS, row);
     }
 }
 
@@ -208,10 +230,18 @@ fn render_fanout(r: &Results, impls: &[&str], palette: &Palette, out: &mut Strin
         "\nfanout at {at} (bytes per task above the 1-task baseline; {})",
         wall.1
     );
-    let _ = writeln!(
+    const WIDTHS: [usize; 5] = [20, 12, 10, 12, 10];
+    columns(
         out,
-        "{:<20} {:>12} {:>10} {:>12} {:>10}",
-        "impl", "bare B/task", "bare wall", "state B/task", "state wall"
+        &WIDTHS,
+        [
+            "impl",
+            "bare B/task",
+            "bare wall",
+            "state B/task",
+            "state wall",
+        ]
+        .map(String::from),
     );
     let ms = |c: &Cell| format!("{:.0}ms", c.metrics.get(wall.0).unwrap_or(f64::NAN));
     for imp in impls {
@@ -230,15 +260,14 @@ fn render_fanout(r: &Results, impls: &[&str], palette: &Palette, out: &mut Strin
         if bare.is_none() && state.is_none() {
             continue;
         }
-        let _ = writeln!(
-            out,
-            "{:<20} {:>12} {:>10} {:>12} {:>10}",
+        let row = [
             palette.label(imp),
             status_or(bare, |c| fmt_compact(c.metrics.get("bytes_per_task"), "")),
             status_or(bare, ms),
             status_or(state, |c| fmt_compact(c.metrics.get("bytes_per_task"), "")),
             status_or(state, ms),
-        );
+        ];
+        columns(out, &WIDTHS, row);
     }
 }
 
