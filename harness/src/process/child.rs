@@ -84,6 +84,11 @@ fn launcher() -> Option<&'static Path> {
     })
 }
 
+/// The launcher's path on this machine, if it exists (the remote module ships it to other hosts).
+pub fn launcher_path() -> Option<&'static Path> {
+    launcher()
+}
+
 /// Whether the launcher could make itself a child subreaper (from its first report).
 static SUBREAPER: OnceLock<bool> = OnceLock::new();
 
@@ -130,7 +135,29 @@ pub struct Spec {
     pub cpus: Option<Vec<usize>>,
     /// Treat stdout as protocol lines (true) or as more output for the tail (false, e.g. builds).
     pub protocol_stdout: bool,
+    /// Start the program on another host (`run --server-host`) instead of here; see `remote/`.
+    pub remote: Option<Arc<dyn Remote>>,
 }
+
+/// Where a measured program runs when it is not this machine: the `remote` module's ssh session. The
+/// program starts there through the remote launcher, whose report lines come back over the ssh
+/// channel's stdout prefixed with a per-spawn marker, so its exit status and rusage (peak RSS, CPU) are
+/// measured on the host that ran it.
+pub trait Remote: Send + Sync + std::fmt::Debug {
+    /// The local command (ssh ...) that starts `spec` remotely under the relay, which prefixes the
+    /// launcher's report lines with `marker`.
+    fn command(&self, spec: &Spec, marker: &str) -> Vec<String>;
+    /// Sends `signal` to the remote program `pid`; false when the host cannot be reached.
+    fn signal(&self, pid: i32, signal: i32) -> bool;
+    /// `user@host:port`, for reasons.
+    fn describe(&self) -> String;
+    /// The address echo servers there bind (`--bind`) and load generators connect to.
+    fn bind_ip(&self) -> std::net::IpAddr;
+}
+
+/// The local stand-in pid of a remote program: no process on this machine has it (pid_max is at most
+/// 2^22), so `/proc` samplers find nothing rather than an unrelated local process.
+pub const REMOTE_PID: i32 = i32::MAX;
 
 /// How a child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,6 +282,8 @@ pub struct Running {
     oom_kills_at_start: Option<u64>,
     waiter: Receiver<(Exit, Usage)>,
     exited: Option<(Exit, Usage)>,
+    /// For a program on another host: the session and its pid there (`pid` is then [`REMOTE_PID`]).
+    remote: Option<(Arc<dyn Remote>, i32)>,
 }
 
 impl Running {
@@ -267,6 +296,9 @@ impl Running {
                 "empty command",
             ));
         };
+        if let Some(remote) = &spec.remote {
+            return Self::spawn_remote(spec, remote.clone());
+        }
         let launcher = launcher();
         // The pipe the launcher reports on: close-on-exec here, inherited only by the launcher.
         let report_pipe = launcher.map(|_| cloexec_pipe()).transpose()?;
@@ -281,8 +313,55 @@ impl Running {
         };
         cmd.args(args)
             .current_dir(&spec.cwd)
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
+            .envs(spec.env.iter().map(|(k, v)| (k, v)));
+        Self::spawn_command(cmd, spec, report_pipe, None)
+    }
+
+    /// Starts `spec` on its remote host: the local child is `ssh` (its own process group, killed with
+    /// it), the remote relay starts the launcher, and the launcher's report lines arrive on stdout behind
+    /// a random marker and are fed into the same report pipe a local launcher would write to.
+    fn spawn_remote(spec: &Spec, remote: Arc<dyn Remote>) -> std::io::Result<Running> {
+        let marker: String = format!("\u{1e}asyncbench-report-{:016x}", rand::random::<u64>());
+        let argv = remote.command(spec, &marker);
+        let Some((program, args)) = argv.split_first() else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "empty command",
+            ));
+        };
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        let (read_end, write_end) = cloexec_pipe()?;
+        let sink = Demux {
+            marker,
+            report: File::from(write_end),
+        };
+        let mut running = Self::spawn_command(
+            cmd,
+            &Spec {
+                cpus: None,
+                ..spec.clone()
+            },
+            Some((read_end, sink.report.try_clone()?.into())),
+            Some(sink),
+        )?;
+        running.remote = Some((remote, running.pid));
+        running.pid = REMOTE_PID;
+        Ok(running)
+    }
+
+    fn spawn_command(
+        mut cmd: Command,
+        spec: &Spec,
+        report_pipe: Option<(OwnedFd, OwnedFd)>,
+        demux: Option<Demux>,
+    ) -> std::io::Result<Running> {
+        // A remote program's report comes through stdout, not through an inherited descriptor.
+        let report_fd = report_pipe
+            .as_ref()
+            .filter(|_| demux.is_none())
+            .map(|(_, w)| w.as_raw_fd());
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
@@ -331,9 +410,11 @@ impl Running {
                 counters: stdout_counters.clone(),
             };
             std::thread::spawn(move || {
+                let mut demux = demux;
                 let mut reader = BufReader::new(stdout);
                 loop {
                     match protocol::read_line_bounded(&mut reader) {
+                        Ok(Ok(Some(line))) if demux.as_mut().is_some_and(|d| d.take(&line)) => {}
                         Ok(Ok(Some(line))) => {
                             if !queue.push(Ok(line)) {
                                 // Nobody reads any more: drain so the child never blocks.
@@ -350,6 +431,8 @@ impl Running {
                         Ok(Ok(None)) | Err(_) => break,
                     }
                 }
+                // Closing the report pipe's write end lets the waiter read the report to its end.
+                drop(demux);
                 queue.eof();
             });
         } else {
@@ -362,7 +445,8 @@ impl Running {
 
         let (pid, report) = match report_pipe {
             Some((read_end, write_end)) => {
-                // Only the launcher may hold the write end, so that its death reads as EOF.
+                // Only the launcher (or the stdout demultiplexer) may hold the write end, so that its
+                // death reads as EOF.
                 drop(write_end);
                 let mut report = Report::new(read_end);
                 match report.program_pid() {
@@ -385,6 +469,7 @@ impl Running {
         };
         let started = Instant::now();
         let oom_counter = OomCounter::of(pid);
+        let remote_tail = report_fd.is_none().then(|| tail.clone());
         let oom_kills_at_start = oom_counter.read();
 
         let (wtx, wrx) = mpsc::channel();
@@ -415,6 +500,12 @@ impl Running {
             let done = match report {
                 // The launcher is gone, so its final line (if it lived to write one) is in the pipe.
                 Some(mut report) => report.program_exit().unwrap_or_else(|| {
+                    if let Some(tail) = &remote_tail {
+                        // The relay never reported: ssh itself ended (connection lost, host gone).
+                        tail.push_line(&format!(
+                            "the ssh connection ended ({exit}) before the remote launcher reported the program's exit"
+                        ));
+                    }
                     // The launcher was killed before it could report (Ctrl-C, or `kill` gave up
                     // waiting): the program's own usage is unknown.
                     let exit = match exit {
@@ -442,6 +533,7 @@ impl Running {
             oom_kills_at_start,
             waiter: wrx,
             exited: None,
+            remote: None,
         })
     }
 
@@ -601,8 +693,15 @@ impl Running {
     /// SIGTERM disposition just before the signal lands).
     pub fn terminate(&mut self, grace: Duration) -> (Exit, Usage, bool) {
         if self.exited.is_none() {
-            // SAFETY: signalling our own child.
-            unsafe { libc::kill(self.pid, libc::SIGTERM) };
+            match &self.remote {
+                Some((remote, pid)) => {
+                    remote.signal(*pid, libc::SIGTERM);
+                }
+                // SAFETY: signalling our own child.
+                None => unsafe {
+                    libc::kill(self.pid, libc::SIGTERM);
+                },
+            }
         }
         if let Some((exit, usage)) = self.wait(Instant::now() + grace) {
             return (exit, usage, true);
@@ -617,7 +716,15 @@ impl Running {
             return done;
         }
         self.killed_by_harness = true;
-        if self.pid != self.pgid {
+        if let Some((remote, pid)) = &self.remote {
+            // Kill the remote program so its launcher reports its usage; if the host cannot be
+            // reached, killing ssh below closes the channel and the relay kills everything.
+            if remote.signal(*pid, libc::SIGKILL)
+                && let Some(done) = self.wait(Instant::now() + KILL_REPORT_WAIT)
+            {
+                return done;
+            }
+        } else if self.pid != self.pgid {
             // Through the launcher: kill the program first so the launcher reports its usage (the
             // waiter then kills the rest of the group); kill the group only if that does not happen.
             // SAFETY: signalling our own child's child.
@@ -952,6 +1059,43 @@ struct Tail {
     open_readers: std::sync::atomic::AtomicUsize,
     /// Everything read, kept or not: a flood is cut to the tail and counted here.
     total_bytes: AtomicU64,
+}
+
+/// Splits the launcher's report lines (behind the marker) from a remote program's protocol lines.
+struct Demux {
+    marker: String,
+    report: File,
+}
+
+impl Demux {
+    /// Forwards `line` to the report pipe if it is a report line.
+    fn take(&mut self, line: &str) -> bool {
+        use std::io::Write;
+        match line.strip_prefix(self.marker.as_str()) {
+            Some(rest) => {
+                let _ = self
+                    .report
+                    .write_all(format!("{}\n", rest.trim_start()).as_bytes());
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Tail {
+    /// Appends a line of the harness's own (why a remote program's end is unknown).
+    fn push_line(&self, line: &str) {
+        let mut t = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        if t.back().is_some_and(|b| *b != b'\n') {
+            t.push_back(b'\n');
+        }
+        t.extend(line.bytes());
+        t.push_back(b'\n');
+        while t.len() > STDERR_TAIL_BYTES {
+            t.pop_front();
+        }
+    }
 }
 
 fn spawn_tail_reader(mut from: impl Read + Send + 'static, tail: Arc<Tail>) {

@@ -14,7 +14,7 @@ use crate::process::{RssSampler, proc_cpu_s};
 use crate::results::Finding;
 use crate::stats::echo_checks::{self, CpuTicks, Evidence, Interference, Limits};
 use loadgen::{LoadSpec, Mode};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -171,7 +171,7 @@ fn attempt(
         .ok_or_else(|| Failure::failed("ready event has no port"))?;
     let sampler = RssSampler::start(server.pid);
     let spec = LoadSpec {
-        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        addr: SocketAddr::from((launch.echo_ip(), port)),
         connections: p.connections,
         message_bytes: p.message_bytes,
         mode: p.mode,
@@ -398,7 +398,7 @@ pub fn verify(launch: &Launch, ready_timeout: Duration) -> Result<String, String
         .filter(|p| *p != 0)
         .ok_or("ready event has no port")?;
     let cfg = crate::verify::echo::EchoCheck::default();
-    crate::verify::echo::check(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), cfg)?;
+    crate::verify::echo::check(SocketAddr::from((launch.echo_ip(), port)), cfg)?;
     if let Some(extra) = server.extra_stdout() {
         return Err(format!("protocol error: unexpected stdout line {extra:?}"));
     }
