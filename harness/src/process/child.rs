@@ -336,6 +336,7 @@ impl Running {
             marker,
             report: File::from(write_end),
         };
+        let host = remote.describe();
         let mut running = Self::spawn_command(
             cmd,
             &Spec {
@@ -344,7 +345,17 @@ impl Running {
             },
             Some((read_end, sink.report.try_clone()?.into())),
             Some(sink),
-        )?;
+        )
+        .map_err(|e| match e.kind() {
+            // exec's own errno from the remote launcher (e.g. the program does not exist there).
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => e,
+            kind => std::io::Error::new(
+                kind,
+                format!(
+                    "{e}: the ssh connection to {host} ended before the remote launcher reported the start"
+                ),
+            ),
+        })?;
         running.remote = Some((remote, running.pid));
         running.pid = REMOTE_PID;
         Ok(running)
