@@ -83,3 +83,53 @@ pub fn record_toolchains(env: &mut Environment) {
         h.toolchains = toolchains;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compare_warns_when_topologies_differ() {
+        let here = crate::results::Environment {
+            cpu_model: "X".into(),
+            cores: 2,
+            ..Default::default()
+        };
+        let mut local = here.clone();
+        local.hosts = hosts(None, &here);
+        assert_eq!(local.hosts[0].role, "local");
+        let mut remote = here.clone();
+        remote.hosts = vec![
+            HostRecord {
+                role: "server".into(),
+                address: "root@10.0.0.2".into(),
+                ..HostRecord::default()
+            },
+            HostRecord {
+                role: "client".into(),
+                ..local.hosts[0].clone()
+            },
+        ];
+        // A run from before topologies were recorded counts as one machine.
+        assert!(crate::compare::environment_differences(&here, &local).is_empty());
+        let w = crate::compare::environment_differences(&local, &remote);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("topology differs: one machine"), "{w:?}");
+        assert!(w[0].contains("server: root@10.0.0.2"), "{w:?}");
+    }
+
+    #[test]
+    fn bind_defaults_to_an_ip_server_host_and_names_need_it() {
+        let ip: HostSpec = "root@10.0.0.2:22".parse().unwrap();
+        assert_eq!(bind_address(&ip, None).unwrap().to_string(), "10.0.0.2");
+        let name: HostSpec = "lab".parse().unwrap();
+        let e = bind_address(&name, None).unwrap_err().to_string();
+        assert!(e.contains("--bind"), "{e}");
+        assert!(
+            crate::cli::parse_bind("0.0.0.0")
+                .unwrap_err()
+                .contains("wildcard")
+        );
+        assert!(crate::cli::parse_bind("::").is_err());
+    }
+}

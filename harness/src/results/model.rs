@@ -338,3 +338,30 @@ impl Cell {
         )
     }
 }
+
+#[cfg(test)]
+mod topology_tests {
+    use super::*;
+
+    #[test]
+    fn topology_names_roles_and_old_runs_are_one_machine() {
+        let mut e = Environment::default();
+        assert_eq!(e.topology_key(), [("local".into(), "localhost".into())]);
+        let host = |role: &str, address: &str| HostRecord {
+            role: role.into(),
+            address: address.into(),
+            cpu_model: "X".into(),
+            cores: 4,
+            ..HostRecord::default()
+        };
+        e.hosts = vec![host("local", "localhost")];
+        assert_eq!(e.topology_key(), [("local".into(), "localhost".into())]);
+        assert!(e.topology().starts_with("one machine"), "{}", e.topology());
+        e.hosts = vec![host("server", "root@10.0.0.2"), host("client", "localhost")];
+        assert_eq!(
+            e.topology(),
+            "server: root@10.0.0.2 (X, 4 cores); client: localhost (X, 4 cores)"
+        );
+        assert_ne!(e.topology_key(), Environment::default().topology_key());
+    }
+}
