@@ -85,18 +85,23 @@ pub enum Command {
     /// (Internal, run over ssh on a server host) start one program through the launcher and relay.
     #[command(hide = true)]
     RemoteExec {
+        /// Prefix of the launcher's report lines on stdout (random per spawn).
         #[arg(long)]
         marker: String,
+        /// Pin the program to these CPUs of this host.
         #[arg(long, value_delimiter = ',')]
         cpus: Vec<usize>,
+        /// The program and its arguments.
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
     /// (Internal, run over ssh on a server host) probe, provision and build one implementation.
     #[command(hide = true)]
     RemotePrepare {
+        /// The implementation (a name from the shipped manifest).
         #[arg(long = "impl")]
         implementation: String,
+        /// Never install a missing toolchain.
         #[arg(long)]
         no_provision: bool,
     },

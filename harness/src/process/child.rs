@@ -661,6 +661,10 @@ impl Running {
     /// Evidence: it died of SIGKILL that the harness did not send, and the kernel's OOM-kill counter
     /// of its memory cgroup (or, without one, of the machine) rose while it ran.
     pub fn out_of_memory(&self) -> Option<String> {
+        // This machine's OOM counters say nothing about another host's.
+        if self.remote.is_some() {
+            return None;
+        }
         let (exit, usage) = self.exited?;
         let kills = self
             .oom_counter

@@ -152,7 +152,13 @@ struct Output {
 
 /// Runs a local command (ssh, or a pipeline into ssh) in its own process group with a deadline; on
 /// timeout the whole group is killed.
-fn run_local(mut cmd: Command, stdin: Stdio, timeout: Duration) -> std::io::Result<Option<Output>> {
+/// `interruptible`: give up at once on Ctrl-C (everything but the final cleanup, which must still run).
+fn run_local(
+    mut cmd: Command,
+    stdin: Stdio,
+    timeout: Duration,
+    interruptible: bool,
+) -> std::io::Result<Option<Output>> {
     cmd.stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -175,7 +181,7 @@ fn run_local(mut cmd: Command, stdin: Stdio, timeout: Duration) -> std::io::Resu
         if let Some(st) = child.try_wait()? {
             break Some(st);
         }
-        if Instant::now() >= deadline || crate::process::interrupted() {
+        if Instant::now() >= deadline || (interruptible && crate::process::interrupted()) {
             break None;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -328,7 +334,7 @@ impl Session {
 
     /// Runs `remote_cmd` on the host; its stdout, or why it failed.
     pub fn run(&self, remote_cmd: &str, timeout: Duration) -> Result<String, RemoteError> {
-        let out = run_local(self.command(remote_cmd), Stdio::null(), timeout);
+        let out = run_local(self.command(remote_cmd), Stdio::null(), timeout, true);
         self.check(remote_cmd, out, timeout)
     }
 
@@ -363,7 +369,7 @@ impl Session {
                 d = shell_quote(&self.run_dir),
                 r = shell_quote(&remote)
             );
-            let out = run_local(self.command(&cmd), Stdio::from(f), SHIP_TIMEOUT);
+            let out = run_local(self.command(&cmd), Stdio::from(f), SHIP_TIMEOUT, true);
             self.check(&format!("copying {}", local.display()), out, SHIP_TIMEOUT)?;
         }
         // The binary must start there (same architecture, a new enough C library).
@@ -419,7 +425,7 @@ impl Session {
         );
         let mut cmd = Command::new("bash");
         cmd.arg("-c").arg(script);
-        let out = run_local(cmd, Stdio::null(), SHIP_TIMEOUT);
+        let out = run_local(cmd, Stdio::null(), SHIP_TIMEOUT, true);
         self.check("shipping the repository", out, SHIP_TIMEOUT)
             .map(|_| ())
     }
@@ -515,7 +521,14 @@ impl Session {
     /// clean up after themselves). Reconnects if the connection was lost; idempotent.
     pub fn cleanup(&self) -> Result<u32, RemoteError> {
         let mut cleaned = self.cleaned.lock().unwrap_or_else(|e| e.into_inner());
-        if *cleaned || self.run_dir.is_empty() {
+        if *cleaned {
+            return Ok(0);
+        }
+        if self.run_dir.is_empty() {
+            // Never got a directory: only the master connection (if any) to close.
+            *cleaned = true;
+            let _ = run_local(self.command_exit(), Stdio::null(), CONTROL_TIMEOUT, false);
+            let _ = std::fs::remove_dir_all(&self.control_dir);
             return Ok(0);
         }
         // `[/]tmp/...` matches the directory but not this command line itself.
@@ -527,9 +540,11 @@ impl Session {
             shell_quote(head),
             shell_quote(tail)
         );
-        let out = self.run(&cmd, CONTROL_TIMEOUT)?;
+        // Runs after Ctrl-C too: that is when it matters most.
+        let out = run_local(self.command(&cmd), Stdio::null(), CONTROL_TIMEOUT, false);
+        let out = self.check("cleaning up", out, CONTROL_TIMEOUT)?;
         *cleaned = true;
-        let _ = run_local(self.command_exit(), Stdio::null(), CONTROL_TIMEOUT);
+        let _ = run_local(self.command_exit(), Stdio::null(), CONTROL_TIMEOUT, false);
         let _ = std::fs::remove_dir_all(&self.control_dir);
         Ok(out.trim().parse().unwrap_or(0))
     }
