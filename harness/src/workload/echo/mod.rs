@@ -56,7 +56,8 @@ struct Attempt {
 }
 
 /// Runs one trial of a cell with its self-checks: re-runs once under interference, extends the window
-/// (doubling, up to `max_extensions` times) while checks fail, and records what still failed.
+/// (doubling, up to `max_extensions` times) while a check fails that a longer window can cure, and
+/// records what still failed.
 pub fn run_trial(
     launch: &Launch,
     p: EchoParams,
@@ -77,7 +78,8 @@ pub fn run_trial(
             rerun_for_interference = Some(why.clone());
             continue;
         }
-        if !a.failed_checks.is_empty() && extensions < cfg.max_extensions {
+        // Extend only when a longer window can cure a failure (see `Failed::window_curable`).
+        if a.failed_checks.iter().any(|f| f.window_curable) && extensions < cfg.max_extensions {
             let names: Vec<&str> = a.failed_checks.iter().map(|f| f.check).collect();
             history.push(format!(
                 "{:.1} s window failed {}; extended to {:.1} s",
