@@ -48,6 +48,9 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
                 client_threads: None,
                 latency_objective_us: 1000.0,
                 save_baseline: None,
+                server_host: None,
+                bind: None,
+                ssh_option: Vec::new(),
             };
             run_cmd(&root()?, &args, true, &mut ui)
         }
@@ -138,6 +141,24 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
             Ok(cmp.exit_code())
         }
         Command::Completions { .. } => unreachable!("handled before the root is needed"),
+        Command::RemoteExec {
+            ref marker,
+            ref cpus,
+            ref argv,
+        } => crate::remote::relay::exec(marker, (!cpus.is_empty()).then_some(cpus), argv),
+        Command::RemotePrepare {
+            ref implementation,
+            no_provision,
+        } => crate::remote::relay::prepare(
+            &root()?,
+            implementation,
+            if no_provision {
+                Provision::Forbidden
+            } else {
+                Provision::Allowed
+            },
+        ),
+        Command::RemoteEnv => crate::remote::relay::environment(&root()?),
     }
 }
 
@@ -233,7 +254,10 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
             out_dir.display()
         );
     }
-    let placement = crate::workload::echo::placement::choose(args.pin.clone(), args.no_pin);
+    // Programs on another host: its CPUs are its own, so echo runs unpinned on both sides.
+    let server = crate::remote::topology::open(root, args, ui)?;
+    let placement =
+        crate::workload::echo::placement::choose(args.pin.clone(), args.no_pin || server.is_some());
     let client_threads = args
         .client_threads
         .map(|t| t as usize)
@@ -253,6 +277,8 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         "latency_objective_us": args.latency_objective_us,
         "ready_timeout_s": args.select.ready_timeout,
         "harness_version": env!("CARGO_PKG_VERSION"),
+        "server_host": args.server_host.as_ref().map(|h| h.to_string()),
+        "bind": args.bind,
     });
     let cfg = RunConfig {
         root: root.to_path_buf(),
@@ -274,6 +300,7 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         verify_only,
         ready_timeout: std::time::Duration::from_secs(args.select.ready_timeout),
         config_json,
+        server,
     };
     // Validate the selection before saying anything, so a typo gets exactly one line.
     runner::select(root, cfg.implementations.as_deref(), &cfg.workloads)?;

@@ -82,6 +82,32 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: crate::compare::Format,
     },
+    /// (Internal, run over ssh on a server host) start one program through the launcher and relay.
+    #[command(hide = true)]
+    RemoteExec {
+        /// Prefix of the launcher's report lines on stdout (random per spawn).
+        #[arg(long)]
+        marker: String,
+        /// Pin the program to these CPUs of this host.
+        #[arg(long, value_delimiter = ',')]
+        cpus: Vec<usize>,
+        /// The program and its arguments.
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
+    /// (Internal, run over ssh on a server host) probe, provision and build one implementation.
+    #[command(hide = true)]
+    RemotePrepare {
+        /// The implementation (a name from the shipped manifest).
+        #[arg(long = "impl")]
+        implementation: String,
+        /// Never install a missing toolchain.
+        #[arg(long)]
+        no_provision: bool,
+    },
+    /// (Internal, run over ssh) this host's description as JSON.
+    #[command(hide = true)]
+    RemoteEnv,
 }
 
 /// `asyncbench history`: list recorded runs, show a trend, or import old results.
@@ -169,6 +195,32 @@ pub struct RunArgs {
     /// `compare --baseline NAME`.
     #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,
+    /// Run every measured program on this host over ssh (keys only, batch mode): the repository is
+    /// shipped and built there; fan-out, stream and the other process-local workloads run there; echo
+    /// is driven from this machine to --bind. See README "Two or more machines".
+    #[arg(long, value_name = "[USER@]HOST[:PORT]")]
+    pub server_host: Option<crate::remote::HostSpec>,
+    /// The address echo servers on --server-host bind and the load generator connects to (never a
+    /// wildcard). Default: the host part of --server-host when it is an IP address.
+    #[arg(long, value_name = "ADDR", value_parser = parse_bind)]
+    pub bind: Option<std::net::IpAddr>,
+    /// An ssh option for every connection, as in `ssh -o` (repeatable), e.g.
+    /// --ssh-option IdentityFile=~/.ssh/lab --ssh-option StrictHostKeyChecking=accept-new
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub ssh_option: Vec<String>,
+}
+
+/// Parses `--bind`: an IP address, not a wildcard (a wildcard would expose the server everywhere).
+pub fn parse_bind(s: &str) -> Result<std::net::IpAddr, String> {
+    match s.trim().parse::<std::net::IpAddr>() {
+        Ok(ip) if ip.is_unspecified() => Err(format!(
+            "'{s}' is a wildcard; give the server's address on the lab network, e.g. --bind 10.0.0.2"
+        )),
+        Ok(ip) => Ok(ip),
+        Err(_) => Err(format!(
+            "'{s}' is not an IP address; give the server's address on the lab network, e.g. --bind 10.0.0.2"
+        )),
+    }
 }
 
 impl RunArgs {

@@ -571,6 +571,14 @@ pub fn environment_differences(a: &Environment, b: &Environment) -> Vec<String> 
         format!("{:?}", a.cpu_pinning),
         format!("{:?}", b.cpu_pinning),
     );
+    // Programs on another host, or echo driven across a network, are different measurements.
+    if a.topology_key() != b.topology_key() {
+        out.push(format!(
+            "topology differs: {} (base) vs {} (new)",
+            a.topology(),
+            b.topology()
+        ));
+    }
     let mut names: Vec<&String> = a.toolchains.keys().chain(b.toolchains.keys()).collect();
     names.sort();
     names.dedup();

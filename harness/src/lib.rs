@@ -19,6 +19,7 @@ pub mod manifest;
 pub mod prepare;
 pub mod process;
 pub mod protocol;
+pub mod remote;
 pub mod report;
 pub mod results;
 pub mod runner;

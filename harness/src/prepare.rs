@@ -158,6 +158,7 @@ pub fn prepare(
         env,
         cwd: paths.root.clone(),
         cpus,
+        remote: None,
     };
     Prepared {
         imp: imp.clone(),

@@ -69,6 +69,8 @@ pub struct RunConfig {
     pub ready_timeout: Duration,
     /// The configuration as the user gave it, recorded in the results.
     pub config_json: serde_json::Value,
+    /// Where measured programs run: `None` here, or the `--server-host` session.
+    pub server: Option<std::sync::Arc<crate::remote::Session>>,
 }
 
 /// A run in progress: the results so far and where they go.
@@ -139,6 +141,7 @@ impl<'a> Run<'a> {
                 });
         environment.echo_placement = Some(cfg.pin_label.clone());
         environment.client_engine = Some(crate::workload::echo::loadgen::ENGINE.to_string());
+        environment.hosts = crate::remote::topology::hosts(cfg.server.as_deref(), &environment);
         let writer = results::ResultsWriter::new(cfg.out_dir.join("results.json"));
         let mut run = Run {
             cfg,
@@ -161,7 +164,10 @@ impl<'a> Run<'a> {
                 bail!("interrupted");
             }
             run.ui.step(&imp.name);
-            let p = prepare(imp, &paths, cfg.provision, None, run.ui);
+            let p = match &cfg.server {
+                Some(s) => s.prepare(imp, cfg.provision),
+                None => prepare(imp, &paths, cfg.provision, None, run.ui),
+            };
             if let (Some(tc), Some(v)) = (&p.info.toolchain, &p.info.toolchain_version) {
                 run.results
                     .environment
@@ -177,6 +183,7 @@ impl<'a> Run<'a> {
                 ));
             }
             run.prepared.push(p);
+            crate::remote::topology::record_toolchains(&mut run.results.environment);
             run.sync_implementations();
             run.save()?;
             run.ui.done();

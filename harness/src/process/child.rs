@@ -84,6 +84,11 @@ fn launcher() -> Option<&'static Path> {
     })
 }
 
+/// The launcher's path on this machine, if it exists (the remote module ships it to other hosts).
+pub fn launcher_path() -> Option<&'static Path> {
+    launcher()
+}
+
 /// Whether the launcher could make itself a child subreaper (from its first report).
 static SUBREAPER: OnceLock<bool> = OnceLock::new();
 
@@ -130,7 +135,29 @@ pub struct Spec {
     pub cpus: Option<Vec<usize>>,
     /// Treat stdout as protocol lines (true) or as more output for the tail (false, e.g. builds).
     pub protocol_stdout: bool,
+    /// Start the program on another host (`run --server-host`) instead of here; see `remote/`.
+    pub remote: Option<Arc<dyn Remote>>,
 }
+
+/// Where a measured program runs when it is not this machine: the `remote` module's ssh session. The
+/// program starts there through the remote launcher, whose report lines come back over the ssh
+/// channel's stdout prefixed with a per-spawn marker, so its exit status and rusage (peak RSS, CPU) are
+/// measured on the host that ran it.
+pub trait Remote: Send + Sync + std::fmt::Debug {
+    /// The local command (ssh ...) that starts `spec` remotely under the relay, which prefixes the
+    /// launcher's report lines with `marker`.
+    fn command(&self, spec: &Spec, marker: &str) -> Vec<String>;
+    /// Sends `signal` to the remote program `pid`; false when the host cannot be reached.
+    fn signal(&self, pid: i32, signal: i32) -> bool;
+    /// `user@host:port`, for reasons.
+    fn describe(&self) -> String;
+    /// The address echo servers there bind (`--bind`) and load generators connect to.
+    fn bind_ip(&self) -> std::net::IpAddr;
+}
+
+/// The local stand-in pid of a remote program: no process on this machine has it (pid_max is at most
+/// 2^22), so `/proc` samplers find nothing rather than an unrelated local process.
+pub const REMOTE_PID: i32 = i32::MAX;
 
 /// How a child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,68 +260,14 @@ impl StdoutQueue {
     }
 }
 
-/// The command that starts `program` with `args` as `spec` says: through the launcher (reporting on
-/// `report_fd`) when there is one, in a new process group, with piped stdio, pinned to `spec.cpus`,
-/// and signalled when the harness dies.
-fn command(
-    spec: &Spec,
-    launcher: Option<&Path>,
-    report_fd: Option<i32>,
-    program: &str,
-    args: &[String],
-) -> Command {
-    let mut cmd = match (launcher, report_fd) {
-        (Some(launcher), Some(fd)) => {
-            let mut cmd = Command::new(launcher);
-            cmd.arg(fd.to_string()).arg(program);
-            cmd
-        }
-        _ => Command::new(program),
-    };
-    cmd.args(args)
-        .current_dir(&spec.cwd)
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let cpus = spec.cpus.clone();
-    // If the harness dies, a launcher gets SIGTERM (it then kills and reaps everything its program
-    // started); a directly started child gets SIGKILL.
-    let death_signal = if report_fd.is_some() {
-        libc::SIGTERM
-    } else {
-        libc::SIGKILL
-    };
-    // SAFETY: only async-signal-safe calls (fcntl, prctl, sched_setaffinity) between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if let Some(fd) = report_fd {
-                // Keep the report pipe open across exec, in this child only.
-                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            libc::prctl(libc::PR_SET_PDEATHSIG, death_signal);
-            if let Some(cpus) = &cpus {
-                let mut set: libc::cpu_set_t = std::mem::zeroed();
-                for &c in cpus {
-                    libc::CPU_SET(c, &mut set);
-                }
-                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-            }
-            Ok(())
-        });
-    }
-    cmd
-}
-
 /// Reads protocol lines from a child's stdout into `queue` until EOF, a protocol error or a reader
-/// that went away; after the last two it drains the pipe so the child never blocks on it.
-fn read_protocol_stdout(stdout: ChildStdout, queue: StdoutQueue) {
+/// that went away; after the last two it drains the pipe so the child never blocks on it. A remote
+/// program's launcher report lines (behind `demux`'s marker) go to the report pipe instead.
+fn read_protocol_stdout(stdout: ChildStdout, queue: StdoutQueue, mut demux: Option<Demux>) {
     let mut reader = BufReader::new(stdout);
     loop {
         match protocol::read_line_bounded(&mut reader) {
+            Ok(Ok(Some(line))) if demux.as_mut().is_some_and(|d| d.take(&line)) => {}
             Ok(Ok(Some(line))) => {
                 if !queue.push(Ok(line)) {
                     // Nobody reads any more: drain so the child never blocks.
@@ -311,13 +284,20 @@ fn read_protocol_stdout(stdout: ChildStdout, queue: StdoutQueue) {
             Ok(Ok(None)) | Err(_) => break,
         }
     }
+    // Closing the report pipe's write end lets the waiter read the report to its end.
+    drop(demux);
     queue.eof();
 }
 
-/// Starts the thread that reaps the group leader `pgid` (the launcher, or the program itself), kills
-/// whatever is left of its group, and sends the program's exit and usage: from the launcher's `report`
-/// when there is one, else from the leader's own rusage.
-fn spawn_waiter(pgid: i32, report: Option<Report>) -> Receiver<(Exit, Usage)> {
+/// Starts the thread that reaps the group leader `pgid` (the launcher, ssh, or the program itself),
+/// kills whatever is left of its group, and sends the program's exit and usage: from the launcher's
+/// `report` when there is one, else from the leader's own rusage. `remote_tail` (remote programs)
+/// gets a line when ssh ended before the remote launcher reported.
+fn spawn_waiter(
+    pgid: i32,
+    report: Option<Report>,
+    remote_tail: Option<Arc<Tail>>,
+) -> Receiver<(Exit, Usage)> {
     let (wtx, wrx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut status = 0;
@@ -345,6 +325,12 @@ fn spawn_waiter(pgid: i32, report: Option<Report>) -> Receiver<(Exit, Usage)> {
         let done = match report {
             // The launcher is gone, so its final line (if it lived to write one) is in the pipe.
             Some(mut report) => report.program_exit().unwrap_or_else(|| {
+                if let Some(tail) = &remote_tail {
+                    // The relay never reported: ssh itself ended (connection lost, host gone).
+                    tail.push_line(&format!(
+                        "the ssh connection ended ({exit}) before the remote launcher reported the program's exit"
+                    ));
+                }
                 // The launcher was killed before it could report (Ctrl-C, or `kill` gave up
                 // waiting): the program's own usage is unknown.
                 let exit = match exit {
@@ -382,6 +368,8 @@ pub struct Running {
     oom_kills_at_start: Option<u64>,
     waiter: Receiver<(Exit, Usage)>,
     exited: Option<(Exit, Usage)>,
+    /// For a program on another host: the session and its pid there (`pid` is then [`REMOTE_PID`]).
+    remote: Option<(Arc<dyn Remote>, i32)>,
 }
 
 impl Running {
@@ -394,11 +382,114 @@ impl Running {
                 "empty command",
             ));
         };
+        if let Some(remote) = &spec.remote {
+            return Self::spawn_remote(spec, remote.clone());
+        }
         let launcher = launcher();
         // The pipe the launcher reports on: close-on-exec here, inherited only by the launcher.
         let report_pipe = launcher.map(|_| cloexec_pipe()).transpose()?;
         let report_fd = report_pipe.as_ref().map(|(_, w)| w.as_raw_fd());
-        let mut cmd = command(spec, launcher, report_fd, program, args);
+        let mut cmd = match (launcher, report_fd) {
+            (Some(launcher), Some(fd)) => {
+                let mut cmd = Command::new(launcher);
+                cmd.arg(fd.to_string()).arg(program);
+                cmd
+            }
+            _ => Command::new(program),
+        };
+        cmd.args(args)
+            .current_dir(&spec.cwd)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)));
+        Self::spawn_command(cmd, spec, report_pipe, None)
+    }
+
+    /// Starts `spec` on its remote host: the local child is `ssh` (its own process group, killed with
+    /// it), the remote relay starts the launcher, and the launcher's report lines arrive on stdout behind
+    /// a random marker and are fed into the same report pipe a local launcher would write to.
+    fn spawn_remote(spec: &Spec, remote: Arc<dyn Remote>) -> std::io::Result<Running> {
+        let marker: String = format!("\u{1e}asyncbench-report-{:016x}", rand::random::<u64>());
+        let argv = remote.command(spec, &marker);
+        let Some((program, args)) = argv.split_first() else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "empty command",
+            ));
+        };
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        let (read_end, write_end) = cloexec_pipe()?;
+        let sink = Demux {
+            marker,
+            report: File::from(write_end),
+        };
+        let host = remote.describe();
+        let mut running = Self::spawn_command(
+            cmd,
+            &Spec {
+                cpus: None,
+                ..spec.clone()
+            },
+            Some((read_end, sink.report.try_clone()?.into())),
+            Some(sink),
+        )
+        .map_err(|e| match e.kind() {
+            // exec's own errno from the remote launcher (e.g. the program does not exist there).
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => e,
+            kind => std::io::Error::new(
+                kind,
+                format!(
+                    "{e}: the ssh connection to {host} ended before the remote launcher reported the start"
+                ),
+            ),
+        })?;
+        running.remote = Some((remote, running.pid));
+        running.pid = REMOTE_PID;
+        Ok(running)
+    }
+
+    fn spawn_command(
+        mut cmd: Command,
+        spec: &Spec,
+        report_pipe: Option<(OwnedFd, OwnedFd)>,
+        demux: Option<Demux>,
+    ) -> std::io::Result<Running> {
+        // A remote program's report comes through stdout, not through an inherited descriptor.
+        let report_fd = report_pipe
+            .as_ref()
+            .filter(|_| demux.is_none())
+            .map(|(_, w)| w.as_raw_fd());
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let cpus = spec.cpus.clone();
+        // If the harness dies, a launcher gets SIGTERM (it then kills and reaps everything its program
+        // started); a directly started child gets SIGKILL.
+        let death_signal = if report_fd.is_some() {
+            libc::SIGTERM
+        } else {
+            libc::SIGKILL
+        };
+        // SAFETY: only async-signal-safe calls (fcntl, prctl, sched_setaffinity) between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if let Some(fd) = report_fd {
+                    // Keep the report pipe open across exec, in this child only.
+                    if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                libc::prctl(libc::PR_SET_PDEATHSIG, death_signal);
+                if let Some(cpus) = &cpus {
+                    let mut set: libc::cpu_set_t = std::mem::zeroed();
+                    for &c in cpus {
+                        libc::CPU_SET(c, &mut set);
+                    }
+                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+                }
+                Ok(())
+            });
+        }
         let mut child = cmd.spawn()?;
         // The group leader: the launcher, or the program itself.
         let pgid = child.id() as i32;
@@ -415,7 +506,7 @@ impl Running {
                 tx,
                 counters: stdout_counters.clone(),
             };
-            std::thread::spawn(move || read_protocol_stdout(stdout, queue));
+            std::thread::spawn(move || read_protocol_stdout(stdout, queue, demux));
         } else {
             spawn_tail_reader(stdout, tail.clone());
             drop(tx);
@@ -426,7 +517,8 @@ impl Running {
 
         let (pid, report) = match report_pipe {
             Some((read_end, write_end)) => {
-                // Only the launcher may hold the write end, so that its death reads as EOF.
+                // Only the launcher (or the stdout demultiplexer) may hold the write end, so that its
+                // death reads as EOF.
                 drop(write_end);
                 let mut report = Report::new(read_end);
                 match report.program_pid() {
@@ -449,9 +541,10 @@ impl Running {
         };
         let started = Instant::now();
         let oom_counter = OomCounter::of(pid);
+        let remote_tail = report_fd.is_none().then(|| tail.clone());
         let oom_kills_at_start = oom_counter.read();
 
-        let wrx = spawn_waiter(pgid, report);
+        let wrx = spawn_waiter(pgid, report, remote_tail);
         Ok(Running {
             pid,
             started,
@@ -467,6 +560,7 @@ impl Running {
             oom_kills_at_start,
             waiter: wrx,
             exited: None,
+            remote: None,
         })
     }
 
@@ -583,6 +677,10 @@ impl Running {
     /// Evidence: it died of SIGKILL that the harness did not send, and the kernel's OOM-kill counter
     /// of its memory cgroup (or, without one, of the machine) rose while it ran.
     pub fn out_of_memory(&self) -> Option<String> {
+        // This machine's OOM counters say nothing about another host's.
+        if self.remote.is_some() {
+            return None;
+        }
         let (exit, usage) = self.exited?;
         let kills = self
             .oom_counter
@@ -626,8 +724,15 @@ impl Running {
     /// SIGTERM disposition just before the signal lands).
     pub fn terminate(&mut self, grace: Duration) -> (Exit, Usage, bool) {
         if self.exited.is_none() {
-            // SAFETY: signalling our own child.
-            unsafe { libc::kill(self.pid, libc::SIGTERM) };
+            match &self.remote {
+                Some((remote, pid)) => {
+                    remote.signal(*pid, libc::SIGTERM);
+                }
+                // SAFETY: signalling our own child.
+                None => unsafe {
+                    libc::kill(self.pid, libc::SIGTERM);
+                },
+            }
         }
         if let Some((exit, usage)) = self.wait(Instant::now() + grace) {
             return (exit, usage, true);
@@ -642,7 +747,15 @@ impl Running {
             return done;
         }
         self.killed_by_harness = true;
-        if self.pid != self.pgid {
+        if let Some((remote, pid)) = &self.remote {
+            // Kill the remote program so its launcher reports its usage; if the host cannot be
+            // reached, killing ssh below closes the channel and the relay kills everything.
+            if remote.signal(*pid, libc::SIGKILL)
+                && let Some(done) = self.wait(Instant::now() + KILL_REPORT_WAIT)
+            {
+                return done;
+            }
+        } else if self.pid != self.pgid {
             // Through the launcher: kill the program first so the launcher reports its usage (the
             // waiter then kills the rest of the group); kill the group only if that does not happen.
             // SAFETY: signalling our own child's child.
@@ -977,6 +1090,43 @@ struct Tail {
     open_readers: std::sync::atomic::AtomicUsize,
     /// Everything read, kept or not: a flood is cut to the tail and counted here.
     total_bytes: AtomicU64,
+}
+
+/// Splits the launcher's report lines (behind the marker) from a remote program's protocol lines.
+struct Demux {
+    marker: String,
+    report: File,
+}
+
+impl Demux {
+    /// Forwards `line` to the report pipe if it is a report line.
+    fn take(&mut self, line: &str) -> bool {
+        use std::io::Write;
+        match line.strip_prefix(self.marker.as_str()) {
+            Some(rest) => {
+                let _ = self
+                    .report
+                    .write_all(format!("{}\n", rest.trim_start()).as_bytes());
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Tail {
+    /// Appends a line of the harness's own (why a remote program's end is unknown).
+    fn push_line(&self, line: &str) {
+        let mut t = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        if t.back().is_some_and(|b| *b != b'\n') {
+            t.push_back(b'\n');
+        }
+        t.extend(line.bytes());
+        t.push_back(b'\n');
+        while t.len() > STDERR_TAIL_BYTES {
+            t.pop_front();
+        }
+    }
 }
 
 fn spawn_tail_reader(mut from: impl Read + Send + 'static, tail: Arc<Tail>) {

@@ -8,8 +8,8 @@ mod registry;
 mod rss;
 
 pub use child::{
-    Exit, Running, STDOUT_QUEUE_BYTES, STDOUT_QUEUE_LINES, Spec, WaitError, classify_oom,
-    containment, memory_limit, run_to_completion,
+    Exit, REMOTE_PID, Remote, Running, STDOUT_QUEUE_BYTES, STDOUT_QUEUE_LINES, Spec, WaitError,
+    classify_oom, containment, launcher_path, memory_limit, run_to_completion,
 };
 pub use registry::{install_interrupt_handler, interrupted, kill_all};
 pub use rss::{MemoryReport, RssSampler};

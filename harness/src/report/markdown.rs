@@ -597,6 +597,9 @@ pub fn environment_rows(results: &Results) -> Vec<(String, String)> {
     if let Some(l) = env.load_avg_1m_at_start {
         rows.push(("load average at start (1 min)".into(), format!("{l:.2}")));
     }
+    if !env.hosts.is_empty() {
+        rows.push(("topology".into(), env.topology()));
+    }
     match &env.cpu_pinning {
         Some(p) => rows.push((
             "CPU pinning".into(),

@@ -46,10 +46,69 @@ pub struct Environment {
     /// The echo load generator's engine, e.g. "epoll-loop".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_engine: Option<String>,
+    /// Every host the run used and its role ("server": ran the measured programs; "client": ran the
+    /// echo load generator; "local": both, on this machine). Empty in runs before topologies existed
+    /// (one machine, both roles). The fields above describe the machine the harness ran on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostRecord>,
     /// The full harness configuration (suite, repeats, flags) as given.
     pub config: serde_json::Value,
     pub started_at: String,
     pub finished_at: Option<String>,
+}
+
+/// One host of a run and what it did there.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct HostRecord {
+    /// "server", "client" or "local" (both).
+    pub role: String,
+    /// `user@host:port` as given, or "localhost".
+    pub address: String,
+    pub cpu_model: String,
+    pub cores: u32,
+    pub memory_bytes: u64,
+    pub kernel: String,
+    pub os: String,
+    /// Toolchain name → version, as probed on this host (servers only: clients run no toolchain).
+    #[serde(default)]
+    pub toolchains: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containment: Option<String>,
+}
+
+impl Environment {
+    /// The topology in one line, e.g. "server root@10.0.0.2 (Xeon, 16 cores); clients: local", or
+    /// "one machine" for runs without remote hosts.
+    pub fn topology(&self) -> String {
+        if self.hosts.iter().all(|h| h.role == "local") {
+            return "one machine (server and load generator share it)".into();
+        }
+        let mut parts = Vec::new();
+        for role in ["server", "client"] {
+            let hosts: Vec<String> = self
+                .hosts
+                .iter()
+                .filter(|h| h.role == role || h.role == "local")
+                .map(|h| format!("{} ({}, {} cores)", h.address, h.cpu_model, h.cores))
+                .collect();
+            parts.push(format!("{role}: {}", hosts.join(", ")));
+        }
+        parts.join("; ")
+    }
+
+    /// The topology as comparable data: the role → address list, for `compare`.
+    pub fn topology_key(&self) -> Vec<(String, String)> {
+        let mut k: Vec<(String, String)> = self
+            .hosts
+            .iter()
+            .map(|h| (h.role.clone(), h.address.clone()))
+            .collect();
+        if k.is_empty() {
+            k.push(("local".into(), "localhost".into()));
+        }
+        k.sort();
+        k
+    }
 }
 
 /// Disjoint CPU sets for the measured program and the load generator.
@@ -277,5 +336,32 @@ impl Cell {
             self.implementation,
             params.join(",")
         )
+    }
+}
+
+#[cfg(test)]
+mod topology_tests {
+    use super::*;
+
+    #[test]
+    fn topology_names_roles_and_old_runs_are_one_machine() {
+        let mut e = Environment::default();
+        assert_eq!(e.topology_key(), [("local".into(), "localhost".into())]);
+        let host = |role: &str, address: &str| HostRecord {
+            role: role.into(),
+            address: address.into(),
+            cpu_model: "X".into(),
+            cores: 4,
+            ..HostRecord::default()
+        };
+        e.hosts = vec![host("local", "localhost")];
+        assert_eq!(e.topology_key(), [("local".into(), "localhost".into())]);
+        assert!(e.topology().starts_with("one machine"), "{}", e.topology());
+        e.hosts = vec![host("server", "root@10.0.0.2"), host("client", "localhost")];
+        assert_eq!(
+            e.topology(),
+            "server: root@10.0.0.2 (X, 4 cores); client: localhost (X, 4 cores)"
+        );
+        assert_ne!(e.topology_key(), Environment::default().topology_key());
     }
 }

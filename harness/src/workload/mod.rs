@@ -24,9 +24,18 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     pub cwd: PathBuf,
     pub cpus: Option<Vec<usize>>,
+    /// The host it runs on when not this one (`run --server-host`).
+    pub remote: Option<std::sync::Arc<dyn crate::process::Remote>>,
 }
 
 impl Launch {
+    /// The address a load generator reaches this program's echo server at.
+    pub fn echo_ip(&self) -> std::net::IpAddr {
+        self.remote
+            .as_ref()
+            .map_or(std::net::Ipv4Addr::LOCALHOST.into(), |r| r.bind_ip())
+    }
+
     /// Starts `<start> <workload> --flag value ...`.
     pub fn spawn(&self, workload: &str, flags: &[(&str, String)]) -> Result<Running, Failure> {
         let mut argv = self.start.clone();
@@ -35,12 +44,19 @@ impl Launch {
             argv.push(format!("--{k}"));
             argv.push(v.clone());
         }
+        // `--bind` defaults to 127.0.0.1 (docs/PROTOCOL.md); only a remote server needs another.
+        let ip = self.echo_ip();
+        if workload == "echo" && !ip.is_loopback() && !flags.iter().any(|(k, _)| *k == "bind") {
+            argv.push("--bind".into());
+            argv.push(ip.to_string());
+        }
         let spec = Spec {
             argv,
             env: self.env.clone(),
             cwd: self.cwd.clone(),
             cpus: self.cpus.clone(),
             protocol_stdout: true,
+            remote: self.remote.clone(),
         };
         Running::spawn(&spec).map_err(|e| {
             Failure::crashed(format!("could not start `{}`: {e}", self.start.join(" ")))

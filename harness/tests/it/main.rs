@@ -27,6 +27,7 @@ mod inputs;
 mod language_unit_tests;
 mod layout;
 mod properties;
+mod remote;
 mod report_browser;
 mod report_html;
 mod report_snapshots;

@@ -14,7 +14,7 @@ use crate::process::{RssSampler, proc_cpu_s};
 use crate::results::Finding;
 use crate::stats::echo_checks::{self, CpuTicks, Evidence, Interference, Limits};
 use loadgen::{LoadSpec, Mode};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -164,10 +164,7 @@ fn attempt(
     seed: u64,
     duration: Duration,
 ) -> Result<Attempt, Failure> {
-    let flags = [
-        ("port", "0".into()),
-        ("bind", Ipv4Addr::LOCALHOST.to_string()),
-    ];
+    let flags = [("port", "0".into()), ("bind", launch.echo_ip().to_string())];
     let mut server = launch.spawn("echo", &flags)?;
     let ready = await_ready(&mut server, "echo", cfg.ready_timeout)?;
     let startup_ms = server.started.elapsed().as_secs_f64() * 1e3;
@@ -177,7 +174,7 @@ fn attempt(
         .ok_or_else(|| Failure::failed("ready event has no port"))?;
     let sampler = RssSampler::start(server.pid);
     let spec = LoadSpec {
-        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        addr: SocketAddr::from((launch.echo_ip(), port)),
         connections: p.connections,
         message_bytes: p.message_bytes,
         mode: p.mode,
@@ -397,9 +394,20 @@ fn attempt(
 /// one-line summary.
 pub fn verify(launch: &Launch, ready_timeout: Duration) -> Result<String, String> {
     // The first server binds 127.0.0.2 and must listen there only (verify/echo.rs).
-    let (bind, bind_note) = match crate::verify::echo::verify_bind_address() {
-        Ok(ip) => (ip, None),
-        Err((ip, note)) => (ip, Some(note)),
+    // A remote server binds the address this host reaches it at; 127.0.0.2 there is out of reach.
+    let (bind, bind_note) = if launch.remote.is_some() {
+        let ip = launch.echo_ip();
+        (
+            ip,
+            Some(format!(
+                "remote server bound to --bind {ip} (the listens-only check runs on local servers)"
+            )),
+        )
+    } else {
+        match crate::verify::echo::verify_bind_address() {
+            Ok(ip) => (ip, None),
+            Err((ip, note)) => (ip, Some(note)),
+        }
     };
     let mut server = launch
         .spawn("echo", &[("port", "0".into()), ("bind", bind.to_string())])
@@ -428,10 +436,7 @@ pub fn verify(launch: &Launch, ready_timeout: Duration) -> Result<String, String
         ));
     }
     // A second server must stop when its stdin closes (the harness's fallback when signals are lost).
-    let flags = [
-        ("port", "0".into()),
-        ("bind", Ipv4Addr::LOCALHOST.to_string()),
-    ];
+    let flags = [("port", "0".into()), ("bind", launch.echo_ip().to_string())];
     let mut server = launch.spawn("echo", &flags).map_err(|f| f.reason)?;
     await_ready(&mut server, "echo", ready_timeout).map_err(|f| f.reason)?;
     server.close_stdin();

@@ -165,6 +165,7 @@ mod tests {
             ],
             cwd: ".".into(),
             cpus: None,
+            remote: None,
         };
         let p = pin_launch(l.clone(), Some(&[2, 3, 4]));
         assert_eq!(p.cpus, Some(vec![2, 3, 4]));

@@ -1,0 +1,234 @@
+//! `run --server-host` over a real OpenSSH server on 127.0.0.1:2222 (started by `.ci/sshd-up`; CI sets
+//! ASYNCBENCH_REQUIRE_SSH=1 so a missing server fails instead of skipping). The "remote" host is this
+//! machine, reached only through ssh: the harness ships its binary and the project there, prepares and
+//! starts every program through the shipped relay and launcher, and must leave nothing running.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const HOST: &str = "root@127.0.0.1:2222";
+
+/// The tests look for and kill processes by pattern: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Whether an sshd on 127.0.0.1:2222 accepts our key; panics when CI requires it.
+fn ssh_available() -> bool {
+    let ok = Command::new("ssh")
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=5",
+            "-p",
+            "2222",
+            "root@127.0.0.1",
+            "true",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        let why = "no sshd on 127.0.0.1:2222 that accepts root's key (start one with `.ci/sshd-up` as root)";
+        if std::env::var("ASYNCBENCH_REQUIRE_SSH").as_deref() == Ok("1") {
+            panic!("{why}, and ASYNCBENCH_REQUIRE_SSH=1");
+        }
+        eprintln!("SKIPPED: {why}");
+    }
+    ok
+}
+
+/// A project whose implementations are copies of the fake (under the project root, so the shipped
+/// copy runs from the per-run directory on the host): `(name, mode, script)`.
+fn project(impls: &[(&str, &str, &str)], workloads: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("manifest")).unwrap();
+    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/fake_impl.py");
+    let mut toml = String::new();
+    for (name, mode, script) in impls {
+        std::fs::copy(&fake, dir.path().join(script)).unwrap();
+        toml.push_str(&format!(
+            r#"
+[[implementation]]
+name = "{name}"
+language = "python"
+runtime = "fake"
+workloads = [{workloads}]
+[[implementation.toolchain]]
+name = "python3"
+probe = ["python3", "--version"]
+start = ["python3", "{{root}}/{script}"]
+env = {{ FAKE_MODE = "{mode}", FAKE_PIDS = "{{root}}/pids-{name}.txt" }}
+"#
+        ));
+    }
+    std::fs::write(dir.path().join("manifest/fakes.toml"), toml).unwrap();
+    dir
+}
+
+/// Processes on this machine (the "remote" host) still running from a per-run directory.
+fn remote_survivors() -> Vec<String> {
+    let out = Command::new("pgrep")
+        .args(["-a", "-f", "[/]tmp/asyncbench-run[.]"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn results(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn echo_and_fanout_run_on_the_server_host_and_nothing_survives() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !ssh_available() {
+        return;
+    }
+    let p = project(
+        &[("fake-a", "ok", "a.py"), ("fake-b", "ok", "b.py")],
+        "\"echo\", \"fanout\"",
+    );
+    let out = p.path().join("out");
+    let o = crate::common::bin()
+        .args(["run", "--workload", "echo,fanout", "--quick"])
+        .args(["--server-host", HOST, "--root"])
+        .arg(p.path())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let r = results(&out);
+    crate::common::assert_valid_results(&r);
+    // Roles: the programs' host and this machine (the load generator).
+    let hosts = r["environment"]["hosts"].as_array().expect("hosts");
+    let roles: Vec<(&str, &str)> = hosts
+        .iter()
+        .map(|h| (h["role"].as_str().unwrap(), h["address"].as_str().unwrap()))
+        .collect();
+    assert_eq!(roles, [("server", HOST), ("client", "localhost")]);
+    assert!(
+        hosts[0]["toolchains"]["python3"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("Python 3")),
+        "{hosts:?}"
+    );
+    for name in ["fake-a", "fake-b"] {
+        let imp = crate::common::implementation(&r, name);
+        assert_eq!(imp["status"], "ok", "{imp}");
+        let cells = crate::common::cells(&r, name);
+        for w in ["echo", "fanout"] {
+            let ws: Vec<_> = cells.iter().filter(|c| c["workload"] == w).collect();
+            assert!(!ws.is_empty(), "{name} has no {w} cells");
+            for c in &ws {
+                assert_eq!(c["status"], "ok", "{c}");
+            }
+            // Measured on the host that ran the program, by its launcher (capacity cells summarise
+            // their probes and carry none).
+            let rss: Vec<f64> = ws
+                .iter()
+                .filter_map(|c| c["metrics"]["peak_rss_bytes"].as_f64())
+                .collect();
+            assert!(
+                !rss.is_empty() && rss.iter().all(|v| *v > 1e6),
+                "{name} {w}: {rss:?}"
+            );
+        }
+    }
+    // The per-run directory is gone and nothing it started runs.
+    let dir = stderr
+        .lines()
+        .find_map(|l| l.split_once(":/tmp/asyncbench-run."))
+        .map(|(_, rest)| format!("/tmp/asyncbench-run.{}", &rest[..8]))
+        .expect("the run names its remote directory");
+    assert!(!Path::new(&dir).exists(), "{dir} was not removed");
+    let left = remote_survivors();
+    assert!(left.is_empty(), "still running on the host: {left:?}");
+}
+
+#[test]
+fn a_lost_connection_fails_that_program_and_the_run_goes_on() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !ssh_available() {
+        return;
+    }
+    // fake-hang never finishes its fan-out: the connection is killed while it runs.
+    let p = project(
+        &[("fake-hang", "hang", "hang.py"), ("fake-ok", "ok", "ok.py")],
+        "\"fanout\"",
+    );
+    let control = tempfile::tempdir().unwrap();
+    let out = p.path().join("out");
+    let mut run = crate::common::bin()
+        .args(["run", "--workload", "fanout", "--quick"])
+        .args(["--server-host", HOST, "--root"])
+        .arg(p.path())
+        .arg("--out")
+        .arg(&out)
+        .env("ASYNCBENCH_SSH_CONTROL_DIR", control.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let hang_running = || {
+        Command::new("pgrep")
+            .args(["-f", "[/]repo/hang[.]py fanout"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    while !hang_running() {
+        assert!(Instant::now() < deadline, "fake-hang never started");
+        assert!(run.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Past its start (the launcher's pid line is back), then kill the ssh connection: the master and
+    // every client multiplexed over it.
+    std::thread::sleep(Duration::from_secs(2));
+    // Kill the ssh connection: the master and every client multiplexed over it.
+    let killed = Command::new("pkill")
+        .arg("-f")
+        .arg(format!("ControlPath={}", control.path().display()))
+        .status()
+        .unwrap();
+    assert!(killed.success(), "no ssh process to kill");
+    // The relay notices its channel is gone and stops the launcher, which kills the program: well
+    // before the run's final cleanup (the run still verifies and measures fake-ok).
+    let gone = Instant::now() + Duration::from_secs(8);
+    while hang_running() && Instant::now() < gone {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!hang_running(), "fake-hang survived the lost connection");
+    let status = loop {
+        if let Some(s) = run.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = run.kill();
+            panic!("the run did not finish after the connection was lost");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    let r = results(&out);
+    crate::common::assert_valid_results(&r);
+    let hang = crate::common::implementation(&r, "fake-hang");
+    let reason = hang["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("the ssh connection ended (")
+            && reason.contains("before the remote launcher reported the program's exit"),
+        "fake-hang: {hang}\n{stderr}"
+    );
+    let ok = crate::common::cells(&r, "fake-ok");
+    assert!(!ok.is_empty(), "the run did not go on: {stderr}");
+    assert!(ok.iter().all(|c| c["status"] == "ok"), "{ok:?}");
+    let left = remote_survivors();
+    assert!(left.is_empty(), "still running on the host: {left:?}");
+}
