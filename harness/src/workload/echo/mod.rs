@@ -156,6 +156,20 @@ fn cpu_ticks(cpus: &[usize]) -> CpuTicks {
         .unwrap_or_default()
 }
 
+/// Runs the load here, or split across the `--client-host` hosts (see [`crate::remote::loadgen`]),
+/// whose merged result stands for one load generator; also each client host's CPU (s) in the window
+/// (empty when the load ran here). A client host lost mid-load fails the trial with the reason.
+fn drive_load(
+    spec: &LoadSpec,
+    on_window: &(dyn Fn(bool) + Sync),
+) -> Result<(loadgen::LoadResult, Vec<f64>), Failure> {
+    let hosts = crate::remote::loadgen::clients();
+    if hosts.is_empty() {
+        return Ok((loadgen::run(spec, on_window), Vec::new()));
+    }
+    crate::remote::loadgen::drive(&hosts, spec, on_window).map_err(Failure::failed)
+}
+
 /// One trial: a fresh server process, warm-up, measured window, shutdown.
 fn attempt(
     launch: &Launch,
@@ -193,13 +207,13 @@ fn attempt(
     };
     let pid = server.pid;
     let marks: Mutex<Vec<(Instant, Option<f64>, CpuTicks)>> = Mutex::new(Vec::new());
-    let load = loadgen::run(&spec, &|_| {
+    let (load, client_hosts_cpu_s) = drive_load(&spec, &|_| {
         marks.lock().unwrap_or_else(|e| e.into_inner()).push((
             Instant::now(),
             proc_cpu_s(pid),
             cpu_ticks(&watched),
         ));
-    });
+    })?;
     let memory = sampler.stop();
     if let Some((exit, _)) = server.wait(Instant::now()) {
         if let Some(reason) = server.out_of_memory() {
@@ -291,6 +305,9 @@ fn attempt(
     m.set("client_cpu_us_per_msg", client_cpu_s * 1e6 / per_msg);
     m.set("client_cpu_util", client_cpu_s / window_s);
     m.set("client_threads", load.client_threads as f64);
+    for (i, cpu_s) in client_hosts_cpu_s.iter().enumerate() {
+        m.set(&format!("client_cpu_util_host{i}"), cpu_s / window_s);
+    }
     // The client was the limit when its threads were (nearly) saturated.
     let capacity = load.client_threads as f64;
     let client_saturated = client_cpu_s / window_s >= 0.85 * capacity;
