@@ -80,14 +80,15 @@ pub fn open_clients(
 }
 
 /// The hosts of a run with their roles: this machine ("local"; "client" when programs run on a
-/// server host and the load generator here; "controller" when both run elsewhere), the server host and
-/// the client hosts.
+/// server host and the load generator here; "server" when only the load generator runs elsewhere;
+/// "controller" when both do), the server host and the client hosts.
 pub fn hosts(server: Option<&Session>, here: &Environment) -> Vec<HostRecord> {
     let clients = super::loadgen::clients();
     let local = HostRecord {
         role: match (server.is_some(), clients.is_empty()) {
-            (_, false) => "controller",
+            (true, false) => "controller",
             (true, true) => "client",
+            (false, false) => "server",
             (false, true) => "local",
         }
         .into(),
