@@ -3,10 +3,11 @@
 use crate::cli::{Command, Opts, RunArgs, SelectArgs};
 use crate::manifest::Paths;
 use crate::results::ImplStatus;
-use crate::runner::{self, Run, RunConfig, Workload};
+use crate::runner::{self, Run};
 use crate::suite::Suite;
 use crate::toolchain::Provision;
 use crate::ui::Ui;
+use crate::workload::{RunConfig, Workload};
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 
@@ -171,14 +172,7 @@ pub fn find_root(given: Option<&Path>) -> anyhow::Result<PathBuf> {
 
 fn workloads(select: &SelectArgs) -> Vec<Workload> {
     let mut w = if select.workload.is_empty() {
-        vec![
-            Workload::Echo,
-            Workload::Fanout,
-            Workload::Stream,
-            Workload::Cancel,
-            Workload::Futures,
-            Workload::Micro,
-        ]
+        Workload::all()
     } else {
         select.workload.clone()
     };
@@ -354,14 +348,9 @@ fn measure_all(run: &mut Run, workloads: &[Workload], verify_only: bool) -> anyh
         if verify_only {
             continue;
         }
-        match w {
-            Workload::Echo => runner::measure_echo(run)?,
-            Workload::Fanout => runner::measure_fanout(run)?,
-            Workload::Stream => runner::measure_stream(run)?,
-            Workload::Cancel => crate::workload::cancel::measure(run)?,
-            Workload::Futures => crate::workload::futures::measure(run)?,
-            Workload::Micro => crate::workload::micro::measure(run)?,
-        }
+        (w.measure)(run)?;
+        // Derivations across cells (bytes per task, verdicts) happened in place: save them.
+        run.save()?;
     }
     Ok(())
 }

@@ -1,0 +1,243 @@
+//! Planning and measuring the echo workload through the run session: the open-loop grid, the
+//! capacity search and the closed loop.
+
+use super::loadgen::Mode;
+use super::{EchoConfig, EchoParams};
+use crate::results;
+use crate::workload::session::{RunConfig, Session};
+use crate::workload::{Failure, Launch, TrialData, params};
+use anyhow::bail;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Seconds the echo plan takes for `implementations` servers: every grid trial, every capacity probe
+/// and every closed-loop trial, each with ≈ 0.8 s of start-up; more when self-checks extend or re-run
+/// cells.
+pub fn estimate_s(cfg: &RunConfig, implementations: usize) -> Option<f64> {
+    let s = &cfg.suite.echo;
+    let trial_s = 0.8 + (s.warmup + s.duration).as_secs_f64();
+    let probe_s = 0.8 + (s.warmup + s.probe_duration).as_secs_f64();
+    Some(
+        implementations as f64
+            * (s.open_rates.len() as f64 * cfg.suite.repeat as f64 * trial_s
+                + s.capacity_probes as f64 * probe_s
+                + s.closed.len() as f64 * s.closed_repeat as f64 * trial_s),
+    )
+}
+
+/// Measures the echo workload: the open-loop grid of common rates (the headline, interleaved trials),
+/// each implementation's capacity at the latency objective (a short search), then the closed loop
+/// (secondary: the maximum under this client engine).
+pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
+    // The configuration outlives the session's borrows below.
+    let rc = run.config().clone();
+    let s = rc.suite.echo.clone();
+    let cfg = EchoConfig {
+        warmup: s.warmup,
+        duration: s.duration,
+        sub_interval: s.sub_interval,
+        io_timeout: Duration::from_secs(5),
+        ready_timeout: rc.ready_timeout,
+        client_threads: rc.client_threads,
+        client_cpus: rc.pin.as_ref().map(|p| p.1.clone()),
+        server_cpus: rc.pin.as_ref().map(|p| p.0.clone()),
+        limits: crate::stats::echo_checks::Limits::default(),
+        max_extensions: s.max_extensions,
+        interference_rerun: s.interference_rerun,
+    };
+    let impls: Vec<String> = run.runnable("echo").into_iter().map(|(n, _)| n).collect();
+    if impls.is_empty() {
+        return Ok(());
+    }
+    let repeat = rc.suite.repeat;
+    let planned_s = estimate_s(&rc, impls.len()).unwrap_or(0.0);
+    run.ui().line(&format!(
+        "echo plan: {} implementation(s) × ({} common rate(s) {:?} msgs/s at {} conns × {} B × {repeat} trials, ≤ {} capacity probe(s) at p99 ≤ {} µs, {} closed-loop point(s) × {}); client {} on {}; ≈ {:.0} s, more for implementations re-run under interference or extended by their self-checks",
+        impls.len(),
+        s.open_rates.len(),
+        s.open_rates,
+        s.open_at.0,
+        s.open_at.1,
+        s.capacity_probes,
+        rc.latency_objective_us,
+        s.closed.len(),
+        s.closed_repeat,
+        super::loadgen::ENGINE,
+        rc.pin_label,
+        planned_s
+    ));
+    let trial =
+        |l: &Launch, p: &EchoParams, r: usize| super::run_trial(l, *p, &cfg, 0xec40 + r as u64);
+    let (oc, ob) = s.open_at;
+    let objective_ns = rc.latency_objective_us * 1e3;
+    // The grid, rate by rate; an implementation clearly over capacity stops climbing.
+    let mut active = impls.clone();
+    let mut grid: BTreeMap<String, Vec<(f64, Option<bool>)>> = BTreeMap::new();
+    // Per implementation: whether any grid cell measured, else the first failure.
+    let mut grid_failure: BTreeMap<String, Option<Failure>> = BTreeMap::new();
+    let mut rates = s.open_rates.clone();
+    rates.sort_by(|a, b| a.total_cmp(b));
+    for &rate in &rates {
+        if active.is_empty() {
+            break;
+        }
+        let points: Vec<_> = active
+            .iter()
+            .map(|imp| {
+                let p = EchoParams {
+                    mode: Mode::Open {
+                        rate_msgs_per_s: rate,
+                    },
+                    connections: oc,
+                    message_bytes: ob,
+                };
+                let pr = params(&[
+                    ("mode", json!("open")),
+                    ("connections", json!(oc)),
+                    ("message_bytes", json!(ob)),
+                    ("rate_msgs_per_s", json!(rate)),
+                ]);
+                (imp.clone(), pr, p)
+            })
+            .collect();
+        let label = format!("echo open {rate:.0} msgs/s");
+        let cells = run.measure(
+            "echo",
+            &label,
+            points,
+            "throughput_msgs_per_s",
+            repeat,
+            &trial,
+        )?;
+        for i in cells {
+            let c = &run.cells()[i];
+            let verdict = meets_objective(c, rate, objective_ns);
+            let overloaded = c.status != results::CellStatus::Ok
+                || c.metrics.get("achieved_ratio").is_some_and(|a| a < 0.9);
+            grid.entry(c.implementation.clone())
+                .or_default()
+                .push((rate, verdict));
+            let failure = (c.status != results::CellStatus::Ok).then(|| Failure {
+                status: c.status,
+                reason: c.reason.clone().unwrap_or_default(),
+            });
+            let slot = grid_failure
+                .entry(c.implementation.clone())
+                .or_insert(failure.clone());
+            if failure.is_none() {
+                *slot = None;
+            }
+            if overloaded {
+                active.retain(|n| n != &c.implementation);
+            }
+        }
+    }
+    // Capacity at the objective: bracket from the grid, then bisect with short probes.
+    let probe_cfg = EchoConfig {
+        duration: s.probe_duration,
+        ..cfg.clone()
+    };
+    let launches: BTreeMap<String, Launch> = run.runnable("echo").into_iter().collect();
+    run.ui().phase("echo capacity search", impls.len() as u64);
+    for imp in &impls {
+        if crate::process::interrupted() {
+            bail!("interrupted");
+        }
+        run.ui().step(&format!(
+            "{imp} capacity at p99 ≤ {} µs",
+            rc.latency_objective_us
+        ));
+        let (Some(launch), Some(g)) = (launches.get(imp), grid.get(imp)) else {
+            run.ui().done();
+            continue;
+        };
+        let max_grid = rates.last().copied().unwrap_or(10_000.0);
+        let mut search = super::capacity::Search::from_grid(g, max_grid);
+        let failed_grid = grid_failure.get(imp).cloned().flatten();
+        let mut probes = Vec::new();
+        // A server that failed every grid cell is not probed further.
+        let n_probes = if failed_grid.is_some() {
+            0
+        } else {
+            s.capacity_probes
+        };
+        for k in 0..n_probes {
+            let Some(rate) = search.next_probe() else {
+                break;
+            };
+            let p = EchoParams {
+                mode: Mode::Open {
+                    rate_msgs_per_s: rate,
+                },
+                connections: oc,
+                message_bytes: ob,
+            };
+            let outcome = super::run_trial(launch, p, &probe_cfg, 0xca9 + k as u64);
+            let pass = match &outcome {
+                Ok(t) => trial_meets_objective(t, rate, objective_ns),
+                Err(_) => Some(false),
+            };
+            search.record(rate, pass.unwrap_or(false));
+            probes.push((rate, outcome, pass));
+        }
+        let cell = super::capacity::cell(
+            imp,
+            (oc, ob),
+            rc.latency_objective_us,
+            &search,
+            g,
+            failed_grid,
+            probes,
+        );
+        run.add_cells(vec![cell])?;
+        run.ui().done();
+    }
+    run.ui().finish();
+    // Secondary: the closed loop, the maximum under this client engine.
+    let mut closed = Vec::new();
+    for &(c, b) in &s.closed {
+        for imp in &impls {
+            let p = EchoParams {
+                mode: Mode::Closed,
+                connections: c,
+                message_bytes: b,
+            };
+            closed.push((
+                imp.clone(),
+                params(&[
+                    ("mode", json!("closed")),
+                    ("connections", json!(c)),
+                    ("message_bytes", json!(b)),
+                ]),
+                p,
+            ));
+        }
+    }
+    run.measure(
+        "echo",
+        "echo closed (max under this client)",
+        closed,
+        "throughput_msgs_per_s",
+        s.closed_repeat,
+        &trial,
+    )?;
+    Ok(())
+}
+
+/// Whether an open-loop cell met the objective: ≥ 99 % of the offered rate achieved and p99 within it.
+/// `None` when the cell has no measurement.
+fn meets_objective(c: &results::Cell, rate: f64, objective_ns: f64) -> Option<bool> {
+    if c.status != results::CellStatus::Ok {
+        return Some(false);
+    }
+    let achieved = c.metrics.get("throughput_msgs_per_s")?;
+    let p99 = c.metrics.latency_ns?.p99;
+    Some(achieved >= 0.99 * rate && p99 <= objective_ns)
+}
+
+fn trial_meets_objective(t: &TrialData, rate: f64, objective_ns: f64) -> Option<bool> {
+    let achieved = t.metrics.get("throughput_msgs_per_s")?;
+    let p99 = t.metrics.latency_ns?.p99;
+    Some(achieved >= 0.99 * rate && p99 <= objective_ns)
+}
