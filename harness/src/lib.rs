@@ -5,6 +5,8 @@
 
 pub mod aggregate;
 mod app;
+#[cfg(test)]
+mod architecture_tests;
 pub mod baseline;
 pub mod build;
 pub mod cli;

@@ -953,7 +953,6 @@ pub fn attach_leak_findings(cells: &mut [results::Cell], indices: &[usize]) {
     }
 }
 
-
 /// The cancel workload's facts (see [`Definition`]).
 pub const DEFINITION: Definition = Definition {
     name: "cancel",

@@ -239,7 +239,6 @@ pub fn run_trial(launch: &Launch, p: FanoutParams) -> Result<TrialData, Failure>
     })
 }
 
-
 /// Measures fan-out and derives bytes per task against each implementation's 1-task baseline. Each
 /// trial's sleep is sized to that implementation's spawn time at that N ([`SleepPlanner`]) and
 /// recorded as the trial's `sleep_ms` metric, not as a parameter: cells stay comparable across

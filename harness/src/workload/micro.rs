@@ -212,7 +212,6 @@ mod progress_tests {
     }
 }
 
-
 /// The micro workload's facts (see [`Definition`]).
 pub const DEFINITION: Definition = Definition {
     name: "micro",

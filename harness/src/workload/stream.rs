@@ -301,7 +301,6 @@ pub fn backpressure_verdict(
     }
 }
 
-
 /// Measures stream points: balanced ones for at least the suite's minimum duration, then slow-consumer
 /// ones at N and 10 × N, whose peak RSS gives the backpressure verdict attached to the larger cell.
 /// Balanced cells headline gross throughput; slow-consumer cells throughput net of the pauses.

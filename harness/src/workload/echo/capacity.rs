@@ -72,7 +72,7 @@ pub fn cell(
     grid_failure: Option<Failure>,
     probes: Vec<(f64, Result<TrialData, Failure>, Option<bool>)>,
 ) -> Cell {
-    let params = crate::runner::params(&[
+    let params = crate::workload::params(&[
         ("mode", json!("capacity")),
         ("connections", json!(connections)),
         ("message_bytes", json!(message_bytes)),
