@@ -343,6 +343,10 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
 }
 
 fn measure_all(run: &mut Run, workloads: &[Workload], verify_only: bool) -> anyhow::Result<()> {
+    if !verify_only {
+        let plan = run.plan(workloads);
+        run.ui.line(&plan);
+    }
     for &w in workloads {
         run.verify(w)?;
         if verify_only {

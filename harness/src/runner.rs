@@ -232,6 +232,45 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// The whole run's plan, said once before measuring: per workload, how many implementations run
+    /// it and, where its definition can say, how long it should take.
+    pub fn plan(&self, workloads: &[Workload]) -> String {
+        let mut parts = Vec::new();
+        let mut known_s = 0.0;
+        let mut unknown = Vec::new();
+        for w in workloads {
+            let n = Run::runnable(self, w.name).len()
+                + self
+                    .built()
+                    .iter()
+                    .filter(|i| w.also_runs.contains(&i.as_str()))
+                    .count();
+            match (w.estimate_s)(self.cfg, n) {
+                Some(s) => {
+                    known_s += s;
+                    parts.push(format!("{} × {n} ≈ {s:.0} s", w.name));
+                }
+                None => {
+                    unknown.push(w.name);
+                    parts.push(format!("{} × {n}", w.name));
+                }
+            }
+        }
+        let mut line = format!("plan: {} (workload × implementations)", parts.join(", "));
+        if known_s > 0.0 {
+            let total = if known_s < 120.0 {
+                format!("{known_s:.0} s")
+            } else {
+                format!("{:.0} min", known_s / 60.0)
+            };
+            line.push_str(&format!("; estimated ≈ {total}"));
+            if !unknown.is_empty() {
+                line.push_str(&format!(" plus {} (no estimate)", unknown.join(", ")));
+            }
+        }
+        line
+    }
+
     fn note_ready(&mut self, imp: &str, t: &TrialData) {
         if let (Some(r), Some(info)) = (
             &t.ready,
