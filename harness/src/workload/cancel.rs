@@ -985,7 +985,7 @@ pub const DEFINITION: Definition = Definition {
     charts: &[],
     also_runs: &[],
     verify: Some(|launch, _ready_timeout| verify(launch)),
-    measure: measure,
+    measure,
     estimate_s: no_estimate,
 };
 

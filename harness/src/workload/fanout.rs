@@ -388,7 +388,7 @@ pub const DEFINITION: Definition = Definition {
     charts: &["fanout_rss", "fanout_bytes_per_task"],
     also_runs: &[],
     verify: Some(verify),
-    measure: measure,
+    measure,
     estimate_s: no_estimate,
 };
 

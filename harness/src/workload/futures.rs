@@ -129,6 +129,6 @@ pub const DEFINITION: Definition = Definition {
     charts: &["futures_sizes"],
     also_runs: &[],
     verify: Some(verify),
-    measure: measure,
+    measure,
     estimate_s: no_estimate,
 };

@@ -222,7 +222,7 @@ pub const DEFINITION: Definition = Definition {
     charts: &["micro"],
     also_runs: &RUNTIMES,
     verify: None,
-    measure: measure,
+    measure,
     estimate_s: no_estimate,
 };
 

@@ -495,7 +495,7 @@ pub const DEFINITION: Definition = Definition {
     charts: &["stream_throughput"],
     also_runs: &[],
     verify: Some(verify),
-    measure: measure,
+    measure,
     estimate_s: no_estimate,
 };
 

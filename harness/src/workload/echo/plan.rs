@@ -69,10 +69,33 @@ pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
     ));
     let trial =
         |l: &Launch, p: &EchoParams, r: usize| super::run_trial(l, *p, &cfg, 0xec40 + r as u64);
+    let grid = open_grid(run, &rc, &impls, &trial)?;
+    capacity_search(run, &rc, &cfg, &impls, &grid)?;
+    closed_loop(run, &rc, &impls, &trial)
+}
+
+/// The open-loop grid at the rates common to every implementation, lowest first: what each
+/// implementation met at each rate, and per implementation whether any cell measured (else its first
+/// failure).
+struct Grid {
+    rates: Vec<f64>,
+    verdicts: BTreeMap<String, Vec<(f64, Option<bool>)>>,
+    failures: BTreeMap<String, Option<Failure>>,
+}
+
+/// Measures the grid rate by rate; an implementation clearly over capacity stops climbing.
+fn open_grid(
+    run: &mut dyn Session,
+    rc: &RunConfig,
+    impls: &[String],
+    trial: &dyn Fn(&Launch, &EchoParams, usize) -> Result<TrialData, Failure>,
+) -> anyhow::Result<Grid> {
+    let s = &rc.suite.echo;
+    let repeat = rc.suite.repeat;
     let (oc, ob) = s.open_at;
     let objective_ns = rc.latency_objective_us * 1e3;
     // The grid, rate by rate; an implementation clearly over capacity stops climbing.
-    let mut active = impls.clone();
+    let mut active = impls.to_vec();
     let mut grid: BTreeMap<String, Vec<(f64, Option<bool>)>> = BTreeMap::new();
     // Per implementation: whether any grid cell measured, else the first failure.
     let mut grid_failure: BTreeMap<String, Option<Failure>> = BTreeMap::new();
@@ -108,7 +131,7 @@ pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
             points,
             "throughput_msgs_per_s",
             repeat,
-            &trial,
+            trial,
         )?;
         for i in cells {
             let c = &run.cells()[i];
@@ -133,6 +156,27 @@ pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(Grid {
+        rates,
+        verdicts: grid,
+        failures: grid_failure,
+    })
+}
+
+/// Capacity at the objective: bracket from the grid, then bisect with short probes (one cell per
+/// implementation).
+fn capacity_search(
+    run: &mut dyn Session,
+    rc: &RunConfig,
+    cfg: &EchoConfig,
+    impls: &[String],
+    grid: &Grid,
+) -> anyhow::Result<()> {
+    let s = &rc.suite.echo;
+    let (oc, ob) = s.open_at;
+    let objective_ns = rc.latency_objective_us * 1e3;
+    let (rates, grid_failure) = (&grid.rates, &grid.failures);
+    let grid = &grid.verdicts;
     // Capacity at the objective: bracket from the grid, then bisect with short probes.
     let probe_cfg = EchoConfig {
         duration: s.probe_duration,
@@ -140,7 +184,7 @@ pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
     };
     let launches: BTreeMap<String, Launch> = run.runnable("echo").into_iter().collect();
     run.ui().phase("echo capacity search", impls.len() as u64);
-    for imp in &impls {
+    for imp in impls {
         if crate::process::interrupted() {
             bail!("interrupted");
         }
@@ -194,10 +238,20 @@ pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
         run.ui().done();
     }
     run.ui().finish();
-    // Secondary: the closed loop, the maximum under this client engine.
+    Ok(())
+}
+
+/// Secondary: the closed loop, the maximum under this client engine.
+fn closed_loop(
+    run: &mut dyn Session,
+    rc: &RunConfig,
+    impls: &[String],
+    trial: &dyn Fn(&Launch, &EchoParams, usize) -> Result<TrialData, Failure>,
+) -> anyhow::Result<()> {
+    let s = &rc.suite.echo;
     let mut closed = Vec::new();
     for &(c, b) in &s.closed {
-        for imp in &impls {
+        for imp in impls {
             let p = EchoParams {
                 mode: Mode::Closed,
                 connections: c,
@@ -220,7 +274,7 @@ pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
         closed,
         "throughput_msgs_per_s",
         s.closed_repeat,
-        &trial,
+        trial,
     )?;
     Ok(())
 }
