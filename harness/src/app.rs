@@ -57,38 +57,7 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
             ref results,
             ref out,
             ref export,
-        } => {
-            let r = crate::results::load(results)?;
-            let dir = out.clone().unwrap_or_else(|| {
-                results
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| PathBuf::from("."))
-            });
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            if !export.is_empty() {
-                for &format in export {
-                    for (name, bytes) in crate::export::render(&r, format) {
-                        let path = dir.join(name);
-                        std::fs::write(&path, bytes)
-                            .with_context(|| format!("writing {}", path.display()))?;
-                        println!(
-                            "{}",
-                            crate::text::escape_for_terminal(&path.display().to_string())
-                        );
-                    }
-                }
-                return Ok(0);
-            }
-            for f in crate::report::write_all(&r, &dir)? {
-                println!(
-                    "{}",
-                    crate::text::escape_for_terminal(&f.display().to_string())
-                );
-            }
-            Ok(0)
-        }
+        } => report_cmd(results, out.as_deref(), export),
         Command::History(ref args) => crate::history_cmd::run(&root()?, args),
         Command::Compare {
             ref files,
@@ -96,48 +65,14 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
             ref threshold,
             allow_missing,
             format,
-        } => {
-            let thresholds = crate::compare::Thresholds::parse(threshold)?;
-            // Only baselines live in the repository; two named files need none.
-            let results_dir = || root().map(|r| r.join("results"));
-            let (base, new) = match (baseline, files.as_slice()) {
-                (Some(name), []) => {
-                    let dir = results_dir()?;
-                    (
-                        crate::baseline::results_path(&dir, name)?,
-                        crate::baseline::latest_results(&dir)?,
-                    )
-                }
-                (Some(name), [new]) => (
-                    crate::baseline::results_path(&results_dir()?, name)?,
-                    new.clone(),
-                ),
-                (None, [base, new]) => (base.clone(), new.clone()),
-                (Some(_), _) => bail!(
-                    "with --baseline NAME give at most one results file (the new run; default results/latest)"
-                ),
-                (None, _) => {
-                    bail!("compare needs BASE.json NEW.json, or --baseline NAME [NEW.json]")
-                }
-            };
-            let (b, n) = (crate::results::load(&base)?, crate::results::load(&new)?);
-            let cmp = crate::compare::compare(
-                &b,
-                &n,
-                &crate::compare::CompareOptions {
-                    thresholds,
-                    allow_missing,
-                },
-            )?;
-            let text = crate::text::escape_for_terminal(&cmp.render(format));
-            if format == crate::compare::Format::Text {
-                // Verdicts in colour on a terminal; anstream strips it for pipes and NO_COLOR.
-                anstream::print!("{}", crate::ui::paint_verdicts(&text));
-            } else {
-                print!("{text}");
-            }
-            Ok(cmp.exit_code())
-        }
+        } => compare_cmd(
+            files,
+            baseline.as_deref(),
+            threshold,
+            allow_missing,
+            format,
+            &root,
+        ),
         Command::Completions { .. } => unreachable!("handled before the root is needed"),
     }
 }
@@ -405,4 +340,93 @@ fn list(root: &Path, json: bool, ui: &Ui) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// `report`: the reports (or the exports) of one results file, beside it unless `--out` says where.
+fn report_cmd(
+    results: &Path,
+    out: Option<&Path>,
+    export: &[crate::export::ExportFormat],
+) -> anyhow::Result<i32> {
+    let r = crate::results::load(results)?;
+    let dir = out.map(Path::to_path_buf).unwrap_or_else(|| {
+        results
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    });
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    if !export.is_empty() {
+        for &format in export {
+            for (name, bytes) in crate::export::render(&r, format) {
+                let path = dir.join(name);
+                std::fs::write(&path, bytes)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!(
+                    "{}",
+                    crate::text::escape_for_terminal(&path.display().to_string())
+                );
+            }
+        }
+        return Ok(0);
+    }
+    for f in crate::report::write_all(&r, &dir)? {
+        println!(
+            "{}",
+            crate::text::escape_for_terminal(&f.display().to_string())
+        );
+    }
+    Ok(0)
+}
+
+/// `compare`: two results files (or a baseline and the latest run), verdicts and the exit code.
+fn compare_cmd(
+    files: &[PathBuf],
+    baseline: Option<&str>,
+    threshold: &[String],
+    allow_missing: bool,
+    format: crate::compare::Format,
+    root: &dyn Fn() -> anyhow::Result<PathBuf>,
+) -> anyhow::Result<i32> {
+    let thresholds = crate::compare::Thresholds::parse(threshold)?;
+    // Only baselines live in the repository; two named files need none.
+    let results_dir = || root().map(|r| r.join("results"));
+    let (base, new) = match (baseline, files) {
+        (Some(name), []) => {
+            let dir = results_dir()?;
+            (
+                crate::baseline::results_path(&dir, name)?,
+                crate::baseline::latest_results(&dir)?,
+            )
+        }
+        (Some(name), [new]) => (
+            crate::baseline::results_path(&results_dir()?, name)?,
+            new.clone(),
+        ),
+        (None, [base, new]) => (base.clone(), new.clone()),
+        (Some(_), _) => bail!(
+            "with --baseline NAME give at most one results file (the new run; default results/latest)"
+        ),
+        (None, _) => {
+            bail!("compare needs BASE.json NEW.json, or --baseline NAME [NEW.json]")
+        }
+    };
+    let (b, n) = (crate::results::load(&base)?, crate::results::load(&new)?);
+    let cmp = crate::compare::compare(
+        &b,
+        &n,
+        &crate::compare::CompareOptions {
+            thresholds,
+            allow_missing,
+        },
+    )?;
+    let text = crate::text::escape_for_terminal(&cmp.render(format));
+    if format == crate::compare::Format::Text {
+        // Verdicts in colour on a terminal; anstream strips it for pipes and NO_COLOR.
+        anstream::print!("{}", crate::ui::paint_verdicts(&text));
+    } else {
+        print!("{text}");
+    }
+    Ok(cmp.exit_code())
 }

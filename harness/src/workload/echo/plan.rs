@@ -11,19 +11,32 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Seconds the echo plan takes for `implementations` servers: every grid trial, every capacity probe
-/// and every closed-loop trial, each with ≈ 0.8 s of start-up; more when self-checks extend or re-run
-/// cells.
-pub fn estimate_s(cfg: &RunConfig, implementations: usize) -> Option<f64> {
+/// The echo plan's (expected, worst-case) seconds for `implementations` servers, from the capacity
+/// module's cost model (verification, re-runs and extensions at the rates of the last default run).
+fn plan_seconds(cfg: &RunConfig, implementations: usize) -> (f64, f64) {
     let s = &cfg.suite.echo;
-    let trial_s = 0.8 + (s.warmup + s.duration).as_secs_f64();
-    let probe_s = 0.8 + (s.warmup + s.probe_duration).as_secs_f64();
-    Some(
-        implementations as f64
-            * (s.open_rates.len() as f64 * cfg.suite.repeat as f64 * trial_s
-                + s.capacity_probes as f64 * probe_s
-                + s.closed.len() as f64 * s.closed_repeat as f64 * trial_s),
+    super::capacity::plan_seconds(
+        &super::capacity::PlanShape {
+            implementations,
+            open_cells: s.open_rates.len(),
+            repeat: cfg.suite.repeat,
+            capacity_probes: s.capacity_probes,
+            closed_cells: s.closed.len(),
+            closed_repeat: s.closed_repeat,
+            warmup_s: s.warmup.as_secs_f64(),
+            duration_s: s.duration.as_secs_f64(),
+            probe_duration_s: s.probe_duration.as_secs_f64(),
+            max_extensions: s.max_extensions,
+            interference_rerun: s.interference_rerun,
+        },
+        &super::capacity::PlanCosts::default(),
     )
+}
+
+/// Seconds the echo plan should take for `implementations` servers (the expected figure of
+/// [`plan_seconds`]).
+pub fn estimate_s(cfg: &RunConfig, implementations: usize) -> Option<f64> {
+    Some(plan_seconds(cfg, implementations).0)
 }
 
 /// Measures the echo workload: the open-loop grid of common rates (the headline, interleaved trials),
@@ -51,9 +64,9 @@ pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
         return Ok(());
     }
     let repeat = rc.suite.repeat;
-    let planned_s = estimate_s(&rc, impls.len()).unwrap_or(0.0);
+    let (planned_s, worst_s) = plan_seconds(&rc, impls.len());
     run.ui().line(&format!(
-        "echo plan: {} implementation(s) × ({} common rate(s) {:?} msgs/s at {} conns × {} B × {repeat} trials, ≤ {} capacity probe(s) at p99 ≤ {} µs, {} closed-loop point(s) × {}); client {} on {}; ≈ {:.0} s, more for implementations re-run under interference or extended by their self-checks",
+        "echo plan: {} implementation(s) × ({} common rate(s) {:?} msgs/s at {} conns × {} B × {repeat} trials, ≤ {} capacity probe(s) at p99 ≤ {} µs, {} closed-loop point(s) × {}); client {} on {}; ≈ {:.0} s including verification{}",
         impls.len(),
         s.open_rates.len(),
         s.open_rates,
@@ -65,7 +78,14 @@ pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
         s.closed_repeat,
         super::loadgen::ENGINE,
         rc.pin_label,
-        planned_s
+        planned_s,
+        if worst_s > planned_s * 1.01 {
+            format!(
+                ", with re-runs and extensions at the rates of the last default run (at most {worst_s:.0} s if every trial were re-run and extended)"
+            )
+        } else {
+            String::new()
+        }
     ));
     let trial =
         |l: &Launch, p: &EchoParams, r: usize| super::run_trial(l, *p, &cfg, 0xec40 + r as u64);
@@ -79,7 +99,7 @@ pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
 /// failure).
 struct Grid {
     rates: Vec<f64>,
-    verdicts: BTreeMap<String, Vec<(f64, Option<bool>)>>,
+    verdicts: BTreeMap<String, Vec<super::capacity::Point>>,
     failures: BTreeMap<String, Option<Failure>>,
 }
 
@@ -96,7 +116,7 @@ fn open_grid(
     let objective_ns = rc.latency_objective_us * 1e3;
     // The grid, rate by rate; an implementation clearly over capacity stops climbing.
     let mut active = impls.to_vec();
-    let mut grid: BTreeMap<String, Vec<(f64, Option<bool>)>> = BTreeMap::new();
+    let mut grid: BTreeMap<String, Vec<super::capacity::Point>> = BTreeMap::new();
     // Per implementation: whether any grid cell measured, else the first failure.
     let mut grid_failure: BTreeMap<String, Option<Failure>> = BTreeMap::new();
     let mut rates = s.open_rates.clone();
@@ -135,12 +155,12 @@ fn open_grid(
         )?;
         for i in cells {
             let c = &run.cells()[i];
-            let verdict = meets_objective(c, rate, objective_ns);
+            let point = super::capacity::Point::of_cell(c, rate, objective_ns);
             let overloaded = c.status != results::CellStatus::Ok
                 || c.metrics.get("achieved_ratio").is_some_and(|a| a < 0.9);
             grid.entry(c.implementation.clone())
                 .or_default()
-                .push((rate, verdict));
+                .push(point);
             let failure = (c.status != results::CellStatus::Ok).then(|| Failure {
                 status: c.status,
                 reason: c.reason.clone().unwrap_or_default(),
@@ -197,7 +217,8 @@ fn capacity_search(
             continue;
         };
         let max_grid = rates.last().copied().unwrap_or(10_000.0);
-        let mut search = super::capacity::Search::from_grid(g, max_grid);
+        let mut search =
+            super::capacity::Search::from_grid(g, super::capacity::Search::cap_for(max_grid));
         let failed_grid = grid_failure.get(imp).cloned().flatten();
         let mut probes = Vec::new();
         // A server that failed every grid cell is not probed further.
@@ -206,10 +227,7 @@ fn capacity_search(
         } else {
             s.capacity_probes
         };
-        for k in 0..n_probes {
-            let Some(rate) = search.next_probe() else {
-                break;
-            };
+        search.run(n_probes, |rate| {
             let p = EchoParams {
                 mode: Mode::Open {
                     rate_msgs_per_s: rate,
@@ -217,20 +235,17 @@ fn capacity_search(
                 connections: oc,
                 message_bytes: ob,
             };
-            let outcome = super::run_trial(launch, p, &probe_cfg, 0xca9 + k as u64);
-            let pass = match &outcome {
-                Ok(t) => trial_meets_objective(t, rate, objective_ns),
-                Err(_) => Some(false),
-            };
-            search.record(rate, pass.unwrap_or(false));
-            probes.push((rate, outcome, pass));
-        }
+            let seed = 0xca9 + probes.len() as u64;
+            let outcome = super::run_trial(launch, p, &probe_cfg, seed);
+            let point = super::capacity::Point::of_trial(outcome.as_ref(), rate, objective_ns);
+            probes.push((point, outcome));
+            point
+        });
         let cell = super::capacity::cell(
             imp,
             (oc, ob),
             rc.latency_objective_us,
             &search,
-            g,
             failed_grid,
             probes,
         );
@@ -279,19 +294,3 @@ fn closed_loop(
     Ok(())
 }
 
-/// Whether an open-loop cell met the objective: ≥ 99 % of the offered rate achieved and p99 within it.
-/// `None` when the cell has no measurement.
-fn meets_objective(c: &results::Cell, rate: f64, objective_ns: f64) -> Option<bool> {
-    if c.status != results::CellStatus::Ok {
-        return Some(false);
-    }
-    let achieved = c.metrics.get("throughput_msgs_per_s")?;
-    let p99 = c.metrics.latency_ns?.p99;
-    Some(achieved >= 0.99 * rate && p99 <= objective_ns)
-}
-
-fn trial_meets_objective(t: &TrialData, rate: f64, objective_ns: f64) -> Option<bool> {
-    let achieved = t.metrics.get("throughput_msgs_per_s")?;
-    let p99 = t.metrics.latency_ns?.p99;
-    Some(achieved >= 0.99 * rate && p99 <= objective_ns)
-}
