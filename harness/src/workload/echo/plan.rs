@@ -293,4 +293,3 @@ fn closed_loop(
     )?;
     Ok(())
 }
-
