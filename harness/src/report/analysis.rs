@@ -11,9 +11,6 @@ use super::metrics::{
 use super::palette::Palette;
 use crate::results::{Cell, CellStatus, ImplStatus, Results};
 
-/// Workloads in the order reports present them.
-pub const WORKLOAD_ORDER: &[&str] = &["echo", "fanout", "stream", "cancel", "futures", "micro"];
-
 /// Cells of one workload that share parameters (open-loop echo at a fraction of each implementation's
 /// own maximum counts as one scenario).
 #[derive(Debug, Clone)]
@@ -25,7 +22,7 @@ pub struct Scenario<'a> {
     pub cells: Vec<&'a Cell>,
 }
 
-/// Workloads present in the results, known ones first in [`WORKLOAD_ORDER`].
+/// Workloads present in the results, known ones first in registry order ([`crate::workload::ALL`]).
 pub fn workloads(results: &Results) -> Vec<String> {
     let mut present: Vec<String> = Vec::new();
     for c in &results.cells {
@@ -34,9 +31,9 @@ pub fn workloads(results: &Results) -> Vec<String> {
         }
     }
     present.sort_by_key(|w| {
-        WORKLOAD_ORDER
+        crate::workload::ALL
             .iter()
-            .position(|o| o == w)
+            .position(|d| d.name == w)
             .unwrap_or(usize::MAX)
     });
     present
@@ -793,64 +790,8 @@ pub struct TableRow {
 }
 
 fn columns_for(workload: &str, cells: &[&Cell]) -> Vec<String> {
-    let preferred: &[&str] = match workload {
-        "echo" => &[
-            "throughput_msgs_per_s",
-            "latency_ns.p50",
-            "latency_ns.p99",
-            "latency_ns.p999",
-            "latency_ns.max",
-            "server_cpu_us_per_msg",
-            "client_cpu_util",
-            "peak_rss_bytes",
-            "startup_ms",
-            "errors",
-        ],
-        // Spawn-to-done net of the sleep (recorded in newer results, derived for older ones).
-        "fanout" => &[
-            "peak_rss_bytes",
-            "bytes_per_task",
-            "spawn_ms",
-            OVERHEAD_MS,
-            "wall_net_ms",
-            // Older results (one sleep for everyone) only have the raw wall time; dropped below when
-            // the net one exists.
-            "wall_ms",
-            "sleep_ms",
-            "cpu_user_s",
-            "cpu_sys_s",
-            "future_bytes",
-        ],
-        "stream" => &[
-            "throughput_items_per_s",
-            "throughput_net_items_per_s",
-            "latency_ns.p50",
-            "latency_ns.p99",
-            "latency_ns.max",
-            "elapsed_ms",
-            "paused_ms",
-            "pause_overshoot",
-            "peak_rss_bytes",
-            "cpu_user_s",
-        ],
-        "cancel" => &[
-            "cancel_ns_per_task",
-            "cancel_ms",
-            "bytes_per_task",
-            "rss_reclaimed_fraction",
-            "rss_armed_bytes",
-            "cpu_ns_per_op",
-            "elapsed_ms",
-            "schedule_misses",
-            "lost_items",
-            "ticks",
-            "peak_rss_bytes",
-            "cpu_user_s",
-        ],
-        "micro" => &["median_ns", "mean_ns"],
-        "futures" => &["bytes"],
-        _ => &[],
-    };
+    // The workload's own column list (unknown workloads: every metric present, sorted).
+    let preferred: &[&str] = crate::workload::find(workload).map_or(&[], |d| d.columns);
     let present = |m: &str| cells.iter().any(|c| estimate(c, m).is_some());
     if preferred.is_empty() {
         let mut all: Vec<String> = cells.iter().flat_map(|c| metric_names(c)).collect();
@@ -1105,17 +1046,9 @@ pub fn impl_status_text(s: ImplStatus) -> &'static str {
     }
 }
 
-/// A workload's display name.
+/// A workload's display name: its definition's title, else its name.
 pub fn workload_title(w: &str) -> String {
-    match w {
-        "echo" => "TCP echo".into(),
-        "fanout" => "Task fan-out".into(),
-        "stream" => "Bounded streaming pipeline".into(),
-        "cancel" => "Cancellation".into(),
-        "futures" => "Future sizes".into(),
-        "micro" => "Micro-benchmarks".into(),
-        other => other.to_string(),
-    }
+    crate::workload::find(w).map_or_else(|| w.to_string(), |d| d.title.to_string())
 }
 
 #[cfg(test)]

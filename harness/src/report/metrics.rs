@@ -277,28 +277,13 @@ pub fn metric_def(name: &str) -> MetricDef {
     }
 }
 
-/// The headline metrics per workload: what the rankings and `compare` judge.
-pub const HEADLINES: &[(&str, &str)] = &[
-    ("echo", "throughput_msgs_per_s"),
-    ("echo", "latency_ns.p99"),
-    ("echo", "capacity_msgs_per_s"),
-    ("fanout", "bytes_per_task"),
-    ("fanout", "wall_net_ms"),
-    ("fanout", "wall_ms"),
-    ("stream", "throughput_items_per_s"),
-    ("stream", "throughput_net_items_per_s"),
-    ("cancel", "cancel_ns_per_task"),
-    ("cancel", "cpu_ns_per_op"),
-    ("micro", "median_ns"),
-    ("futures", "bytes"),
-];
-
-/// The headline metric names of `workload`.
+/// The headline metric names of `workload` (what the rankings and `compare` judge), from its
+/// definition; none for a workload the harness does not know.
 pub fn headline_metrics(workload: &str) -> impl Iterator<Item = &'static str> + '_ {
-    HEADLINES
+    crate::workload::find(workload)
+        .map_or(&[][..], |d| d.headlines)
         .iter()
-        .filter(move |(w, _)| *w == workload)
-        .map(|(_, m)| *m)
+        .copied()
 }
 
 /// (superseded, by): a cell that has `by` is judged on it instead of `superseded`. Fan-out sleeps are
@@ -355,8 +340,7 @@ impl Estimate {
 /// (e.g. `throughput_msgs_per_s.sub_intervals`), recorded so a single trial still has an interval.
 pub const SUB_INTERVALS: &str = ".sub_intervals";
 
-/// CV above which a measurement is flagged as noisy.
-pub const NOISY_CV: f64 = 0.10;
+pub use crate::metric::NOISY_CV;
 
 /// Fan-out time beyond the sleep every task waits. The raw spawn-to-done time is dominated by the sleep
 /// (5.44 s vs 5.46 s is the 5 s sleep), so only what is left after it compares runtimes. Newer results

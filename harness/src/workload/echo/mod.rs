@@ -7,8 +7,10 @@
 pub mod capacity;
 pub mod loadgen;
 pub mod placement;
+pub mod plan;
 mod timer;
 
+use super::definition::Definition;
 use super::{Failure, Launch, TrialData, await_ready, percentiles, process_metrics};
 use crate::process::{RssSampler, proc_cpu_s};
 use crate::results::Finding;
@@ -462,3 +464,42 @@ pub fn verify(launch: &Launch, ready_timeout: Duration) -> Result<String, String
         bind_note.unwrap_or_else(|| format!("with --bind {bind} it listens there only"))
     ))
 }
+
+/// The echo workload's facts (see [`Definition`]).
+pub const DEFINITION: Definition = Definition {
+    name: "echo",
+    title: "TCP echo",
+    parameters: &[
+        "mode",
+        "connections",
+        "message_bytes",
+        "rate_msgs_per_s",
+        "rate_fraction",
+    ],
+    headlines: &[
+        "throughput_msgs_per_s",
+        "latency_ns.p99",
+        "capacity_msgs_per_s",
+    ],
+    columns: &[
+        "throughput_msgs_per_s",
+        "latency_ns.p50",
+        "latency_ns.p99",
+        "latency_ns.p999",
+        "latency_ns.max",
+        "server_cpu_us_per_msg",
+        "client_cpu_util",
+        "peak_rss_bytes",
+        "startup_ms",
+        "errors",
+    ],
+    charts: &[
+        "echo_throughput",
+        "echo_latency_spectrum",
+        "echo_latency_vs_load",
+    ],
+    also_runs: &[],
+    verify: Some(|launch, ready_timeout| (verify(launch, ready_timeout), None)),
+    measure: plan::measure,
+    estimate_s: plan::estimate_s,
+};
