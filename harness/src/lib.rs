@@ -12,6 +12,7 @@ pub mod compare;
 pub mod criterion_import;
 pub mod env;
 pub mod export;
+pub mod gungraun_import;
 pub mod history;
 pub mod history_cmd;
 pub mod join;

@@ -184,6 +184,8 @@ pub const METRICS: &[MetricDef] = &[
     def("median_ns", "median", Unit::Nanos, Better::Lower),
     def("ci_low_ns", "CI low", Unit::Nanos, Better::Lower),
     def("ci_high_ns", "CI high", Unit::Nanos, Better::Lower),
+    // Instructions executed under valgrind (workload/instructions.rs): deterministic, judged exactly.
+    def("instructions", "instructions", Unit::Count, Better::Lower),
     // cancel (see workload/cancel.rs and docs/METHODOLOGY.md).
     def("cancel_ms", "cancel time", Unit::Millis, Better::Lower),
     def(
@@ -290,6 +292,7 @@ pub const HEADLINES: &[(&str, &str)] = &[
     ("cancel", "cancel_ns_per_task"),
     ("cancel", "cpu_ns_per_op"),
     ("micro", "median_ns"),
+    ("micro", "instructions"),
     ("futures", "bytes"),
 ];
 

@@ -98,7 +98,9 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
     };
     let _ = std::fs::remove_dir_all(&home);
     run.results.cells.extend(cells);
-    run.save()
+    run.save()?;
+    // The same primitives as instruction counts under valgrind (workload/instructions.rs).
+    crate::workload::instructions::measure(run, &selected)
 }
 
 /// Benchmarks criterion has finished under `dir`: its `new/estimates.json` files.

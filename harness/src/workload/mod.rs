@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod echo;
 pub mod fanout;
 pub mod futures;
+pub mod instructions;
 pub mod micro;
 pub mod stream;
 
