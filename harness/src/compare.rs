@@ -435,8 +435,15 @@ fn trial_values(cell: &Cell, metric: &str) -> Vec<f64> {
 
 /// The log change of `metric` between two completed cells: from the trials when both have two or
 /// more, else from their stored intervals, else exact for deterministic metrics (no trials at all),
-/// else of unknown noise.
-fn log_change(b: &Cell, n: &Cell, metric: &str, be: &Estimate, ne: &Estimate) -> Option<LogChange> {
+/// else of unknown noise. The reports' rankings use it too, so "tied" there means what "within
+/// noise" means here.
+pub fn log_change(
+    b: &Cell,
+    n: &Cell,
+    metric: &str,
+    be: &Estimate,
+    ne: &Estimate,
+) -> Option<LogChange> {
     let (bt, nt) = (trial_values(b, metric), trial_values(n, metric));
     if bt.len() >= 2 && nt.len() >= 2 {
         return LogChange::from_trials(&bt, &nt);

@@ -10,6 +10,7 @@ use super::metrics::{
 };
 use super::palette::Palette;
 use crate::results::{Cell, CellStatus, ImplStatus, Results};
+use crate::stats::change::CELL_CONFIDENCE;
 
 /// Workloads in the order reports present them.
 pub const WORKLOAD_ORDER: &[&str] = &["echo", "fanout", "stream", "cancel", "futures", "micro"];
@@ -131,8 +132,9 @@ pub fn rank(cells: &[&Cell], metric: &str, scenario: &str, palette: &Palette) ->
     let (refs, ranked): (Vec<_>, Vec<_>) = measured
         .into_iter()
         .partition(|(c, _)| palette.is_reference(&c.implementation));
-    let (_, best) = *ranked.first()?;
+    let (best_cell, best) = *ranked.first()?;
     let entry = |(c, e): (&Cell, Estimate)| {
+        let (ratio_interval, tied_with_best) = tie(best_cell, &best, c, &e, metric);
         let ratio = |v: f64| {
             if best.median != 0.0 {
                 v / best.median
@@ -143,9 +145,9 @@ pub fn rank(cells: &[&Cell], metric: &str, scenario: &str, palette: &Palette) ->
         RankEntry {
             implementation: c.implementation.clone(),
             ratio: ratio(e.median),
-            ratio_lo: ratio(e.lo),
-            ratio_hi: ratio(e.hi),
-            tied_with_best: e.overlaps(&best),
+            ratio_lo: ratio_interval.map_or_else(|| ratio(e.lo), |i| i.0),
+            ratio_hi: ratio_interval.map_or_else(|| ratio(e.hi), |i| i.1),
+            tied_with_best,
             lower_bound: def.better == Better::Higher
                 && def.name.starts_with("throughput")
                 && client_bound(c),
@@ -160,6 +162,28 @@ pub fn rank(cells: &[&Cell], metric: &str, scenario: &str, palette: &Palette) ->
         entries: ranked.into_iter().map(entry).collect(),
         references: refs.into_iter().map(entry).collect(),
     })
+}
+
+/// The ratio `cell / best` as a [`CELL_CONFIDENCE`] interval and whether it includes 1×, from the
+/// same log-ratio statistics `compare` judges with ([`crate::compare::log_change`]): "tied" is decided
+/// by the interval that is shown beside the ratio. Without any noise estimate (single values), the raw
+/// intervals' overlap decides and no ratio interval is returned.
+fn tie(
+    best_cell: &Cell,
+    best: &Estimate,
+    cell: &Cell,
+    e: &Estimate,
+    metric: &str,
+) -> (Option<(f64, f64)>, bool) {
+    let interval = crate::compare::log_change(best_cell, cell, metric, best, e)
+        .and_then(|l| l.interval_pct(CELL_CONFIDENCE));
+    match interval {
+        Some((lo, hi)) => (
+            Some((1.0 + lo / 100.0, 1.0 + hi / 100.0)),
+            lo <= 0.0 && hi >= 0.0,
+        ),
+        None => (None, e.overlaps(best)),
+    }
 }
 
 impl Ranking {
