@@ -394,7 +394,7 @@ fn matrix_table(md: &mut String, mx: &Matrix, palette: &Palette) {
     let _ = writeln!(md);
     let _ = writeln!(
         md,
-        "#1 = best in its column (≈: interval overlaps #1's; ↑ higher / ↓ lower is better); ≥ = client-bound lower bound; reference rows are shown, not ranked. Columns:
+        "#1 = best in its column (≈: tied with #1, the ratio's 99 % interval includes 1×; ↑ higher / ↓ lower is better); ≥ = client-bound lower bound; reference rows are shown, not ranked. Columns:
 "
     );
     for c in &mx.columns {
