@@ -872,7 +872,7 @@ fn columns_for(workload: &str, cells: &[&Cell]) -> Vec<String> {
             "peak_rss_bytes",
             "cpu_user_s",
         ],
-        "micro" => &["median_ns", "mean_ns"],
+        "micro" => &["median_ns", "mean_ns", "instructions"],
         "futures" => &["bytes"],
         _ => &[],
     };
