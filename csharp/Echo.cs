@@ -1,4 +1,5 @@
-// echo: a TcpListener bound to 127.0.0.1 with listen backlog 1024 (TcpListener.Start()'s default would
+// echo: a TcpListener bound to the --bind address (default 127.0.0.1, never a wildcard; see ParseBind) with
+// listen backlog 1024 (TcpListener.Start()'s default would
 // be the OS maximum), one 64 KiB buffer per connection: read up to 64 KiB, write all of it back, and
 // only then read again, so a connection never holds more than 64 KiB (backpressure). NoDelay is set on
 // every accepted socket. Accepting is one async loop (AcceptSocketAsync) on both runtimes. Each
@@ -36,6 +37,7 @@ using System.IO;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
 #if !NETCOREAPP
@@ -50,10 +52,45 @@ namespace AsyncBench
         const int BufferSize = 64 * 1024;
         const int Backlog = 1024;
 
-        public static async Task<int> Run(int port)
+        // A dotted quad without leading zeros: IPAddress.TryParse alone also takes "127.1", "1" or "0x7f.1".
+        static readonly Regex DottedQuad = new Regex(
+            @"^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])){3}\z",
+            RegexOptions.CultureInvariant);
+
+        /// <summary>
+        /// Checks --bind (docs/PROTOCOL.md, echo): an IPv4 dotted quad or an IPv6 literal without brackets or
+        /// zone, never a host name and never an unspecified address (0.0.0.0, ::, ::ffff:0.0.0.0), which
+        /// would listen on every interface. Throws UsageException with the one-line message.
+        /// </summary>
+        public static IPAddress ParseBind(string text)
         {
-            var listener = new TcpListener(IPAddress.Loopback, port);
-            listener.Start(Backlog);
+            IPAddress ip;
+            bool v6 = text.IndexOf(':') >= 0;
+            bool ok = text.IndexOf('%') < 0 && text.IndexOf('[') < 0
+                && (v6 || DottedQuad.IsMatch(text))
+                && IPAddress.TryParse(text, out ip)
+                && ip.AddressFamily == (v6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork);
+            if (!ok || !IPAddress.TryParse(text, out ip))
+                throw new UsageException("bad value '" + text + "' for --bind (expected an IPv4 or IPv6 address literal such as 127.0.0.1 or ::1, no brackets, no host name)");
+            if (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)
+                || (ip.IsIPv4MappedToIPv6 && ip.MapToIPv4().Equals(IPAddress.Any)))
+                throw new UsageException("--bind " + text + " is a wildcard (every interface); give the one address the clients reach, e.g. 127.0.0.1");
+            return ip;
+        }
+
+        public static async Task<int> Run(IPAddress bind, int port)
+        {
+            var listener = new TcpListener(bind, port);
+            try
+            {
+                listener.Start(Backlog);
+            }
+            catch (SocketException e)
+            {
+                // e.g. a --bind address this host does not have: one line naming it, exit 1
+                Console.Error.WriteLine("asyncbench: echo: cannot listen on " + bind + " port " + port + ": " + e.Message);
+                return 1;
+            }
             var stop = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
             WatchForShutdown(stop);
             Program.Ready("echo").Num("port", ((IPEndPoint)listener.LocalEndpoint).Port).Emit();

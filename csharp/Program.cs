@@ -83,6 +83,8 @@ namespace AsyncBench
             return v;
         }
 
+        public string Str(string name) { return values[name]; }
+
         public string Workload { get { return workload; } }
     }
 
@@ -198,8 +200,9 @@ namespace AsyncBench
             {
                 case "echo":
                 {
-                    var f = Flags.Parse(workload, args, new Dictionary<string, string> { { "port", "0" } });
-                    return Echo.Run((int)f.Int("port", 0, 65535));
+                    var f = Flags.Parse(workload, args, new Dictionary<string, string> { { "port", "0" }, { "bind", "127.0.0.1" } });
+                    int port = (int)f.Int("port", 0, 65535);
+                    return Echo.Run(Echo.ParseBind(f.Str("bind")), port);
                 }
                 case "fanout":
                 {

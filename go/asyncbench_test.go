@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"net/netip"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -134,8 +137,50 @@ func TestFanout(t *testing.T) {
 	}
 }
 
+// The --bind vectors of docs/PROTOCOL.md (echo), the same in every language's tests.
+func TestParseBind(t *testing.T) {
+	for _, good := range []string{"127.0.0.1", "10.1.2.3", "::1", "fe80::1", "2001:db8::10"} {
+		ip, err := parseBind(good)
+		if err != nil || ip != netip.MustParseAddr(good) {
+			t.Errorf("parseBind(%q) = %v, %v", good, ip, err)
+		}
+	}
+	for _, wildcard := range []string{"0.0.0.0", "::", "0:0::0", "::ffff:0.0.0.0"} {
+		if _, err := parseBind(wildcard); err == nil || !strings.Contains(err.Error(), "wildcard") {
+			t.Errorf("parseBind(%q) accepted a wildcard (err %v)", wildcard, err)
+		}
+	}
+	for _, bad := range []string{"", "localhost", "[::1]", "::1%lo", "127.1", "127.0.0.01", "1.2.3.4.5", "127.0.0.1:80"} {
+		if _, err := parseBind(bad); err == nil || !strings.Contains(err.Error(), "--bind") {
+			t.Errorf("parseBind(%q) accepted a bad value (err %v)", bad, err)
+		}
+	}
+}
+
+// Bound to 127.0.0.2, the listener is not reachable on 127.0.0.1 (what the harness's verify checks).
+func TestEchoListensOnTheBindAddressOnly(t *testing.T) {
+	ln, err := listen(netip.MustParseAddr("127.0.0.2"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().(*net.TCPAddr)
+	if !addr.IP.Equal(net.IPv4(127, 0, 0, 2)) {
+		t.Fatalf("bound %v, want 127.0.0.2", addr)
+	}
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatalf("connect to %v: %v", addr, err)
+	}
+	c.Close()
+	if c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(addr.Port))); err == nil {
+		c.Close()
+		t.Fatalf("listening on 127.0.0.1:%d too", addr.Port)
+	}
+}
+
 func TestEchoBacklogAndBackpressure(t *testing.T) {
-	ln, err := listen(0)
+	ln, err := listen(netip.MustParseAddr("127.0.0.1"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

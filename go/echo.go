@@ -1,4 +1,4 @@
-// Workload echo: a TCP echo server on 127.0.0.1.
+// Workload echo: a TCP echo server on the --bind address (default 127.0.0.1; never a wildcard).
 //
 // One goroutine per connection (the Go idiom: blocking code on the netpoller). Each connection reuses
 // one 64 KiB buffer in a plain read/write loop (read up to 64 KiB, write all of it back, read again),
@@ -21,8 +21,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -32,8 +34,23 @@ const (
 	echoBacklog = 1024
 )
 
-func runEcho(port int) {
-	ln, err := listen(port)
+// parseBind checks --bind (docs/PROTOCOL.md, echo): an IPv4 dotted quad or an IPv6 literal without
+// brackets or zone, never a host name and never an unspecified address (0.0.0.0, ::, ::ffff:0.0.0.0),
+// which would listen on every interface. netip.ParseAddr is the strict parser (no "127.1", no leading
+// zeros); it accepts zones, which are refused here like in every other language.
+func parseBind(text string) (netip.Addr, error) {
+	ip, err := netip.ParseAddr(text)
+	if err != nil || ip.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("bad value %q for --bind (expected an IPv4 or IPv6 address literal such as 127.0.0.1 or ::1, no brackets, no host name)", text)
+	}
+	if ip.Unmap().IsUnspecified() {
+		return netip.Addr{}, fmt.Errorf("--bind %s is a wildcard (every interface); give the one address the clients reach, e.g. 127.0.0.1", text)
+	}
+	return ip, nil
+}
+
+func runEcho(bind netip.Addr, port int) {
+	ln, err := listen(bind, port)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "asyncbench-go: echo: listen: %v\n", err)
 		os.Exit(1)
@@ -67,9 +84,9 @@ func runEcho(port int) {
 	os.Exit(0)
 }
 
-// listen binds 127.0.0.1:port and sets the listen backlog to echoBacklog.
-func listen(port int) (*net.TCPListener, error) {
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+// listen binds bind:port and sets the listen backlog to echoBacklog.
+func listen(bind netip.Addr, port int) (*net.TCPListener, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(bind.String(), strconv.Itoa(port)))
 	if err != nil {
 		return nil, err
 	}

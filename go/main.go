@@ -82,10 +82,15 @@ func main() {
 	fs := flag.NewFlagSet(workload, flag.ContinueOnError)
 	switch workload {
 	case "echo":
-		port := fs.Int("port", 0, "TCP port on 127.0.0.1 (0 = any free port)")
+		port := fs.Int("port", 0, "TCP port (0 = any free port)")
+		bindText := fs.String("bind", "127.0.0.1", "the one address to listen on (an IP literal, never a wildcard)")
 		parse(fs, args)
 		check(*port >= 0 && *port <= 65535, "echo: --port must be in 0..65535, got %d", *port)
-		runEcho(*port)
+		bind, err := parseBind(*bindText)
+		if err != nil {
+			usage("echo: %v", err)
+		}
+		runEcho(bind, *port)
 	case "fanout":
 		tasks := fs.Int("tasks", 1000, "number of tasks (>= 1)")
 		sleepMs := fs.Int("sleep-ms", 1000, "timer each task awaits, in ms (>= 0)")

@@ -110,6 +110,50 @@ test('fanout checksums match the test vectors; spawn_ms is when the last task ar
   }
 });
 
+// The --bind vectors of docs/PROTOCOL.md (echo), the same in every language's tests.
+test('echo --bind: literals accepted, wildcards and host names refused', () => {
+  const echo = require('./echo');
+  for (const good of ['127.0.0.1', '10.1.2.3', '::1', 'fe80::1', '2001:db8::10']) {
+    assert.equal(echo.parseBind(good), good);
+  }
+  for (const wildcard of ['0.0.0.0', '::', '0:0::0', '::ffff:0.0.0.0']) {
+    assert.throws(() => echo.parseBind(wildcard), /wildcard/, wildcard);
+  }
+  for (const bad of ['', 'localhost', '[::1]', '::1%lo', '127.1', '127.0.0.01', '1.2.3.4.5', '127.0.0.1:80']) {
+    assert.throws(() => echo.parseBind(bad), /--bind/, bad);
+  }
+});
+
+test('echo --bind: a wildcard is a one-line usage error with exit 2', () => {
+  const { spawnSync } = require('node:child_process');
+  const r = spawnSync(process.execPath, [require.resolve('./main.js'), 'echo', '--bind', '0.0.0.0'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000 });
+  assert.equal(r.status, 2);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+});
+
+test('echo --bind 127.0.0.2: reachable there, refused on 127.0.0.1', async () => {
+  const { spawn } = require('node:child_process');
+  const net = require('node:net');
+  const child = spawn(process.execPath, [require.resolve('./main.js'), 'echo', '--port', '0', '--bind', '127.0.0.2'],
+    { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    const line = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(String(d))));
+    const { port } = JSON.parse(line);
+    const connect = (host) => new Promise((resolve) => {
+      const socket = net.connect(port, host, () => { socket.destroy(); resolve('connected'); });
+      socket.on('error', (err) => resolve(err.code));
+    });
+    assert.equal(await connect('127.0.0.2'), 'connected');
+    assert.equal(await connect('127.0.0.1'), 'ECONNREFUSED');
+    child.stdin.end();
+    assert.equal(await new Promise((resolve) => child.on('exit', resolve)), 0);
+  } finally {
+    child.kill();
+  }
+});
+
 test('echo: ready line, 8 MiB echoed intact under backpressure, exit 0 on stdin EOF', async () => {
   const { spawn } = require('node:child_process');
   const net = require('node:net');

@@ -16,7 +16,7 @@ const stream = require('./stream');
 const cancel = require('./cancel');
 
 const WORKLOADS = {
-  echo: { port: '0' },
+  echo: { port: '0', bind: '127.0.0.1' },
   fanout: { tasks: '1000', 'sleep-ms': '1000', variant: 'bare' },
   stream: {
     items: '1000000', stages: '4', capacity: '128', variant: 'balanced',
@@ -78,7 +78,13 @@ function main(argv) {
 
   if (workload === 'echo') {
     const port = int(workload, values, 'port', 0, 65535);
-    echo.run(port, (p) => ready('echo', { port: p }));
+    let host;
+    try {
+      host = echo.parseBind(values.bind);
+    } catch (err) {
+      usage(`${workload}: ${err.message}`);
+    }
+    echo.run(host, port, (p) => ready('echo', { port: p }));
   } else if (workload === 'fanout') {
     const tasks = int(workload, values, 'tasks', 1);
     const sleepMs = int(workload, values, 'sleep-ms', 0);

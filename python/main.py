@@ -39,6 +39,13 @@ def integer(lo, hi=None):
     return parse
 
 
+def bind_address(flag, text):
+    try:
+        return echo.parse_bind(text)
+    except ValueError as e:
+        fail(str(e))
+
+
 def choice(*names):
     def parse(flag, text):
         if text not in names:
@@ -51,7 +58,7 @@ def choice(*names):
 # Every workload's flags: name -> (parser, default). Defaults only matter when run by hand.
 # `--pause-every 0` / `--sample-every 0` mean "never".
 WORKLOADS = {
-    "echo": {"port": (integer(0, 65535), 0)},
+    "echo": {"port": (integer(0, 65535), 0), "bind": (bind_address, "127.0.0.1")},
     "fanout": {
         "tasks": (integer(1), 10_000),
         "sleep-ms": (integer(0), 1000),

@@ -301,26 +301,12 @@ pub fn compare(
     for b in &base.cells {
         let Some(n) = new_index.get(&match_key(b)) else {
             if b.status == CellStatus::Ok {
-                let reason = match impl_status.get(b.implementation.as_str()) {
-                    None => "implementation absent from the new run".to_string(),
-                    Some((ImplStatus::Ok, _)) => "cell absent from the new run".to_string(),
-                    Some((s, r)) => {
-                        let s = serde_json::to_value(s)
-                            .ok()
-                            .and_then(|v| v.as_str().map(String::from))
-                            .unwrap_or_default();
-                        match r {
-                            Some(r) => format!("{s}: {r}"),
-                            None => s,
-                        }
-                    }
-                };
                 missing.push(MissingCell {
                     key: b.key(),
                     workload: b.workload.clone(),
                     implementation: b.implementation.clone(),
                     scenario: describe_scenario(b),
-                    reason,
+                    reason: missing_reason(impl_status.get(b.implementation.as_str())),
                 });
             } else {
                 only_in_base.push(b.key());
@@ -348,13 +334,59 @@ pub fn compare(
             }
         }
     }
-    let groups = per_group
+    let groups = pooled_groups(per_group, &opts.thresholds);
+    let only_in_new = new
+        .cells
+        .iter()
+        .filter(|n| !base_index.contains_key(&match_key(n)))
+        .map(|n| n.key())
+        .collect();
+    Ok(Comparison {
+        thresholds: opts.thresholds.clone(),
+        allow_missing: opts.allow_missing,
+        base_run: base.run_id.clone(),
+        new_run: new.run_id.clone(),
+        env_warnings: environment_differences(&base.environment, &new.environment),
+        changes,
+        groups,
+        missing,
+        only_in_base,
+        only_in_new,
+    })
+}
+
+/// Why a cell that was ok in the base run is missing from the new run, from its implementation's
+/// status there (`None`: the implementation is absent).
+fn missing_reason(impl_status: Option<&(ImplStatus, Option<&str>)>) -> String {
+    match impl_status {
+        None => "implementation absent from the new run".to_string(),
+        Some((ImplStatus::Ok, _)) => "cell absent from the new run".to_string(),
+        Some((s, r)) => {
+            let s = serde_json::to_value(s)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            match r {
+                Some(r) => format!("{s}: {r}"),
+                None => s,
+            }
+        }
+    }
+}
+
+/// Per (workload, implementation, metric): the cells' log changes pooled into one change with its
+/// verdict at the group confidence. Groups whose changes cannot be pooled are left out.
+fn pooled_groups(
+    per_group: BTreeMap<GroupKey, Vec<(usize, LogChange)>>,
+    thresholds: &Thresholds,
+) -> Vec<GroupChange> {
+    per_group
         .into_iter()
         .filter_map(|((workload, implementation, metric), members)| {
             let logs: Vec<LogChange> = members.iter().map(|(_, l)| *l).collect();
             let pooled = pool(&logs)?;
             let def = metric_def(metric);
-            let threshold_pct = opts.thresholds.for_metric(metric);
+            let threshold_pct = thresholds.for_metric(metric);
             let interval = pooled.interval_pct(GROUP_CONFIDENCE);
             Some(GroupChange {
                 verdict: verdict_of(
@@ -376,25 +408,7 @@ pub fn compare(
                 change_hi_pct: interval.map(|i| i.1),
             })
         })
-        .collect();
-    let only_in_new = new
-        .cells
-        .iter()
-        .filter(|n| !base_index.contains_key(&match_key(n)))
-        .map(|n| n.key())
-        .collect();
-    Ok(Comparison {
-        thresholds: opts.thresholds.clone(),
-        allow_missing: opts.allow_missing,
-        base_run: base.run_id.clone(),
-        new_run: new.run_id.clone(),
-        env_warnings: environment_differences(&base.environment, &new.environment),
-        changes,
-        groups,
-        missing,
-        only_in_base,
-        only_in_new,
-    })
+        .collect()
 }
 
 /// The workload's headline metrics, then every other metric with its own threshold that the cell has.
@@ -826,6 +840,23 @@ impl Comparison {
                 );
             }
         }
+        self.write_unmatched_text(&mut out);
+        let _ = writeln!(out, "\n{}", self.summary_line());
+        let failures = self.gate_failures();
+        if failures.is_empty() {
+            let _ = writeln!(out, "Gate: pass.");
+        } else {
+            let _ = writeln!(out, "Gate: FAIL");
+            for f in failures {
+                let _ = writeln!(out, "  - {f}");
+            }
+        }
+        out
+    }
+
+    /// The text report's list of cells that vanished from the new run, then the cells found in only
+    /// one of the runs.
+    fn write_unmatched_text(&self, out: &mut String) {
         if !self.missing.is_empty() {
             let _ = writeln!(
                 out,
@@ -861,17 +892,6 @@ impl Comparison {
                 }
             }
         }
-        let _ = writeln!(out, "\n{}", self.summary_line());
-        let failures = self.gate_failures();
-        if failures.is_empty() {
-            let _ = writeln!(out, "Gate: pass.");
-        } else {
-            let _ = writeln!(out, "Gate: FAIL");
-            for f in failures {
-                let _ = writeln!(out, "  - {f}");
-            }
-        }
-        out
     }
 
     /// The comparison as JSON (stable field names, units in names), for scripts and bots.

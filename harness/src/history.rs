@@ -383,21 +383,23 @@ pub fn find_results(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The trend lines' colours, one per line (at most eight lines).
+const TREND_COLORS: [(u8, u8, u8); 8] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+];
+
 /// A trend chart of `points` (one line per workload × implementation × scenario × metric, at most 8;
 /// x = the run's position in time, with intervals as bars), drawn by the report's chart renderer.
 pub fn trend_chart(points: &[TrendPoint]) -> Option<crate::report::charts::Chart> {
-    use crate::report::charts::{Axis, Chart, Figure, Point, Scale, Series};
+    use crate::report::charts::{Axis, Chart, Figure, Scale};
     use crate::report::metrics::metric_def;
-    const COLORS: [(u8, u8, u8); 8] = [
-        (31, 119, 180),
-        (255, 127, 14),
-        (44, 160, 44),
-        (214, 39, 40),
-        (148, 103, 189),
-        (140, 86, 75),
-        (227, 119, 194),
-        (127, 127, 127),
-    ];
     let first = points.first()?;
     let mut runs: Vec<(&str, &str)> = points
         .iter()
@@ -421,43 +423,7 @@ pub fn trend_chart(points: &[TrendPoint]) -> Option<crate::report::charts::Chart
     };
     // Legends name only what differs between the lines; the title says the rest.
     let (many_impls, many_metrics) = (distinct(|p| &p.implementation), distinct(|p| &p.metric));
-    let mut series: Vec<Series> = Vec::new();
-    for p in points {
-        let mut name = p
-            .scenario
-            .split_once('/')
-            .map(|x| x.1)
-            .unwrap_or("")
-            .replace("message_bytes", "B")
-            .replace("connections", "conns");
-        if many_impls {
-            name = format!("{} {name}", p.implementation);
-        }
-        if many_metrics {
-            name = format!("{name} {}", p.metric);
-        }
-        let point = Point {
-            x: pos(p),
-            y: p.median,
-            y_lo: Some(p.lo),
-            y_hi: Some(p.hi),
-            hollow: false,
-        };
-        if let Some(s) = series.iter_mut().find(|s| s.name == name) {
-            s.points.push(point);
-        } else if series.len() < COLORS.len() {
-            let color = COLORS[series.len()];
-            // Colour and marker both differ between series, so they read apart without colour too.
-            let marker = TREND_MARKERS[series.len() % TREND_MARKERS.len()];
-            series.push(Series {
-                color,
-                marker,
-                name,
-                points: vec![point],
-                dashed: false,
-            });
-        }
-    }
+    let series = trend_series(points, &pos, many_impls, many_metrics);
     let def = metric_def(&first.metric);
     let metrics: std::collections::BTreeSet<&str> =
         points.iter().map(|p| p.metric.as_str()).collect();
@@ -499,4 +465,60 @@ pub fn trend_chart(points: &[TrendPoint]) -> Option<crate::report::charts::Chart
             better: def.better,
         },
     })
+}
+
+/// One series per distinct line name, in first-seen order, at most [`TREND_COLORS`] many; `pos` is a
+/// point's x (its run's position in time).
+fn trend_series(
+    points: &[TrendPoint],
+    pos: &dyn Fn(&TrendPoint) -> f64,
+    many_impls: bool,
+    many_metrics: bool,
+) -> Vec<crate::report::charts::Series> {
+    use crate::report::charts::{Point, Series};
+    let mut series: Vec<Series> = Vec::new();
+    for p in points {
+        let name = trend_series_name(p, many_impls, many_metrics);
+        let point = Point {
+            x: pos(p),
+            y: p.median,
+            y_lo: Some(p.lo),
+            y_hi: Some(p.hi),
+            hollow: false,
+        };
+        if let Some(s) = series.iter_mut().find(|s| s.name == name) {
+            s.points.push(point);
+        } else if series.len() < TREND_COLORS.len() {
+            let color = TREND_COLORS[series.len()];
+            // Colour and marker both differ between series, so they read apart without colour too.
+            let marker = TREND_MARKERS[series.len() % TREND_MARKERS.len()];
+            series.push(Series {
+                color,
+                marker,
+                name,
+                points: vec![point],
+                dashed: false,
+            });
+        }
+    }
+    series
+}
+
+/// A trend line's legend: the scenario's parameters, with the implementation and the metric only when
+/// they differ between the lines (the chart's title says the rest).
+fn trend_series_name(p: &TrendPoint, many_impls: bool, many_metrics: bool) -> String {
+    let mut name = p
+        .scenario
+        .split_once('/')
+        .map(|x| x.1)
+        .unwrap_or("")
+        .replace("message_bytes", "B")
+        .replace("connections", "conns");
+    if many_impls {
+        name = format!("{} {name}", p.implementation);
+    }
+    if many_metrics {
+        name = format!("{name} {}", p.metric);
+    }
+    name
 }

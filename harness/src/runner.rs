@@ -10,7 +10,7 @@ use crate::suite::Suite;
 use crate::toolchain::Provision;
 use crate::ui::Ui;
 use crate::workload::echo::loadgen::Mode;
-use crate::workload::echo::{EchoConfig, EchoParams};
+use crate::workload::echo::{EchoConfig, EchoParams, capacity};
 use crate::workload::fanout::{self, FanoutParams};
 use crate::workload::stream::{self, StreamParams};
 use crate::workload::{Failure, Launch, TrialData};
@@ -440,14 +440,24 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
         return Ok(());
     }
     let repeat = run.cfg.suite.repeat;
-    let trial_s = 0.8 + (s.warmup + s.duration).as_secs_f64();
-    let probe_s = 0.8 + (s.warmup + s.probe_duration).as_secs_f64();
-    let planned_s = impls.len() as f64
-        * (s.open_rates.len() as f64 * repeat as f64 * trial_s
-            + s.capacity_probes as f64 * probe_s
-            + s.closed.len() as f64 * s.closed_repeat as f64 * trial_s);
+    let (planned_s, worst_s) = capacity::plan_seconds(
+        &capacity::PlanShape {
+            implementations: impls.len(),
+            open_cells: s.open_rates.len(),
+            repeat,
+            capacity_probes: s.capacity_probes,
+            closed_cells: s.closed.len(),
+            closed_repeat: s.closed_repeat,
+            warmup_s: s.warmup.as_secs_f64(),
+            duration_s: s.duration.as_secs_f64(),
+            probe_duration_s: s.probe_duration.as_secs_f64(),
+            max_extensions: s.max_extensions,
+            interference_rerun: s.interference_rerun,
+        },
+        &capacity::PlanCosts::default(),
+    );
     run.ui.line(&format!(
-        "echo plan: {} implementation(s) × ({} common rate(s) {:?} msgs/s at {} conns × {} B × {repeat} trials, ≤ {} capacity probe(s) at p99 ≤ {} µs, {} closed-loop point(s) × {}); client {} on {}; ≈ {:.0} s, more for implementations re-run under interference or extended by their self-checks",
+        "echo plan: {} implementation(s) × ({} common rate(s) {:?} msgs/s at {} conns × {} B × {repeat} trials, ≤ {} capacity probe(s) at p99 ≤ {} µs, {} closed-loop point(s) × {}); client {} on {}; ≈ {:.0} s including verification{}",
         impls.len(),
         s.open_rates.len(),
         s.open_rates,
@@ -459,7 +469,14 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
         s.closed_repeat,
         crate::workload::echo::loadgen::ENGINE,
         run.cfg.pin_label,
-        planned_s
+        planned_s,
+        if worst_s > planned_s * 1.01 {
+            format!(
+                ", with re-runs and extensions at the rates of the last default run (at most {worst_s:.0} s if every trial were re-run and extended)"
+            )
+        } else {
+            String::new()
+        }
     ));
     let trial = |l: &Launch, p: &EchoParams, r: usize| {
         crate::workload::echo::run_trial(l, *p, &cfg, 0xec40 + r as u64)
@@ -468,7 +485,7 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
     let objective_ns = run.cfg.latency_objective_us * 1e3;
     // The grid, rate by rate; an implementation clearly over capacity stops climbing.
     let mut active = impls.clone();
-    let mut grid: BTreeMap<String, Vec<(f64, Option<bool>)>> = BTreeMap::new();
+    let mut grid: BTreeMap<String, Vec<capacity::Point>> = BTreeMap::new();
     // Per implementation: whether any grid cell measured, else the first failure.
     let mut grid_failure: BTreeMap<String, Option<Failure>> = BTreeMap::new();
     let mut rates = s.open_rates.clone();
@@ -507,12 +524,12 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
         )?;
         for i in cells {
             let c = &run.results.cells[i];
-            let verdict = meets_objective(c, rate, objective_ns);
+            let point = capacity::Point::of_cell(c, rate, objective_ns);
             let overloaded = c.status != results::CellStatus::Ok
                 || c.metrics.get("achieved_ratio").is_some_and(|a| a < 0.9);
             grid.entry(c.implementation.clone())
                 .or_default()
-                .push((rate, verdict));
+                .push(point);
             let failure = (c.status != results::CellStatus::Ok).then(|| Failure {
                 status: c.status,
                 reason: c.reason.clone().unwrap_or_default(),
@@ -548,7 +565,7 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
             continue;
         };
         let max_grid = rates.last().copied().unwrap_or(10_000.0);
-        let mut search = crate::workload::echo::capacity::Search::from_grid(g, max_grid);
+        let mut search = capacity::Search::from_grid(g, capacity::Search::cap_for(max_grid));
         let failed_grid = grid_failure.get(imp).cloned().flatten();
         let mut probes = Vec::new();
         // A server that failed every grid cell is not probed further.
@@ -557,10 +574,7 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
         } else {
             s.capacity_probes
         };
-        for k in 0..n_probes {
-            let Some(rate) = search.next_probe() else {
-                break;
-            };
+        search.run(n_probes, |rate| {
             let p = EchoParams {
                 mode: Mode::Open {
                     rate_msgs_per_s: rate,
@@ -568,20 +582,17 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
                 connections: oc,
                 message_bytes: ob,
             };
-            let outcome = crate::workload::echo::run_trial(launch, p, &probe_cfg, 0xca9 + k as u64);
-            let pass = match &outcome {
-                Ok(t) => trial_meets_objective(t, rate, objective_ns),
-                Err(_) => Some(false),
-            };
-            search.record(rate, pass.unwrap_or(false));
-            probes.push((rate, outcome, pass));
-        }
-        let cell = crate::workload::echo::capacity::cell(
+            let seed = 0xca9 + probes.len() as u64;
+            let outcome = crate::workload::echo::run_trial(launch, p, &probe_cfg, seed);
+            let point = capacity::Point::of_trial(outcome.as_ref(), rate, objective_ns);
+            probes.push((point, outcome));
+            point
+        });
+        let cell = capacity::cell(
             imp,
             (oc, ob),
             run.cfg.latency_objective_us,
             &search,
-            g,
             failed_grid,
             probes,
         );
@@ -623,21 +634,6 @@ pub fn measure_echo(run: &mut Run) -> anyhow::Result<()> {
 
 /// Whether an open-loop cell met the objective: ≥ 99 % of the offered rate achieved and p99 within it.
 /// `None` when the cell has no measurement.
-fn meets_objective(c: &results::Cell, rate: f64, objective_ns: f64) -> Option<bool> {
-    if c.status != results::CellStatus::Ok {
-        return Some(false);
-    }
-    let achieved = c.metrics.get("throughput_msgs_per_s")?;
-    let p99 = c.metrics.latency_ns?.p99;
-    Some(achieved >= 0.99 * rate && p99 <= objective_ns)
-}
-
-fn trial_meets_objective(t: &TrialData, rate: f64, objective_ns: f64) -> Option<bool> {
-    let achieved = t.metrics.get("throughput_msgs_per_s")?;
-    let p99 = t.metrics.latency_ns?.p99;
-    Some(achieved >= 0.99 * rate && p99 <= objective_ns)
-}
-
 /// Measures fan-out and derives bytes per task against each implementation's 1-task baseline. Each
 /// trial's sleep is sized to that implementation's spawn time at that N ([`fanout::SleepPlanner`]) and
 /// recorded as the trial's `sleep_ms` metric, not as a parameter: cells stay comparable across

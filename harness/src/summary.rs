@@ -1,28 +1,11 @@
 //! The short text summary printed at the end of a run: headline numbers per workload and every
 //! implementation that did not take part, with the reason. Pure: results in, text out.
 
+use crate::report::format::{fmt_compact, fmt_compact_ns};
+use crate::report::palette::Palette;
 use crate::results::{Cell, CellStatus, ImplStatus, Results};
 use serde_json::json;
 use std::fmt::Write;
-
-fn fmt_num(v: Option<f64>, unit: &str) -> String {
-    match v {
-        None => "-".into(),
-        Some(v) if v >= 1e9 => format!("{:.2}G{unit}", v / 1e9),
-        Some(v) if v >= 1e6 => format!("{:.2}M{unit}", v / 1e6),
-        Some(v) if v >= 1e4 => format!("{:.1}k{unit}", v / 1e3),
-        Some(v) => format!("{v:.1}{unit}"),
-    }
-}
-
-fn fmt_ns(v: Option<f64>) -> String {
-    match v {
-        None => "-".into(),
-        Some(v) if v >= 1e6 => format!("{:.2}ms", v / 1e6),
-        Some(v) if v >= 1e3 => format!("{:.1}µs", v / 1e3),
-        Some(v) => format!("{v:.1}ns"),
-    }
-}
 
 fn find<'a>(
     r: &'a Results,
@@ -70,16 +53,56 @@ pub fn loadgen_headroom(r: &Results) -> Option<String> {
         .collect();
     Some(format!(
         "load generator: sustained {} msgs/s against the fastest server ({} {}) using {util:.2} cores, {us:.2} µs of client CPU per message → at most ≈{} msgs/s per client core",
-        fmt_num(Some(tput), ""),
+        fmt_compact(Some(tput), ""),
         fastest.implementation,
         p.join(" "),
-        fmt_num(Some(1e6 / us), "")
+        fmt_compact(Some(1e6 / us), "")
     ))
 }
 
 /// Renders the end-of-run summary.
 pub fn render(r: &Results) -> String {
     let mut out = String::new();
+    busy_machine(r, &mut out);
+    let impls: Vec<&str> = r.implementations.iter().map(|i| i.name.as_str()).collect();
+    // Implementations are shown under their report labels (`csharp (Mono 6.8)` with runtime_in_label).
+    let palette = Palette::new(r);
+    let has = |w: &str| r.cells.iter().any(|c| c.workload == w);
+    if has("echo") {
+        render_echo(r, &impls, &palette, &mut out);
+    }
+    if has("fanout") {
+        render_fanout(r, &impls, &palette, &mut out);
+    }
+    if has("stream") {
+        render_stream(r, &impls, &palette, &mut out);
+    }
+    out.push_str(&crate::report::cancel::terminal_summary(r));
+    if let Some(line) = loadgen_headroom(r) {
+        let _ = writeln!(out, "\n{line}");
+    }
+    render_futures(r, &mut out);
+    render_micro(r, &mut out);
+    render_failed(r, &mut out);
+    render_caveats(r, &palette, &mut out);
+    render_not_measured(r, &palette, &mut out);
+    out
+}
+
+/// One line of fixed-width columns, one space apart: the first (the implementation) left-aligned, the
+/// numbers right-aligned.
+fn columns<const N: usize>(out: &mut String, widths: &[usize; N], cells: [String; N]) {
+    for (i, (w, c)) in widths.iter().zip(cells).enumerate() {
+        let _ = match i {
+            0 => write!(out, "{c:<w$}"),
+            _ => write!(out, " {c:>w$}"),
+        };
+    }
+    out.push('\n');
+}
+
+/// A warning line when the machine was busy as the run started.
+fn busy_machine(r: &Results, out: &mut String) {
     let cores = f64::from(r.environment.cores.max(1));
     if let Some(load) = r
         .environment
@@ -91,234 +114,262 @@ pub fn render(r: &Results) -> String {
             "warning: the machine was busy when the run started (load average {load:.2} on {cores} cores): numbers may be disturbed"
         );
     }
-    let impls: Vec<&str> = r.implementations.iter().map(|i| i.name.as_str()).collect();
-    // Implementations are shown under their report labels (`csharp (Mono 6.8)` with runtime_in_label).
-    let palette = crate::report::palette::Palette::new(r);
-    let has = |w: &str| r.cells.iter().any(|c| c.workload == w);
-    if has("echo") {
-        let _ = writeln!(
-            out,
-            "\necho (closed loop 64 conns × 64 B; open loop p99 at the lowest common rate)"
+}
+
+/// Echo: the closed-loop headline cell and the open-loop p99 at the lowest rate every server was offered.
+fn render_echo(r: &Results, impls: &[&str], palette: &Palette, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "\necho (closed loop 64 conns × 64 B; open loop p99 at the lowest common rate)"
+    );
+    const WIDTHS: [usize; 7] = [20, 12, 10, 12, 10, 12, 8];
+    columns(
+        out,
+        &WIDTHS,
+        [
+            "impl",
+            "msgs/s",
+            "p99",
+            "open p99",
+            "peak RSS",
+            "srv µs/msg",
+            "fut B",
+        ]
+        .map(String::from),
+    );
+    let common = r
+        .cells
+        .iter()
+        .filter(|c| {
+            c.workload == "echo"
+                && c.params.get("mode") == Some(&json!("open"))
+                && !c.params.contains_key("rate_fraction")
+        })
+        .filter_map(|c| c.params.get("rate_msgs_per_s").and_then(|v| v.as_f64()))
+        .fold(f64::INFINITY, f64::min);
+    for imp in impls {
+        let closed = find(
+            r,
+            "echo",
+            imp,
+            &[
+                ("mode", json!("closed")),
+                ("connections", json!(64)),
+                ("message_bytes", json!(64)),
+            ],
         );
-        let _ = writeln!(
-            out,
-            "{:<20} {:>12} {:>10} {:>12} {:>10} {:>12} {:>8}",
-            "impl", "msgs/s", "p99", "open p99", "peak RSS", "srv µs/msg", "fut B"
-        );
-        let common = r
-            .cells
-            .iter()
-            .filter(|c| {
-                c.workload == "echo"
-                    && c.params.get("mode") == Some(&json!("open"))
-                    && !c.params.contains_key("rate_fraction")
-            })
-            .filter_map(|c| c.params.get("rate_msgs_per_s").and_then(|v| v.as_f64()))
-            .fold(f64::INFINITY, f64::min);
-        for imp in &impls {
-            let closed = find(
-                r,
-                "echo",
-                imp,
-                &[
-                    ("mode", json!("closed")),
-                    ("connections", json!(64)),
-                    ("message_bytes", json!(64)),
-                ],
-            );
-            if closed.is_none() {
-                continue;
-            }
-            let open = r.cells.iter().find(|c| {
-                c.workload == "echo"
-                    && c.implementation == *imp
-                    && !c.params.contains_key("rate_fraction")
-                    && c.params.get("rate_msgs_per_s").and_then(|v| v.as_f64()) == Some(common)
-            });
-            let _ = writeln!(
-                out,
-                "{:<20} {:>12} {:>10} {:>12} {:>10} {:>12} {:>8}",
-                palette.label(imp),
-                status_or(closed, |c| fmt_num(
-                    c.metrics.get("throughput_msgs_per_s"),
-                    ""
-                )),
-                status_or(closed, |c| fmt_ns(c.metrics.latency_ns.map(|l| l.p99))),
-                status_or(open, |c| fmt_ns(c.metrics.latency_ns.map(|l| l.p99))),
-                status_or(closed, |c| fmt_num(c.metrics.get("peak_rss_bytes"), "B")),
-                status_or(closed, |c| format!(
+        if closed.is_none() {
+            continue;
+        }
+        let open = r.cells.iter().find(|c| {
+            c.workload == "echo"
+                && c.implementation == *imp
+                && !c.params.contains_key("rate_fraction")
+                && c.params.get("rate_msgs_per_s").and_then(|v| v.as_f64()) == Some(common)
+        });
+        let row = [
+            palette.label(imp),
+            status_or(closed, |c| {
+                fmt_compact(c.metrics.get("throughput_msgs_per_s"), "")
+            }),
+            status_or(closed, |c| {
+                fmt_compact_ns(c.metrics.latency_ns.map(|l| l.p99))
+            }),
+            status_or(open, |c| {
+                fmt_compact_ns(c.metrics.latency_ns.map(|l| l.p99))
+            }),
+            status_or(closed, |c| {
+                fmt_compact(c.metrics.get("peak_rss_bytes"), "B")
+            }),
+            status_or(closed, |c| {
+                format!(
                     "{:.2}",
                     c.metrics.get("server_cpu_us_per_msg").unwrap_or(f64::NAN)
-                )),
-                status_or(closed, |c| c
-                    .metrics
+                )
+            }),
+            status_or(closed, |c| {
+                c.metrics
                     .get("future_bytes")
                     .map(|b| format!("{b:.0}"))
-                    .unwrap_or("-".into())),
-            );
-        }
+                    .unwrap_or("-".into())
+            }),
+        ];
+        columns(out, &WIDTHS, row);
     }
-    if has("fanout") {
-        let max_n_of = |variant: &str| {
-            r.cells
-                .iter()
-                .filter(|c| c.workload == "fanout")
-                .filter(|c| c.params.get("variant") == Some(&json!(variant)))
-                .filter_map(|c| c.params["tasks"].as_u64())
-                .max()
-                .unwrap_or(0)
-        };
-        let (bare_n, state_n) = (max_n_of("bare"), max_n_of("state"));
-        // Newer results size the sleep per implementation: the wall time beyond it compares.
-        let wall = if r
+}
+
+/// Fan-out: bytes per task and wall time at the largest task count of each variant.
+fn render_fanout(r: &Results, impls: &[&str], palette: &Palette, out: &mut String) {
+    let max_n_of = |variant: &str| {
+        r.cells
+            .iter()
+            .filter(|c| c.workload == "fanout")
+            .filter(|c| c.params.get("variant") == Some(&json!(variant)))
+            .filter_map(|c| c.params["tasks"].as_u64())
+            .max()
+            .unwrap_or(0)
+    };
+    let (bare_n, state_n) = (max_n_of("bare"), max_n_of("state"));
+    // Newer results size the sleep per implementation: the wall time beyond it compares.
+    let wall = if r
+        .cells
+        .iter()
+        .any(|c| c.metrics.get("wall_net_ms").is_some())
+    {
+        ("wall_net_ms", "wall time beyond the sleep")
+    } else {
+        ("wall_ms", "wall time")
+    };
+    let at = if bare_n == state_n || state_n == 0 {
+        format!("{bare_n} tasks")
+    } else {
+        format!("{bare_n} (bare) and {state_n} (state) tasks")
+    };
+    let _ = writeln!(
+        out,
+        "\nfanout at {at} (bytes per task above the 1-task baseline; {})",
+        wall.1
+    );
+    const WIDTHS: [usize; 5] = [20, 12, 10, 12, 10];
+    columns(
+        out,
+        &WIDTHS,
+        [
+            "impl",
+            "bare B/task",
+            "bare wall",
+            "state B/task",
+            "state wall",
+        ]
+        .map(String::from),
+    );
+    let ms = |c: &Cell| format!("{:.0}ms", c.metrics.get(wall.0).unwrap_or(f64::NAN));
+    for imp in impls {
+        let bare = find(
+            r,
+            "fanout",
+            imp,
+            &[("variant", json!("bare")), ("tasks", json!(bare_n))],
+        );
+        let state = find(
+            r,
+            "fanout",
+            imp,
+            &[("variant", json!("state")), ("tasks", json!(state_n))],
+        );
+        if bare.is_none() && state.is_none() {
+            continue;
+        }
+        let row = [
+            palette.label(imp),
+            status_or(bare, |c| fmt_compact(c.metrics.get("bytes_per_task"), "")),
+            status_or(bare, ms),
+            status_or(state, |c| fmt_compact(c.metrics.get("bytes_per_task"), "")),
+            status_or(state, ms),
+        ];
+        columns(out, &WIDTHS, row);
+    }
+}
+
+/// Stream: the balanced 4-stage pipeline's throughput and p99, and the slow consumer's backpressure
+/// verdict.
+fn render_stream(r: &Results, impls: &[&str], palette: &Palette, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "\nstream (balanced, 4 stages, capacity 64; backpressure verdict from the slow consumer)"
+    );
+    let _ = writeln!(
+        out,
+        "{:<20} {:>12} {:>10} {:>10}  backpressure",
+        "impl", "items/s", "p99", "peak RSS"
+    );
+    for imp in impls {
+        let c = r.cells.iter().find(|c| {
+            c.workload == "stream"
+                && c.implementation == *imp
+                && c.params.get("variant") == Some(&json!("balanced"))
+                && c.params.get("stages") == Some(&json!(4))
+                && c.params.get("capacity") == Some(&json!(64))
+        });
+        let verdict = r
             .cells
             .iter()
-            .any(|c| c.metrics.get("wall_net_ms").is_some())
-        {
-            ("wall_net_ms", "wall time beyond the sleep")
-        } else {
-            ("wall_ms", "wall time")
-        };
-        let at = if bare_n == state_n || state_n == 0 {
-            format!("{bare_n} tasks")
-        } else {
-            format!("{bare_n} (bare) and {state_n} (state) tasks")
-        };
-        let _ = writeln!(
-            out,
-            "\nfanout at {at} (bytes per task above the 1-task baseline; {})",
-            wall.1
-        );
-        let _ = writeln!(
-            out,
-            "{:<20} {:>12} {:>10} {:>12} {:>10}",
-            "impl", "bare B/task", "bare wall", "state B/task", "state wall"
-        );
-        for imp in &impls {
-            let bare = find(
-                r,
-                "fanout",
-                imp,
-                &[("variant", json!("bare")), ("tasks", json!(bare_n))],
-            );
-            let state = find(
-                r,
-                "fanout",
-                imp,
-                &[("variant", json!("state")), ("tasks", json!(state_n))],
-            );
-            if bare.is_none() && state.is_none() {
-                continue;
-            }
-            let _ = writeln!(
-                out,
-                "{:<20} {:>12} {:>10} {:>12} {:>10}",
-                palette.label(imp),
-                status_or(bare, |c| fmt_num(c.metrics.get("bytes_per_task"), "")),
-                status_or(bare, |c| format!(
-                    "{:.0}ms",
-                    c.metrics.get(wall.0).unwrap_or(f64::NAN)
-                )),
-                status_or(state, |c| fmt_num(c.metrics.get("bytes_per_task"), "")),
-                status_or(state, |c| format!(
-                    "{:.0}ms",
-                    c.metrics.get(wall.0).unwrap_or(f64::NAN)
-                )),
-            );
+            .filter(|c| c.workload == "stream" && c.implementation == *imp)
+            .flat_map(|c| c.findings.iter())
+            .find(|f| f.kind.starts_with("backpressure_"))
+            .map(|f| {
+                if f.kind == "backpressure_ok" {
+                    "ok"
+                } else {
+                    "VIOLATED"
+                }
+            })
+            .unwrap_or("-");
+        if c.is_none() && verdict == "-" {
+            continue;
         }
-    }
-    if has("stream") {
         let _ = writeln!(
             out,
-            "\nstream (balanced, 4 stages, capacity 64; backpressure verdict from the slow consumer)"
+            "{:<20} {:>12} {:>10} {:>10}  {verdict}",
+            palette.label(imp),
+            status_or(c, |c| fmt_compact(
+                c.metrics.get("throughput_items_per_s"),
+                ""
+            )),
+            status_or(c, |c| fmt_compact_ns(c.metrics.latency_ns.map(|l| l.p99))),
+            status_or(c, |c| fmt_compact(c.metrics.get("peak_rss_bytes"), "B")),
         );
-        let _ = writeln!(
-            out,
-            "{:<20} {:>12} {:>10} {:>10}  backpressure",
-            "impl", "items/s", "p99", "peak RSS"
-        );
-        for imp in &impls {
-            let c = r.cells.iter().find(|c| {
-                c.workload == "stream"
-                    && c.implementation == *imp
-                    && c.params.get("variant") == Some(&json!("balanced"))
-                    && c.params.get("stages") == Some(&json!(4))
-                    && c.params.get("capacity") == Some(&json!(64))
-            });
-            let verdict = r
-                .cells
-                .iter()
-                .filter(|c| c.workload == "stream" && c.implementation == *imp)
-                .flat_map(|c| c.findings.iter())
-                .find(|f| f.kind.starts_with("backpressure_"))
-                .map(|f| {
-                    if f.kind == "backpressure_ok" {
-                        "ok"
-                    } else {
-                        "VIOLATED"
-                    }
-                })
-                .unwrap_or("-");
-            if c.is_none() && verdict == "-" {
-                continue;
-            }
-            let _ = writeln!(
-                out,
-                "{:<20} {:>12} {:>10} {:>10}  {verdict}",
-                palette.label(imp),
-                status_or(c, |c| fmt_num(c.metrics.get("throughput_items_per_s"), "")),
-                status_or(c, |c| fmt_ns(c.metrics.latency_ns.map(|l| l.p99))),
-                status_or(c, |c| fmt_num(c.metrics.get("peak_rss_bytes"), "B")),
-            );
-        }
     }
-    out.push_str(&crate::report::cancel::terminal_summary(r));
-    if let Some(line) = loadgen_headroom(r) {
-        let _ = writeln!(out, "\n{line}");
-    }
-    render_futures(r, &mut out);
-    render_micro(r, &mut out);
+}
+
+/// Every cell that did not complete, with its reason.
+fn render_failed(r: &Results, out: &mut String) {
     let failed: Vec<&Cell> = r
         .cells
         .iter()
         .filter(|c| c.status != CellStatus::Ok)
         .collect();
-    if !failed.is_empty() {
-        let _ = writeln!(out, "\ncells that did not complete:");
-        for c in failed {
-            let p: Vec<String> = c.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let _ = writeln!(
-                out,
-                "  {} {} {}: {:?}: {}",
-                c.workload,
-                c.implementation,
-                p.join(" "),
-                c.status,
-                c.reason.as_deref().unwrap_or("")
-            );
-        }
+    if failed.is_empty() {
+        return;
     }
-    // The same few decision-relevant caveats the reports lead with, one line each with its count.
-    let warns = crate::report::analysis::warnings(r, &palette);
-    let mx = crate::report::matrix::matrix(r, &palette);
-    let cavs: Vec<_> = crate::report::caveats::caveats(r, &palette, &warns, &mx)
+    let _ = writeln!(out, "\ncells that did not complete:");
+    for c in failed {
+        let p: Vec<String> = c.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(
+            out,
+            "  {} {} {}: {:?}: {}",
+            c.workload,
+            c.implementation,
+            p.join(" "),
+            c.status,
+            c.reason.as_deref().unwrap_or("")
+        );
+    }
+}
+
+/// The same few decision-relevant caveats the reports lead with, one line each with its count.
+fn render_caveats(r: &Results, palette: &Palette, out: &mut String) {
+    let warns = crate::report::analysis::warnings(r, palette);
+    let mx = crate::report::matrix::matrix(r, palette);
+    let cavs: Vec<_> = crate::report::caveats::caveats(r, palette, &warns, &mx)
         .into_iter()
         .filter(|c| !matches!(c.kind.as_str(), "not_run" | "failed" | "busy_machine"))
         .collect();
-    if !cavs.is_empty() {
-        let _ = writeln!(
-            out,
-            "
-caveats (details in report.md):"
-        );
-        for c in cavs {
-            let mut which = c.affected.join("; ");
-            if which.chars().count() > 110 {
-                which = which.chars().take(110).collect::<String>() + "…";
-            }
-            let _ = writeln!(out, "  {} ({}): {}\n      {which}", c.kind, c.count, c.text);
-        }
+    if cavs.is_empty() {
+        return;
     }
+    let _ = writeln!(out, "\ncaveats (details in report.md):");
+    for c in cavs {
+        let mut which = c.affected.join("; ");
+        if which.chars().count() > 110 {
+            which = which.chars().take(110).collect::<String>() + "…";
+        }
+        let _ = writeln!(out, "  {} ({}): {}\n      {which}", c.kind, c.count, c.text);
+    }
+}
+
+/// Implementations that did not take part (fully), with the first line of the reason.
+fn render_not_measured(r: &Results, palette: &Palette, out: &mut String) {
     let out_of_run: Vec<String> = r
         .implementations
         .iter()
@@ -343,7 +394,6 @@ caveats (details in report.md):"
             let _ = writeln!(out, "{l}");
         }
     }
-    out
 }
 
 /// The future-size catalogue: one line per pattern and runtime, with its flags.
@@ -430,7 +480,7 @@ fn render_micro(r: &Results, out: &mut String) {
             });
             let text = cell
                 .map(|c| {
-                    let ns = |k: &str| fmt_ns(c.metrics.get(k));
+                    let ns = |k: &str| fmt_compact_ns(c.metrics.get(k));
                     format!(
                         "{} [{}–{}]",
                         ns("mean_ns"),

@@ -109,28 +109,8 @@ pub fn resolve(
             .map(|c| c.join(" "))
             .collect::<Vec<_>>()
             .join(" && ");
-        if provision == Provision::Forbidden {
-            reasons.push(format!(
-                "{} could be installed with `{install_line}` (provisioning is off)",
-                tc.name
-            ));
-            continue;
-        }
-        if tc.install_needs_root && !is_root() {
-            reasons.push(format!(
-                "{} needs root to install: run `sudo {install_line}`",
-                tc.name
-            ));
-            continue;
-        }
-        let already = FAILED_INSTALLS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|(line, _)| *line == install_line)
-            .map(|(_, why)| why.clone());
-        if let Some(why) = already {
-            reasons.push(format!("{why} (earlier in this run; not retried)"));
+        if let Some(why) = install_blocker(tc, &install_line, provision) {
+            reasons.push(why);
             continue;
         }
         let commands: Vec<Vec<String>> = tc
@@ -150,44 +130,15 @@ pub fn resolve(
                 .collect::<Vec<_>>()
                 .join(" && ")
         ));
-        let mut ok = true;
-        let failures_before = reasons.len();
-        for argv in commands {
-            let spec = Spec {
-                argv,
-                env: INSTALL_ENV
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                cwd: paths.root.clone(),
-                ..Spec::default()
-            };
-            match run_to_completion(&spec, INSTALL_TIMEOUT) {
-                Ok((exit, _, _)) if exit.success() => {}
-                Ok((exit, tail, _)) => {
-                    reasons.push(format!(
-                        "installing {} failed ({exit}): {}",
-                        tc.name,
-                        last_line(&tail)
-                    ));
-                    ok = false;
-                    break;
-                }
-                Err(e) => {
-                    reasons.push(format!("installing {} failed: {e}", tc.name));
-                    ok = false;
-                    break;
-                }
+        match run_install(&tc.name, commands, paths) {
+            Err(why) => {
+                FAILED_INSTALLS
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((install_line.clone(), why.clone()));
+                reasons.push(why);
             }
-        }
-        if !ok && let Some(why) = reasons.get(failures_before) {
-            FAILED_INSTALLS
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((install_line.clone(), why.clone()));
-        }
-        if ok {
-            match probe(imp, tc, paths) {
+            Ok(()) => match probe(imp, tc, paths) {
                 Ok(version) => {
                     return Ok(Resolved {
                         toolchain: tc.clone(),
@@ -198,7 +149,7 @@ pub fn resolve(
                     "{} still unusable after installing: {why}",
                     tc.name
                 )),
-            }
+            },
         }
     }
     let hints: Vec<&str> = imp
@@ -212,6 +163,56 @@ pub fn resolve(
         reason.push_str(&format!("; to fix: {}", hints.join(" or ")));
     }
     Err(reason)
+}
+
+/// Why `tc` will not be installed now, if it will not: provisioning is off, it needs root, or the same
+/// install already failed earlier in this run (never retried).
+fn install_blocker(tc: &Toolchain, install_line: &str, provision: Provision) -> Option<String> {
+    if provision == Provision::Forbidden {
+        return Some(format!(
+            "{} could be installed with `{install_line}` (provisioning is off)",
+            tc.name
+        ));
+    }
+    if tc.install_needs_root && !is_root() {
+        return Some(format!(
+            "{} needs root to install: run `sudo {install_line}`",
+            tc.name
+        ));
+    }
+    FAILED_INSTALLS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(line, _)| line == install_line)
+        .map(|(_, why)| format!("{why} (earlier in this run; not retried)"))
+}
+
+/// Runs the install commands of toolchain `name` in order, each under [`INSTALL_TIMEOUT`]; `Err` is
+/// the first failure, with the last line of its output.
+fn run_install(name: &str, commands: Vec<Vec<String>>, paths: &Paths) -> Result<(), String> {
+    for argv in commands {
+        let spec = Spec {
+            argv,
+            env: INSTALL_ENV
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            cwd: paths.root.clone(),
+            ..Spec::default()
+        };
+        match run_to_completion(&spec, INSTALL_TIMEOUT) {
+            Ok((exit, _, _)) if exit.success() => {}
+            Ok((exit, tail, _)) => {
+                return Err(format!(
+                    "installing {name} failed ({exit}): {}",
+                    last_line(&tail)
+                ));
+            }
+            Err(e) => return Err(format!("installing {name} failed: {e}")),
+        }
+    }
+    Ok(())
 }
 
 /// Runs the toolchain's probe; its first non-empty output line is the version.

@@ -1,4 +1,5 @@
-# echo on 127.0.0.1 in one of two asyncio idioms, chosen by ASYNCBENCH_ECHO_API (set by the manifest):
+# echo on the --bind address (default 127.0.0.1, never a wildcard) in one of two asyncio idioms, chosen by
+# ASYNCBENCH_ECHO_API (set by the manifest):
 #
 # * `protocol` (python-asyncio, python-uvloop): loop.create_server with an asyncio.Protocol, the API
 #   asyncio's transports are built on and the one uvloop's own benchmarks (MagicStack/vmbench) measure.
@@ -23,13 +24,37 @@
 #   That thread never runs tasks, so `threads` stays 1.
 
 import asyncio
+import ipaddress
 import os
 import signal
+import sys
 import threading
 
 CHUNK = 64 * 1024
 BACKLOG = 1024
 APIS = ("protocol", "streams")
+
+
+def parse_bind(text):
+    """Checks --bind (docs/PROTOCOL.md, echo) and returns it; raises ValueError with the one-line message.
+
+    An IPv4 dotted quad or an IPv6 literal without brackets or zone, never a host name (no resolver is
+    involved) and never an unspecified address (0.0.0.0, ::, ::ffff:0.0.0.0: every interface).
+    """
+    try:
+        ip = ipaddress.ip_address(text)  # strict: no "127.1", no leading zeros, no brackets
+    except ValueError:
+        ip = None
+    if ip is None or "%" in text:
+        raise ValueError(
+            f"bad value {text!r} for --bind (expected an IPv4 or IPv6 address literal such as 127.0.0.1 or ::1,"
+            " no brackets, no host name)"
+        )
+    if ip.is_unspecified or (ip.version == 6 and ip.ipv4_mapped is not None and ip.ipv4_mapped.is_unspecified):
+        raise ValueError(
+            f"--bind {text} is a wildcard (every interface); give the one address the clients reach, e.g. 127.0.0.1"
+        )
+    return text
 
 
 class EchoProtocol(asyncio.Protocol):
@@ -81,12 +106,12 @@ def _watch_stdin(loop, stop):
         pass  # the loop already closed (stopped by SIGTERM)
 
 
-async def start(api, port):
-    """Binds 127.0.0.1:port with the chosen API and returns the asyncio.Server."""
+async def start(api, host, port):
+    """Binds host:port (host from parse_bind) with the chosen API and returns the asyncio.Server."""
     if api == "protocol":
         loop = asyncio.get_running_loop()
-        return await loop.create_server(EchoProtocol, "127.0.0.1", port, backlog=BACKLOG)
-    return await asyncio.start_server(handle, "127.0.0.1", port, backlog=BACKLOG)
+        return await loop.create_server(EchoProtocol, host, port, backlog=BACKLOG)
+    return await asyncio.start_server(handle, host, port, backlog=BACKLOG)
 
 
 async def run(opts, ready):
@@ -95,7 +120,11 @@ async def run(opts, ready):
     loop.add_signal_handler(signal.SIGTERM, stopped.set)
     threading.Thread(target=_watch_stdin, args=(loop, stopped.set), daemon=True).start()
 
-    server = await start(opts.echo_api, opts.port)
+    try:
+        server = await start(opts.echo_api, opts.bind, opts.port)
+    except OSError as e:  # e.g. a --bind address this host does not have: one line, exit 1
+        print(f"asyncbench-python: echo: cannot listen on {opts.bind} port {opts.port}: {e}", file=sys.stderr)
+        sys.exit(1)
     ready(port=server.sockets[0].getsockname()[1], echo_api=opts.echo_api)
     await stopped.wait()
     server.close()  # open connections are closed when asyncio.Runner closes the loop

@@ -39,9 +39,10 @@ def test_mass_runs_every_cleanup_once_with_its_buffer(monkeypatch):
 
 
 def test_deadline_counts_are_exact():
-    # Response at 25 ms against a 100 ms timeout: a margin no loaded test machine eats.
-    m = 400
-    result = asyncio.run(cancel.deadline(m, 20, 100, 3))
+    # Response at 250 ms against a 1000 ms timeout: 100 ms lost an op in Node's twin of this test on a
+    # loaded machine (load average 10 on 2 CPUs); 750 ms of margin is what exact counts need there.
+    m = 100
+    result = asyncio.run(cancel.deadline(m, 20, 1000, 3))
     x, y = expected_deadline(m, 3)
     assert (result["ops"], result["timeouts"], result["response_sum"]) == (m, x, y)
 

@@ -30,6 +30,10 @@ def run(*args):
         ["stream", "--capacity", "-1"],
         ["echo", "--port", "70000"],
         ["echo", "--bogus", "1"],
+        ["echo", "--bind", "0.0.0.0"],
+        ["echo", "--bind", "::"],
+        ["echo", "--bind", "localhost"],
+        ["echo", "--bind"],
     ],
 )
 def test_bad_usage(args):
@@ -37,6 +41,41 @@ def test_bad_usage(args):
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# The --bind vectors of docs/PROTOCOL.md (echo), the same in every language's tests.
+def test_parse_bind_vectors():
+    from asyncbench.echo import parse_bind
+
+    for good in ["127.0.0.1", "10.1.2.3", "::1", "fe80::1", "2001:db8::10"]:
+        assert parse_bind(good) == good
+    for wildcard in ["0.0.0.0", "::", "0:0::0", "::ffff:0.0.0.0"]:
+        with pytest.raises(ValueError, match="wildcard"):
+            parse_bind(wildcard)
+    for bad in ["", "localhost", "[::1]", "::1%lo", "127.1", "127.0.0.01", "1.2.3.4.5", "127.0.0.1:80"]:
+        with pytest.raises(ValueError, match="--bind"):
+            parse_bind(bad)
+
+
+@pytest.mark.parametrize("api", ["protocol", "streams"])
+def test_echo_listens_on_the_bind_address_only(api):
+    proc = subprocess.Popen(
+        [sys.executable, MAIN, "echo", "--port", "0", "--bind", "127.0.0.2"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**ENV, "ASYNCBENCH_ECHO_API": api},
+    )
+    try:
+        port = json.loads(proc.stdout.readline())["port"]
+        socket.create_connection(("127.0.0.2", port), timeout=10).close()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=10).close()
+        proc.stdin.close()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_fanout_json_lines():

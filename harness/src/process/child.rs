@@ -29,7 +29,7 @@ use std::io::{BufReader, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -233,6 +233,133 @@ impl StdoutQueue {
     }
 }
 
+/// The command that starts `program` with `args` as `spec` says: through the launcher (reporting on
+/// `report_fd`) when there is one, in a new process group, with piped stdio, pinned to `spec.cpus`,
+/// and signalled when the harness dies.
+fn command(
+    spec: &Spec,
+    launcher: Option<&Path>,
+    report_fd: Option<i32>,
+    program: &str,
+    args: &[String],
+) -> Command {
+    let mut cmd = match (launcher, report_fd) {
+        (Some(launcher), Some(fd)) => {
+            let mut cmd = Command::new(launcher);
+            cmd.arg(fd.to_string()).arg(program);
+            cmd
+        }
+        _ => Command::new(program),
+    };
+    cmd.args(args)
+        .current_dir(&spec.cwd)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let cpus = spec.cpus.clone();
+    // If the harness dies, a launcher gets SIGTERM (it then kills and reaps everything its program
+    // started); a directly started child gets SIGKILL.
+    let death_signal = if report_fd.is_some() {
+        libc::SIGTERM
+    } else {
+        libc::SIGKILL
+    };
+    // SAFETY: only async-signal-safe calls (fcntl, prctl, sched_setaffinity) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if let Some(fd) = report_fd {
+                // Keep the report pipe open across exec, in this child only.
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            libc::prctl(libc::PR_SET_PDEATHSIG, death_signal);
+            if let Some(cpus) = &cpus {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                for &c in cpus {
+                    libc::CPU_SET(c, &mut set);
+                }
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
+/// Reads protocol lines from a child's stdout into `queue` until EOF, a protocol error or a reader
+/// that went away; after the last two it drains the pipe so the child never blocks on it.
+fn read_protocol_stdout(stdout: ChildStdout, queue: StdoutQueue) {
+    let mut reader = BufReader::new(stdout);
+    loop {
+        match protocol::read_line_bounded(&mut reader) {
+            Ok(Ok(Some(line))) => {
+                if !queue.push(Ok(line)) {
+                    // Nobody reads any more: drain so the child never blocks.
+                    let _ = std::io::copy(&mut reader, &mut std::io::sink());
+                    break;
+                }
+            }
+            Ok(Err(e)) => {
+                queue.push(Err(e));
+                // Keep draining so the child never blocks on a full pipe.
+                let _ = std::io::copy(&mut reader, &mut std::io::sink());
+                break;
+            }
+            Ok(Ok(None)) | Err(_) => break,
+        }
+    }
+    queue.eof();
+}
+
+/// Starts the thread that reaps the group leader `pgid` (the launcher, or the program itself), kills
+/// whatever is left of its group, and sends the program's exit and usage: from the launcher's `report`
+/// when there is one, else from the leader's own rusage.
+fn spawn_waiter(pgid: i32, report: Option<Report>) -> Receiver<(Exit, Usage)> {
+    let (wtx, wrx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut status = 0;
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        let r = loop {
+            // SAFETY: wait4 on our own child, writing into locals we own.
+            let r = unsafe { libc::wait4(pgid, &mut status, 0, &mut ru) };
+            if r == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+            {
+                continue;
+            }
+            break r;
+        };
+        let exit = if r == -1 {
+            Exit::Code(-1)
+        } else if libc::WIFSIGNALED(status) {
+            Exit::Signal(libc::WTERMSIG(status))
+        } else {
+            Exit::Code(libc::WEXITSTATUS(status))
+        };
+        // The leader is gone; make sure nothing it started outlives it.
+        // SAFETY: killpg has no memory-safety preconditions.
+        unsafe { libc::killpg(pgid, libc::SIGKILL) };
+        registry::unregister(pgid);
+        let done = match report {
+            // The launcher is gone, so its final line (if it lived to write one) is in the pipe.
+            Some(mut report) => report.program_exit().unwrap_or_else(|| {
+                // The launcher was killed before it could report (Ctrl-C, or `kill` gave up
+                // waiting): the program's own usage is unknown.
+                let exit = match exit {
+                    Exit::Signal(s) => Exit::Signal(s),
+                    Exit::Code(_) => Exit::Code(-1),
+                };
+                (exit, Usage::default())
+            }),
+            None => (exit, Usage::from_rusage(&ru)),
+        };
+        let _ = wtx.send(done);
+    });
+    wrx
+}
+
 /// A started child.
 pub struct Running {
     /// The program's pid (not the launcher's).
@@ -271,49 +398,7 @@ impl Running {
         // The pipe the launcher reports on: close-on-exec here, inherited only by the launcher.
         let report_pipe = launcher.map(|_| cloexec_pipe()).transpose()?;
         let report_fd = report_pipe.as_ref().map(|(_, w)| w.as_raw_fd());
-        let mut cmd = match (launcher, report_fd) {
-            (Some(launcher), Some(fd)) => {
-                let mut cmd = Command::new(launcher);
-                cmd.arg(fd.to_string()).arg(program);
-                cmd
-            }
-            _ => Command::new(program),
-        };
-        cmd.args(args)
-            .current_dir(&spec.cwd)
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        let cpus = spec.cpus.clone();
-        // If the harness dies, a launcher gets SIGTERM (it then kills and reaps everything its program
-        // started); a directly started child gets SIGKILL.
-        let death_signal = if report_fd.is_some() {
-            libc::SIGTERM
-        } else {
-            libc::SIGKILL
-        };
-        // SAFETY: only async-signal-safe calls (fcntl, prctl, sched_setaffinity) between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                if let Some(fd) = report_fd {
-                    // Keep the report pipe open across exec, in this child only.
-                    if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                libc::prctl(libc::PR_SET_PDEATHSIG, death_signal);
-                if let Some(cpus) = &cpus {
-                    let mut set: libc::cpu_set_t = std::mem::zeroed();
-                    for &c in cpus {
-                        libc::CPU_SET(c, &mut set);
-                    }
-                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-                }
-                Ok(())
-            });
-        }
+        let mut cmd = command(spec, launcher, report_fd, program, args);
         let mut child = cmd.spawn()?;
         // The group leader: the launcher, or the program itself.
         let pgid = child.id() as i32;
@@ -330,28 +415,7 @@ impl Running {
                 tx,
                 counters: stdout_counters.clone(),
             };
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stdout);
-                loop {
-                    match protocol::read_line_bounded(&mut reader) {
-                        Ok(Ok(Some(line))) => {
-                            if !queue.push(Ok(line)) {
-                                // Nobody reads any more: drain so the child never blocks.
-                                let _ = std::io::copy(&mut reader, &mut std::io::sink());
-                                break;
-                            }
-                        }
-                        Ok(Err(e)) => {
-                            queue.push(Err(e));
-                            // Keep draining so the child never blocks on a full pipe.
-                            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-                            break;
-                        }
-                        Ok(Ok(None)) | Err(_) => break,
-                    }
-                }
-                queue.eof();
-            });
+            std::thread::spawn(move || read_protocol_stdout(stdout, queue));
         } else {
             spawn_tail_reader(stdout, tail.clone());
             drop(tx);
@@ -387,46 +451,7 @@ impl Running {
         let oom_counter = OomCounter::of(pid);
         let oom_kills_at_start = oom_counter.read();
 
-        let (wtx, wrx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut status = 0;
-            let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-            let r = loop {
-                // SAFETY: wait4 on our own child, writing into locals we own.
-                let r = unsafe { libc::wait4(pgid, &mut status, 0, &mut ru) };
-                if r == -1
-                    && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
-                {
-                    continue;
-                }
-                break r;
-            };
-            let exit = if r == -1 {
-                Exit::Code(-1)
-            } else if libc::WIFSIGNALED(status) {
-                Exit::Signal(libc::WTERMSIG(status))
-            } else {
-                Exit::Code(libc::WEXITSTATUS(status))
-            };
-            // The leader is gone; make sure nothing it started outlives it.
-            // SAFETY: killpg has no memory-safety preconditions.
-            unsafe { libc::killpg(pgid, libc::SIGKILL) };
-            registry::unregister(pgid);
-            let done = match report {
-                // The launcher is gone, so its final line (if it lived to write one) is in the pipe.
-                Some(mut report) => report.program_exit().unwrap_or_else(|| {
-                    // The launcher was killed before it could report (Ctrl-C, or `kill` gave up
-                    // waiting): the program's own usage is unknown.
-                    let exit = match exit {
-                        Exit::Signal(s) => Exit::Signal(s),
-                        Exit::Code(_) => Exit::Code(-1),
-                    };
-                    (exit, Usage::default())
-                }),
-                None => (exit, Usage::from_rusage(&ru)),
-            };
-            let _ = wtx.send(done);
-        });
+        let wrx = spawn_waiter(pgid, report);
         Ok(Running {
             pid,
             started,

@@ -58,15 +58,79 @@ pub fn caveats(
     warnings: &[Warning],
     matrix: &Matrix,
 ) -> Vec<Caveat> {
-    let mut out = Vec::new();
-    for w in warnings.iter().filter(|w| w.subject == "run") {
+    let mut out = run_caveats(warnings);
+    out.extend(not_run_caveat(results, palette));
+    let (failed, by_kind) = cell_problems(results, palette);
+    if !failed.is_empty() {
         out.push(Caveat {
+            kind: "failed".into(),
+            text: "cells that did not complete: no number, so no rank there".into(),
+            count: failed.len(),
+            affected: group(&failed),
+        });
+    }
+    for (kind, text) in MEANINGS {
+        if let Some((_, pairs)) = by_kind.iter().find(|(k, _)| k == kind) {
+            out.push(Caveat {
+                kind: (*kind).into(),
+                text: (*text).into(),
+                count: pairs.len(),
+                affected: group(pairs),
+            });
+        }
+    }
+    out.extend(noisy_caveat(palette, matrix));
+    out
+}
+
+/// The finding kinds that change how a number reads, with what they mean (in caveat order).
+const MEANINGS: &[(&str, &str)] = &[
+    (
+        "backpressure_violation",
+        "a bounded pipeline let its queue grow past its capacity: its stream throughput is not comparable",
+    ),
+    (
+        "client_bottleneck",
+        "the load generator saturated its CPU: the server's echo throughput is a lower bound (shown ≥), so ranks among these cells are uncertain",
+    ),
+    (
+        "over_capacity",
+        "the offered load exceeded what the server sustained: its latency measures a growing queue, not the server",
+    ),
+    (
+        "not_all_concurrent",
+        "spawning took longer than the sleep, so not every task was alive at once: peak RSS and bytes per task undercount",
+    ),
+    (
+        "leak",
+        "memory was not returned after tasks were cancelled: the runtime keeps what cancelled tasks held",
+    ),
+    (
+        "lost_items",
+        "items went missing: the result is wrong, not slow",
+    ),
+    (
+        "errors",
+        "connections or messages failed during measurement",
+    ),
+];
+
+/// The run-level warnings: each one qualifies every number in the report.
+fn run_caveats(warnings: &[Warning]) -> Vec<Caveat> {
+    warnings
+        .iter()
+        .filter(|w| w.subject == "run")
+        .map(|w| Caveat {
             kind: w.kind.clone(),
             text: w.message.clone(),
             count: 1,
             affected: vec!["every number in this report".into()],
-        });
-    }
+        })
+        .collect()
+}
+
+/// The implementations that did not run at all, with the first line of their reason.
+fn not_run_caveat(results: &Results, palette: &Palette) -> Option<Caveat> {
     let not_run: Vec<String> = results
         .implementations
         .iter()
@@ -82,17 +146,22 @@ pub fn caveats(
             )
         })
         .collect();
-    if !not_run.is_empty() {
-        out.push(Caveat {
-            kind: "not_run".into(),
-            text: "implementations missing from every comparison".into(),
-            count: not_run.len(),
-            affected: not_run,
-        });
-    }
-    // Cell-level: collect (label, scenario) per kind.
-    let mut failed: Vec<(String, String)> = Vec::new();
-    let mut by_kind: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    (!not_run.is_empty()).then(|| Caveat {
+        kind: "not_run".into(),
+        text: "implementations missing from every comparison".into(),
+        count: not_run.len(),
+        affected: not_run,
+    })
+}
+
+/// (label, scenario) pairs.
+type Pairs = Vec<(String, String)>;
+
+/// Cell-level problems as (label, scenario) pairs: the cells that did not complete, and per finding
+/// kind (plus `errors` for cells with counted errors) the cells that have it, kinds in first-seen order.
+fn cell_problems(results: &Results, palette: &Palette) -> (Pairs, Vec<(String, Pairs)>) {
+    let mut failed: Pairs = Vec::new();
+    let mut by_kind: Vec<(String, Pairs)> = Vec::new();
     for w in workloads(results) {
         for s in super::analysis::scenarios(results, palette, &w) {
             for c in &s.cells {
@@ -120,56 +189,11 @@ pub fn caveats(
             }
         }
     }
-    if !failed.is_empty() {
-        out.push(Caveat {
-            kind: "failed".into(),
-            text: "cells that did not complete: no number, so no rank there".into(),
-            count: failed.len(),
-            affected: group(&failed),
-        });
-    }
-    // The finding kinds that change how a number reads, with what they mean.
-    const MEANINGS: &[(&str, &str)] = &[
-        (
-            "backpressure_violation",
-            "a bounded pipeline let its queue grow past its capacity: its stream throughput is not comparable",
-        ),
-        (
-            "client_bottleneck",
-            "the load generator saturated its CPU: the server's echo throughput is a lower bound (shown ≥), so ranks among these cells are uncertain",
-        ),
-        (
-            "over_capacity",
-            "the offered load exceeded what the server sustained: its latency measures a growing queue, not the server",
-        ),
-        (
-            "not_all_concurrent",
-            "spawning took longer than the sleep, so not every task was alive at once: peak RSS and bytes per task undercount",
-        ),
-        (
-            "leak",
-            "memory was not returned after tasks were cancelled: the runtime keeps what cancelled tasks held",
-        ),
-        (
-            "lost_items",
-            "items went missing: the result is wrong, not slow",
-        ),
-        (
-            "errors",
-            "connections or messages failed during measurement",
-        ),
-    ];
-    for (kind, text) in MEANINGS {
-        if let Some((_, pairs)) = by_kind.iter().find(|(k, _)| k == kind) {
-            out.push(Caveat {
-                kind: (*kind).into(),
-                text: (*text).into(),
-                count: pairs.len(),
-                affected: group(pairs),
-            });
-        }
-    }
-    // Noise: only where it touches the matrix (elsewhere the ⚠ beside the value says it).
+    (failed, by_kind)
+}
+
+/// Noise: only where it touches the matrix (elsewhere the ⚠ beside the value says it).
+fn noisy_caveat(palette: &Palette, matrix: &Matrix) -> Option<Caveat> {
     let noisy: Vec<String> = matrix
         .rows
         .iter()
@@ -182,18 +206,15 @@ pub fn caveats(
         })
         .map(|(imp, i)| format!("{} ({})", palette.label(&imp), matrix.columns[i].title))
         .collect();
-    if !noisy.is_empty() {
-        out.push(Caveat {
-            kind: "noisy".into(),
-            text: format!(
-                "decision-matrix values that vary more than {:.0} % between trials (⚠): differences smaller than that are noise",
-                NOISY_CV * 100.0
-            ),
-            count: noisy.len(),
-            affected: vec![noisy.join(", ")],
-        });
-    }
-    out
+    (!noisy.is_empty()).then(|| Caveat {
+        kind: "noisy".into(),
+        text: format!(
+            "decision-matrix values that vary more than {:.0} % between trials (⚠): differences smaller than that are noise",
+            NOISY_CV * 100.0
+        ),
+        count: noisy.len(),
+        affected: vec![noisy.join(", ")],
+    })
 }
 
 /// At most `n` characters, with an ellipsis when cut.

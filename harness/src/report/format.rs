@@ -217,6 +217,30 @@ pub fn fmt_tick(unit: Unit, v: f64) -> String {
     }
 }
 
+/// A compact count for a fixed-width terminal column: fixed decimals, the SI suffix and `unit` stuck to
+/// the number ("12.3k", "1.50MB", "812.0"); "-" when missing. Unlike [`fmt_value`] it keeps a constant
+/// number of decimals per scale, so a column of them lines up.
+pub fn fmt_compact(v: Option<f64>, unit: &str) -> String {
+    match v {
+        None => "-".into(),
+        Some(v) if v >= 1e9 => format!("{:.2}G{unit}", v / 1e9),
+        Some(v) if v >= 1e6 => format!("{:.2}M{unit}", v / 1e6),
+        Some(v) if v >= 1e4 => format!("{:.1}k{unit}", v / 1e3),
+        Some(v) => format!("{v:.1}{unit}"),
+    }
+}
+
+/// A compact duration in nanoseconds for a fixed-width terminal column ("1.23ms", "45.6µs", "812.0ns");
+/// "-" when missing.
+pub fn fmt_compact_ns(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(v) if v >= 1e6 => format!("{:.2}ms", v / 1e6),
+        Some(v) if v >= 1e3 => format!("{:.1}µs", v / 1e3),
+        Some(v) => format!("{v:.1}ns"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +272,12 @@ mod tests {
         assert_eq!(fmt_pct(4.21), "+4.2%");
         assert_eq!(fmt_pct(-0.04), "0.0%");
         assert_eq!(fmt_ratio(0.934), "0.93×");
+        assert_eq!(fmt_compact(Some(12_345.0), ""), "12.3k");
+        assert_eq!(fmt_compact(Some(1_500_000.0), "B"), "1.50MB");
+        assert_eq!(fmt_compact(Some(812.0), ""), "812.0");
+        assert_eq!(fmt_compact(None, ""), "-");
+        assert_eq!(fmt_compact_ns(Some(1_234_567.0)), "1.23ms");
+        assert_eq!(fmt_compact_ns(Some(45_600.0)), "45.6µs");
+        assert_eq!(fmt_compact_ns(Some(812.0)), "812.0ns");
     }
 }

@@ -1,18 +1,15 @@
 //! `report.html`: one self-contained page. Inline CSS and inline SVG charts only: no scripts, fonts,
 //! images or styles from anywhere else, so it opens offline and makes no request.
 
-use super::analysis::{
-    Insight, Ranking, Table, backpressure, impl_status_text, insights, status_text, tables,
-    warnings, workload_title, workloads,
-};
-use super::caveats::{Caveat, caveats};
+use super::analysis::{Ranking, Table, impl_status_text, status_text};
+use super::caveats::Caveat;
 use super::format::{fmt_range, fmt_ratio, fmt_ratio_range, fmt_value};
-use super::markdown::{HOW_TO_READ, environment_rows, header_lines};
-use super::matrix::{Matrix, matrix, shade_rgb};
-use super::metrics::{Better, NOISY_CV};
+use super::matrix::{Matrix, MatrixCell, shade_rgb};
+use super::metrics::{Better, Unit};
+use super::outline::{self, Block, Inline};
 use super::palette::Palette;
 use super::{Artifact, Charts, Report};
-use crate::results::{CellStatus, ImplStatus, Results};
+use crate::results::{CellStatus, ImplStatus, ImplementationInfo, Results};
 use std::fmt::Write;
 
 /// The HTML exporter.
@@ -108,20 +105,16 @@ ul.caveats li, ul.picks li { margin: .15rem 0; }
 
 /// The page.
 pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
-    let palette = Palette::new(results);
-    let env = &results.environment;
-    let warns = warnings(results, &palette);
-    let mx = matrix(results, &palette);
-    let cavs = caveats(results, &palette, &warns, &mx);
+    let doc = outline::build(results, charts);
     let mut h = String::new();
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>asyncbench report — {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
-        esc(&results.run_id)
+        esc(doc.run_id)
     );
-    let head = header_lines(results);
+    let head = &doc.header;
     let _ = writeln!(
         h,
         "<header>\n<h1>asyncbench report <span class=\"muted\">— {}</span></h1>\n<p class=\"meta\">{}<br>{}</p>\n</header>",
@@ -129,163 +122,190 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
         esc(&head.what),
         esc(&head.when)
     );
-    let _ = writeln!(
-        h,
-        "<nav><a href=\"#summary\">Decision matrix</a><a href=\"#picks\">What to pick</a><a href=\"#results\">Results</a>\
-         <a href=\"#charts\">Charts</a><a href=\"#environment\">Environment</a><a href=\"#implementations\">Implementations</a>\
-         <a href=\"#findings\">Findings</a><a href=\"#notes\">Notes</a></nav>"
-    );
+    let nav: String = doc
+        .nav()
+        .iter()
+        .map(|(id, label)| format!("<a href=\"#{id}\">{}</a>", esc(label)))
+        .collect();
+    let _ = writeln!(h, "<nav>{nav}</nav>");
+    blocks(&mut h, &doc.blocks, &doc.palette)?;
+    let _ = writeln!(h, "</body>\n</html>");
+    Ok(h)
+}
 
-    // Decision matrix.
-    let _ = writeln!(h, "<section id=\"summary\">");
-    if mx.rows.is_empty() {
-        let _ = writeln!(
-            h,
-            "<h2>Decision matrix</h2>\n<p>No completed measurements to compare.</p>"
-        );
-    } else {
-        matrix_table(&mut h, &mx, &palette);
+fn blocks(h: &mut String, bs: &[Block], palette: &Palette) -> anyhow::Result<()> {
+    for b in bs {
+        block(h, b, palette)?;
     }
-    let _ = writeln!(h, "</section>");
+    Ok(())
+}
 
-    // Caveats and picks beside the first chart.
-    let ins = insights(results, &palette);
-    let _ = writeln!(h, "<div class=\"first\">\n<section id=\"picks\">");
-    if !cavs.is_empty() {
-        let _ = writeln!(
-            h,
-            "<h2>Before you trust a number</h2>\n<ul class=\"caveats\">"
-        );
-        for c in &cavs {
-            caveat_item(&mut h, c);
+/// One block of the outline.
+fn block(h: &mut String, b: &Block, palette: &Palette) -> anyhow::Result<()> {
+    match b {
+        Block::Section(s) => {
+            let _ = writeln!(h, "<section id=\"{}\">", s.id);
+            if let Some(t) = s.heading {
+                let _ = writeln!(h, "<h2>{}</h2>", esc(t));
+            }
+            match s.placeholder {
+                Some(p) if s.body.is_empty() => {
+                    let _ = writeln!(h, "<p>{}</p>", esc(p));
+                }
+                _ => blocks(h, &s.body, palette)?,
+            }
+            let _ = writeln!(h, "</section>");
         }
-        let _ = writeln!(h, "</ul>");
-    }
-    let _ = writeln!(h, "<h2>What to pick for what</h2>");
-    if ins.is_empty() {
-        let _ = writeln!(h, "<p>No completed measurements to summarise.</p>");
-    } else {
-        let _ = writeln!(h, "<ul class=\"picks\">");
-        for i in &ins {
-            match i {
-                Insight::Pick { what, ranking } => {
-                    let _ = writeln!(
-                        h,
-                        "<li><strong>{}:</strong> {}</li>",
-                        esc(what),
-                        esc(&ranking.sentence(2, &palette))
-                    );
-                }
-                Insight::Statement { what, text } => {
-                    let _ = writeln!(h, "<li><strong>{}:</strong> {}</li>", esc(what), esc(text));
-                }
+        Block::Heading { level, text } => {
+            let _ = writeln!(h, "<h{level}>{}</h{level}>", inlines(text, palette));
+        }
+        Block::Paragraph(t) => {
+            let _ = writeln!(h, "<p>{}</p>", inlines(t, palette));
+        }
+        Block::Aside(t) => {
+            let _ = writeln!(h, "<p class=\"howto\">{}</p>", inlines(t, palette));
+        }
+        Block::Prose(t) => {
+            let _ = writeln!(h, "<p class=\"notes\">{}</p>", esc(t));
+        }
+        Block::List(items) => {
+            let _ = writeln!(h, "<ul class=\"picks\">");
+            for i in items {
+                let _ = writeln!(h, "<li>{}</li>", inlines(i, palette));
+            }
+            let _ = writeln!(h, "</ul>");
+        }
+        Block::Table(t) => table(h, t, palette),
+        Block::Figure(f) => figure(h, f, palette)?,
+        Block::Details {
+            summary,
+            body,
+            grid,
+        } => {
+            if *grid {
+                let _ = writeln!(
+                    h,
+                    "<details class=\"rankings-all\"><summary>{}</summary>\n<div class=\"rankings\">",
+                    esc(summary)
+                );
+                blocks(h, body, palette)?;
+                let _ = writeln!(h, "</div>\n</details>");
+            } else {
+                let _ = writeln!(h, "<details><summary>{}</summary>", esc(summary));
+                blocks(h, body, palette)?;
+                let _ = writeln!(h, "</details>");
             }
         }
-        let _ = writeln!(h, "</ul>");
-    }
-    let _ = writeln!(h, "</section>");
-    if let Some(c) = charts.charts.first() {
-        let svg = inline_svg(&c.svg()?, &c.title);
-        let _ = writeln!(
-            h,
-            "<figure id=\"first-chart\" class=\"first-chart\">\n{svg}\n<figcaption>{} <a href=\"#charts\">All charts</a></figcaption>\n</figure>",
-            esc(&c.caption)
-        );
-    }
-    let _ = writeln!(h, "</div>");
-    let _ = writeln!(h, "<p class=\"howto\">{}</p>", md_inline(HOW_TO_READ));
-    let picks: Vec<_> = ins
-        .iter()
-        .filter_map(|i| match i {
-            Insight::Pick { what, ranking } if ranking.entries.len() > 1 => Some((what, ranking)),
-            _ => None,
-        })
-        .collect();
-    if !picks.is_empty() {
-        let _ = writeln!(
-            h,
-            "<details class=\"rankings-all\"><summary>Rankings behind each pick, with ratios and intervals</summary>\n<div class=\"rankings\">"
-        );
-        for (what, ranking) in picks {
-            ranking_table(&mut h, what, ranking, &palette);
+        Block::Code { text, .. } => {
+            let _ = writeln!(h, "<pre>{}</pre>", esc(text));
         }
-        let _ = writeln!(h, "</div>\n</details>");
-    }
-
-    // Detail tables.
-    let _ = writeln!(h, "<section id=\"results\">\n<h2>Results by workload</h2>");
-    let all_tables = tables(results, &palette);
-    if all_tables.is_empty() {
-        let _ = writeln!(h, "<p>No cells were measured.</p>");
-    }
-    for w in workloads(results) {
-        let _ = writeln!(h, "<h3>{}</h3>", esc(&workload_title(&w)));
-        for t in all_tables.iter().filter(|t| t.workload == w) {
-            detail_table(&mut h, t, &palette);
+        Block::Columns { main, aside } => {
+            let _ = writeln!(h, "<div class=\"first\">");
+            blocks(h, main, palette)?;
+            blocks(h, aside, palette)?;
+            let _ = writeln!(h, "</div>");
         }
-    }
-    let _ = writeln!(h, "</section>");
-
-    // Charts.
-    let _ = writeln!(h, "<section id=\"charts\">\n<h2>Charts</h2>");
-    if charts.charts.is_empty() {
-        let _ = writeln!(h, "<p>No data to chart.</p>");
-    }
-    for w in workloads(results) {
-        let cs: Vec<_> = charts.for_workload(&w).collect();
-        if cs.is_empty() {
-            continue;
-        }
-        let _ = writeln!(h, "<h3>{}</h3>", esc(&workload_title(&w)));
-        for c in cs {
-            let svg = inline_svg(&c.svg()?, &c.title);
+        Block::Caveats(cavs) => {
             let _ = writeln!(
                 h,
-                "<figure id=\"chart-{}\">\n{svg}\n<figcaption>{}</figcaption>\n</figure>",
-                c.id,
-                esc(&c.caption)
+                "<h2>Before you trust a number</h2>\n<ul class=\"caveats\">"
             );
+            for c in cavs {
+                caveat_item(h, c);
+            }
+            let _ = writeln!(h, "</ul>");
+        }
+        Block::Matrix(mx) => matrix_table(h, mx, palette),
+        Block::Ranking { what, ranking } => ranking_table(h, what, ranking, palette),
+        Block::Measurements(t) => detail_table(h, t, palette),
+        Block::Implementations(impls) => implementations(h, impls, palette),
+    }
+    Ok(())
+}
+
+/// Inline runs as HTML.
+fn inlines(runs: &[Inline], palette: &Palette) -> String {
+    let mut out = String::new();
+    for r in runs {
+        match r {
+            Inline::Text(t) | Inline::Own(t) => out.push_str(&esc(t)),
+            Inline::Strong(t) => {
+                let _ = write!(out, "<strong>{}</strong>", esc(t));
+            }
+            Inline::Code(t) | Inline::Key(t) => {
+                let _ = write!(out, "<code>{}</code>", esc(t));
+            }
+            Inline::Impl(name) => {
+                let _ = write!(
+                    out,
+                    "{}{}",
+                    swatch(palette, name),
+                    esc(&palette.label(name))
+                );
+            }
+            Inline::Good(t) => {
+                let _ = write!(out, "<span class=\"good\">{}</span>", esc(t));
+            }
+            Inline::Bad(t) => {
+                let _ = write!(out, "<span class=\"bad\">{}</span>", esc(t));
+            }
+            Inline::Link { text, href } => {
+                let _ = write!(out, "<a href=\"{}\">{}</a>", esc(href), esc(text));
+            }
         }
     }
-    let _ = writeln!(h, "</section>");
+    out
+}
 
-    // Environment.
-    let _ = writeln!(
-        h,
-        "<section id=\"environment\">\n<h2>Environment</h2>\n<table>"
-    );
-    for (k, v) in environment_rows(results) {
-        let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(&k), esc(&v));
+/// A generic table: header row of `th`, then rows (first cell a `th` with `row_headers`).
+fn table(h: &mut String, t: &outline::Table, palette: &Palette) {
+    let _ = writeln!(h, "<table>");
+    if let Some(head) = &t.header {
+        let cells: String = head
+            .iter()
+            .map(|c| format!("<th>{}</th>", esc(c)))
+            .collect();
+        let _ = writeln!(h, "<tr>{cells}</tr>");
+    }
+    for row in &t.rows {
+        let cells: String = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let tag = if i == 0 && t.row_headers { "th" } else { "td" };
+                format!("<{tag}>{}</{tag}>", inlines(c, palette))
+            })
+            .collect();
+        let _ = writeln!(h, "<tr>{cells}</tr>");
     }
     let _ = writeln!(h, "</table>");
-    if !env.toolchains.is_empty() {
-        let _ = writeln!(h, "<table>\n<tr><th>toolchain</th><th>version</th></tr>");
-        for (k, v) in &env.toolchains {
-            let _ = writeln!(h, "<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(v));
-        }
-        let _ = writeln!(h, "</table>");
-    }
-    if !env.config.is_null() {
-        let cfg = serde_json::to_string_pretty(&env.config).unwrap_or_default();
-        let _ = writeln!(
-            h,
-            "<details><summary>Harness configuration</summary>\n<pre>{}</pre>\n</details>",
-            esc(&cfg)
-        );
-    }
-    let _ = writeln!(h, "</section>");
+}
 
-    // Implementations.
+/// A chart inline as SVG with its caption; the lead figure is the one beside the summary.
+fn figure(h: &mut String, f: &outline::Figure, palette: &Palette) -> anyhow::Result<()> {
+    let svg = inline_svg(&f.chart.svg()?, &f.chart.title);
+    let open = if f.lead {
+        "<figure id=\"first-chart\" class=\"first-chart\">".to_string()
+    } else {
+        format!("<figure id=\"chart-{}\">", f.chart.id)
+    };
     let _ = writeln!(
         h,
-        "<section id=\"implementations\">\n<h2>Implementations</h2>\n<div class=\"scroll\"><table>"
+        "{open}\n{svg}\n<figcaption>{}</figcaption>\n</figure>",
+        inlines(&f.caption, palette)
     );
+    Ok(())
+}
+
+/// Every implementation: what it is, its status, verification and manifest environment.
+fn implementations(h: &mut String, impls: &[ImplementationInfo], palette: &Palette) {
+    let _ = writeln!(h, "<div class=\"scroll\"><table>");
     let _ = writeln!(
         h,
         "<tr><th>implementation</th><th>language</th><th>runtime</th><th>reported runtime</th><th>toolchain</th>\
          <th class=\"num\">threads</th><th>status</th><th>verification</th><th>environment</th></tr>"
     );
-    for i in &results.implementations {
+    for i in impls {
         let status_class = if i.status == ImplStatus::Ok {
             "good"
         } else {
@@ -332,7 +352,7 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
             h,
             "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{status}</td>\
              <td>{}</td><td>{}</td></tr>",
-            swatch(&palette, &i.name),
+            swatch(palette, &i.name),
             esc(&palette.label(&i.name)),
             esc(&i.language),
             esc(&i.runtime),
@@ -343,91 +363,14 @@ pub fn render(results: &Results, charts: &Charts) -> anyhow::Result<String> {
             envs.join(" ")
         );
     }
-    let _ = writeln!(h, "</table></div>\n</section>");
-
-    // Findings.
-    let _ = writeln!(
-        h,
-        "<section id=\"findings\">\n<h2>Findings and warnings</h2>"
-    );
-    let bp = backpressure(results, &palette);
-    if !bp.is_empty() {
-        let _ = writeln!(h, "<h3>Backpressure (stream)</h3>\n<table>");
-        let _ = writeln!(
-            h,
-            "<tr><th>implementation</th><th>scenario</th><th>verdict</th><th>detail</th></tr>"
-        );
-        for v in &bp {
-            let verdict = if v.held {
-                "<span class=\"good\">held</span>"
-            } else {
-                "<span class=\"bad\">VIOLATED</span>"
-            };
-            let _ = writeln!(
-                h,
-                "<tr><td>{}{}</td><td>{}</td><td>{verdict}</td><td>{}</td></tr>",
-                swatch(&palette, &v.implementation),
-                esc(&palette.label(&v.implementation)),
-                esc(&v.scenario),
-                esc(&v.message)
-            );
-        }
-        let _ = writeln!(h, "</table>");
-    }
-    if warns.is_empty() {
-        let _ = writeln!(
-            h,
-            "<p>No warnings: no noisy headline metric (CV &gt; {:.0}%), no failures, no client bottleneck or busy \
-             machine flagged.</p>",
-            NOISY_CV * 100.0
-        );
-    } else {
-        let _ = writeln!(
-            h,
-            "<details><summary>All {} findings and warnings</summary>\n<table>\n<tr><th>kind</th><th>subject</th><th>message</th></tr>",
-            warns.len()
-        );
-        for w in &warns {
-            let _ = writeln!(
-                h,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                esc(&w.kind),
-                esc(&w.subject),
-                esc(&w.message)
-            );
-        }
-        let _ = writeln!(h, "</table>\n</details>");
-    }
-    let _ = writeln!(h, "</section>");
-
-    // Notes.
-    let _ = writeln!(h, "<section id=\"notes\">\n<h2>Implementation notes</h2>");
-    let noted: Vec<_> = results
-        .implementations
-        .iter()
-        .filter(|i| !i.notes.trim().is_empty())
-        .collect();
-    if noted.is_empty() {
-        let _ = writeln!(h, "<p>No notes recorded.</p>");
-    }
-    for i in noted {
-        let _ = writeln!(
-            h,
-            "<h3>{}{}</h3>\n<p class=\"notes\">{}</p>",
-            swatch(&palette, &i.name),
-            esc(&palette.label(&i.name)),
-            esc(i.notes.trim())
-        );
-    }
-    let _ = writeln!(h, "</section>\n</body>\n</html>");
-    Ok(h)
+    let _ = writeln!(h, "</table></div>");
 }
 
 /// The decision matrix: value, rank and a best-to-worst shade per cell.
 fn matrix_table(h: &mut String, mx: &Matrix, palette: &Palette) {
     let _ = writeln!(
         h,
-        "<h2>Decision matrix</h2>\n<div class=\"scroll\"><table class=\"matrix\">\n<thead><tr><th>implementation</th>"
+        "<div class=\"scroll\"><table class=\"matrix\">\n<thead><tr><th>implementation</th>"
     );
     for c in &mx.columns {
         let _ = write!(
@@ -465,39 +408,7 @@ fn matrix_table(h: &mut String, mx: &Matrix, palette: &Palette) {
                 None => {
                     let _ = write!(h, "<td class=\"num muted\">–</td>");
                 }
-                Some(c) => {
-                    let (rr, gg, bb) = shade_rgb(c.shade);
-                    let style = if r.reference {
-                        String::new()
-                    } else {
-                        format!(" style=\"background:#{rr:02x}{gg:02x}{bb:02x}\"")
-                    };
-                    let rank = match c.rank {
-                        Some(k) if c.tied_with_best => format!(
-                            "<span class=\"rank\" title=\"the ratio's 99 % interval includes 1×: tied with the best\">#{k}≈</span>"
-                        ),
-                        Some(k) => format!("<span class=\"rank\">#{k}</span>"),
-                        None => "<span class=\"rank\">ref</span>".into(),
-                    };
-                    let noisy = if c.estimate.noisy() {
-                        format!(
-                            "<span class=\"noisy\" title=\"coefficient of variation {:.0}%\">⚠</span>",
-                            c.estimate.cv.unwrap_or(0.0) * 100.0
-                        )
-                    } else {
-                        String::new()
-                    };
-                    let ge = if c.lower_bound {
-                        "<span title=\"client-bound: the server does at least this\">≥</span>"
-                    } else {
-                        ""
-                    };
-                    let _ = write!(
-                        h,
-                        "<td class=\"num\"{style}>{ge}{}{noisy} {rank}</td>",
-                        esc(&fmt_value(unit, c.estimate.median))
-                    );
-                }
+                Some(c) => h.push_str(&matrix_cell(c, unit, r.reference)),
             }
         }
         let _ = writeln!(h, "</tr>");
@@ -521,6 +432,40 @@ fn matrix_table(h: &mut String, mx: &Matrix, palette: &Palette) {
          <details class=\"inline\"><summary>Scenarios</summary>{}</details></div>",
         scen.iter().map(|l| esc(l)).collect::<Vec<_>>().join("<br>")
     );
+}
+
+/// One matrix cell: value, noise mark, rank, and its shade (none on a reference row).
+fn matrix_cell(c: &MatrixCell, unit: Unit, reference: bool) -> String {
+    let (rr, gg, bb) = shade_rgb(c.shade);
+    let style = if reference {
+        String::new()
+    } else {
+        format!(" style=\"background:#{rr:02x}{gg:02x}{bb:02x}\"")
+    };
+    let rank = match c.rank {
+        Some(k) if c.tied_with_best => format!(
+            "<span class=\"rank\" title=\"the ratio's 99 % interval includes 1×: tied with the best\">#{k}≈</span>"
+        ),
+        Some(k) => format!("<span class=\"rank\">#{k}</span>"),
+        None => "<span class=\"rank\">ref</span>".into(),
+    };
+    let noisy = if c.estimate.noisy() {
+        format!(
+            "<span class=\"noisy\" title=\"coefficient of variation {:.0}%\">⚠</span>",
+            c.estimate.cv.unwrap_or(0.0) * 100.0
+        )
+    } else {
+        String::new()
+    };
+    let ge = if c.lower_bound {
+        "<span title=\"client-bound: the server does at least this\">≥</span>"
+    } else {
+        ""
+    };
+    format!(
+        "<td class=\"num\"{style}>{ge}{}{noisy} {rank}</td>",
+        esc(&fmt_value(unit, c.estimate.median))
+    )
 }
 
 /// One caveat: its meaning, count, and the affected cells (folded when long).
@@ -554,19 +499,6 @@ fn caveat_item(h: &mut String, c: &Caveat) {
                 .collect::<String>()
         );
     }
-}
-
-/// The shared how-to-read text, with Markdown code spans turned into `<code>`.
-fn md_inline(s: &str) -> String {
-    let mut out = String::new();
-    for (i, part) in esc(s).split('`').enumerate() {
-        if i % 2 == 1 {
-            let _ = write!(out, "<code>{part}</code>");
-        } else {
-            out.push_str(part);
-        }
-    }
-    out
 }
 
 fn swatch(palette: &Palette, name: &str) -> String {

@@ -1,16 +1,13 @@
 //! `report.md`: GitHub-flavoured Markdown with PNG charts in `charts/` beside it (relative links).
 
-use super::analysis::{
-    Insight, Ranking, Table, Warning, backpressure, impl_status_text, insights, status_text,
-    tables, warnings, workload_title, workloads,
-};
-use super::caveats::caveats;
+use super::analysis::{Ranking, Table, impl_status_text, status_text};
 use super::format::{fmt_bytes, fmt_estimate, fmt_ratio, fmt_ratio_range, fmt_value};
-use super::matrix::{Matrix, matrix};
-use super::metrics::{Better, NOISY_CV};
+use super::matrix::Matrix;
+use super::metrics::Better;
+use super::outline::{self, Block, Inline};
 use super::palette::Palette;
 use super::{Artifact, Charts, Report};
-use crate::results::{CellStatus, Results};
+use crate::results::{CellStatus, ImplementationInfo, Results};
 use std::fmt::Write;
 
 /// The Markdown exporter.
@@ -74,143 +71,140 @@ pub fn code(s: &str) -> String {
 
 /// The Markdown text (without the chart images).
 pub fn render(results: &Results, charts: &Charts) -> String {
-    let palette = Palette::new(results);
+    let doc = outline::build(results, charts);
     let mut md = String::new();
-    let env = &results.environment;
-    let warns = warnings(results, &palette);
-
-    // Header.
-    let head = header_lines(results);
+    let head = &doc.header;
     let _ = writeln!(md, "# asyncbench report — {}\n", esc(&head.title));
     let _ = writeln!(md, "{}  ", esc(&head.what));
     let _ = writeln!(md, "{}\n", esc(&head.when));
+    blocks(&mut md, &doc.blocks, &doc.palette);
+    md.truncate(md.trim_end().len());
+    md.push('\n');
+    md
+}
 
-    // Decision matrix.
-    let mx = matrix(results, &palette);
-    let _ = writeln!(md, "## Decision matrix\n");
-    if mx.rows.is_empty() {
-        let _ = writeln!(md, "No completed measurements to compare.\n");
-    } else {
-        matrix_table(&mut md, &mx, &palette);
+fn blocks(md: &mut String, bs: &[Block], palette: &Palette) {
+    for b in bs {
+        block(md, b, palette);
     }
+}
 
-    // Caveats.
-    let cavs = caveats(results, &palette, &warns, &mx);
-    if !cavs.is_empty() {
-        let _ = writeln!(md, "### Before you trust a number\n");
-        for c in &cavs {
-            let _ = writeln!(
-                md,
-                "- **{} ({}):** {} — {}.",
-                code(&c.kind),
-                c.count,
-                esc(&c.text),
-                esc(&c.affected.join("; "))
-            );
+/// One block of the outline.
+fn block(md: &mut String, b: &Block, palette: &Palette) {
+    match b {
+        Block::Section(s) => {
+            // Without a navigation bar to link to it, an empty section is left out.
+            if s.body.is_empty() && s.placeholder.is_some() {
+                return;
+            }
+            if let Some(t) = s.heading {
+                let _ = writeln!(md, "## {}\n", esc(t));
+            }
+            blocks(md, &s.body, palette);
         }
-        let _ = writeln!(md);
-    }
-
-    // Summary.
-    let _ = writeln!(md, "## What to pick for what\n");
-    let ins = insights(results, &palette);
-    if ins.is_empty() {
-        let _ = writeln!(md, "No completed measurements to summarise.\n");
-    }
-    for i in &ins {
-        match i {
-            Insight::Pick { what, ranking } => {
+        Block::Heading { level, text } => {
+            let hashes = "#".repeat(usize::from(*level));
+            let _ = writeln!(md, "{hashes} {}\n", inlines(text, palette));
+        }
+        Block::Paragraph(t) | Block::Aside(t) => {
+            let _ = writeln!(md, "{}\n", inlines(t, palette));
+        }
+        Block::Prose(t) => {
+            for para in t.split("\n\n") {
+                let _ = writeln!(md, "{}\n", esc(para.trim()));
+            }
+        }
+        Block::List(items) => {
+            for i in items {
+                let _ = writeln!(md, "- {}", inlines(i, palette));
+            }
+            let _ = writeln!(md);
+        }
+        Block::Table(t) => table(md, t, palette),
+        Block::Figure(f) if f.lead => {}
+        Block::Figure(f) => {
+            let c = f.chart;
+            let _ = writeln!(md, "![{}]({CHART_DIR}/{}.png)\n", esc(&c.title), c.id);
+            let _ = writeln!(md, "*{}*\n", inlines(&f.caption, palette));
+        }
+        Block::Details { summary, body, .. } => {
+            let _ = writeln!(md, "<details><summary>{}</summary>\n", esc(summary));
+            blocks(md, body, palette);
+            let _ = writeln!(md, "</details>\n");
+        }
+        Block::Code { lang, text } => {
+            let _ = writeln!(md, "```{lang}\n{text}\n```\n");
+        }
+        // Markdown has no columns; the aside repeats what the document shows elsewhere.
+        Block::Columns { main, .. } => blocks(md, main, palette),
+        Block::Caveats(cavs) => {
+            let _ = writeln!(md, "### Before you trust a number\n");
+            for c in cavs {
                 let _ = writeln!(
                     md,
-                    "- **{}:** {}",
-                    esc(what),
-                    esc(&ranking.sentence(2, &palette))
+                    "- **{} ({}):** {} — {}.",
+                    code(&c.kind),
+                    c.count,
+                    esc(&c.text),
+                    esc(&c.affected.join("; "))
                 );
             }
-            Insight::Statement { what, text } => {
-                let _ = writeln!(md, "- **{}:** {}", esc(what), esc(text));
-            }
+            let _ = writeln!(md);
         }
+        Block::Matrix(mx) => matrix_table(md, mx, palette),
+        Block::Ranking { what, ranking } => ranking_table(md, what, ranking, palette),
+        Block::Measurements(t) => detail_table(md, t),
+        Block::Implementations(impls) => implementations(md, impls, palette),
     }
-    let _ = writeln!(md);
-    let _ = writeln!(md, "{}\n", HOW_TO_READ);
-    let picks: Vec<(&String, &Ranking)> = ins
-        .iter()
-        .filter_map(|i| match i {
-            Insight::Pick { what, ranking } if ranking.entries.len() > 1 => Some((what, ranking)),
-            _ => None,
+}
+
+/// Inline runs as Markdown; text from the results is escaped.
+fn inlines(runs: &[Inline], palette: &Palette) -> String {
+    runs.iter()
+        .map(|r| match r {
+            Inline::Text(t) | Inline::Key(t) | Inline::Good(t) => esc(t),
+            Inline::Own(t) => t.clone(),
+            Inline::Strong(t) | Inline::Bad(t) => format!("**{}**", esc(t)),
+            Inline::Code(t) => code(t),
+            Inline::Impl(name) => esc(&palette.label(name)),
+            Inline::Link { text, href } => format!("[{}]({href})", esc(text)),
         })
-        .collect();
-    if !picks.is_empty() {
-        let _ = writeln!(
-            md,
-            "<details><summary>Rankings behind each pick, with ratios and intervals</summary>\n"
-        );
-        for (what, r) in picks {
-            ranking_table(&mut md, what, r, &palette);
-        }
-        let _ = writeln!(md, "</details>\n");
-    }
+        .collect()
+}
 
-    // Detail tables.
-    let _ = writeln!(md, "## Results by workload\n");
-    let all_tables = tables(results, &palette);
-    if all_tables.is_empty() {
-        let _ = writeln!(md, "No cells were measured.\n");
-    }
-    for w in workloads(results) {
-        let _ = writeln!(md, "### {}\n", workload_title(&w));
-        for t in all_tables.iter().filter(|t| t.workload == w) {
-            detail_table(&mut md, t);
+/// A generic table; without a header row, the header cells are empty.
+fn table(md: &mut String, t: &outline::Table, palette: &Palette) {
+    let width = t
+        .header
+        .as_ref()
+        .map(Vec::len)
+        .or_else(|| t.rows.first().map(Vec::len))
+        .unwrap_or(0);
+    match &t.header {
+        Some(head) => {
+            let cells: Vec<String> = head.iter().map(|c| esc(c)).collect();
+            let _ = writeln!(md, "| {} |", cells.join(" | "));
+        }
+        None => {
+            let _ = writeln!(md, "|{}", " |".repeat(width));
         }
     }
-
-    // Charts.
-    if !charts.charts.is_empty() {
-        let _ = writeln!(md, "## Charts\n");
-        for w in workloads(results) {
-            let cs: Vec<_> = charts.for_workload(&w).collect();
-            if cs.is_empty() {
-                continue;
-            }
-            let _ = writeln!(md, "### {}\n", workload_title(&w));
-            for c in cs {
-                let _ = writeln!(md, "![{}]({CHART_DIR}/{}.png)\n", esc(&c.title), c.id);
-                let _ = writeln!(md, "*{}*\n", esc(&c.caption));
-            }
-        }
-    }
-
-    // Environment.
-    let _ = writeln!(md, "## Environment\n");
-    let _ = writeln!(md, "| | |\n|---|---|");
-    for (k, v) in environment_rows(results) {
-        let _ = writeln!(md, "| {} | {} |", esc(&k), esc(&v));
+    let _ = writeln!(md, "|{}", "---|".repeat(width));
+    for row in &t.rows {
+        let cells: Vec<String> = row.iter().map(|c| inlines(c, palette)).collect();
+        let _ = writeln!(md, "| {} |", cells.join(" | "));
     }
     let _ = writeln!(md);
-    if !env.toolchains.is_empty() {
-        let _ = writeln!(md, "| toolchain | version |\n|---|---|");
-        for (k, v) in &env.toolchains {
-            let _ = writeln!(md, "| {} | {} |", esc(k), esc(v));
-        }
-        let _ = writeln!(md);
-    }
-    if !env.config.is_null() {
-        let cfg = serde_json::to_string_pretty(&env.config).unwrap_or_default();
-        let _ = writeln!(
-            md,
-            "<details><summary>Harness configuration</summary>\n\n```json\n{cfg}\n```\n\n</details>\n"
-        );
-    }
+}
 
-    // Implementations.
-    let _ = writeln!(md, "## Implementations\n");
+/// Every implementation in a table, then its verification and the environment its manifest sets.
+fn implementations(md: &mut String, impls: &[ImplementationInfo], palette: &Palette) {
     let _ = writeln!(
         md,
         "| implementation | language | runtime | reported runtime | toolchain | threads | status |"
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|");
-    for i in &results.implementations {
+    for i in impls {
         let status = match &i.reason {
             Some(r) => format!("{}: {}", impl_status_text(i.status), r),
             None => impl_status_text(i.status).to_string(),
@@ -228,8 +222,7 @@ pub fn render(results: &Results, charts: &Charts) -> String {
         );
     }
     let _ = writeln!(md);
-    let verified: Vec<_> = results
-        .implementations
+    let verified: Vec<_> = impls
         .iter()
         .filter(|i| !i.verification.is_empty())
         .collect();
@@ -257,11 +250,7 @@ pub fn render(results: &Results, charts: &Charts) -> String {
         }
         let _ = writeln!(md);
     }
-    let with_env: Vec<_> = results
-        .implementations
-        .iter()
-        .filter(|i| !i.env.is_empty())
-        .collect();
+    let with_env: Vec<_> = impls.iter().filter(|i| !i.env.is_empty()).collect();
     if !with_env.is_empty() {
         let _ = writeln!(md, "Environment set by the manifest:\n");
         for i in with_env {
@@ -279,62 +268,6 @@ pub fn render(results: &Results, charts: &Charts) -> String {
         }
         let _ = writeln!(md);
     }
-
-    // Findings.
-    let _ = writeln!(md, "## Findings and warnings\n");
-    let bp = backpressure(results, &palette);
-    if !bp.is_empty() {
-        let _ = writeln!(md, "### Backpressure (stream)\n");
-        let _ = writeln!(
-            md,
-            "| implementation | scenario | verdict | detail |\n|---|---|---|---|"
-        );
-        for v in &bp {
-            let verdict = if v.held { "held" } else { "**VIOLATED**" };
-            let _ = writeln!(
-                md,
-                "| {} | {} | {verdict} | {} |",
-                esc(&palette.label(&v.implementation)),
-                esc(&v.scenario),
-                esc(&v.message)
-            );
-        }
-        let _ = writeln!(md);
-    }
-    if warns.is_empty() {
-        let _ = writeln!(
-            md,
-            "No warnings: no noisy headline metric (CV > {:.0}%), no failures, no client bottleneck or busy machine flagged.\n",
-            NOISY_CV * 100.0
-        );
-    } else {
-        let _ = writeln!(
-            md,
-            "<details><summary>All {} findings and warnings</summary>\n",
-            warns.len()
-        );
-        warnings_table(&mut md, &warns);
-        let _ = writeln!(md, "</details>\n");
-    }
-
-    // Notes.
-    let noted: Vec<_> = results
-        .implementations
-        .iter()
-        .filter(|i| !i.notes.trim().is_empty())
-        .collect();
-    if !noted.is_empty() {
-        let _ = writeln!(md, "## Implementation notes\n");
-        for i in noted {
-            let _ = writeln!(md, "### {}\n", esc(&palette.label(&i.name)));
-            for para in i.notes.trim().split("\n\n") {
-                let _ = writeln!(md, "{}\n", esc(para.trim()));
-            }
-        }
-    }
-    md.truncate(md.trim_end().len());
-    md.push('\n');
-    md
 }
 
 /// How to read the numbers, shared by both reports.
@@ -491,20 +424,6 @@ fn detail_table(md: &mut String, t: &Table) {
         notes.extend(r.flags.iter().map(|f| esc(f)));
         cells.push(notes.join("; "));
         let _ = writeln!(md, "| {} |", cells.join(" | "));
-    }
-    let _ = writeln!(md);
-}
-
-fn warnings_table(md: &mut String, warns: &[Warning]) {
-    let _ = writeln!(md, "| kind | subject | message |\n|---|---|---|");
-    for w in warns {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} |",
-            esc(&w.kind),
-            esc(&w.subject),
-            esc(&w.message)
-        );
     }
     let _ = writeln!(md);
 }

@@ -7,6 +7,10 @@
 //!   implementations, findings and notes.
 //! - `report.md` — the same in GitHub-flavoured Markdown, with PNG charts in `charts/` beside it.
 //! - `results.csv` — one row per cell and metric.
+//!
+//! The page and the Markdown report say the same things in the same order: [`outline::build`] builds
+//! the document once (sections, headings, paragraphs, tables, figures, folded details, caveats) and
+//! `html.rs` and `markdown.rs` each only render it.
 
 pub mod analysis;
 pub mod cancel;
@@ -18,6 +22,7 @@ pub mod html;
 pub mod markdown;
 pub mod matrix;
 pub mod metrics;
+pub mod outline;
 pub mod palette;
 
 use crate::results::Results;

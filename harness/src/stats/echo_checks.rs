@@ -214,6 +214,10 @@ pub struct Failed {
     /// `arrivals`, `stationarity`, `scheduling_error`, `samples`.
     pub check: &'static str,
     pub reason: String,
+    /// Whether a longer window can make this check pass (more samples narrow p99's interval and let
+    /// a transient settle); a late client or a broken arrival process stays broken however long it runs,
+    /// so re-running those only spends the time budget.
+    pub window_curable: bool,
 }
 
 /// Runs every check that applies; returns those that failed (empty: the cell's evidence holds).
@@ -232,6 +236,7 @@ pub fn evaluate(e: &Evidence, l: &Limits) -> Vec<Failed> {
                     "sent inter-arrival times are not exponential (KS D = {:.3} > {:.3} allowed by the client's timing resolution, p = {:.1e}, n = {}): the client did not keep the Poisson schedule",
                     ks.d, resolution_d, ks.p_value, ks.n
                 ),
+                window_curable: false,
             }),
             Some(_) => {}
             None => failed.push(Failed {
@@ -240,6 +245,7 @@ pub fn evaluate(e: &Evidence, l: &Limits) -> Vec<Failed> {
                     "only {} inter-arrival gaps: too few to test the arrival process",
                     e.send_gaps_ns.len()
                 ),
+                window_curable: true,
             }),
         }
         if e.sched_error_p99_ns > l.max_sched_error_ratio * e.latency_p99_ns {
@@ -251,6 +257,7 @@ pub fn evaluate(e: &Evidence, l: &Limits) -> Vec<Failed> {
                     e.latency_p99_ns / 1e3,
                     l.max_sched_error_ratio * 100.0
                 ),
+                window_curable: false,
             });
         }
     }
@@ -266,6 +273,7 @@ pub fn evaluate(e: &Evidence, l: &Limits) -> Vec<Failed> {
                     t.relative_change * 100.0,
                     t.p_value
                 ),
+                window_curable: true,
             });
         }
     }
@@ -273,6 +281,7 @@ pub fn evaluate(e: &Evidence, l: &Limits) -> Vec<Failed> {
         None => failed.push(Failed {
             check: "samples",
             reason: format!("{} samples cannot bound p99", e.samples),
+            window_curable: true,
         }),
         Some((lo, hi))
             if e.latency_p99_ns > 0.0 && (hi - lo) / e.latency_p99_ns > l.max_p99_ci_width =>
@@ -286,6 +295,7 @@ pub fn evaluate(e: &Evidence, l: &Limits) -> Vec<Failed> {
                     (hi - lo) / e.latency_p99_ns * 100.0,
                     e.samples
                 ),
+                window_curable: true,
             })
         }
         Some(_) => {}
@@ -472,6 +482,10 @@ mod tests {
             ..healthy(&gaps, &flat, &p99s)
         };
         assert_eq!(evaluate(&late, &l)[0].check, "scheduling_error");
+        assert!(
+            !evaluate(&late, &l)[0].window_curable,
+            "a late client stays late"
+        );
 
         let rising = [100e3, 140e3, 180e3, 220e3, 260e3, 300e3];
         let drift = healthy(&gaps, &flat, &rising);
@@ -487,10 +501,15 @@ mod tests {
             ..healthy(&gaps, &flat, &p99s)
         };
         assert_eq!(evaluate(&few, &l)[0].check, "samples");
+        assert!(
+            evaluate(&few, &l)[0].window_curable,
+            "more samples narrow p99"
+        );
 
         let constant = vec![20_000.0; 5000];
         let paced = healthy(&constant, &flat, &p99s);
         assert_eq!(evaluate(&paced, &l)[0].check, "arrivals");
+        assert!(!evaluate(&paced, &l)[0].window_curable);
 
         // Closed loop: no arrival or scheduling checks.
         let closed = Evidence {

@@ -1,9 +1,57 @@
 //! Echo conformance: many concurrent connections, random payloads from 1 B to 64 KiB, writes split
-//! into small pieces and coalesced into large ones, a half-close at the end, every byte compared.
+//! into small pieces and coalesced into large ones, a half-close at the end, every byte compared;
+//! and `--bind`: a server started with `--bind 127.0.0.2` must listen there and nowhere else.
 
 use rand::{Rng, RngCore, SeedableRng, rngs::SmallRng};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::time::Duration;
+
+/// The address verification passes as `--bind`: a loopback address other than 127.0.0.1 (Linux
+/// routes all of 127.0.0.0/8 to `lo` without any setup), so a server that ignores `--bind` or binds
+/// a wildcard is still reachable on 127.0.0.1 and is caught by [`check_listens_only_on`].
+pub const VERIFY_BIND: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+
+/// How long one probe connection may take; on loopback a refusal is immediate.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The `--bind` address to verify with: [`VERIFY_BIND`] where this host can listen on it, else
+/// 127.0.0.1 with a note that the only-this-address check cannot run here (`Err` carries the note:
+/// the caller says so in the verification summary instead of pretending it checked).
+pub fn verify_bind_address() -> Result<IpAddr, (IpAddr, String)> {
+    match TcpListener::bind((VERIFY_BIND, 0)) {
+        Ok(_) => Ok(IpAddr::V4(VERIFY_BIND)),
+        Err(e) => Err((
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            format!("--bind not checked: this host cannot listen on {VERIFY_BIND} ({e})"),
+        )),
+    }
+}
+
+/// Checks that a server started with `--bind requested` and reporting `port` accepts on
+/// `requested:port` and on no other loopback address (127.0.0.1, ::1) at that port: an
+/// implementation that binds a wildcard (0.0.0.0, or :: which also takes IPv4 on Linux) or ignores
+/// `--bind` fails here with the address it was reachable on. `Err` is one line.
+pub fn check_listens_only_on(requested: IpAddr, port: u16) -> Result<(), String> {
+    let at = SocketAddr::new(requested, port);
+    std::net::TcpStream::connect_timeout(&at, PROBE_TIMEOUT).map_err(|e| {
+        format!("started with --bind {requested}, the reported port {port} refuses connections on {at}: {e}")
+    })?;
+    let others = [
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ];
+    for other in others.into_iter().filter(|o| *o != requested) {
+        let probe = SocketAddr::new(other, port);
+        // A refusal (or no IPv6 on this host) is what a correct server gets; only a connection counts.
+        if std::net::TcpStream::connect_timeout(&probe, PROBE_TIMEOUT).is_ok() {
+            return Err(format!(
+                "started with --bind {requested}, it also accepts connections on {probe}: it listens \
+                 on a wildcard (0.0.0.0 or ::) or ignores --bind; bind exactly the --bind address"
+            ));
+        }
+    }
+    Ok(())
+}
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -139,4 +187,55 @@ async fn one_connection(addr: SocketAddr, cfg: EchoCheck, index: usize) -> Resul
     };
     let (w, r) = tokio::join!(writes, reads);
     w.and(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A minimal echo server on `addr` serving one connection per accept, in a thread that lives
+    /// as long as the test process (the listener is leaked with it).
+    fn serve(addr: SocketAddr) -> u16 {
+        let listener = TcpListener::bind(addr).expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = conn.read(&mut buf) {
+                    if conn.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn a_server_on_the_bind_address_only_passes() {
+        let bind = verify_bind_address().expect("127.0.0.2 is usable on Linux");
+        let port = serve(SocketAddr::new(bind, 0));
+        check_listens_only_on(bind, port).expect("listens on 127.0.0.2 only");
+    }
+
+    #[test]
+    fn a_wildcard_listener_fails_with_the_address_it_answered_on() {
+        let bind = verify_bind_address().expect("127.0.0.2 is usable on Linux");
+        let port = serve(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+        let err = check_listens_only_on(bind, port).expect_err("a wildcard must fail");
+        assert!(
+            err.contains(&format!("127.0.0.1:{port}")) && err.contains("wildcard"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn a_listener_on_another_address_fails_as_refused() {
+        let bind = verify_bind_address().expect("127.0.0.2 is usable on Linux");
+        let port = serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+        let err = check_listens_only_on(bind, port).expect_err("not listening on 127.0.0.2");
+        assert!(err.contains("refuses connections on 127.0.0.2"), "{err}");
+    }
 }

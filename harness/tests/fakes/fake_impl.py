@@ -9,7 +9,8 @@ Modes: ok, crash-at-start, never-ready, wrong-bytes, dies-mid-run, garbage-stdou
        wrong-checksum (fanout/stream), hang (fanout/stream: never prints a result), spawns-child (echo:
        starts a grandchild that must not outlive the run).
   echo, at start: port-zero, no-port, wrong-workload (ready events that are wrong), port-in-use (its
-       bind fails: the port is taken), ignores-stdin-eof (stops on SIGTERM only).
+       bind fails: the port is taken), ignores-stdin-eof (stops on SIGTERM only), binds-wildcard (listens
+       on 0.0.0.0 whatever --bind says; every other mode binds the --bind address, default 127.0.0.1).
   echo, during measured trials only (process 3 onwards; verification starts two): extra-stdout (a debug
        line when a connection arrives), stdout-flood (200 000 lines), setsid-escape (a daemon in its own
        session that killpg cannot reach).
@@ -88,13 +89,14 @@ def echo(opts, n):
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         with open(os.environ["FAKE_PIDS"], "a") as f:
             f.write(f"{child.pid}\n")
-    srv = socket.socket()
+    bind = "0.0.0.0" if MODE == "binds-wildcard" else opts.get("bind", "127.0.0.1")
+    srv = socket.socket(socket.AF_INET6 if ":" in bind else socket.AF_INET)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", int(opts.get("port", "0"))))
+    srv.bind((bind, int(opts.get("port", "0"))))
     srv.listen(512)
     if MODE == "port-in-use":
-        taken = socket.socket()
-        taken.bind(("127.0.0.1", srv.getsockname()[1]))  # raises EADDRINUSE
+        taken = socket.socket(srv.family)
+        taken.bind((bind, srv.getsockname()[1]))  # raises EADDRINUSE
     if MODE == "never-ready":
         time.sleep(600)
     port = srv.getsockname()[1]

@@ -3,6 +3,7 @@
 //! Flags are `--name value` pairs only; a repeated flag takes its last value. Any error is one line
 //! on stderr and exit status 2 ([`from_env`], [`usage_error`]).
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -27,11 +28,46 @@ impl Workload {
     }
 }
 
-/// `echo --port P`
+/// `echo --port P --bind ADDR`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Echo {
     /// 0 = any free port.
     pub port: u16,
+    /// The one address to listen on (never a wildcard: with a remote server, only the address the
+    /// client hosts reach), from [`parse_bind`]; default 127.0.0.1.
+    pub bind: IpAddr,
+}
+
+impl Echo {
+    /// The socket address to bind: `bind`:`port`.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
+}
+
+/// Parses `--bind`'s value (docs/PROTOCOL.md, echo): an IPv4 literal in dotted-quad form or an IPv6
+/// literal without brackets or zone (`::1`), never a host name (no resolver is involved) and never an
+/// unspecified address (`0.0.0.0`, `::`, `::ffff:0.0.0.0`), which would listen on every interface.
+pub fn parse_bind(text: &str) -> Result<IpAddr, String> {
+    let ip: IpAddr = text.parse().map_err(|_| {
+        format!(
+            "bad value '{text}' for --bind (expected an IPv4 or IPv6 address literal such as \
+             127.0.0.1 or ::1, no brackets, no host name)"
+        )
+    })?;
+    let unspecified = match ip {
+        IpAddr::V4(v4) => v4.is_unspecified(),
+        IpAddr::V6(v6) => {
+            v6.is_unspecified() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_unspecified())
+        }
+    };
+    if unspecified {
+        return Err(format!(
+            "--bind {text} is a wildcard (every interface); give the one address the clients \
+             reach, e.g. 127.0.0.1"
+        ));
+    }
+    Ok(ip)
 }
 
 /// `fanout --tasks N --sleep-ms D --variant bare|state`
@@ -208,9 +244,13 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Workload, String
     let pairs = pairs(args)?;
     match workload.as_str() {
         "echo" => {
-            let f = Flags::new("echo", pairs, &["port"])?;
+            let f = Flags::new("echo", pairs, &["port", "bind"])?;
             Ok(Workload::Echo(Echo {
                 port: f.get("port", 0)?,
+                bind: match f.raw("bind") {
+                    Some(text) => parse_bind(text)?,
+                    None => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                },
             }))
         }
         "fanout" => {
@@ -405,7 +445,10 @@ mod tests {
     fn parses_every_workload() {
         assert_eq!(
             p("echo --port 8080"),
-            Ok(Workload::Echo(Echo { port: 8080 }))
+            Ok(Workload::Echo(Echo {
+                port: 8080,
+                bind: IpAddr::V4(Ipv4Addr::LOCALHOST)
+            }))
         );
         assert_eq!(
             p("fanout --tasks 10 --sleep-ms 0 --variant state"),
@@ -494,6 +537,40 @@ mod tests {
         assert_eq!(s.pause_after(1), None);
     }
 
+    /// The `--bind` vectors of docs/PROTOCOL.md (echo), the same in every language's tests.
+    #[test]
+    fn bind_accepts_literals_and_refuses_wildcards() {
+        let Ok(Workload::Echo(e)) = p("echo --port 0 --bind 127.0.0.2") else {
+            panic!("echo --bind did not parse");
+        };
+        assert_eq!(e.addr(), "127.0.0.2:0".parse().unwrap());
+        let Ok(Workload::Echo(e)) = p("echo --bind ::1 --port 7") else {
+            panic!("echo --bind ::1 did not parse");
+        };
+        assert_eq!(e.addr(), "[::1]:7".parse().unwrap());
+        for good in ["127.0.0.1", "10.1.2.3", "::1", "fe80::1", "2001:db8::10"] {
+            let ip = parse_bind(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+            assert_eq!(ip, good.parse::<IpAddr>().unwrap());
+        }
+        for wildcard in ["0.0.0.0", "::", "0:0::0", "::ffff:0.0.0.0"] {
+            let err = parse_bind(wildcard).expect_err(wildcard);
+            assert!(err.contains("wildcard") && !err.contains('\n'), "{err}");
+        }
+        for bad in [
+            "",
+            "localhost",
+            "[::1]",
+            "::1%lo",
+            "127.1",
+            "127.0.0.01",
+            "1.2.3.4.5",
+            "127.0.0.1:80",
+        ] {
+            let err = parse_bind(bad).expect_err(bad);
+            assert!(err.contains("--bind") && !err.contains('\n'), "{err}");
+        }
+    }
+
     #[test]
     fn cores_default_to_one() {
         assert_eq!(cores(None), Ok(1));
@@ -514,6 +591,10 @@ mod tests {
             "echo --port=1",
             "echo port 1",
             "echo --tasks 1",
+            "echo --bind 0.0.0.0",
+            "echo --bind ::",
+            "echo --bind localhost",
+            "echo --bind",
             "fanout --tasks 0",
             "fanout --tasks -1",
             "fanout --variant fat",

@@ -1,12 +1,14 @@
 //! echo: per executor one glommio TcpListener (SO_REUSEPORT; glommio always listens with a backlog of
-//! 1024, the protocol's, and has no setting for it) on 127.0.0.1:port and an accept loop spawning
-//! one task per connection; each task echoes through one reused 64 KiB buffer.
+//! 1024, the protocol's, and has no setting for it) on the `--bind` address:port (default 127.0.0.1)
+//! and an accept loop spawning one task per connection; each task echoes through one reused 64 KiB
+//! buffer.
 
 use asyncbench_common::args::Echo;
 use asyncbench_common::echo::BUF_BYTES;
 use asyncbench_common::{future_size, output, uring};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Read what is there (up to BUF_BYTES), write all of it back, repeat until the peer's EOF.
@@ -24,8 +26,8 @@ async fn handle(mut stream: TcpStream) {
     }
 }
 
-fn bind(port: u16) -> Result<TcpListener, String> {
-    TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("bind: {e}"))
+fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
 async fn serve(listener: TcpListener) {
@@ -44,16 +46,17 @@ async fn serve(listener: TcpListener) {
 }
 
 pub fn run(args: &Echo, cores: usize) {
-    let port = args.port;
+    let requested = args.addr();
     crate::executor_or_exit().run(async move {
-        let listener = bind(port).unwrap_or_else(|m| uring::fatal(&m));
-        let port = listener.local_addr().map_or(port, |a| a.port());
+        let listener = bind(requested).unwrap_or_else(|m| uring::fatal(&m));
+        let port = listener.local_addr().map_or(requested.port(), |a| a.port());
+        let addr = SocketAddr::new(requested.ip(), port);
         // Executors 1..N: own thread, own executor, own listener on the same port.
         let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
         for i in 1..cores {
             let tx = tx.clone();
             let spawned = crate::builder(&format!("asyncbench-{i}")).spawn(move || async move {
-                match bind(port) {
+                match bind(addr) {
                     Ok(l) => {
                         drop(tx.send(Ok(())));
                         serve(l).await

@@ -1,6 +1,6 @@
-//! echo: per executor one SO_REUSEPORT listener on 127.0.0.1:port (backlog 1024, monoio's default,
-//! set explicitly) and an accept loop spawning one task per connection; each task echoes through
-//! one reused 64 KiB owned buffer.
+//! echo: per executor one SO_REUSEPORT listener on the `--bind` address:port (default 127.0.0.1;
+//! backlog 1024, monoio's default, set explicitly) and an accept loop spawning one task per
+//! connection; each task echoes through one reused 64 KiB owned buffer.
 
 use asyncbench_common::args::Echo;
 use asyncbench_common::echo::{BACKLOG, BUF_BYTES};
@@ -8,6 +8,7 @@ use asyncbench_common::{future_size, output, uring};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::{ListenerOpts, TcpListener, TcpStream};
 use serde_json::json;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Read what is there (up to BUF_BYTES), write all of it back, repeat until the peer's EOF.
@@ -28,9 +29,9 @@ async fn handle(mut stream: TcpStream) {
     }
 }
 
-fn bind(port: u16) -> std::io::Result<TcpListener> {
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let opts = ListenerOpts::new().reuse_port(true).backlog(BACKLOG);
-    TcpListener::bind_with_config(("127.0.0.1", port), &opts)
+    TcpListener::bind_with_config(addr, &opts)
 }
 
 async fn serve(listener: TcpListener) {
@@ -49,10 +50,12 @@ async fn serve(listener: TcpListener) {
 }
 
 pub fn run(args: &Echo, cores: usize) {
-    let port = args.port;
+    let requested = args.addr();
     crate::runtime_or_exit().block_on(async move {
-        let listener = bind(port).unwrap_or_else(|e| uring::fatal(&format!("bind: {e}")));
-        let port = listener.local_addr().map_or(port, |a| a.port());
+        let listener = bind(requested)
+            .unwrap_or_else(|e| uring::fatal(&format!("cannot listen on {requested}: {e}")));
+        let port = listener.local_addr().map_or(requested.port(), |a| a.port());
+        let addr = SocketAddr::new(requested.ip(), port);
         // Executors 1..N: own thread, own runtime, own listener on the same port.
         let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
         for i in 1..cores {
@@ -65,12 +68,12 @@ pub fn run(args: &Echo, cores: usize) {
                         Err(e) => return drop(tx.send(Err(format!("runtime: {e}")))),
                     };
                     rt.block_on(async move {
-                        match bind(port) {
+                        match bind(addr) {
                             Ok(l) => {
                                 drop(tx.send(Ok(())));
                                 serve(l).await
                             }
-                            Err(e) => drop(tx.send(Err(format!("bind: {e}")))),
+                            Err(e) => drop(tx.send(Err(format!("cannot listen on {addr}: {e}")))),
                         }
                     })
                 });

@@ -1,4 +1,4 @@
-//! echo: accept on 127.0.0.1, one spawned task per connection.
+//! echo: accept on the `--bind` address (default 127.0.0.1), one spawned task per connection.
 //!
 //! The listener comes from `asyncbench_common::echo::listen` (backlog 1024; `TcpListener::bind`
 //! would listen with std's 128 and offers no way to change it), converted with `TryFrom`. Each
@@ -27,7 +27,7 @@ pub async fn run(args: &Echo, rt: &Rt) -> io::Result<()> {
     let mut sigterm = Signals::new([Signal::Term])?;
     let (eof_tx, eof_rx) = smol::channel::bounded::<()>(1);
     on_stdin_eof(move || drop(eof_tx)); // closing the channel wakes the receiver
-    let listener = TcpListener::try_from(listen(args.port)?)?;
+    let listener = TcpListener::try_from(listen(args.addr())?)?;
     let port = listener.local_addr()?.port();
     output::ready(
         "echo",

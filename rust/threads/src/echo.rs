@@ -1,4 +1,5 @@
-//! echo: the main thread accepts on 127.0.0.1 (backlog 1024), one thread per connection.
+//! echo: the main thread accepts on the `--bind` address (default 127.0.0.1; backlog 1024), one
+//! thread per connection.
 //!
 //! Each connection thread reads into its own 64 KiB heap buffer (allocated once, reused) with a
 //! blocking `read` and `write_all`s what it read before reading again: the bounded buffer is the
@@ -20,7 +21,7 @@ use crate::{RUNTIME, STACK_BYTES};
 
 pub fn run(args: &Echo) -> io::Result<()> {
     exit_on_sigterm_or_stdin_eof();
-    let listener = listen(args.port)?;
+    let listener = listen(args.addr())?;
     let port = listener.local_addr()?.port();
     let extra = json!({ "port": port, "stack_bytes": STACK_BYTES });
     output::ready_without_futures("echo", RUNTIME, 1, extra);

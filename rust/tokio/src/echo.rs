@@ -1,4 +1,4 @@
-//! echo: accept on 127.0.0.1, one spawned task per connection.
+//! echo: accept on the `--bind` address (default 127.0.0.1), one spawned task per connection.
 //!
 //! The listener is a `TcpSocket` with `listen(1024)` (`TcpListener::bind` uses mio's 128; the
 //! protocol's backlog is 1024 everywhere). Each connection reads into its own 64 KiB heap buffer
@@ -12,7 +12,7 @@
 use std::io;
 use std::time::Duration;
 
-use asyncbench_common::echo::{BACKLOG, BUF_BYTES};
+use asyncbench_common::echo::{BACKLOG, BUF_BYTES, cannot_listen};
 use asyncbench_common::{args::Echo, future_size, on_stdin_eof, output};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,10 +28,18 @@ pub async fn run(args: &Echo, rt: &Rt) -> io::Result<()> {
     on_stdin_eof(move || {
         let _ = eof_tx.send(());
     });
-    let socket = TcpSocket::new_v4()?;
-    socket.set_reuseaddr(true)?; // as `TcpListener::bind` does
-    socket.bind((std::net::Ipv4Addr::LOCALHOST, args.port).into())?;
-    let listener = socket.listen(BACKLOG as u32)?;
+    let addr = args.addr();
+    let listen = || -> io::Result<TcpListener> {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?; // as `TcpListener::bind` does
+        socket.bind(addr)?;
+        socket.listen(BACKLOG as u32)
+    };
+    let listener = listen().map_err(|e| cannot_listen(addr, e))?;
     let port = listener.local_addr()?.port();
     output::ready(
         "echo",

@@ -574,51 +574,7 @@ fn draw_lines<DB: DrawingBackend>(
 
     let cap = (x1 - x0) * 0.006;
     for s in series {
-        let c = rgb(s.color);
-        let pts: Vec<(f64, f64)> = s
-            .points
-            .iter()
-            .filter(|p| valid(x, p.x) && valid(y, p.y))
-            .map(|p| (pos(x, p.x), pos(y, p.y)))
-            .collect();
-        for p in s.points.iter().filter(|p| valid(x, p.x)) {
-            if let (Some(lo), Some(hi)) = (p.y_lo, p.y_hi)
-                && valid(y, lo)
-                && valid(y, hi)
-                && hi > lo
-            {
-                let px = pos(x, p.x);
-                let (a, b) = (pos(y, lo), pos(y, hi));
-                let st = c.mix(0.8).stroke_width(1);
-                ctx.draw_series([
-                    PathElement::new(vec![(px, a), (px, b)], st),
-                    PathElement::new(vec![(px - cap, a), (px + cap, a)], st),
-                    PathElement::new(vec![(px - cap, b), (px + cap, b)], st),
-                ])
-                .map_err(&e)?;
-            }
-        }
-        if s.dashed {
-            ctx.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, c.stroke_width(2)))
-                .map_err(&e)?;
-        } else {
-            ctx.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
-                .map_err(&e)?;
-        }
-        let hollow: Vec<bool> = s
-            .points
-            .iter()
-            .filter(|p| valid(x, p.x) && valid(y, p.y))
-            .map(|p| p.hollow)
-            .collect();
-        for (p, hollow) in pts.iter().zip(hollow) {
-            ctx.draw_series(
-                marker_elements::<DB>(s.marker, c, hollow, 4)
-                    .into_iter()
-                    .map(|el| EmptyElement::at(*p) + el),
-            )
-            .map_err(&e)?;
-        }
+        draw_line_series(&mut ctx, s, x, y, cap, &chart.id)?;
     }
     if series.len() >= DIRECT_LABELS_FROM {
         let base_y = legend.get_base_pixel().1;
@@ -723,48 +679,152 @@ fn draw_bars<DB: DrawingBackend>(
 
     let text = TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
     for (i, b) in bars.iter().enumerate() {
-        if !valid(b.value) {
-            continue;
+        if valid(b.value) {
+            draw_bar(&mut ctx, b, row_of(i), x0, value, &text, &chart.id)?;
         }
-        let y = row_of(i);
-        let c = rgb(b.color);
-        if b.hollow {
-            // A lower bound: outline only.
-            ctx.draw_series([Rectangle::new(
-                [(x0, y - 0.32), (pos(b.value), y + 0.32)],
-                c.stroke_width(2),
-            )])
-            .map_err(&e)?;
-        } else {
-            ctx.draw_series([Rectangle::new(
-                [(x0, y - 0.32), (pos(b.value), y + 0.32)],
-                c.mix(0.85).filled(),
-            )])
-            .map_err(&e)?;
-        }
-        let mut end = pos(b.value);
-        if let (Some(l), Some(h)) = (b.lo, b.hi)
-            && valid(l)
-            && valid(h)
-            && h > l
+    }
+    draw_ref_lines(&mut ctx, refs, value, top, &chart.id)?;
+    if !legend.is_empty() {
+        let entries: Vec<LegendEntry> = legend
+            .iter()
+            .map(|(n, c)| (n.clone(), *c, None, false))
+            .collect();
+        draw_legend(&legend_area, &entries, &chart.id)?;
+    }
+    Ok(())
+}
+
+/// The plot area of a line or bar chart, in the charts' own tick coordinates.
+type Plot<'a, DB> = ChartContext<'a, DB, Cartesian2d<Ticked, Ticked>>;
+
+/// One series of a line chart: its interval bars (caps `cap` wide), the line (dashed or solid) and a
+/// marker per point. Points whose value the axis cannot show (non-finite, ≤ 0 on a log scale) are
+/// left out.
+fn draw_line_series<DB: DrawingBackend>(
+    ctx: &mut Plot<'_, DB>,
+    s: &Series,
+    x: &Axis,
+    y: &Axis,
+    cap: f64,
+    id: &str,
+) -> anyhow::Result<()> {
+    let e = err(id);
+    let pos = |axis: &Axis, v: f64| fwd(axis.scale, v);
+    let valid = |axis: &Axis, v: f64| v.is_finite() && (axis.scale != Scale::Log || v > 0.0);
+    let c = rgb(s.color);
+    let pts: Vec<(f64, f64)> = s
+        .points
+        .iter()
+        .filter(|p| valid(x, p.x) && valid(y, p.y))
+        .map(|p| (pos(x, p.x), pos(y, p.y)))
+        .collect();
+    for p in s.points.iter().filter(|p| valid(x, p.x)) {
+        if let (Some(lo), Some(hi)) = (p.y_lo, p.y_hi)
+            && valid(y, lo)
+            && valid(y, hi)
+            && hi > lo
         {
-            let st = BLACK.mix(0.7).stroke_width(1);
+            let px = pos(x, p.x);
+            let (a, b) = (pos(y, lo), pos(y, hi));
+            let st = c.mix(0.8).stroke_width(1);
             ctx.draw_series([
-                PathElement::new(vec![(pos(l), y), (pos(h), y)], st),
-                PathElement::new(vec![(pos(l), y - 0.18), (pos(l), y + 0.18)], st),
-                PathElement::new(vec![(pos(h), y - 0.18), (pos(h), y + 0.18)], st),
+                PathElement::new(vec![(px, a), (px, b)], st),
+                PathElement::new(vec![(px - cap, a), (px + cap, a)], st),
+                PathElement::new(vec![(px - cap, b), (px + cap, b)], st),
             ])
             .map_err(&e)?;
-            end = end.max(pos(h));
         }
-        let label = format!(
-            "{}{}",
-            if b.hollow { "≥" } else { "" },
-            fmt_tick(value.unit, b.value)
-        );
-        ctx.draw_series([EmptyElement::at((end, y)) + Text::new(label, (6, 0), text.clone())])
+    }
+    if s.dashed {
+        ctx.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, c.stroke_width(2)))
+            .map_err(&e)?;
+    } else {
+        ctx.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
             .map_err(&e)?;
     }
+    let hollow: Vec<bool> = s
+        .points
+        .iter()
+        .filter(|p| valid(x, p.x) && valid(y, p.y))
+        .map(|p| p.hollow)
+        .collect();
+    for (p, hollow) in pts.iter().zip(hollow) {
+        ctx.draw_series(
+            marker_elements::<DB>(s.marker, c, hollow, 4)
+                .into_iter()
+                .map(|el| EmptyElement::at(*p) + el),
+        )
+        .map_err(&e)?;
+    }
+    Ok(())
+}
+
+/// One bar of a bar chart at row `y`, starting at `x0`: filled, or outlined when it is a lower bound
+/// (then its value reads "≥"); its interval as a capped line; its value printed after its end.
+fn draw_bar<DB: DrawingBackend>(
+    ctx: &mut Plot<'_, DB>,
+    b: &Bar,
+    y: f64,
+    x0: f64,
+    value: &Axis,
+    text: &TextStyle,
+    id: &str,
+) -> anyhow::Result<()> {
+    let e = err(id);
+    let valid = |v: f64| v.is_finite() && (value.scale != Scale::Log || v > 0.0);
+    let pos = |v: f64| fwd(value.scale, v);
+    let c = rgb(b.color);
+    if b.hollow {
+        // A lower bound: outline only.
+        ctx.draw_series([Rectangle::new(
+            [(x0, y - 0.32), (pos(b.value), y + 0.32)],
+            c.stroke_width(2),
+        )])
+        .map_err(&e)?;
+    } else {
+        ctx.draw_series([Rectangle::new(
+            [(x0, y - 0.32), (pos(b.value), y + 0.32)],
+            c.mix(0.85).filled(),
+        )])
+        .map_err(&e)?;
+    }
+    let mut end = pos(b.value);
+    if let (Some(l), Some(h)) = (b.lo, b.hi)
+        && valid(l)
+        && valid(h)
+        && h > l
+    {
+        let st = BLACK.mix(0.7).stroke_width(1);
+        ctx.draw_series([
+            PathElement::new(vec![(pos(l), y), (pos(h), y)], st),
+            PathElement::new(vec![(pos(l), y - 0.18), (pos(l), y + 0.18)], st),
+            PathElement::new(vec![(pos(h), y - 0.18), (pos(h), y + 0.18)], st),
+        ])
+        .map_err(&e)?;
+        end = end.max(pos(h));
+    }
+    let label = format!(
+        "{}{}",
+        if b.hollow { "≥" } else { "" },
+        fmt_tick(value.unit, b.value)
+    );
+    ctx.draw_series([EmptyElement::at((end, y)) + Text::new(label, (6, 0), text.clone())])
+        .map_err(&e)?;
+    Ok(())
+}
+
+/// The reference lines of a bar chart: dashed red verticals from the bottom to `top`, each labelled
+/// at its top.
+fn draw_ref_lines<DB: DrawingBackend>(
+    ctx: &mut Plot<'_, DB>,
+    refs: &[RefLine],
+    value: &Axis,
+    top: f64,
+    id: &str,
+) -> anyhow::Result<()> {
+    let e = err(id);
+    let valid = |v: f64| v.is_finite() && (value.scale != Scale::Log || v > 0.0);
+    let pos = |v: f64| fwd(value.scale, v);
     let ref_color = RGBColor(160, 20, 20);
     let ref_text = TextStyle::from((FONT, 12).into_font()).color(&ref_color);
     for r in refs.iter().filter(|r| valid(r.value)) {
@@ -780,13 +840,6 @@ fn draw_bars<DB: DrawingBackend>(
             EmptyElement::at((x, top)) + Text::new(r.label.clone(), (4, 2), ref_text.clone())
         ])
         .map_err(&e)?;
-    }
-    if !legend.is_empty() {
-        let entries: Vec<LegendEntry> = legend
-            .iter()
-            .map(|(n, c)| (n.clone(), *c, None, false))
-            .collect();
-        draw_legend(&legend_area, &entries, &chart.id)?;
     }
     Ok(())
 }

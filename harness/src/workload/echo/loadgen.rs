@@ -16,7 +16,8 @@
 //! Waiting uses `epoll_pwait2` (nanosecond timeout) where the kernel has it, else a `timerfd` in the
 //! epoll set; the client threads' timer slack is 1 ns so arrivals are not deferred to coalesce wake-ups.
 //! In the open loop a thread whose next arrival is less than [`SPIN_NS`] away busy-polls instead of
-//! sleeping (its CPU is its own), and the empty polls are not counted as client CPU.
+//! sleeping (its CPU is its own); only the loop iterations that sent or received count as client work
+//! (see `iteration_work_ns`), so the polling and its bookkeeping never look like load.
 //! Every received byte is compared with what that connection sent.
 
 use super::timer::Waiter;
@@ -44,8 +45,8 @@ const HOUSEKEEPING_NS: u64 = 10_000_000;
 /// Open loop: when the next arrival is this close, the thread polls instead of sleeping. A timer
 /// wake-up on a virtual machine costs tens of µs and arrives late by as much, which would show up as
 /// scheduling error (and as latency no server caused); the client threads own their CPUs, so they
-/// busy-poll, as precise load generators do (Lancet, mutilate). Time spent in empty polls is not
-/// client work and is subtracted from the client's CPU time.
+/// busy-poll, as precise load generators do (Lancet, mutilate). Iterations that neither sent nor
+/// received (empty polls and the bookkeeping between them) are not client work.
 const SPIN_NS: u64 = 2_000_000;
 
 /// Closed or open loop.
@@ -101,7 +102,8 @@ pub struct LoadResult {
     pub requested_mean_gap_ns: f64,
     /// CPU time the client threads used inside the window (their own thread clocks), s.
     pub client_cpu_s: f64,
-    /// CPU the client threads spent in empty busy-polls (not in `client_cpu_s`; still their CPU).
+    /// CPU the client threads spent neither sending nor receiving in the open loop: empty busy-polls
+    /// and the loop's bookkeeping between them (not in `client_cpu_s`; still their CPU).
     pub client_spin_s: f64,
     pub client_threads: usize,
     /// Connections that were still healthy at the end.
@@ -488,8 +490,10 @@ fn thread_main(spec: &LoadSpec, t: usize, indices: &[usize], plan: Plan) -> Thre
     let mut cpu_start: Option<f64> = None;
     let mut cpu_end: Option<f64> = None;
     let mut last_housekeeping = 0u64;
-    // Empty busy-polls inside the measured window, ns (not client work; see SPIN_NS).
-    let mut idle_spin_ns = 0u64;
+    // Open loop: time of the iterations that sent or received inside the window, ns (client work;
+    // see SPIN_NS), and the previous iteration's timestamps (its end is the next one's start).
+    let mut work_ns = 0u64;
+    let mut prev: Option<Iteration> = None;
 
     let mut now = plan.now();
     if open_rate.is_none() {
@@ -503,6 +507,11 @@ fn thread_main(spec: &LoadSpec, t: usize, indices: &[usize], plan: Plan) -> Thre
     }
     loop {
         now = plan.now();
+        if let Some(mut it) = prev.take() {
+            it.end_ns = now;
+            work_ns += iteration_work_ns(&it, (plan.start_ns, plan.end_ns));
+        }
+        let mut sent = false;
         if cpu_start.is_none() && now >= plan.start_ns {
             cpu_start = Some(thread_cpu_s());
         }
@@ -531,6 +540,7 @@ fn thread_main(spec: &LoadSpec, t: usize, indices: &[usize], plan: Plan) -> Thre
                     c.last_progress_ns = now;
                 }
                 c.queue.push_back(intended);
+                sent = true;
                 if !c.want_out {
                     flush(c, i, &epfd, &plan, &mut out, true, &mut last_send_ns);
                 }
@@ -586,15 +596,14 @@ fn thread_main(spec: &LoadSpec, t: usize, indices: &[usize], plan: Plan) -> Thre
                 break;
             }
         };
-        if spin && n == 0 {
-            let (lo, hi) = (before_ns.max(plan.start_ns), plan.now().min(plan.end_ns));
-            idle_spin_ns += hi.saturating_sub(lo);
-        }
+        let mut received = false;
+        let wait_end_ns = if thread_rate.is_some() { plan.now() } else { 0 };
         for ev in &events[..n] {
             let i = ev.u64 as usize;
             if i >= conns.len() {
                 continue; // the timerfd
             }
+            received = true;
             let flags = ev.events;
             if flags & (libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0 {
                 on_readable(
@@ -621,12 +630,69 @@ fn thread_main(spec: &LoadSpec, t: usize, indices: &[usize], plan: Plan) -> Thre
                 );
             }
         }
+        if thread_rate.is_some() {
+            prev = Some(Iteration {
+                start_ns: now,
+                wait_start_ns: before_ns,
+                wait_end_ns,
+                end_ns: wait_end_ns,
+                productive: sent || received,
+                polled: spin,
+            });
+        }
+    }
+    if let Some(mut it) = prev.take() {
+        it.end_ns = plan.now();
+        work_ns += iteration_work_ns(&it, (plan.start_ns, plan.end_ns));
     }
     let cpu_s = cpu_end.unwrap_or_else(thread_cpu_s) - cpu_start.unwrap_or_else(thread_cpu_s);
-    out.spin_s = (idle_spin_ns as f64 / 1e9).min(cpu_s.max(0.0));
-    out.cpu_s = (cpu_s - out.spin_s).max(0.0);
+    (out.cpu_s, out.spin_s) = split_client_cpu(cpu_s, thread_rate.map(|_| work_ns));
     out.live = conns.iter().filter(|c| c.alive()).count();
     out
+}
+
+/// Timestamps of one open-loop iteration on the plan clock, ns: it starts at the top of the loop, waits
+/// (`wait_start_ns`..`wait_end_ns`), handles the ready sockets and ends where the next one starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Iteration {
+    start_ns: u64,
+    wait_start_ns: u64,
+    wait_end_ns: u64,
+    end_ns: u64,
+    /// It released an arrival (queued or sent a message) or handled a ready socket.
+    productive: bool,
+    /// Its wait was a zero-timeout poll (CPU), not a sleep.
+    polled: bool,
+}
+
+/// Client work in one iteration, ns inside `window`: nothing for an iteration that neither sent nor
+/// received (an empty busy-poll and the bookkeeping around it are the price of a precise schedule,
+/// not of the messages); otherwise its whole span except time asleep in a blocking wait.
+fn iteration_work_ns(it: &Iteration, (from, to): (u64, u64)) -> u64 {
+    if !it.productive {
+        return 0;
+    }
+    let clip = |a: u64, b: u64| b.min(to).saturating_sub(a.max(from));
+    let waited = if it.polled {
+        clip(it.wait_start_ns, it.wait_end_ns)
+    } else {
+        0
+    };
+    clip(it.start_ns, it.wait_start_ns) + waited + clip(it.wait_end_ns, it.end_ns)
+}
+
+/// Splits a thread's CPU time over the window into (client work, other) seconds. The closed loop never
+/// polls, so all of its CPU is work (`work_ns` = `None`); the open loop's work is the time of its
+/// productive iterations, at most its CPU time (wall time includes any preemption).
+fn split_client_cpu(thread_cpu_s: f64, work_ns: Option<u64>) -> (f64, f64) {
+    let cpu_s = thread_cpu_s.max(0.0);
+    match work_ns {
+        None => (cpu_s, 0.0),
+        Some(w) => {
+            let work_s = (w as f64 / 1e9).min(cpu_s);
+            (work_s, cpu_s - work_s)
+        }
+    }
 }
 
 /// Closed loop: after an echo completed, send the next message unless the window has ended.
@@ -933,6 +999,54 @@ mod tests {
             assert_eq!(r.sub_interval_rates.len(), 6);
             assert!(r.client_cpu_s > 0.0);
         }
+    }
+
+    fn iteration(start_ns: u64, productive: bool, polled: bool) -> Iteration {
+        // 1 µs of bookkeeping, a 10 µs wait, 2 µs of handling.
+        Iteration {
+            start_ns,
+            wait_start_ns: start_ns + 1_000,
+            wait_end_ns: start_ns + 11_000,
+            end_ns: start_ns + 13_000,
+            productive,
+            polled,
+        }
+    }
+
+    #[test]
+    fn only_iterations_that_sent_or_received_count_as_client_work() {
+        let window = (0, 1_000_000);
+        assert_eq!(iteration_work_ns(&iteration(0, false, true), window), 0);
+        // A productive poll: everything, the zero-timeout poll included.
+        assert_eq!(iteration_work_ns(&iteration(0, true, true), window), 13_000);
+        // A productive iteration that slept: the sleep is not work.
+        assert_eq!(iteration_work_ns(&iteration(0, true, false), window), 3_000);
+        // Clipped to the window at both ends.
+        assert_eq!(
+            iteration_work_ns(&iteration(995_000, true, true), window),
+            5_000
+        );
+        assert_eq!(
+            iteration_work_ns(&iteration(0, true, false), (5_000, 12_000)),
+            1_000
+        );
+        // 10k msgs/s for 1 s, one busy-polling thread: 10k productive iterations of 13 µs among
+        // 50k empty polls; the work is 0.13 s of the thread's 0.9 s, the rest is polling.
+        let mut work_ns = 0;
+        for k in 0..60_000u64 {
+            work_ns += iteration_work_ns(
+                &iteration(k * 15_000, k % 6 == 0, true),
+                (0, 10_000_000_000),
+            );
+        }
+        let (work_s, other_s) = split_client_cpu(0.9, Some(work_ns));
+        assert!((work_s - 0.13).abs() < 1e-9, "{work_s}");
+        assert!((other_s - 0.77).abs() < 1e-9, "{other_s}");
+        // Work never exceeds the thread's CPU (wall time includes preemption); the closed loop's CPU
+        // is all work.
+        assert_eq!(split_client_cpu(0.1, Some(200_000_000)), (0.1, 0.0));
+        assert_eq!(split_client_cpu(0.4, None), (0.4, 0.0));
+        assert_eq!(split_client_cpu(-0.1, None), (0.0, 0.0));
     }
 
     #[test]

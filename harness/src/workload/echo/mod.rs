@@ -56,7 +56,8 @@ struct Attempt {
 }
 
 /// Runs one trial of a cell with its self-checks: re-runs once under interference, extends the window
-/// (doubling, up to `max_extensions` times) while checks fail, and records what still failed.
+/// (doubling, up to `max_extensions` times) while a check fails that a longer window can cure, and
+/// records what still failed.
 pub fn run_trial(
     launch: &Launch,
     p: EchoParams,
@@ -77,7 +78,8 @@ pub fn run_trial(
             rerun_for_interference = Some(why.clone());
             continue;
         }
-        if !a.failed_checks.is_empty() && extensions < cfg.max_extensions {
+        // Extend only when a longer window can cure a failure (see `Failed::window_curable`).
+        if a.failed_checks.iter().any(|f| f.window_curable) && extensions < cfg.max_extensions {
             let names: Vec<&str> = a.failed_checks.iter().map(|f| f.check).collect();
             history.push(format!(
                 "{:.1} s window failed {}; extended to {:.1} s",
@@ -162,7 +164,11 @@ fn attempt(
     seed: u64,
     duration: Duration,
 ) -> Result<Attempt, Failure> {
-    let mut server = launch.spawn("echo", &[("port", "0".into())])?;
+    let flags = [
+        ("port", "0".into()),
+        ("bind", Ipv4Addr::LOCALHOST.to_string()),
+    ];
+    let mut server = launch.spawn("echo", &flags)?;
     let ready = await_ready(&mut server, "echo", cfg.ready_timeout)?;
     let startup_ms = server.started.elapsed().as_secs_f64() * 1e3;
     let port = ready
@@ -386,19 +392,28 @@ fn attempt(
     })
 }
 
-/// Verifies an echo implementation: conformance under concurrency, then clean exits on SIGTERM and on
-/// stdin EOF. `Ok` carries a one-line summary.
+/// Verifies an echo implementation: started with `--bind 127.0.0.2` it listens there only, then
+/// conformance under concurrency, then clean exits on SIGTERM and on stdin EOF. `Ok` carries a
+/// one-line summary.
 pub fn verify(launch: &Launch, ready_timeout: Duration) -> Result<String, String> {
+    // The first server binds 127.0.0.2 and must listen there only (verify/echo.rs).
+    let (bind, bind_note) = match crate::verify::echo::verify_bind_address() {
+        Ok(ip) => (ip, None),
+        Err((ip, note)) => (ip, Some(note)),
+    };
     let mut server = launch
-        .spawn("echo", &[("port", "0".into())])
+        .spawn("echo", &[("port", "0".into()), ("bind", bind.to_string())])
         .map_err(|f| f.reason)?;
     let ready = await_ready(&mut server, "echo", ready_timeout).map_err(|f| f.reason)?;
     let port = ready
         .port
         .filter(|p| *p != 0)
         .ok_or("ready event has no port")?;
+    if bind_note.is_none() {
+        crate::verify::echo::check_listens_only_on(bind, port)?;
+    }
     let cfg = crate::verify::echo::EchoCheck::default();
-    crate::verify::echo::check(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), cfg)?;
+    crate::verify::echo::check(SocketAddr::new(bind, port), cfg)?;
     if let Some(extra) = server.extra_stdout() {
         return Err(format!("protocol error: unexpected stdout line {extra:?}"));
     }
@@ -413,9 +428,11 @@ pub fn verify(launch: &Launch, ready_timeout: Duration) -> Result<String, String
         ));
     }
     // A second server must stop when its stdin closes (the harness's fallback when signals are lost).
-    let mut server = launch
-        .spawn("echo", &[("port", "0".into())])
-        .map_err(|f| f.reason)?;
+    let flags = [
+        ("port", "0".into()),
+        ("bind", Ipv4Addr::LOCALHOST.to_string()),
+    ];
+    let mut server = launch.spawn("echo", &flags).map_err(|f| f.reason)?;
     await_ready(&mut server, "echo", ready_timeout).map_err(|f| f.reason)?;
     server.close_stdin();
     match server.wait(Instant::now() + STOP_GRACE) {
@@ -433,9 +450,10 @@ pub fn verify(launch: &Launch, ready_timeout: Duration) -> Result<String, String
         }
     }
     Ok(format!(
-        "{} connections × {} payloads of 1 B–{} KiB, split and coalesced writes, half-close: every byte matched; exits 0 on SIGTERM and on stdin EOF",
+        "{} connections × {} payloads of 1 B–{} KiB, split and coalesced writes, half-close: every byte matched; {}; exits 0 on SIGTERM and on stdin EOF",
         cfg.connections,
         cfg.messages_per_connection,
-        cfg.max_message_bytes / 1024
+        cfg.max_message_bytes / 1024,
+        bind_note.unwrap_or_else(|| format!("with --bind {bind} it listens there only"))
     ))
 }

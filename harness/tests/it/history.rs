@@ -2,11 +2,9 @@
 //! leaves the database as it was; an incomplete run is never a complete one; a corrupt database is a
 //! clear error that never costs a run its results.json.
 
-mod common;
-
+use crate::common::{FakeProject, bin};
 use asyncbench::history::{History, HistoryError, TrendQuery};
 use asyncbench::results::{self, Results};
-use common::{FakeProject, bin};
 use std::path::Path;
 
 fn fixture(name: &str) -> Results {

@@ -3,8 +3,7 @@
 //! stream checksums, clean shutdown). In CI (`CI` set) a missing toolchain fails the test; locally it is
 //! reported and skipped, so a contributor without Mono can still run the suite.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn every_implementation_builds_and_passes_verification() {

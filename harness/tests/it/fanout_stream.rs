@@ -3,9 +3,7 @@
 //! is recorded per trial (not in the cell key), a sleep shorter than spawning is re-run longer, and
 //! stream cells carry the warm-up, minimum-duration and pause parameters and the net throughput.
 
-mod common;
-
-use common::{FakeProject, assert_valid_results};
+use crate::common::{FakeProject, assert_valid_results};
 use serde_json::{Value, json};
 
 fn cell<'a>(r: &'a Value, workload: &str, imp: &str, params: &[(&str, Value)]) -> &'a Value {
@@ -112,7 +110,7 @@ fn stream_runs_carry_their_length_rules_and_net_throughput() {
     let r = p.results();
     assert_valid_results(&r);
     // A program that ignores --min-ms fails verification with the rule it broke.
-    let exact = common::implementation(&r, "fake-exact-items");
+    let exact = crate::common::implementation(&r, "fake-exact-items");
     assert_eq!(exact["status"], "verify_failed");
     let reason = exact["reason"].as_str().unwrap();
     assert!(reason.contains("multiple of 4096"), "{reason}");

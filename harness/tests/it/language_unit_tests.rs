@@ -2,8 +2,7 @@
 //! test command, so `cargo test --workspace` exercises every language. A missing toolchain fails in CI
 //! and is skipped with a notice elsewhere.
 
-mod common;
-use common::repo_root;
+use crate::common::repo_root;
 use std::process::Command;
 
 fn run(language: &str, program: &str, version_arg: &str, args: &[&str], dir: &str) {

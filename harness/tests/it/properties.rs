@@ -88,7 +88,7 @@ fn event_line() -> impl Strategy<Value = String> {
 
 /// A real results file, damaged by a few random byte edits.
 fn mutated_results() -> impl Strategy<Value = Vec<u8>> {
-    let base = include_bytes!("fixtures/base.json").to_vec();
+    let base = include_bytes!("../fixtures/base.json").to_vec();
     let len = base.len();
     prop::collection::vec((0..len, any::<u8>(), 0u8..3), 1..8).prop_map(move |edits| {
         let mut b = base.clone();
@@ -182,6 +182,6 @@ proptest! {
 /// The damaged-file generator does produce files that still load, so the property is not vacuous.
 #[test]
 fn the_undamaged_fixture_loads() {
-    let text = include_str!("fixtures/base.json");
+    let text = include_str!("../fixtures/base.json");
     assert!(results::parse(text).is_ok());
 }

@@ -6,8 +6,7 @@
 //! - One implementation slowed by 15 % in one workload (throughput × 0.85, latency and wall time
 //!   × 1.15): the gate fails, naming that implementation, in ≥ 95 % of cases.
 
-#[path = "common/synth.rs"]
-mod synth;
+use crate::common::synth;
 
 use asyncbench::compare::{CompareOptions, Verdict, compare};
 use std::collections::BTreeSet;

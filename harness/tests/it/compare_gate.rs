@@ -1,8 +1,7 @@
 //! `compare` as a CI gate: vanished, skipped and failing cells fail it; duplicate keys are an error;
 //! per-metric thresholds; the text, JSON and Markdown outputs; linear matching of thousands of cells.
 
-#[path = "common/synth.rs"]
-mod synth;
+use crate::common::synth;
 
 use asyncbench::compare::{CompareError, CompareOptions, Format, Thresholds, Verdict, compare};
 use asyncbench::results::{CellStatus, ImplStatus, ImplementationInfo, Results};

@@ -1,7 +1,6 @@
 //! The command line: bad input gets a one-line error that says how to fix it.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn stderr_of(args: &[&str]) -> (Option<i32>, String) {
     let out = bin().args(args).output().unwrap();

@@ -3,9 +3,7 @@
 //! skips the phases or stops answering fails with the right reason; a phase line in another workload
 //! is a protocol error. Nothing is left running.
 
-mod common;
-
-use common::{FakeProject, alive, assert_valid_results, implementation};
+use crate::common::{FakeProject, alive, assert_valid_results, implementation};
 
 #[test]
 fn cancel_phase_protocol_faults() {

@@ -1,6 +1,6 @@
 //! Snapshot tests of the text reports (Markdown and CSV) rendered from `fixtures/small.json`.
 //! Snapshots live in `fixtures/snapshots/`; review changes with `cargo insta review` or
-//! `INSTA_UPDATE=always cargo test --test report_snapshots`.
+//! `INSTA_UPDATE=always cargo test --test it report_snapshots::`.
 
 use asyncbench::report::{self, Charts};
 use asyncbench::results::{self, Results};
@@ -16,7 +16,7 @@ fn fixture(name: &str) -> Results {
 macro_rules! snapshot {
     ($name:expr, $value:expr) => {
         insta::with_settings!({
-            snapshot_path => "fixtures/snapshots",
+            snapshot_path => "../fixtures/snapshots",
             prepend_module_to_snapshot => false,
             omit_expression => true,
         }, {

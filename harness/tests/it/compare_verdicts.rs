@@ -194,7 +194,7 @@ fn a_vanished_cell_fails_the_gate() {
 fn text_report() {
     let c = compare(&fixture("base.json"), &fixture("new.json"), 5.0);
     insta::with_settings!({
-        snapshot_path => "fixtures/snapshots",
+        snapshot_path => "../fixtures/snapshots",
         prepend_module_to_snapshot => false,
         omit_expression => true,
     }, {

@@ -2,8 +2,7 @@
 //! one-line errors that say the fix, no need for a repository, atomic outputs that never write through
 //! a planted symlink, and no silent overwrite of an earlier run.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

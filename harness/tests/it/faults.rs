@@ -1,8 +1,7 @@
 //! Fault injection: deliberately broken fake implementations each get the right status and reason, the
 //! run goes on, results stay valid, and no process is left running.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn echo_faults_get_their_status_and_nothing_is_left_running() {
@@ -39,12 +38,6 @@ fn echo_faults_get_their_status_and_nothing_is_left_running() {
             .unwrap()
             .to_string()
     };
-    let reason = |n: &str| {
-        implementation(&r, n)["reason"]
-            .as_str()
-            .unwrap_or("")
-            .to_string()
-    };
     assert_eq!(status("fake-ok"), "ok");
     assert!(
         cells(&r, "fake-ok").iter().all(|c| c["status"] == "ok"),
@@ -59,49 +52,26 @@ fn echo_faults_get_their_status_and_nothing_is_left_running() {
         .collect();
     assert_eq!(modes, ["open", "capacity", "closed"]);
 
-    assert_eq!(status("fake-crash-at-start"), "verify_failed");
-    assert!(
-        reason("fake-crash-at-start").contains("exit status 7"),
-        "{}",
-        reason("fake-crash-at-start")
-    );
-    assert!(
-        reason("fake-crash-at-start").contains("crashing on purpose"),
-        "stderr tail kept: {}",
-        reason("fake-crash-at-start")
+    assert_impl(
+        &r,
+        "fake-crash-at-start",
+        "verify_failed",
+        // The stderr tail is kept.
+        &["exit status 7", "crashing on purpose"],
     );
     assert!(
         cells(&r, "fake-crash-at-start").is_empty(),
         "never benchmarked"
     );
-
-    assert_eq!(status("fake-never-ready"), "verify_failed");
-    assert!(
-        reason("fake-never-ready").contains("no ready"),
-        "{}",
-        reason("fake-never-ready")
+    assert_impl(&r, "fake-never-ready", "verify_failed", &["no ready"]);
+    assert_impl(&r, "fake-wrong-bytes", "verify_failed", &["differs"]);
+    assert_impl(
+        &r,
+        "fake-garbage-stdout",
+        "verify_failed",
+        &["protocol error"],
     );
-
-    assert_eq!(status("fake-wrong-bytes"), "verify_failed");
-    assert!(
-        reason("fake-wrong-bytes").contains("differs"),
-        "{}",
-        reason("fake-wrong-bytes")
-    );
-
-    assert_eq!(status("fake-garbage-stdout"), "verify_failed");
-    assert!(
-        reason("fake-garbage-stdout").contains("protocol error"),
-        "{}",
-        reason("fake-garbage-stdout")
-    );
-
-    assert_eq!(status("fake-ignores-sigterm"), "verify_failed");
-    assert!(
-        reason("fake-ignores-sigterm").contains("SIGTERM"),
-        "{}",
-        reason("fake-ignores-sigterm")
-    );
+    assert_impl(&r, "fake-ignores-sigterm", "verify_failed", &["SIGTERM"]);
 
     // Passes verification, then dies during every measured trial.
     assert_eq!(status("fake-dies-mid-run"), "ok");
@@ -264,6 +234,7 @@ fn echo_ready_output_and_escape_faults() {
         "wrong-workload",
         "port-in-use",
         "ignores-stdin-eof",
+        "binds-wildcard",
         "extra-stdout",
         "stdout-flood",
         "stderr-flood",
@@ -325,10 +296,22 @@ fn echo_ready_output_and_escape_faults() {
         "verify_failed",
         &["of stdin closing"],
     );
+    // Started with --bind 127.0.0.2, a server listening on 0.0.0.0 answers on 127.0.0.1 too.
+    assert_impl(
+        &r,
+        "fake-binds-wildcard",
+        "verify_failed",
+        &[
+            "--bind 127.0.0.2",
+            "accepts connections on 127.0.0.1:",
+            "wildcard",
+        ],
+    );
     for name in [
         "fake-port-zero",
         "fake-port-in-use",
         "fake-ignores-stdin-eof",
+        "fake-binds-wildcard",
     ] {
         assert!(cells(&r, name).is_empty(), "{name} was never measured");
     }

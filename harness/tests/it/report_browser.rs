@@ -185,104 +185,11 @@ fn html_report_loads_in_headless_chromium_without_errors_or_requests() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("report.html");
     std::fs::write(&page, &html).unwrap();
-    let profile = dir.path().join("profile");
 
-    let (cmd_read, cmd_write) = pipe();
-    let (msg_read, msg_write) = pipe();
-    let (cmd_fd, msg_fd) = (cmd_read.as_raw_fd(), msg_write.as_raw_fd());
-    let mut command = Command::new(&browser_path);
-    command
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-extensions",
-            "--disable-default-apps",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--remote-debugging-pipe",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("about:blank")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0);
-    // SAFETY: only async-signal-safe calls (dup2) between fork and exec; the sources are ≥ 10, so
-    // duplicating onto 3 and 4 cannot clobber each other, and dup2 clears close-on-exec on the copies.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::dup2(cmd_fd, 3) < 0 || libc::dup2(msg_fd, 4) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let browser = command.spawn().expect("start chromium");
-    drop(cmd_read);
-    drop(msg_write);
+    let mut cdp = launch(&browser_path, &dir.path().join("profile"));
 
-    let (tx, rx) = mpsc::channel();
-    let mut from_browser = std::fs::File::from(msg_read);
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 65536];
-        loop {
-            let n = match from_browser.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            buf.extend_from_slice(&chunk[..n]);
-            while let Some(end) = buf.iter().position(|b| *b == 0) {
-                let msg: Vec<u8> = buf.drain(..=end).collect();
-                if let Ok(v) = serde_json::from_slice::<Value>(&msg[..msg.len() - 1])
-                    && tx.send(v).is_err()
-                {
-                    return;
-                }
-            }
-        }
-    });
-    let mut cdp = Cdp {
-        browser,
-        to_browser: std::fs::File::from(cmd_write),
-        messages: rx,
-        next_id: 0,
-        events: Vec::new(),
-        deadline: Instant::now() + TIMEOUT,
-    };
-
-    let target = cdp.send("Target.createTarget", json!({"url": "about:blank"}), None);
-    let target_id = target["targetId"].as_str().expect("targetId").to_string();
-    let attached = cdp.send(
-        "Target.attachToTarget",
-        json!({"targetId": target_id, "flatten": true}),
-        None,
-    );
-    let session = attached["sessionId"]
-        .as_str()
-        .expect("sessionId")
-        .to_string();
-    for domain in [
-        "Page.enable",
-        "Runtime.enable",
-        "Log.enable",
-        "Network.enable",
-    ] {
-        cdp.send(domain, json!({}), Some(&session));
-    }
-    cdp.send(
-        "Emulation.setDeviceMetricsOverride",
-        json!({"width": VIEWPORT.0, "height": VIEWPORT.1, "deviceScaleFactor": 1, "mobile": false}),
-        Some(&session),
-    );
     let url = format!("file://{}", page.display());
-    cdp.send("Page.navigate", json!({"url": url}), Some(&session));
-    cdp.wait_for("Page.loadEventFired");
-    cdp.drain(Duration::from_millis(500));
+    let session = open(&mut cdp, &url);
 
     let eval = |cdp: &mut Cdp, expr: &str| -> Value {
         let r = cdp.send(
@@ -345,38 +252,7 @@ fn html_report_loads_in_headless_chromium_without_errors_or_requests() {
     );
 
     // Artifacts: the first screen and the full page.
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-browser");
-    std::fs::create_dir_all(&out).unwrap();
-    let shot = cdp.send(
-        "Page.captureScreenshot",
-        json!({"format": "png"}),
-        Some(&session),
-    );
-    let first = base64_decode(shot["data"].as_str().expect("screenshot data"));
-    assert!(first.starts_with(b"\x89PNG"), "a PNG");
-    std::fs::write(out.join("first-screen.png"), &first).unwrap();
-    let size = eval(
-        &mut cdp,
-        "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]",
-    );
-    let (w, h) = (size[0].as_f64().unwrap(), size[1].as_f64().unwrap());
-    assert!(
-        h > f64::from(VIEWPORT.1),
-        "the report is longer than one screen"
-    );
-    let shot = cdp.send(
-        "Page.captureScreenshot",
-        json!({"format": "png", "captureBeyondViewport": true,
-               "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 1}}),
-        Some(&session),
-    );
-    let full = base64_decode(shot["data"].as_str().expect("screenshot data"));
-    assert!(
-        full.starts_with(b"\x89PNG") && full.len() > first.len(),
-        "a full-page PNG"
-    );
-    std::fs::write(out.join("full-page.png"), &full).unwrap();
-    eprintln!("screenshots: {}", out.display());
+    save_screenshots(&mut cdp, &session);
     // Charts have a real size once laid out (a broken SVG renders as 0×0).
     let widths = eval(
         &mut cdp,
@@ -390,9 +266,131 @@ fn html_report_loads_in_headless_chromium_without_errors_or_requests() {
     );
     assert_eq!(resources, json!([]), "the page fetched resources");
 
+    let problems = page_problems(&cdp.events, &session, &url);
+    assert!(
+        problems.is_empty(),
+        "the page misbehaved:\n{}",
+        problems.join("\n")
+    );
+    assert!(
+        cdp.events
+            .iter()
+            .any(|e| e["method"] == "Network.requestWillBeSent"),
+        "network events are observed (the check above is not vacuous)"
+    );
+}
+
+/// Starts Chromium with the DevTools protocol on a pipe (fds 3 and 4) and a fresh profile, with a
+/// thread that parses its NUL-separated messages.
+fn launch(browser_path: &Path, profile: &Path) -> Cdp {
+    let (cmd_read, cmd_write) = pipe();
+    let (msg_read, msg_write) = pipe();
+    let (cmd_fd, msg_fd) = (cmd_read.as_raw_fd(), msg_write.as_raw_fd());
+    let mut command = Command::new(browser_path);
+    command
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--disable-default-apps",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--remote-debugging-pipe",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("about:blank")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    // SAFETY: only async-signal-safe calls (dup2) between fork and exec; the sources are ≥ 10, so
+    // duplicating onto 3 and 4 cannot clobber each other, and dup2 clears close-on-exec on the copies.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::dup2(cmd_fd, 3) < 0 || libc::dup2(msg_fd, 4) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let browser = command.spawn().expect("start chromium");
+    drop(cmd_read);
+    drop(msg_write);
+
+    let (tx, rx) = mpsc::channel();
+    let mut from_browser = std::fs::File::from(msg_read);
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 65536];
+        loop {
+            let n = match from_browser.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            buf.extend_from_slice(&chunk[..n]);
+            while let Some(end) = buf.iter().position(|b| *b == 0) {
+                let msg: Vec<u8> = buf.drain(..=end).collect();
+                if let Ok(v) = serde_json::from_slice::<Value>(&msg[..msg.len() - 1])
+                    && tx.send(v).is_err()
+                {
+                    return;
+                }
+            }
+        }
+    });
+    Cdp {
+        browser,
+        to_browser: std::fs::File::from(cmd_write),
+        messages: rx,
+        next_id: 0,
+        events: Vec::new(),
+        deadline: Instant::now() + TIMEOUT,
+    }
+}
+
+/// Opens `url` in a new target at the emulated viewport with the Page, Runtime, Log and Network
+/// events on, waits for its load event and half a second more, and returns the session id.
+fn open(cdp: &mut Cdp, url: &str) -> String {
+    let target = cdp.send("Target.createTarget", json!({"url": "about:blank"}), None);
+    let target_id = target["targetId"].as_str().expect("targetId").to_string();
+    let attached = cdp.send(
+        "Target.attachToTarget",
+        json!({"targetId": target_id, "flatten": true}),
+        None,
+    );
+    let session = attached["sessionId"]
+        .as_str()
+        .expect("sessionId")
+        .to_string();
+    for domain in [
+        "Page.enable",
+        "Runtime.enable",
+        "Log.enable",
+        "Network.enable",
+    ] {
+        cdp.send(domain, json!({}), Some(&session));
+    }
+    cdp.send(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": VIEWPORT.0, "height": VIEWPORT.1, "deviceScaleFactor": 1, "mobile": false}),
+        Some(&session),
+    );
+    cdp.send("Page.navigate", json!({"url": url}), Some(&session));
+    cdp.wait_for("Page.loadEventFired");
+    cdp.drain(Duration::from_millis(500));
+    session
+}
+
+/// What the page did wrong in `session`, from the recorded events: exceptions, console errors and
+/// warnings, log errors and warnings, requests for anything but `url` itself, failed loads.
+fn page_problems(events: &[Value], session: &str, url: &str) -> Vec<String> {
     let mut problems = Vec::new();
-    for e in &cdp.events {
-        if e.get("sessionId").and_then(Value::as_str) != Some(session.as_str()) {
+    for e in events {
+        if e.get("sessionId").and_then(Value::as_str) != Some(session) {
             continue;
         }
         let p = &e["params"];
@@ -423,15 +421,50 @@ fn html_report_loads_in_headless_chromium_without_errors_or_requests() {
             _ => {}
         }
     }
-    assert!(
-        problems.is_empty(),
-        "the page misbehaved:\n{}",
-        problems.join("\n")
+    problems
+}
+
+/// Saves the first screen and the full page as PNGs under `target/tmp/report-browser/` (artifacts for
+/// a human), checking that both are PNGs and that the page is longer than one screen.
+fn save_screenshots(cdp: &mut Cdp, session: &str) {
+    let eval = |cdp: &mut Cdp, expr: &str| -> Value {
+        let r = cdp.send(
+            "Runtime.evaluate",
+            json!({"expression": expr, "returnByValue": true}),
+            Some(session),
+        );
+        r["result"]["value"].clone()
+    };
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-browser");
+    std::fs::create_dir_all(&out).unwrap();
+    let shot = cdp.send(
+        "Page.captureScreenshot",
+        json!({"format": "png"}),
+        Some(session),
     );
-    assert!(
-        cdp.events
-            .iter()
-            .any(|e| e["method"] == "Network.requestWillBeSent"),
-        "network events are observed (the check above is not vacuous)"
+    let first = base64_decode(shot["data"].as_str().expect("screenshot data"));
+    assert!(first.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::write(out.join("first-screen.png"), &first).unwrap();
+    let size = eval(
+        cdp,
+        "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]",
     );
+    let (w, h) = (size[0].as_f64().unwrap(), size[1].as_f64().unwrap());
+    assert!(
+        h > f64::from(VIEWPORT.1),
+        "the report is longer than one screen"
+    );
+    let shot = cdp.send(
+        "Page.captureScreenshot",
+        json!({"format": "png", "captureBeyondViewport": true,
+               "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 1}}),
+        Some(session),
+    );
+    let full = base64_decode(shot["data"].as_str().expect("screenshot data"));
+    assert!(
+        full.starts_with(b"\x89PNG") && full.len() > first.len(),
+        "a full-page PNG"
+    );
+    std::fs::write(out.join("full-page.png"), &full).unwrap();
+    eprintln!("screenshots: {}", out.display());
 }
