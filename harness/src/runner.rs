@@ -463,4 +463,12 @@ impl Session for Run<'_> {
         self.results.cells.extend(cells);
         self.save()
     }
+
+    fn record_tool(&mut self, tool: &str, what: String) -> anyhow::Result<()> {
+        self.results
+            .environment
+            .toolchains
+            .insert(tool.to_string(), what);
+        self.save()
+    }
 }

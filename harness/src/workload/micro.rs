@@ -92,7 +92,9 @@ pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
         Err(e) => vec![failed(&format!("cargo bench could not start: {e}"))],
     };
     let _ = std::fs::remove_dir_all(&home);
-    run.add_cells(cells)
+    run.add_cells(cells)?;
+    // The same primitives as instruction counts under valgrind (workload/instructions.rs).
+    crate::workload::instructions::measure(run, &selected)
 }
 
 /// Benchmarks criterion has finished under `dir`: its `new/estimates.json` files.
@@ -217,8 +219,8 @@ pub const DEFINITION: Definition = Definition {
     name: "micro",
     title: "Micro-benchmarks",
     parameters: &["primitive"],
-    headlines: &["median_ns"],
-    columns: &["median_ns", "mean_ns"],
+    headlines: &["median_ns", "instructions"],
+    columns: &["median_ns", "mean_ns", "instructions"],
     charts: &["micro"],
     also_runs: &RUNTIMES,
     verify: None,

@@ -6,6 +6,7 @@ pub mod definition;
 pub mod echo;
 pub mod fanout;
 pub mod futures;
+pub mod instructions;
 pub mod micro;
 pub mod session;
 pub mod stream;

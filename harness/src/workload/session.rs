@@ -75,6 +75,9 @@ pub trait Session {
     fn cells(&mut self) -> &mut Vec<Cell>;
     /// Adds cells a workload made itself (imported estimates, a capacity search) and saves.
     fn add_cells(&mut self, cells: Vec<Cell>) -> anyhow::Result<()>;
+    /// Records a tool a workload used or missed (`valgrind` → "missing: …") in the environment, and
+    /// saves.
+    fn record_tool(&mut self, tool: &str, what: String) -> anyhow::Result<()>;
 }
 
 impl dyn Session + '_ {
