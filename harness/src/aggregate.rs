@@ -1,13 +1,12 @@
 //! Folding the trials of a cell into its headline values: medians, intervals of the median, merged latency
 //! histograms, summed errors and de-duplicated findings. Pure: no I/O.
 
-use crate::results::{Cell, CellStatus, Finding, Metrics};
+use crate::results::{Cell, CellStatus, Finding};
 use crate::stats::summary::summarize;
 use crate::workload::{Failure, TrialData, percentiles, spectrum};
 use std::collections::BTreeMap;
 
-/// A cell's coefficient of variation above this is flagged as noisy.
-pub const NOISY_CV: f64 = 0.10;
+pub use crate::metric::NOISY_CV;
 
 /// Everything measured so far for one cell.
 #[derive(Debug, Clone)]
@@ -199,14 +198,7 @@ fn merge_findings(trials: &[TrialData]) -> Vec<Finding> {
         .collect()
 }
 
-/// Metrics with a single value set, for small constructions in tests and importers.
-pub fn metrics_of(pairs: &[(&str, f64)]) -> Metrics {
-    let mut m = Metrics::default();
-    for (k, v) in pairs {
-        m.set(k, *v);
-    }
-    m
-}
+pub use crate::workload::metrics_of;
 
 #[cfg(test)]
 mod tests {

@@ -3,10 +3,11 @@
 use crate::cli::{Command, Opts, RunArgs, SelectArgs};
 use crate::manifest::Paths;
 use crate::results::ImplStatus;
-use crate::runner::{self, Run, RunConfig, Workload};
+use crate::runner::{self, Run};
 use crate::suite::Suite;
 use crate::toolchain::Provision;
 use crate::ui::Ui;
+use crate::workload::{RunConfig, Workload};
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 
@@ -60,38 +61,7 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
             ref results,
             ref out,
             ref export,
-        } => {
-            let r = crate::results::load(results)?;
-            let dir = out.clone().unwrap_or_else(|| {
-                results
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| PathBuf::from("."))
-            });
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            if !export.is_empty() {
-                for &format in export {
-                    for (name, bytes) in crate::export::render(&r, format) {
-                        let path = dir.join(name);
-                        std::fs::write(&path, bytes)
-                            .with_context(|| format!("writing {}", path.display()))?;
-                        println!(
-                            "{}",
-                            crate::text::escape_for_terminal(&path.display().to_string())
-                        );
-                    }
-                }
-                return Ok(0);
-            }
-            for f in crate::report::write_all(&r, &dir)? {
-                println!(
-                    "{}",
-                    crate::text::escape_for_terminal(&f.display().to_string())
-                );
-            }
-            Ok(0)
-        }
+        } => report_cmd(results, out.as_deref(), export),
         Command::History(ref args) => crate::history_cmd::run(&root()?, args),
         Command::Compare {
             ref files,
@@ -99,48 +69,14 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
             ref threshold,
             allow_missing,
             format,
-        } => {
-            let thresholds = crate::compare::Thresholds::parse(threshold)?;
-            // Only baselines live in the repository; two named files need none.
-            let results_dir = || root().map(|r| r.join("results"));
-            let (base, new) = match (baseline, files.as_slice()) {
-                (Some(name), []) => {
-                    let dir = results_dir()?;
-                    (
-                        crate::baseline::results_path(&dir, name)?,
-                        crate::baseline::latest_results(&dir)?,
-                    )
-                }
-                (Some(name), [new]) => (
-                    crate::baseline::results_path(&results_dir()?, name)?,
-                    new.clone(),
-                ),
-                (None, [base, new]) => (base.clone(), new.clone()),
-                (Some(_), _) => bail!(
-                    "with --baseline NAME give at most one results file (the new run; default results/latest)"
-                ),
-                (None, _) => {
-                    bail!("compare needs BASE.json NEW.json, or --baseline NAME [NEW.json]")
-                }
-            };
-            let (b, n) = (crate::results::load(&base)?, crate::results::load(&new)?);
-            let cmp = crate::compare::compare(
-                &b,
-                &n,
-                &crate::compare::CompareOptions {
-                    thresholds,
-                    allow_missing,
-                },
-            )?;
-            let text = crate::text::escape_for_terminal(&cmp.render(format));
-            if format == crate::compare::Format::Text {
-                // Verdicts in colour on a terminal; anstream strips it for pipes and NO_COLOR.
-                anstream::print!("{}", crate::ui::paint_verdicts(&text));
-            } else {
-                print!("{text}");
-            }
-            Ok(cmp.exit_code())
-        }
+        } => compare_cmd(
+            files,
+            baseline.as_deref(),
+            threshold,
+            allow_missing,
+            format,
+            &root,
+        ),
         Command::Completions { .. } => unreachable!("handled before the root is needed"),
         Command::RemoteExec {
             ref marker,
@@ -194,14 +130,7 @@ pub fn find_root(given: Option<&Path>) -> anyhow::Result<PathBuf> {
 
 fn workloads(select: &SelectArgs) -> Vec<Workload> {
     let mut w = if select.workload.is_empty() {
-        vec![
-            Workload::Echo,
-            Workload::Fanout,
-            Workload::Stream,
-            Workload::Cancel,
-            Workload::Futures,
-            Workload::Micro,
-        ]
+        Workload::all()
     } else {
         select.workload.clone()
     };
@@ -257,9 +186,20 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         );
     }
     // Programs on another host: its CPUs are its own, so echo runs unpinned on both sides.
-    let server = crate::remote::topology::open(root, args, ui)?;
+    let server = crate::remote::topology::open(
+        root,
+        args.server_host.clone(),
+        args.bind,
+        &args.ssh_option,
+        ui,
+    )?;
     // Registered for the echo workload until the run ends (dropping the guard cleans up each host).
-    let _clients = crate::remote::topology::open_clients(args, server.as_deref(), ui)?;
+    let _clients = crate::remote::topology::open_clients(
+        &args.client_host,
+        &args.ssh_option,
+        server.as_deref(),
+        ui,
+    )?;
     let placement =
         crate::workload::echo::placement::choose(args.pin.clone(), args.no_pin || server.is_some());
     let client_threads = args
@@ -305,7 +245,6 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         verify_only,
         ready_timeout: std::time::Duration::from_secs(args.select.ready_timeout),
         config_json,
-        server,
     };
     // Validate the selection before saying anything, so a typo gets exactly one line.
     runner::select(root, cfg.implementations.as_deref(), &cfg.workloads)?;
@@ -321,7 +260,7 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
     if let Some(load) = crate::env::load_avg_1m().filter(|l| *l > 0.5 * cores) {
         ui.line(&format!("warning: the machine is busy (load average {load:.2} on {cores} cores); measurements will be disturbed"));
     }
-    let mut run = Run::start(&cfg, ui)?;
+    let mut run = Run::start(&cfg, server.as_ref(), ui)?;
     let outcome = measure_all(&mut run, &workloads, verify_only);
     let interrupted = crate::process::interrupted();
     let (results, results_path) = run.finish_at()?;
@@ -381,19 +320,18 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
 }
 
 fn measure_all(run: &mut Run, workloads: &[Workload], verify_only: bool) -> anyhow::Result<()> {
+    if !verify_only {
+        let plan = run.plan(workloads);
+        run.ui.line(&plan);
+    }
     for &w in workloads {
         run.verify(w)?;
         if verify_only {
             continue;
         }
-        match w {
-            Workload::Echo => runner::measure_echo(run)?,
-            Workload::Fanout => runner::measure_fanout(run)?,
-            Workload::Stream => runner::measure_stream(run)?,
-            Workload::Cancel => crate::workload::cancel::measure(run)?,
-            Workload::Futures => crate::workload::futures::measure(run)?,
-            Workload::Micro => crate::workload::micro::measure(run)?,
-        }
+        (w.measure)(run)?;
+        // Derivations across cells (bytes per task, verdicts) happened in place: save them.
+        run.save()?;
     }
     Ok(())
 }
@@ -444,4 +382,93 @@ fn list(root: &Path, json: bool, ui: &Ui) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// `report`: the reports (or the exports) of one results file, beside it unless `--out` says where.
+fn report_cmd(
+    results: &Path,
+    out: Option<&Path>,
+    export: &[crate::export::ExportFormat],
+) -> anyhow::Result<i32> {
+    let r = crate::results::load(results)?;
+    let dir = out.map(Path::to_path_buf).unwrap_or_else(|| {
+        results
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    });
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    if !export.is_empty() {
+        for &format in export {
+            for (name, bytes) in crate::export::render(&r, format) {
+                let path = dir.join(name);
+                std::fs::write(&path, bytes)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!(
+                    "{}",
+                    crate::text::escape_for_terminal(&path.display().to_string())
+                );
+            }
+        }
+        return Ok(0);
+    }
+    for f in crate::report::write_all(&r, &dir)? {
+        println!(
+            "{}",
+            crate::text::escape_for_terminal(&f.display().to_string())
+        );
+    }
+    Ok(0)
+}
+
+/// `compare`: two results files (or a baseline and the latest run), verdicts and the exit code.
+fn compare_cmd(
+    files: &[PathBuf],
+    baseline: Option<&str>,
+    threshold: &[String],
+    allow_missing: bool,
+    format: crate::compare::Format,
+    root: &dyn Fn() -> anyhow::Result<PathBuf>,
+) -> anyhow::Result<i32> {
+    let thresholds = crate::compare::Thresholds::parse(threshold)?;
+    // Only baselines live in the repository; two named files need none.
+    let results_dir = || root().map(|r| r.join("results"));
+    let (base, new) = match (baseline, files) {
+        (Some(name), []) => {
+            let dir = results_dir()?;
+            (
+                crate::baseline::results_path(&dir, name)?,
+                crate::baseline::latest_results(&dir)?,
+            )
+        }
+        (Some(name), [new]) => (
+            crate::baseline::results_path(&results_dir()?, name)?,
+            new.clone(),
+        ),
+        (None, [base, new]) => (base.clone(), new.clone()),
+        (Some(_), _) => bail!(
+            "with --baseline NAME give at most one results file (the new run; default results/latest)"
+        ),
+        (None, _) => {
+            bail!("compare needs BASE.json NEW.json, or --baseline NAME [NEW.json]")
+        }
+    };
+    let (b, n) = (crate::results::load(&base)?, crate::results::load(&new)?);
+    let cmp = crate::compare::compare(
+        &b,
+        &n,
+        &crate::compare::CompareOptions {
+            thresholds,
+            allow_missing,
+        },
+    )?;
+    let text = crate::text::escape_for_terminal(&cmp.render(format));
+    if format == crate::compare::Format::Text {
+        // Verdicts in colour on a terminal; anstream strips it for pipes and NO_COLOR.
+        anstream::print!("{}", crate::ui::paint_verdicts(&text));
+    } else {
+        print!("{text}");
+    }
+    Ok(cmp.exit_code())
 }

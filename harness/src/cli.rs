@@ -1,8 +1,8 @@
 //! Command-line options (clap derive). Validation that clap cannot express lives here too, with
 //! messages that say how to fix the problem.
 
-use crate::runner::Workload;
 use crate::suite::SuiteKind;
+use crate::workload::Workload;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -152,7 +152,7 @@ pub enum HistoryAction {
 #[derive(Debug, Args, Clone)]
 pub struct SelectArgs {
     /// Workloads to run (comma-separated): echo, fanout, stream, cancel, futures, micro. Default: all.
-    #[arg(long, short, value_delimiter = ',')]
+    #[arg(long, short, value_delimiter = ',', value_parser = Workload::value_parser())]
     pub workload: Vec<Workload>,
     /// Implementations to run (comma-separated names from `asyncbench list`). Default: all.
     #[arg(long = "impl", short, value_delimiter = ',')]

@@ -15,19 +15,21 @@
 //!
 //! A cell that was `ok` in the base run and is missing, skipped or failed in the new one is a failure
 //! of the gate (unless `allow_missing`): a CI that passes exactly when an implementation stopped
-//! building is worse than none. Exit code: 1 on any implementation-level regression or vanished cell,
+//! building is worse than none. Deterministic counts (the micro-benchmarks' instructions under valgrind)
+//! are judged exactly, per cell, against their own threshold ([`DETERMINISTIC_THRESHOLDS`], 1 %), and a
+//! cell of them that regressed fails the gate by itself: there is no noise to pool away.
+//! Exit code: 1 on any implementation-level regression, regressed count or vanished cell,
 //! 0 otherwise. Pure: loading is `results::load`.
 
 use crate::report::format::{fmt_estimate, fmt_pct};
 use crate::report::metrics::{
-    Better, Estimate, METRICS, cell_headline_metrics, describe_scenario, estimate, metric_def,
-    scenario_key,
+    Better, Estimate, METRICS, cell_headline_metrics, describe_scenario, estimate, log_change,
+    metric_def, scenario_key,
 };
 use crate::results::{Cell, CellStatus, Environment, ImplStatus, Results};
 use crate::stats::change::{
-    CELL_CONFIDENCE, GROUP_CONFIDENCE, Judgement, LogChange, StoredInterval, judge, moderate, pool,
+    CELL_CONFIDENCE, GROUP_CONFIDENCE, Judgement, LogChange, judge, moderate, pool,
 };
-use crate::stats::summary::median_interval_coverage;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -67,7 +69,8 @@ impl Default for Thresholds {
 
 /// The metric naming `--threshold` accepts, for the help text and error messages.
 pub const THRESHOLD_HELP: &str = "Regression threshold in percent: a change smaller than this is never a \
-regression. `5` sets the default for every metric; `METRIC=PCT` sets one metric, e.g. `p99=20,peak_rss_bytes=2`. \
+regression. `5` sets the default for every metric except the micro-benchmarks' instruction counts (deterministic: \
+judged exactly against 1 % unless `instructions=PCT` is given); `METRIC=PCT` sets one metric, e.g. `p99=20,peak_rss_bytes=2`. \
 METRIC is a metric name as in results.json / results.csv (throughput_msgs_per_s, throughput_items_per_s, \
 latency_ns.p99, bytes_per_task, wall_ms, peak_rss_bytes, median_ns, bytes, …); latency percentiles may be \
 shortened to p50, p90, p99, p999, p9999, max. A metric given a threshold is compared in every cell that has \
@@ -108,13 +111,29 @@ impl Thresholds {
         Ok(t)
     }
 
-    /// The threshold of `metric`.
+    /// The threshold of `metric`: its own if given, else [`DETERMINISTIC_THRESHOLDS`]' for a count
+    /// that does not vary between runs, else the default.
     pub fn for_metric(&self, metric: &str) -> f64 {
         self.per_metric
             .get(metric)
             .copied()
+            .or_else(|| deterministic_threshold(metric))
             .unwrap_or(self.default_pct)
     }
+}
+
+/// Default thresholds of deterministic metrics, which `--threshold PCT` does not change (only
+/// `--threshold METRIC=PCT` does). An instruction count under valgrind is the same on every run of
+/// the same binary (±2 of 2 million measured), so it has no noise to wait out: it is judged exactly
+/// (no interval, no statistics) and any change beyond 1 % is real — a change in the code or in a
+/// dependency, which is what a CI gate exists to catch.
+pub const DETERMINISTIC_THRESHOLDS: &[(&str, f64)] = &[("instructions", 1.0)];
+
+fn deterministic_threshold(metric: &str) -> Option<f64> {
+    DETERMINISTIC_THRESHOLDS
+        .iter()
+        .find(|(m, _)| *m == metric)
+        .map(|(_, p)| *p)
 }
 
 /// The full metric name for a name or a latency percentile short form.
@@ -403,63 +422,6 @@ fn metrics_to_compare(cell: &Cell, t: &Thresholds) -> Vec<&'static str> {
     out
 }
 
-/// Every trial's value of `metric` in `cell`.
-fn trial_values(cell: &Cell, metric: &str) -> Vec<f64> {
-    cell.trials
-        .iter()
-        .filter_map(|t| {
-            if let Some(p) = metric.strip_prefix("latency_ns.") {
-                let l = t.metrics.latency_ns?;
-                Some(match p {
-                    "p50" => l.p50,
-                    "p90" => l.p90,
-                    "p99" => l.p99,
-                    "p999" => l.p999,
-                    "p9999" => l.p9999,
-                    "max" => l.max,
-                    _ => return None,
-                })
-            } else {
-                t.metrics.get(metric)
-            }
-        })
-        .filter(|v| v.is_finite())
-        .collect()
-}
-
-/// The log change of `metric` between two completed cells: from the trials when both have two or
-/// more, else from their stored intervals, else exact for deterministic metrics (no trials at all),
-/// else of unknown noise.
-fn log_change(b: &Cell, n: &Cell, metric: &str, be: &Estimate, ne: &Estimate) -> Option<LogChange> {
-    let (bt, nt) = (trial_values(b, metric), trial_values(n, metric));
-    if bt.len() >= 2 && nt.len() >= 2 {
-        return LogChange::from_trials(&bt, &nt);
-    }
-    if be.has_interval && ne.has_interval {
-        let stored = |e: &Estimate| StoredInterval {
-            median: e.median,
-            lo: e.lo,
-            hi: e.hi,
-            // Criterion's intervals (n = 1 here) and sub-interval intervals are stated as 95 %.
-            coverage: if e.n >= 2 {
-                median_interval_coverage(e.n)
-            } else {
-                0.95
-            },
-            n: e.n,
-        };
-        return LogChange::from_intervals(stored(be), stored(ne));
-    }
-    if b.trials.is_empty() && n.trials.is_empty() {
-        return LogChange::exact(be.median, ne.median);
-    }
-    let (b1, n1) = (
-        if bt.is_empty() { vec![be.median] } else { bt },
-        if nt.is_empty() { vec![ne.median] } else { nt },
-    );
-    LogChange::from_trials(&b1, &n1)
-}
-
 fn verdict_of(j: Judgement, better: Better) -> Verdict {
     if better == Better::Neither {
         return Verdict::WithinNoise;
@@ -626,11 +588,22 @@ impl Comparison {
     /// Why the gate fails, one line each; empty when it passes.
     pub fn gate_failures(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for g in self
-            .groups
-            .iter()
-            .filter(|g| g.verdict == Verdict::Regressed)
-        {
+        // Deterministic metrics have no noise for pooling to average out: every cell that regressed
+        // beyond the threshold fails the gate on its own (pooled, 2 % in one of five primitives would
+        // read as 0.4 %).
+        for c in self.changes.iter().filter(|c| {
+            c.verdict == Verdict::Regressed && deterministic_threshold(c.metric).is_some()
+        }) {
+            out.push(format!(
+                "{} {}: {} (exact count)",
+                c.key,
+                metric_def(c.metric).label,
+                fmt_change(c.change_pct, c.change_lo_pct, c.change_hi_pct),
+            ));
+        }
+        for g in self.groups.iter().filter(|g| {
+            g.verdict == Verdict::Regressed && deterministic_threshold(g.metric).is_none()
+        }) {
             out.push(format!(
                 "{} {} {}: {} over {} cell{}",
                 g.workload,
@@ -661,7 +634,7 @@ impl Comparison {
     }
 
     /// 1 when an implementation regressed on a metric (pooled over its cells, beyond the threshold,
-    /// 99.9 % interval), or — unless `allow_missing` — a cell that was `ok` in the base run is
+    /// 99.9 % interval), a cell's deterministic count (instructions) regressed beyond its threshold, or — unless `allow_missing` — a cell that was `ok` in the base run is
     /// missing or fails now; 0 otherwise.
     pub fn exit_code(&self) -> i32 {
         i32::from(!self.gate_failures().is_empty())
@@ -680,6 +653,17 @@ impl Comparison {
         let mut s = format!("threshold {}%", self.thresholds.default_pct);
         for (m, p) in &self.thresholds.per_metric {
             let _ = write!(s, ", {m} {p}%");
+        }
+        for (m, _) in DETERMINISTIC_THRESHOLDS {
+            if !self.thresholds.per_metric.contains_key(*m)
+                && self.changes.iter().any(|c| c.metric == *m)
+            {
+                let _ = write!(
+                    s,
+                    ", {m} {}% (exact: a count, no noise)",
+                    self.thresholds.for_metric(m)
+                );
+            }
         }
         s
     }

@@ -5,17 +5,22 @@
 
 pub mod aggregate;
 mod app;
+#[cfg(test)]
+mod architecture_tests;
 pub mod baseline;
 pub mod build;
 pub mod cli;
 pub mod compare;
 pub mod criterion_import;
+pub mod engine;
 pub mod env;
 pub mod export;
+pub mod gungraun_import;
 pub mod history;
 pub mod history_cmd;
 pub mod join;
 pub mod manifest;
+pub mod metric;
 pub mod prepare;
 pub mod process;
 pub mod protocol;

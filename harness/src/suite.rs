@@ -9,9 +9,25 @@
 //! cells dominate at ≈ 40 s each, run once as long trials), stream trials about start-up + warm-up +
 //! max(1 s, N / throughput). `--quick` is a smoke test; `--full` is the complete sweep.
 
-use crate::workload::fanout::Variant as FanoutVariant;
 use serde::Serialize;
 use std::time::Duration;
+
+/// The fan-out variants: `bare` tasks hold nothing across the await; `state` tasks hold a 1 KiB buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FanoutVariant {
+    Bare,
+    State,
+}
+
+impl FanoutVariant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FanoutVariant::Bare => "bare",
+            FanoutVariant::State => "state",
+        }
+    }
+}
 
 /// Which suite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]

@@ -13,6 +13,7 @@
 //! for the measured window when the harness samples the server's CPU.
 
 use super::{Session, shell_quote};
+use crate::workload::echo::driver;
 use crate::workload::echo::loadgen::{self, LoadResult, LoadSpec, Mode};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -41,15 +42,36 @@ static CLIENTS: Mutex<Vec<Arc<Session>>> = Mutex::new(Vec::new());
 pub struct ClientHosts(pub Vec<Arc<Session>>);
 
 impl ClientHosts {
+    /// Registers the sessions for the topology record and, when there are any, installs them as the
+    /// echo workload's load driver.
     pub fn register(sessions: Vec<Arc<Session>>) -> ClientHosts {
         *CLIENTS.lock().unwrap_or_else(|e| e.into_inner()) = sessions.clone();
+        if !sessions.is_empty() {
+            driver::set(Some(Arc::new(Driver(sessions.clone()))));
+        }
         ClientHosts(sessions)
     }
 }
 
 impl Drop for ClientHosts {
     fn drop(&mut self) {
+        if !self.0.is_empty() {
+            driver::set(None);
+        }
         CLIENTS.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// The echo workload's view of the client hosts.
+struct Driver(Vec<Arc<Session>>);
+
+impl driver::LoadDriver for Driver {
+    fn drive(
+        &self,
+        spec: &LoadSpec,
+        on_window: &(dyn Fn(bool) + Sync),
+    ) -> Result<(LoadResult, Vec<f64>), String> {
+        drive(&self.0, spec, on_window)
     }
 }
 

@@ -2,7 +2,6 @@
 //! roles recorded in `results.json`.
 
 use super::{HostSpec, Session};
-use crate::cli::RunArgs;
 use crate::results::{Environment, HostRecord};
 use crate::ui::Ui;
 use anyhow::{Context, bail};
@@ -24,20 +23,28 @@ pub fn bind_address(server: &HostSpec, bind: Option<IpAddr>) -> anyhow::Result<I
 
 /// Connects to `--server-host` (if given), ships the harness and the working tree. A host that cannot
 /// be reached or written to ends the run before anything is measured, with ssh's reason.
-pub fn open(root: &Path, args: &RunArgs, ui: &mut Ui) -> anyhow::Result<Option<Arc<Session>>> {
-    let Some(spec) = args.server_host.clone() else {
-        if args.bind.is_some() {
+/// Takes the `run` options it needs one by one (not `cli::RunArgs`: the command line sits above
+/// every module, so depending on it would close an import cycle through the workloads).
+pub fn open(
+    root: &Path,
+    server_host: Option<HostSpec>,
+    bind: Option<std::net::IpAddr>,
+    ssh_options: &[String],
+    ui: &mut Ui,
+) -> anyhow::Result<Option<Arc<Session>>> {
+    let Some(spec) = server_host else {
+        if bind.is_some() {
             bail!(
                 "--bind only applies with --server-host (echo servers here always bind 127.0.0.1)"
             );
         }
         return Ok(None);
     };
-    let bind = bind_address(&spec, args.bind)?;
+    let bind = bind_address(&spec, bind)?;
     ui.line(&format!(
         "connecting to the server host {spec} (ssh, batch mode)"
     ));
-    let session = Session::open(spec.clone(), "server", &args.ssh_option, bind)
+    let session = Session::open(spec.clone(), "server", ssh_options, bind)
         .with_context(|| format!("cannot use --server-host {spec}; check `ssh {spec} true` works without a prompt (keys, known_hosts)"))?;
     let t0 = std::time::Instant::now();
     session
@@ -55,12 +62,13 @@ pub fn open(root: &Path, args: &RunArgs, ui: &mut Ui) -> anyhow::Result<Option<A
 /// generator needs nothing else); registers them for the echo workload. A host that cannot be reached
 /// ends the run before anything is measured.
 pub fn open_clients(
-    args: &RunArgs,
+    client_hosts: &[HostSpec],
+    ssh_options: &[String],
     server: Option<&Session>,
     ui: &mut Ui,
 ) -> anyhow::Result<super::loadgen::ClientHosts> {
     let mut sessions = Vec::new();
-    for spec in &args.client_host {
+    for spec in client_hosts {
         ui.line(&format!(
             "connecting to the client host {spec} (ssh, batch mode)"
         ));
@@ -68,7 +76,7 @@ pub fn open_clients(
         let target = server.map_or(std::net::Ipv4Addr::LOCALHOST.into(), |s| {
             crate::process::Remote::bind_ip(s)
         });
-        let session = Session::open(spec.clone(), "client", &args.ssh_option, target)
+        let session = Session::open(spec.clone(), "client", ssh_options, target)
             .with_context(|| format!("cannot use --client-host {spec}; check `ssh {spec} true` works without a prompt (keys, known_hosts)"))?;
         ui.line(&format!(
             "shipped the harness binary to the client host {spec}:{}",

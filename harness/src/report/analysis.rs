@@ -10,9 +10,7 @@ use super::metrics::{
 };
 use super::palette::Palette;
 use crate::results::{Cell, CellStatus, ImplStatus, Results};
-
-/// Workloads in the order reports present them.
-pub const WORKLOAD_ORDER: &[&str] = &["echo", "fanout", "stream", "cancel", "futures", "micro"];
+use crate::stats::change::CELL_CONFIDENCE;
 
 /// Cells of one workload that share parameters (open-loop echo at a fraction of each implementation's
 /// own maximum counts as one scenario).
@@ -25,7 +23,7 @@ pub struct Scenario<'a> {
     pub cells: Vec<&'a Cell>,
 }
 
-/// Workloads present in the results, known ones first in [`WORKLOAD_ORDER`].
+/// Workloads present in the results, known ones first in registry order ([`crate::workload::ALL`]).
 pub fn workloads(results: &Results) -> Vec<String> {
     let mut present: Vec<String> = Vec::new();
     for c in &results.cells {
@@ -34,9 +32,9 @@ pub fn workloads(results: &Results) -> Vec<String> {
         }
     }
     present.sort_by_key(|w| {
-        WORKLOAD_ORDER
+        crate::workload::ALL
             .iter()
-            .position(|o| o == w)
+            .position(|d| d.name == w)
             .unwrap_or(usize::MAX)
     });
     present
@@ -94,7 +92,8 @@ pub struct RankEntry {
     pub ratio: f64,
     pub ratio_lo: f64,
     pub ratio_hi: f64,
-    /// The interval overlaps the best's: not distinguishable from the best with this data.
+    /// The ratio's [`CELL_CONFIDENCE`] interval (compare's log-ratio statistics) includes 1×: not
+    /// distinguishable from the best with this data.
     pub tied_with_best: bool,
     /// The load generator limited this cell: the server does at least this much (shown `≥`).
     pub lower_bound: bool,
@@ -131,8 +130,9 @@ pub fn rank(cells: &[&Cell], metric: &str, scenario: &str, palette: &Palette) ->
     let (refs, ranked): (Vec<_>, Vec<_>) = measured
         .into_iter()
         .partition(|(c, _)| palette.is_reference(&c.implementation));
-    let (_, best) = *ranked.first()?;
+    let (best_cell, best) = *ranked.first()?;
     let entry = |(c, e): (&Cell, Estimate)| {
+        let (ratio_interval, tied_with_best) = tie(best_cell, &best, c, &e, metric);
         let ratio = |v: f64| {
             if best.median != 0.0 {
                 v / best.median
@@ -143,9 +143,9 @@ pub fn rank(cells: &[&Cell], metric: &str, scenario: &str, palette: &Palette) ->
         RankEntry {
             implementation: c.implementation.clone(),
             ratio: ratio(e.median),
-            ratio_lo: ratio(e.lo),
-            ratio_hi: ratio(e.hi),
-            tied_with_best: e.overlaps(&best),
+            ratio_lo: ratio_interval.map_or_else(|| ratio(e.lo), |i| i.0),
+            ratio_hi: ratio_interval.map_or_else(|| ratio(e.hi), |i| i.1),
+            tied_with_best,
             lower_bound: def.better == Better::Higher
                 && def.name.starts_with("throughput")
                 && client_bound(c),
@@ -160,6 +160,28 @@ pub fn rank(cells: &[&Cell], metric: &str, scenario: &str, palette: &Palette) ->
         entries: ranked.into_iter().map(entry).collect(),
         references: refs.into_iter().map(entry).collect(),
     })
+}
+
+/// The ratio `cell / best` as a [`CELL_CONFIDENCE`] interval and whether it includes 1×, from the
+/// same log-ratio statistics `compare` judges with ([`crate::report::metrics::log_change`]): "tied" is decided
+/// by the interval that is shown beside the ratio. Without any noise estimate (single values), the raw
+/// intervals' overlap decides and no ratio interval is returned.
+fn tie(
+    best_cell: &Cell,
+    best: &Estimate,
+    cell: &Cell,
+    e: &Estimate,
+    metric: &str,
+) -> (Option<(f64, f64)>, bool) {
+    let interval = crate::report::metrics::log_change(best_cell, cell, metric, best, e)
+        .and_then(|l| l.interval_pct(CELL_CONFIDENCE));
+    match interval {
+        Some((lo, hi)) => (
+            Some((1.0 + lo / 100.0, 1.0 + hi / 100.0)),
+            lo <= 0.0 && hi >= 0.0,
+        ),
+        None => (None, e.overlaps(best)),
+    }
 }
 
 impl Ranking {
@@ -793,64 +815,8 @@ pub struct TableRow {
 }
 
 fn columns_for(workload: &str, cells: &[&Cell]) -> Vec<String> {
-    let preferred: &[&str] = match workload {
-        "echo" => &[
-            "throughput_msgs_per_s",
-            "latency_ns.p50",
-            "latency_ns.p99",
-            "latency_ns.p999",
-            "latency_ns.max",
-            "server_cpu_us_per_msg",
-            "client_cpu_util",
-            "peak_rss_bytes",
-            "startup_ms",
-            "errors",
-        ],
-        // Spawn-to-done net of the sleep (recorded in newer results, derived for older ones).
-        "fanout" => &[
-            "peak_rss_bytes",
-            "bytes_per_task",
-            "spawn_ms",
-            OVERHEAD_MS,
-            "wall_net_ms",
-            // Older results (one sleep for everyone) only have the raw wall time; dropped below when
-            // the net one exists.
-            "wall_ms",
-            "sleep_ms",
-            "cpu_user_s",
-            "cpu_sys_s",
-            "future_bytes",
-        ],
-        "stream" => &[
-            "throughput_items_per_s",
-            "throughput_net_items_per_s",
-            "latency_ns.p50",
-            "latency_ns.p99",
-            "latency_ns.max",
-            "elapsed_ms",
-            "paused_ms",
-            "pause_overshoot",
-            "peak_rss_bytes",
-            "cpu_user_s",
-        ],
-        "cancel" => &[
-            "cancel_ns_per_task",
-            "cancel_ms",
-            "bytes_per_task",
-            "rss_reclaimed_fraction",
-            "rss_armed_bytes",
-            "cpu_ns_per_op",
-            "elapsed_ms",
-            "schedule_misses",
-            "lost_items",
-            "ticks",
-            "peak_rss_bytes",
-            "cpu_user_s",
-        ],
-        "micro" => &["median_ns", "mean_ns"],
-        "futures" => &["bytes"],
-        _ => &[],
-    };
+    // The workload's own column list (unknown workloads: every metric present, sorted).
+    let preferred: &[&str] = crate::workload::find(workload).map_or(&[], |d| d.columns);
     let present = |m: &str| cells.iter().any(|c| estimate(c, m).is_some());
     if preferred.is_empty() {
         let mut all: Vec<String> = cells.iter().flat_map(|c| metric_names(c)).collect();
@@ -1105,17 +1071,9 @@ pub fn impl_status_text(s: ImplStatus) -> &'static str {
     }
 }
 
-/// A workload's display name.
+/// A workload's display name: its definition's title, else its name.
 pub fn workload_title(w: &str) -> String {
-    match w {
-        "echo" => "TCP echo".into(),
-        "fanout" => "Task fan-out".into(),
-        "stream" => "Bounded streaming pipeline".into(),
-        "cancel" => "Cancellation".into(),
-        "futures" => "Future sizes".into(),
-        "micro" => "Micro-benchmarks".into(),
-        other => other.to_string(),
-    }
+    crate::workload::find(w).map_or_else(|| w.to_string(), |d| d.title.to_string())
 }
 
 #[cfg(test)]
@@ -1172,13 +1130,21 @@ mod tests {
             "the reference is not ranked"
         );
         assert_eq!(r.references[0].implementation, "rust-join-all");
-        assert!(r.entries[1].tied_with_best, "overlapping intervals");
+        // "tied" is decided by the ratio interval that is shown: it includes 1× exactly when tied.
+        for e in &r.entries[1..] {
+            assert_eq!(
+                e.tied_with_best,
+                e.ratio_lo <= 1.0 && e.ratio_hi >= 1.0,
+                "{e:?}"
+            );
+        }
+        assert!(r.entries[1].tied_with_best, "1.6 % apart, ±2 % intervals");
         assert!(!r.entries[2].tied_with_best);
         assert!((r.entries[2].ratio - 10.4).abs() < 1e-9);
-        assert!((r.entries[2].ratio_lo - 2590.0 / 250.0).abs() < 1e-9);
+        assert!(r.entries[2].ratio_lo > 10.0 && r.entries[2].ratio_hi < 10.8);
         let s = r.sentence(2, &palette);
         assert!(
-            s.starts_with("rust-tokio (250 B), then node 1.02× [1.00–1.04] (tied) (+1 more)"),
+            s.starts_with("rust-tokio (250 B), then node 1.02× [0.97–1.07] (tied) (+1 more)"),
             "{s}"
         );
         assert!(

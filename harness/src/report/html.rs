@@ -426,7 +426,7 @@ fn matrix_table(h: &mut String, mx: &Matrix, palette: &Palette) {
     };
     let _ = writeln!(
         h,
-        "<div class=\"legend\">#1 = best in its column (≈: interval overlaps #1's); shading runs from best \
+        "<div class=\"legend\">#1 = best in its column (≈: tied with #1, the ratio's 99 % interval includes 1×); shading runs from best \
          <span class=\"chip\" style=\"background:#92c5de\"></span> to worst <span class=\"chip\" style=\"background:#f4a582\"></span> \
          on a log scale; ≥ = client-bound lower bound; reference rows are shown, not ranked. \
          <details class=\"inline\"><summary>Scenarios</summary>{}</details></div>",
@@ -444,7 +444,7 @@ fn matrix_cell(c: &MatrixCell, unit: Unit, reference: bool) -> String {
     };
     let rank = match c.rank {
         Some(k) if c.tied_with_best => format!(
-            "<span class=\"rank\" title=\"interval overlaps #1's: tied with the best\">#{k}≈</span>"
+            "<span class=\"rank\" title=\"the ratio's 99 % interval includes 1×: tied with the best\">#{k}≈</span>"
         ),
         Some(k) => format!("<span class=\"rank\">#{k}</span>"),
         None => "<span class=\"rank\">ref</span>".into(),

@@ -271,10 +271,12 @@ fn implementations(md: &mut String, impls: &[ImplementationInfo], palette: &Pale
 }
 
 /// How to read the numbers, shared by both reports.
-pub const HOW_TO_READ: &str = "Values are medians across trials; `[a–b]` is the 95 % bootstrap confidence interval of the \
-median. `×` divides by the best implementation's median (for lower-is-better metrics a larger factor is worse); \
-\"tied\" means the interval overlaps the best's, so this data cannot tell them apart. ⚠ marks noisy values \
-(coefficient of variation above 10 %).";
+pub const HOW_TO_READ: &str = "Values are medians across trials; `[a–b]` beside a value is a distribution-free interval of \
+the median from the trials' order statistics (below six trials the range of the trials, whose coverage is stated: \
+75 % for three), for micro-benchmarks criterion's bootstrap interval. `×` divides by the best implementation's \
+median (for lower-is-better metrics a larger factor is worse); `[a–b]` beside a factor is its 99 % interval from the \
+log-ratio statistics `compare` uses, and \"tied\" means that interval includes 1×, so this data cannot tell the \
+two apart. ⚠ marks noisy values (coefficient of variation above 10 %).";
 
 /// The decision matrix as a table: "value #rank" per cell (no colour in Markdown).
 fn matrix_table(md: &mut String, mx: &Matrix, palette: &Palette) {
@@ -325,7 +327,7 @@ fn matrix_table(md: &mut String, mx: &Matrix, palette: &Palette) {
     let _ = writeln!(md);
     let _ = writeln!(
         md,
-        "#1 = best in its column (≈: interval overlaps #1's; ↑ higher / ↓ lower is better); ≥ = client-bound lower bound; reference rows are shown, not ranked. Columns:
+        "#1 = best in its column (≈: tied with #1, the ratio's 99 % interval includes 1×; ↑ higher / ↓ lower is better); ≥ = client-bound lower bound; reference rows are shown, not ranked. Columns:
 "
     );
     for c in &mx.columns {

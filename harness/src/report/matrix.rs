@@ -25,7 +25,7 @@ pub struct MatrixCell {
     pub estimate: Estimate,
     /// 1-based rank among non-reference implementations; `None` for references.
     pub rank: Option<usize>,
-    /// The interval overlaps the best's (rank > 1 only).
+    /// Tied with the best: the ratio's 99 % interval includes 1× (rank > 1 only).
     pub tied_with_best: bool,
     /// The load generator limited this cell: the value is a lower bound (`≥`).
     pub lower_bound: bool,

@@ -6,6 +6,8 @@
 //! `latency_ns.p50`, `latency_ns.p99`, … (the same names as the CSV's `metric` column).
 
 use crate::results::{Cell, CellStatus, Summary};
+use crate::stats::change::{LogChange, StoredInterval};
+use crate::stats::summary::median_interval_coverage;
 use serde_json::Value;
 
 /// Which direction of a metric is better.
@@ -184,6 +186,8 @@ pub const METRICS: &[MetricDef] = &[
     def("median_ns", "median", Unit::Nanos, Better::Lower),
     def("ci_low_ns", "CI low", Unit::Nanos, Better::Lower),
     def("ci_high_ns", "CI high", Unit::Nanos, Better::Lower),
+    // Instructions executed under valgrind (workload/instructions.rs): deterministic, judged exactly.
+    def("instructions", "instructions", Unit::Count, Better::Lower),
     // cancel (see workload/cancel.rs and docs/METHODOLOGY.md).
     def("cancel_ms", "cancel time", Unit::Millis, Better::Lower),
     def(
@@ -277,28 +281,13 @@ pub fn metric_def(name: &str) -> MetricDef {
     }
 }
 
-/// The headline metrics per workload: what the rankings and `compare` judge.
-pub const HEADLINES: &[(&str, &str)] = &[
-    ("echo", "throughput_msgs_per_s"),
-    ("echo", "latency_ns.p99"),
-    ("echo", "capacity_msgs_per_s"),
-    ("fanout", "bytes_per_task"),
-    ("fanout", "wall_net_ms"),
-    ("fanout", "wall_ms"),
-    ("stream", "throughput_items_per_s"),
-    ("stream", "throughput_net_items_per_s"),
-    ("cancel", "cancel_ns_per_task"),
-    ("cancel", "cpu_ns_per_op"),
-    ("micro", "median_ns"),
-    ("futures", "bytes"),
-];
-
-/// The headline metric names of `workload`.
+/// The headline metric names of `workload` (what the rankings and `compare` judge), from its
+/// definition; none for a workload the harness does not know.
 pub fn headline_metrics(workload: &str) -> impl Iterator<Item = &'static str> + '_ {
-    HEADLINES
+    crate::workload::find(workload)
+        .map_or(&[][..], |d| d.headlines)
         .iter()
-        .filter(move |(w, _)| *w == workload)
-        .map(|(_, m)| *m)
+        .copied()
 }
 
 /// (superseded, by): a cell that has `by` is judged on it instead of `superseded`. Fan-out sleeps are
@@ -355,8 +344,7 @@ impl Estimate {
 /// (e.g. `throughput_msgs_per_s.sub_intervals`), recorded so a single trial still has an interval.
 pub const SUB_INTERVALS: &str = ".sub_intervals";
 
-/// CV above which a measurement is flagged as noisy.
-pub const NOISY_CV: f64 = 0.10;
+pub use crate::metric::NOISY_CV;
 
 /// Fan-out time beyond the sleep every task waits. The raw spawn-to-done time is dominated by the sleep
 /// (5.44 s vs 5.46 s is the 5 s sleep), so only what is left after it compares runtimes. Newer results
@@ -706,6 +694,70 @@ pub fn trim_num(v: f64) -> String {
     } else {
         format!("{v}")
     }
+}
+
+/// The log change of `metric` between two completed cells: from the trials when both have two or
+/// more, else from their stored intervals, else exact for deterministic metrics (no trials at all),
+/// else of unknown noise. `compare` judges with it and the reports' rankings use it too, so "tied" there means what
+/// "within noise" means there (it lives here, below both, so neither imports the other).
+pub fn log_change(
+    b: &Cell,
+    n: &Cell,
+    metric: &str,
+    be: &Estimate,
+    ne: &Estimate,
+) -> Option<LogChange> {
+    let (bt, nt) = (trial_values(b, metric), trial_values(n, metric));
+    if bt.len() >= 2 && nt.len() >= 2 {
+        return LogChange::from_trials(&bt, &nt);
+    }
+    if be.has_interval && ne.has_interval {
+        let stored = |e: &Estimate| StoredInterval {
+            median: e.median,
+            lo: e.lo,
+            hi: e.hi,
+            // Criterion's intervals (n = 1 here) and sub-interval intervals are stated as 95 %.
+            coverage: if e.n >= 2 {
+                median_interval_coverage(e.n)
+            } else {
+                0.95
+            },
+            n: e.n,
+        };
+        return LogChange::from_intervals(stored(be), stored(ne));
+    }
+    if b.trials.is_empty() && n.trials.is_empty() {
+        return LogChange::exact(be.median, ne.median);
+    }
+    let (b1, n1) = (
+        if bt.is_empty() { vec![be.median] } else { bt },
+        if nt.is_empty() { vec![ne.median] } else { nt },
+    );
+    LogChange::from_trials(&b1, &n1)
+}
+
+/// Every trial's value of `metric` in `cell`.
+pub fn trial_values(cell: &Cell, metric: &str) -> Vec<f64> {
+    cell.trials
+        .iter()
+        .filter_map(|t| {
+            if let Some(p) = metric.strip_prefix("latency_ns.") {
+                let l = t.metrics.latency_ns?;
+                Some(match p {
+                    "p50" => l.p50,
+                    "p90" => l.p90,
+                    "p99" => l.p99,
+                    "p999" => l.p999,
+                    "p9999" => l.p9999,
+                    "max" => l.max,
+                    _ => return None,
+                })
+            } else {
+                t.metrics.get(metric)
+            }
+        })
+        .filter(|v| v.is_finite())
+        .collect()
 }
 
 #[cfg(test)]

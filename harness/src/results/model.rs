@@ -207,7 +207,7 @@ pub struct Cell {
     pub reason: Option<String>,
     /// Per-metric median across trials (the headline values).
     pub metrics: Metrics,
-    /// Per-metric statistics across trials (median, bootstrap CI, CV).
+    /// Per-metric statistics across trials (median, distribution-free interval of the median, CV).
     #[serde(default)]
     pub stats: BTreeMap<String, Summary>,
     /// Every trial's raw metrics, in the order they ran.

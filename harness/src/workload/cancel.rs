@@ -12,11 +12,13 @@
 //! * `safety`: a consumer racing a bounded channel's receive against a 1 ms tick. With the safe idiom
 //!   every item must arrive; with the unsafe idiom lost items are a finding, never a failure.
 
+use super::definition::{Definition, no_estimate};
+use super::params;
+use super::session::Session;
 use super::{Failure, Launch, TrialData, process_metrics};
 use crate::process::WaitError;
 use crate::protocol::{Event, f64_field, u64_field};
 use crate::results::{self, Finding};
-use crate::runner::{Run, params};
 use crate::suite::SuiteKind;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
@@ -824,14 +826,9 @@ impl CancelSuite {
 }
 
 /// Measures every cancel point, then attaches `leak` findings to the 10·M deadline cells.
-pub fn measure(run: &mut Run) -> anyhow::Result<()> {
-    let s = CancelSuite::new(run.cfg.suite.kind);
-    let impls: Vec<String> = run
-        .prepared
-        .iter()
-        .filter(|p| p.runs("cancel"))
-        .map(|p| p.imp.name.clone())
-        .collect();
+pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
+    let s = CancelSuite::new(run.config().suite.kind);
+    let impls: Vec<String> = run.runnable("cancel").into_iter().map(|(n, _)| n).collect();
     let points = |ps: &[CancelParams]| {
         let mut out = Vec::new();
         for p in ps {
@@ -842,7 +839,7 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
         out
     };
     let trial = |l: &Launch, p: &CancelParams, _r: usize| run_trial(l, p);
-    let repeat = run.cfg.suite.repeat;
+    let repeat = run.config().suite.repeat;
     let mass: Vec<CancelParams> = s
         .mass_tasks
         .iter()
@@ -875,7 +872,7 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
         1,
         &trial,
     )?);
-    attach_leak_findings(&mut run.results.cells, &cells);
+    attach_leak_findings(run.cells(), &cells);
     let safety: Vec<CancelParams> = s
         .safety_items
         .iter()
@@ -889,7 +886,7 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
         repeat,
         &trial,
     )?;
-    run.save()
+    Ok(())
 }
 
 /// Judges peak RSS at M and 10·M deadline ops: late responders and abandoned timers must not
@@ -955,6 +952,42 @@ pub fn attach_leak_findings(cells: &mut [results::Cell], indices: &[usize]) {
         }
     }
 }
+
+/// The cancel workload's facts (see [`Definition`]).
+pub const DEFINITION: Definition = Definition {
+    name: "cancel",
+    title: "Cancellation",
+    parameters: &[
+        "variant",
+        "tasks",
+        "ops",
+        "timeout_ms",
+        "concurrency",
+        "seed",
+        "items",
+        "idiom",
+    ],
+    headlines: &["cancel_ns_per_task", "cpu_ns_per_op"],
+    columns: &[
+        "cancel_ns_per_task",
+        "cancel_ms",
+        "bytes_per_task",
+        "rss_reclaimed_fraction",
+        "rss_armed_bytes",
+        "cpu_ns_per_op",
+        "elapsed_ms",
+        "schedule_misses",
+        "lost_items",
+        "ticks",
+        "peak_rss_bytes",
+        "cpu_user_s",
+    ],
+    charts: &[],
+    also_runs: &[],
+    verify: Some(|launch, _ready_timeout| verify(launch)),
+    measure,
+    estimate_s: no_estimate,
+};
 
 #[cfg(test)]
 mod tests {

@@ -7,28 +7,18 @@
 //! with a longer sleep ([`run_sized_trial`]). Because the sleep then differs between implementations,
 //! the comparable times are the ones net of it (`total_net_ms`, `wall_net_ms`).
 
-use super::{Failure, Launch, TrialData, process_metrics, run_finite};
+use super::definition::{Definition, Verified, no_estimate};
+use super::session::Session;
+use super::{Failure, Launch, TrialData, params, process_metrics, run_finite};
 use crate::protocol::{f64_field, u64_field};
-use crate::results::Finding;
+use crate::results::{self, Finding};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// `bare` tasks hold nothing across the await; `state` tasks hold a 1 KiB buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Variant {
-    Bare,
-    State,
-}
-
-impl Variant {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Variant::Bare => "bare",
-            Variant::State => "state",
-        }
-    }
-}
+/// `bare` tasks hold nothing across the await; `state` tasks hold a 1 KiB buffer. Defined with the
+/// suites (plain data), so `suite` needs nothing from the workloads.
+pub use crate::suite::FanoutVariant as Variant;
 
 /// One fan-out trial's parameters (the sleep is the one actually passed to the program).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,6 +238,159 @@ pub fn run_trial(launch: &Launch, p: FanoutParams) -> Result<TrialData, Failure>
         ..TrialData::default()
     })
 }
+
+/// Measures fan-out and derives bytes per task against each implementation's 1-task baseline. Each
+/// trial's sleep is sized to that implementation's spawn time at that N ([`SleepPlanner`]) and
+/// recorded as the trial's `sleep_ms` metric, not as a parameter: cells stay comparable across
+/// implementations, which compare on the times net of the sleep.
+pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
+    let s = run.config().suite.fanout.clone();
+    let impls: Vec<String> = run.runnable("fanout").into_iter().map(|(n, _)| n).collect();
+    let mut points = Vec::new();
+    for (v, tasks) in &s.points {
+        for &n in tasks {
+            for imp in &impls {
+                let p = FanoutParams {
+                    tasks: n,
+                    sleep_ms: s.sleep_ms,
+                    variant: *v,
+                };
+                let pr = params(&[("variant", json!(v.as_str())), ("tasks", json!(n))]);
+                points.push((imp.clone(), pr, p));
+            }
+        }
+    }
+    let planner = std::cell::RefCell::new(SleepPlanner::new(s.sleep_ms));
+    let trial = |l: &Launch, p: &FanoutParams, _r: usize| {
+        let imp = &l.implementation;
+        let sleep_ms = planner.borrow().sleep_ms(imp, p.variant, p.tasks);
+        let outcome = run_sized_trial(l, FanoutParams { sleep_ms, ..*p });
+        if let Ok(t) = &outcome
+            && let Some(spawn_ms) = t.metrics.get("spawn_ms")
+        {
+            planner
+                .borrow_mut()
+                .record(imp, p.variant, p.tasks, spawn_ms);
+        }
+        outcome
+    };
+    let cells = run.measure(
+        "fanout",
+        "fanout",
+        points,
+        "peak_rss_bytes",
+        run.config().suite.repeat,
+        &trial,
+    )?;
+    derive_bytes_per_task(run.cells(), &cells);
+    Ok(())
+}
+
+/// bytes_per_task = (peak RSS at N − peak RSS at N = 1) / N, per implementation and variant; per trial
+/// too, so the value has an interval.
+pub fn derive_bytes_per_task(cells: &mut [results::Cell], indices: &[usize]) {
+    let mut baseline = BTreeMap::new();
+    for &i in indices {
+        let c = &cells[i];
+        if c.params.get("tasks") == Some(&json!(1))
+            && let Some(rss) = c.metrics.get("peak_rss_bytes")
+        {
+            baseline.insert(
+                (c.implementation.clone(), c.params["variant"].to_string()),
+                rss,
+            );
+        }
+    }
+    for &i in indices {
+        let c = &mut cells[i];
+        let n = c.params.get("tasks").and_then(|t| t.as_u64()).unwrap_or(1);
+        let Some(base) = baseline
+            .get(&(c.implementation.clone(), c.params["variant"].to_string()))
+            .copied()
+        else {
+            continue;
+        };
+        if n <= 1 || c.status != results::CellStatus::Ok {
+            continue;
+        }
+        let per: Vec<f64> = c
+            .trials
+            .iter_mut()
+            .filter_map(|t| {
+                let v = (t.metrics.get("peak_rss_bytes")? - base) / n as f64;
+                t.metrics.set("bytes_per_task", v);
+                Some(v)
+            })
+            .collect();
+        if let Some(s) = crate::stats::summary::summarize(&per) {
+            c.metrics.set("bytes_per_task", s.median);
+            c.stats.insert("bytes_per_task".into(), s);
+        }
+    }
+}
+
+/// The check before measuring: checksums, concurrency and a clean exit at 1 and 1000 tasks.
+pub fn verify(launch: &Launch, _ready_timeout: Duration) -> Verified {
+    let mut ready = None;
+    for variant in [Variant::Bare, Variant::State] {
+        for tasks in [1, 1000] {
+            let p = FanoutParams {
+                tasks,
+                sleep_ms: 200,
+                variant,
+            };
+            match run_trial(launch, p) {
+                Ok(t) => ready = ready.or(t.ready),
+                Err(f) => {
+                    return (
+                        Err(format!(
+                            "{} tasks, {}: {}",
+                            tasks,
+                            variant.as_str(),
+                            f.reason
+                        )),
+                        ready,
+                    );
+                }
+            }
+        }
+    }
+    (
+        Ok(
+            "1 and 1000 tasks, bare and state: checksums right, tasks concurrent, clean exit"
+                .into(),
+        ),
+        ready,
+    )
+}
+
+/// The fanout workload's facts (see [`Definition`]).
+pub const DEFINITION: Definition = Definition {
+    name: "fanout",
+    title: "Task fan-out",
+    parameters: &["variant", "tasks", "sleep_ms"],
+    headlines: &["bytes_per_task", "wall_net_ms", "wall_ms"],
+    columns: &[
+        "peak_rss_bytes",
+        "bytes_per_task",
+        "spawn_ms",
+        // The overhead net of the sleep (`report::metrics::OVERHEAD_MS`).
+        "total_net_ms",
+        "wall_net_ms",
+        // Older results (one sleep for everyone) only have the raw wall time; the reports drop it when
+        // the net one exists.
+        "wall_ms",
+        "sleep_ms",
+        "cpu_user_s",
+        "cpu_sys_s",
+        "future_bytes",
+    ],
+    charts: &["fanout_rss", "fanout_bytes_per_task"],
+    also_runs: &[],
+    verify: Some(verify),
+    measure,
+    estimate_s: no_estimate,
+};
 
 #[cfg(test)]
 mod tests {

@@ -2,23 +2,19 @@
 //! runtime, flags (clippy's `large_futures`, tokio's auto-boxing) kept as findings. Sizes are decided by
 //! the compiler, so a single trial is exact; there is nothing to repeat.
 
+use super::definition::{Definition, Verified, no_estimate};
+use super::session::Session;
 use super::{Failure, run_finite};
-use crate::aggregate::metrics_of;
+use super::{Launch, metrics_of, params};
 use crate::results::{Cell, CellStatus, Finding};
-use crate::runner::{Run, params};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Runs the catalogue of every implementation that declares the `futures` workload.
-pub fn measure(run: &mut Run) -> anyhow::Result<()> {
-    let targets: Vec<_> = run
-        .prepared
-        .iter()
-        .filter(|p| p.runs("futures"))
-        .map(|p| (p.imp.name.clone(), p.launch.clone().expect("runnable")))
-        .collect();
+pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
+    let targets = run.runnable("futures");
     for (name, launch) in targets {
-        run.ui.line(&format!("futures: {name}"));
+        run.ui().line(&format!("futures: {name}"));
         let cells = match run_finite(&launch, "futures", &[], Duration::from_secs(60))
             .and_then(|r| to_cells(&name, &r.fields))
         {
@@ -31,8 +27,7 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
                 f.reason,
             )],
         };
-        run.results.cells.extend(cells);
-        run.save()?;
+        run.add_cells(cells)?;
     }
     Ok(())
 }
@@ -106,3 +101,34 @@ pub fn to_cells(
         })
         .collect()
 }
+
+/// The check before measuring: the catalogue parses, every entry complete.
+pub fn verify(launch: &Launch, _ready_timeout: Duration) -> Verified {
+    match run_finite(launch, "futures", &[], Duration::from_secs(60)) {
+        Ok(run) => match to_cells(&launch.implementation, &run.fields) {
+            Ok(cells) => (
+                Ok(format!(
+                    "{} catalogue entries, each with pattern, runtime and size",
+                    cells.len()
+                )),
+                Some(run.ready),
+            ),
+            Err(f) => (Err(f.reason), Some(run.ready)),
+        },
+        Err(f) => (Err(f.reason), None),
+    }
+}
+
+/// The futures workload's facts (see [`Definition`]).
+pub const DEFINITION: Definition = Definition {
+    name: "futures",
+    title: "Future sizes",
+    parameters: &["pattern", "runtime"],
+    headlines: &["bytes"],
+    columns: &["bytes"],
+    charts: &["futures_sizes"],
+    also_runs: &[],
+    verify: Some(verify),
+    measure,
+    estimate_s: no_estimate,
+};

@@ -4,12 +4,13 @@
 //! runtime. `cargo` is only the launcher of the bench binary: nothing here measures memory or CPU from
 //! outside, so running it through cargo is harmless.
 
-use crate::aggregate::metrics_of;
+use super::definition::{Definition, no_estimate};
+use super::session::Session;
+use super::{metrics_of, params};
 use crate::criterion_import::{MicroEstimate, import};
 use crate::manifest::Paths;
 use crate::process::{Spec, run_to_completion};
 use crate::results::{Cell, CellStatus, Finding, Summary};
-use crate::runner::{Run, params};
 use serde_json::json;
 use std::time::Duration;
 
@@ -24,22 +25,16 @@ pub const RUNTIMES: [&str; 6] = [
 ];
 
 /// Runs the criterion suite for the selected Rust runtimes and records every estimate.
-pub fn measure(run: &mut Run) -> anyhow::Result<()> {
+pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
     let selected: Vec<String> = run
-        .prepared
-        .iter()
-        .map(|p| p.imp.name.clone())
+        .built()
+        .into_iter()
         .filter(|n| RUNTIMES.contains(&n.as_str()))
-        .filter(|n| {
-            run.prepared
-                .iter()
-                .any(|p| &p.imp.name == n && p.launch.is_some())
-        })
         .collect();
     if selected.is_empty() {
         return Ok(());
     }
-    let paths = Paths::new(&run.cfg.root);
+    let paths = Paths::new(&run.config().root);
     let home = criterion_home(&paths);
     // Anchored so "rust-tokio" does not also select "rust-tokio-ct".
     let filter = format!("/({})$", selected.join("|"));
@@ -54,15 +49,15 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
     ]
     .map(String::from)
     .to_vec();
-    if run.cfg.suite.micro_quick {
+    if run.config().suite.micro_quick {
         argv.push("--quick".into());
     }
     argv.push(filter);
-    run.ui
+    run.ui()
         .line(&format!("micro: criterion runs as `{}`", argv.join(" ")));
     // Criterion runs in another process and prints nothing the harness shows: count the estimates it
     // has written so far, so a several-minute phase shows progress.
-    let ticker = run.ui.ticker("micro", Duration::from_secs(30));
+    let ticker = run.ui().ticker("micro", Duration::from_secs(30));
     let poll = {
         let (home, ticker) = (home.clone(), ticker.clone());
         crate::ui::poll_every(Duration::from_secs(1), move || {
@@ -76,12 +71,12 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
     let spec = Spec {
         argv,
         env: vec![("CRITERION_HOME".into(), home.to_string_lossy().into_owned())],
-        cwd: run.cfg.root.clone(),
+        cwd: run.config().root.clone(),
         ..Spec::default()
     };
     let outcome = run_to_completion(&spec, Duration::from_secs(60 * 60));
     drop(poll);
-    run.ui.finish();
+    run.ui().finish();
     let cells = match outcome {
         Ok((exit, _, _)) if exit.success() => match import(&home) {
             Ok(estimates) if !estimates.is_empty() => estimates.iter().map(to_cell).collect(),
@@ -97,8 +92,9 @@ pub fn measure(run: &mut Run) -> anyhow::Result<()> {
         Err(e) => vec![failed(&format!("cargo bench could not start: {e}"))],
     };
     let _ = std::fs::remove_dir_all(&home);
-    run.results.cells.extend(cells);
-    run.save()
+    run.add_cells(cells)?;
+    // The same primitives as instruction counts under valgrind (workload/instructions.rs).
+    crate::workload::instructions::measure(run, &selected)
 }
 
 /// Benchmarks criterion has finished under `dir`: its `new/estimates.json` files.
@@ -185,7 +181,7 @@ pub fn to_cell(e: &MicroEstimate) -> Cell {
             cv,
         },
     );
-    if cv.is_some_and(|cv| cv > crate::aggregate::NOISY_CV) {
+    if cv.is_some_and(|cv| cv > crate::metric::NOISY_CV) {
         cell.findings.push(Finding {
             kind: "noisy".into(),
             message: format!(
@@ -217,6 +213,20 @@ mod progress_tests {
         assert_eq!(count_estimates(&dir.path().join("missing")), 0);
     }
 }
+
+/// The micro workload's facts (see [`Definition`]).
+pub const DEFINITION: Definition = Definition {
+    name: "micro",
+    title: "Micro-benchmarks",
+    parameters: &["primitive"],
+    headlines: &["median_ns", "instructions"],
+    columns: &["median_ns", "mean_ns", "instructions"],
+    charts: &["micro"],
+    also_runs: &RUNTIMES,
+    verify: None,
+    measure,
+    estimate_s: no_estimate,
+};
 
 #[cfg(test)]
 mod tests {

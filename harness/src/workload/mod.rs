@@ -2,11 +2,33 @@
 //! returns plain data (a [`TrialData`] or a failure) to the runner; none of them writes files.
 
 pub mod cancel;
+pub mod definition;
 pub mod echo;
 pub mod fanout;
 pub mod futures;
+pub mod instructions;
 pub mod micro;
+pub mod session;
 pub mod stream;
+
+pub use definition::{Definition, Workload};
+pub use session::{RunConfig, Session};
+
+/// Every workload the harness runs, in the order a run measures them and reports present them.
+/// Adding a workload: its module with a `DEFINITION`, one line here (see docs/ARCHITECTURE.md).
+pub static ALL: &[&Definition] = &[
+    &echo::DEFINITION,
+    &fanout::DEFINITION,
+    &stream::DEFINITION,
+    &cancel::DEFINITION,
+    &futures::DEFINITION,
+    &micro::DEFINITION,
+];
+
+/// The definition of the workload called `name`, if the harness knows it.
+pub fn find(name: &str) -> Option<&'static Definition> {
+    ALL.iter().copied().find(|d| d.name == name)
+}
 
 use crate::process::{Exit, Running, Spec, Usage, WaitError};
 use crate::protocol::{Event, Ready};
@@ -288,4 +310,21 @@ pub fn spectrum(h: &hdrhistogram::Histogram<u64>) -> Vec<crate::results::Spectru
         latency_ns: h.max() as f64,
     });
     out
+}
+
+/// Metrics with a single value set, for small constructions in tests and importers.
+pub fn metrics_of(pairs: &[(&str, f64)]) -> Metrics {
+    let mut m = Metrics::default();
+    for (k, v) in pairs {
+        m.set(k, *v);
+    }
+    m
+}
+
+/// A cell's parameters from `(name, value)` pairs.
+pub fn params(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }

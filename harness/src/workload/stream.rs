@@ -2,9 +2,14 @@
 //! recomputes the order-sensitive checksum, turns the raw latency samples into percentiles with the
 //! same code for every language, and compares peak RSS at N and 10·N to judge backpressure.
 
-use super::{Failure, Launch, TrialData, percentiles, process_metrics, run_finite};
+use super::definition::{Definition, Verified, no_estimate};
+use super::session::Session;
+use super::{Failure, Launch, TrialData, params, percentiles, process_metrics, run_finite};
 use crate::protocol::{f64_field, u64_field};
+use crate::results;
 use crate::results::Finding;
+use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// `balanced` runs flat out; `slow-consumer` makes the sink pause so the source must be held back.
@@ -295,6 +300,204 @@ pub fn backpressure_verdict(
         }
     }
 }
+
+/// Measures stream points: balanced ones for at least the suite's minimum duration, then slow-consumer
+/// ones at N and 10 × N, whose peak RSS gives the backpressure verdict attached to the larger cell.
+/// Balanced cells headline gross throughput; slow-consumer cells throughput net of the pauses.
+pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
+    let s = run.config().suite.stream.clone();
+    let impls: Vec<String> = run.runnable("stream").into_iter().map(|(n, _)| n).collect();
+    let points = |variant: Variant, shapes: &[(u64, u32, u32)]| {
+        let mut out = Vec::new();
+        for &(n, k, c) in shapes {
+            let sizes: &[u64] = match variant {
+                Variant::Balanced => &[n],
+                Variant::SlowConsumer => &[n, n * 10],
+            };
+            for &items in sizes {
+                let p = StreamParams {
+                    items,
+                    stages: k,
+                    capacity: c,
+                    variant,
+                    pause_every: s.pause_every,
+                    pause_ms: s.pause_ms,
+                    sample_every: s.sample_every,
+                    warmup_items: s.warmup_items,
+                    min_ms: match variant {
+                        Variant::Balanced => s.balanced_min_ms,
+                        Variant::SlowConsumer => 0,
+                    },
+                };
+                for imp in &impls {
+                    out.push((imp.clone(), stream_params(&p), p));
+                }
+            }
+        }
+        out
+    };
+    let trial = |l: &Launch, p: &StreamParams, _r: usize| run_trial(l, *p);
+    let repeat = run.config().suite.repeat;
+    let balanced = points(Variant::Balanced, &s.balanced);
+    run.measure(
+        "stream",
+        "stream balanced",
+        balanced,
+        "throughput_items_per_s",
+        repeat,
+        &trial,
+    )?;
+    let slow = points(Variant::SlowConsumer, &s.slow_consumer);
+    let cells = run.measure(
+        "stream",
+        "stream slow consumer",
+        slow,
+        "throughput_net_items_per_s",
+        repeat,
+        &trial,
+    )?;
+    attach_backpressure_verdicts(run.cells(), &cells);
+    Ok(())
+}
+
+/// A stream cell's parameters: the shape and, because they change what is measured, the minimum
+/// duration (balanced) or the pauses (slow consumer). The warm-up and the sampling rate are suite
+/// settings recorded in the run's configuration.
+pub fn stream_params(p: &StreamParams) -> BTreeMap<String, serde_json::Value> {
+    let mut pr = params(&[
+        ("variant", json!(p.variant.as_str())),
+        ("items", json!(p.items)),
+        ("stages", json!(p.stages)),
+        ("capacity", json!(p.capacity)),
+    ]);
+    match p.variant {
+        Variant::Balanced if p.min_ms > 0 => {
+            pr.insert("min_ms".into(), json!(p.min_ms));
+        }
+        Variant::Balanced => {}
+        Variant::SlowConsumer => {
+            pr.insert("pause_every".into(), json!(p.pause_every));
+            pr.insert("pause_ms".into(), json!(p.pause_ms));
+        }
+    }
+    pr
+}
+
+/// Pairs slow-consumer cells at N and 10·N (same implementation, stages, capacity) and records the verdict.
+pub fn attach_backpressure_verdicts(cells: &mut [results::Cell], indices: &[usize]) {
+    // Everything but the item count must match (older results have no pause parameters: both None).
+    let key = |c: &results::Cell| {
+        let p = |k: &str| c.params.get(k).map(|v| v.to_string());
+        (
+            c.implementation.clone(),
+            p("stages"),
+            p("capacity"),
+            p("pause_every"),
+            p("pause_ms"),
+        )
+    };
+    let slow: Vec<usize> = indices
+        .iter()
+        .copied()
+        .filter(|&i| {
+            cells[i].params.get("variant") == Some(&json!("slow-consumer"))
+                && cells[i].status == results::CellStatus::Ok
+        })
+        .collect();
+    for &small in &slow {
+        let n = cells[small].params["items"].as_u64().unwrap_or(0);
+        let Some(&large) = slow.iter().find(|&&j| {
+            key(&cells[j]) == key(&cells[small])
+                && cells[j].params["items"].as_u64() == Some(n * 10)
+        }) else {
+            continue;
+        };
+        let (Some(a), Some(b)) = (
+            cells[small].metrics.get("peak_rss_bytes"),
+            cells[large].metrics.get("peak_rss_bytes"),
+        ) else {
+            continue;
+        };
+        let verdict: Finding = backpressure_verdict(a, b, n, n * 10);
+        cells[large]
+            .findings
+            .retain(|f| !f.kind.starts_with("backpressure_"));
+        cells[large].findings.push(verdict);
+    }
+}
+
+/// The check before measuring: exact counts, order, checksum, samples and pauses.
+pub fn verify(launch: &Launch, _ready_timeout: Duration) -> Verified {
+    let mut ready = None;
+    // (items, stages, capacity, variant, warm-up items, min ms): exact counts, a warm-up pipeline with
+    // a minimum duration (whole blocks past N), and a slow consumer pausing 10 times, never after the
+    // last item.
+    let cases = [
+        (10_000, 4, 16, Variant::Balanced, 0, 0),
+        (10_000, 1, 1, Variant::Balanced, 1_000, 50),
+        (5_250, 2, 8, Variant::SlowConsumer, 1_000, 0),
+    ];
+    for (items, stages, capacity, variant, warmup_items, min_ms) in cases {
+        let p = StreamParams {
+            items,
+            stages,
+            capacity,
+            variant,
+            pause_every: 500,
+            pause_ms: 2,
+            sample_every: 7,
+            warmup_items,
+            min_ms,
+        };
+        match run_trial(launch, p) {
+            Ok(t) => ready = ready.or(t.ready),
+            Err(f) => {
+                return (
+                    Err(format!(
+                        "{items} items, {stages} stages, capacity {capacity}, {}, warm-up {warmup_items}, min {min_ms} ms: {}",
+                        variant.as_str(),
+                        f.reason
+                    )),
+                    ready,
+                );
+            }
+        }
+    }
+    (Ok("10k items through 4 stages (C=16) and 1 stage (C=1, warm-up, minimum duration), slow consumer: counts, order, checksum, samples and pauses right".into()), ready)
+}
+
+/// The stream workload's facts (see [`Definition`]).
+pub const DEFINITION: Definition = Definition {
+    name: "stream",
+    title: "Bounded streaming pipeline",
+    parameters: &[
+        "variant",
+        "items",
+        "stages",
+        "capacity",
+        "min_ms",
+        "pause_every",
+        "pause_ms",
+    ],
+    headlines: &["throughput_items_per_s", "throughput_net_items_per_s"],
+    columns: &[
+        "throughput_items_per_s",
+        "throughput_net_items_per_s",
+        "latency_ns.p50",
+        "latency_ns.p99",
+        "latency_ns.max",
+        "elapsed_ms",
+        "paused_ms",
+        "pause_overshoot",
+        "peak_rss_bytes",
+        "cpu_user_s",
+    ],
+    charts: &["stream_throughput"],
+    also_runs: &[],
+    verify: Some(verify),
+    measure,
+    estimate_s: no_estimate,
+};
 
 #[cfg(test)]
 mod tests {

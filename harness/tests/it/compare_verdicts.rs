@@ -201,3 +201,64 @@ fn text_report() {
         insta::assert_snapshot!("compare_text", c.render_text());
     });
 }
+
+/// Instruction counts (valgrind, deterministic) are judged exactly against their own 1 % threshold,
+/// whatever the default threshold: 2 % more instructions is a regression that fails the gate, 0.1 %
+/// is not, and neither needs trials or an interval.
+#[test]
+fn instruction_counts_are_judged_exactly_against_one_percent() {
+    use asyncbench::gungraun_import::InstructionCount;
+    use asyncbench::workload::instructions::to_cell;
+    let run = |counts: &[(&str, u64)]| {
+        let mut r = fixture("base.json");
+        r.cells = counts
+            .iter()
+            .map(|(primitive, n)| {
+                to_cell(&InstructionCount {
+                    primitive: (*primitive).into(),
+                    implementation: "rust-tokio-ct".into(),
+                    instructions: *n,
+                })
+            })
+            .collect();
+        r
+    };
+    let base = run(&[("spawn_join_1000", 1_932_093), ("yield_now", 6_762)]);
+    let same = compare(&base, &base, 5.0);
+    assert_eq!(same.exit_code(), 0);
+    assert_eq!(same.count(Verdict::WithinNoise), 2);
+
+    // +2 % on one primitive: regressed, exact interval, gate fails — with a 5 % default threshold.
+    let slower = run(&[("spawn_join_1000", 1_970_735), ("yield_now", 6_762)]);
+    let c = compare(&base, &slower, 5.0);
+    let ch = c
+        .changes
+        .iter()
+        .find(|ch| ch.metric == "instructions" && ch.scenario.contains("spawn_join_1000"))
+        .unwrap();
+    assert_eq!(ch.verdict, Verdict::Regressed);
+    assert_eq!(ch.threshold_pct, 1.0);
+    assert_eq!(
+        ch.change_lo_pct, ch.change_hi_pct,
+        "a count has no interval"
+    );
+    assert!((ch.change_pct.unwrap() - 2.0).abs() < 0.01);
+    assert_eq!(c.exit_code(), 1, "{:?}", c.gate_failures());
+    assert!(c.render_text().contains("instructions 1% (exact"));
+
+    // +0.1 %: within the threshold, gate passes.
+    let tiny = run(&[("spawn_join_1000", 1_934_025), ("yield_now", 6_769)]);
+    let c = compare(&base, &tiny, 5.0);
+    assert_eq!(c.count(Verdict::WithinNoise), 2);
+    assert_eq!(c.exit_code(), 0, "{:?}", c.gate_failures());
+
+    // 2 % fewer instructions: improved; an explicit threshold overrides the default.
+    let faster = run(&[("spawn_join_1000", 1_893_451), ("yield_now", 6_762)]);
+    assert_eq!(compare(&base, &faster, 5.0).count(Verdict::Improved), 1);
+    let opts = CompareOptions {
+        thresholds: Thresholds::parse(&["instructions=3".into()]).unwrap(),
+        allow_missing: false,
+    };
+    let c = asyncbench::compare::compare(&base, &slower, &opts).unwrap();
+    assert_eq!(c.exit_code(), 0);
+}

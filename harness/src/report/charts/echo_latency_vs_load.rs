@@ -51,7 +51,7 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
             workload: "echo".into(),
             title: format!("Echo p99 latency vs offered load — {what}"),
             caption: format!(
-                "99th-percentile round-trip latency (median across trials, bars: 95 % CI) when messages are sent \
+                "99th-percentile round-trip latency (median across trials, bars: interval of the median, the range of the trials below six trials) when messages are sent \
                  on a fixed schedule at the given rate ({what}), measured from each message's scheduled send time, \
                  so queueing shows. Lower is better; a line that bends up marks the load an implementation stops keeping up with."
             ),

@@ -42,7 +42,7 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
             workload: "echo".into(),
             title: format!("Echo throughput vs connections — {size_text} messages, closed loop"),
             caption: format!(
-                "Messages echoed per second (median across trials, bars: 95 % CI) as the number of concurrent \
+                "Messages echoed per second (median across trials, bars: interval of the median, the range of the trials below six trials) as the number of concurrent \
                  connections grows; each connection sends a {size_text} message and waits for its echo. Hollow markers: \
                  the load generator was the bottleneck, so the server did at least that much. Higher is better."
             ),

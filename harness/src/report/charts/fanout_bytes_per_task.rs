@@ -68,7 +68,7 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
             workload: "fanout".into(),
             title: format!("Memory per task — {}", s.description),
             caption: format!(
-                "Peak RSS growth divided by the number of tasks ({}; median across trials, whiskers: 95 % CI). \
+                "Peak RSS growth divided by the number of tasks ({}; median across trials, whiskers: interval of the median, the range of the trials below six trials). \
                  Includes the task's future, the runtime's per-task bookkeeping and, for the state variant, the \
                  1 KiB buffer each task keeps alive across its await. Lower is better.",
                 s.description

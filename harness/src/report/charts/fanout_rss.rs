@@ -52,7 +52,7 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
             title: format!("Fan-out peak memory vs tasks — {what}"),
             caption: format!(
                 "Peak resident set size of the whole process while N tasks wait on a timer ({what} variant; median \
-                 across trials, bars: 95 % CI). Both axes are logarithmic: parallel lines mean the same per-task \
+                 across trials, bars: interval of the median, the range of the trials below six trials). Both axes are logarithmic: parallel lines mean the same per-task \
                  cost.{dashed} Lower is better."
             ),
             figure: Figure::Lines {

@@ -138,6 +138,21 @@ impl Chart {
     }
 }
 
+/// A chart type: builds its charts (none when the results have nothing for it).
+pub type Builder = fn(&Results, &Palette) -> Vec<Chart>;
+
+/// Every chart type, in report order, by the names workload definitions list in `charts`.
+pub const BUILDERS: &[(&str, Builder)] = &[
+    ("echo_throughput", echo_throughput::build),
+    ("echo_latency_spectrum", echo_latency_spectrum::build),
+    ("echo_latency_vs_load", echo_latency_vs_load::build),
+    ("fanout_rss", fanout_rss::build),
+    ("fanout_bytes_per_task", fanout_bytes_per_task::build),
+    ("stream_throughput", stream_throughput::build),
+    ("futures_sizes", futures_sizes::build),
+    ("micro", micro::build),
+];
+
 /// Every chart the results support, in report order.
 #[derive(Debug, Clone, Default)]
 pub struct Charts {
@@ -148,15 +163,10 @@ impl Charts {
     /// Builds every chart type from the results (no drawing happens here).
     pub fn build(results: &Results) -> Self {
         let palette = Palette::new(results);
-        let mut charts = Vec::new();
-        charts.extend(echo_throughput::build(results, &palette));
-        charts.extend(echo_latency_spectrum::build(results, &palette));
-        charts.extend(echo_latency_vs_load::build(results, &palette));
-        charts.extend(fanout_rss::build(results, &palette));
-        charts.extend(fanout_bytes_per_task::build(results, &palette));
-        charts.extend(stream_throughput::build(results, &palette));
-        charts.extend(futures_sizes::build(results, &palette));
-        charts.extend(micro::build(results, &palette));
+        let mut charts: Vec<Chart> = BUILDERS
+            .iter()
+            .flat_map(|(_, build)| build(results, &palette))
+            .collect();
         for c in &mut charts {
             single_x_to_bars(c);
         }

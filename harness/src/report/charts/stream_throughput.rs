@@ -54,7 +54,7 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
                 "throughput net of pauses",
                 format!(
                     "Items per second over the time the sink was not paused (elapsed − paused_ms) through a source → \
-                     stages → sink pipeline of bounded channels ({what}; median across trials, bars: 95 % CI), by \
+                     stages → sink pipeline of bounded channels ({what}; median across trials, bars: interval of the median, the range of the trials below six trials), by \
                      channel capacity: the pauses' own length and timer rounding are taken out. Higher is better; \
                      the backpressure verdict is in the findings."
                 ),
@@ -64,7 +64,7 @@ pub fn build(results: &Results, palette: &Palette) -> Vec<Chart> {
                 "throughput",
                 format!(
                     "Items per second through a source → stages → sink pipeline of bounded channels ({what}; median \
-                     across trials, bars: 95 % CI), by channel capacity. Higher is better; with a slow consumer the \
+                     across trials, bars: interval of the median, the range of the trials below six trials), by channel capacity. Higher is better; with a slow consumer the \
                      consumer's pauses set the pace and the interesting result is the backpressure verdict."
                 ),
             )

@@ -244,7 +244,7 @@ pub fn cell(
     grid_failure: Option<Failure>,
     probes: Vec<(Point, Result<TrialData, Failure>)>,
 ) -> Cell {
-    let params = crate::runner::params(&[
+    let params = crate::workload::params(&[
         ("mode", json!("capacity")),
         ("connections", json!(connections)),
         ("message_bytes", json!(message_bytes)),

@@ -5,10 +5,13 @@
 //! fail is extended (longer window) up to a cap, and what still fails is recorded as not measurable.
 
 pub mod capacity;
+pub mod driver;
 pub mod loadgen;
 pub mod placement;
+pub mod plan;
 mod timer;
 
+use super::definition::Definition;
 use super::{Failure, Launch, TrialData, await_ready, percentiles, process_metrics};
 use crate::process::{RssSampler, proc_cpu_s};
 use crate::results::Finding;
@@ -156,20 +159,6 @@ fn cpu_ticks(cpus: &[usize]) -> CpuTicks {
         .unwrap_or_default()
 }
 
-/// Runs the load here, or split across the `--client-host` hosts (see [`crate::remote::loadgen`]),
-/// whose merged result stands for one load generator; also each client host's CPU (s) in the window
-/// (empty when the load ran here). A client host lost mid-load fails the trial with the reason.
-fn drive_load(
-    spec: &LoadSpec,
-    on_window: &(dyn Fn(bool) + Sync),
-) -> Result<(loadgen::LoadResult, Vec<f64>), Failure> {
-    let hosts = crate::remote::loadgen::clients();
-    if hosts.is_empty() {
-        return Ok((loadgen::run(spec, on_window), Vec::new()));
-    }
-    crate::remote::loadgen::drive(&hosts, spec, on_window).map_err(Failure::failed)
-}
-
 /// One trial: a fresh server process, warm-up, measured window, shutdown.
 fn attempt(
     launch: &Launch,
@@ -207,7 +196,7 @@ fn attempt(
     };
     let pid = server.pid;
     let marks: Mutex<Vec<(Instant, Option<f64>, CpuTicks)>> = Mutex::new(Vec::new());
-    let (load, client_hosts_cpu_s) = drive_load(&spec, &|_| {
+    let (load, client_hosts_cpu_s) = driver::drive_load(&spec, &|_| {
         marks.lock().unwrap_or_else(|e| e.into_inner()).push((
             Instant::now(),
             proc_cpu_s(pid),
@@ -479,3 +468,42 @@ pub fn verify(launch: &Launch, ready_timeout: Duration) -> Result<String, String
         bind_note.unwrap_or_else(|| format!("with --bind {bind} it listens there only"))
     ))
 }
+
+/// The echo workload's facts (see [`Definition`]).
+pub const DEFINITION: Definition = Definition {
+    name: "echo",
+    title: "TCP echo",
+    parameters: &[
+        "mode",
+        "connections",
+        "message_bytes",
+        "rate_msgs_per_s",
+        "rate_fraction",
+    ],
+    headlines: &[
+        "throughput_msgs_per_s",
+        "latency_ns.p99",
+        "capacity_msgs_per_s",
+    ],
+    columns: &[
+        "throughput_msgs_per_s",
+        "latency_ns.p50",
+        "latency_ns.p99",
+        "latency_ns.p999",
+        "latency_ns.max",
+        "server_cpu_us_per_msg",
+        "client_cpu_util",
+        "peak_rss_bytes",
+        "startup_ms",
+        "errors",
+    ],
+    charts: &[
+        "echo_throughput",
+        "echo_latency_spectrum",
+        "echo_latency_vs_load",
+    ],
+    also_runs: &[],
+    verify: Some(|launch, ready_timeout| (verify(launch, ready_timeout), None)),
+    measure: plan::measure,
+    estimate_s: plan::estimate_s,
+};
