@@ -50,6 +50,7 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
                 latency_objective_us: 1000.0,
                 save_baseline: None,
                 server_host: None,
+                client_host: Vec::new(),
                 bind: None,
                 ssh_option: Vec::new(),
             };
@@ -95,6 +96,7 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
             },
         ),
         Command::RemoteEnv => crate::remote::relay::environment(&root()?),
+        Command::Loadgen { ref spec } => crate::remote::loadgen::serve(spec),
     }
 }
 
@@ -191,6 +193,13 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         &args.ssh_option,
         ui,
     )?;
+    // Registered for the echo workload until the run ends (dropping the guard cleans up each host).
+    let _clients = crate::remote::topology::open_clients(
+        &args.client_host,
+        &args.ssh_option,
+        server.as_deref(),
+        ui,
+    )?;
     let placement =
         crate::workload::echo::placement::choose(args.pin.clone(), args.no_pin || server.is_some());
     let client_threads = args
@@ -213,6 +222,7 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         "ready_timeout_s": args.select.ready_timeout,
         "harness_version": env!("CARGO_PKG_VERSION"),
         "server_host": args.server_host.as_ref().map(|h| h.to_string()),
+        "client_hosts": args.client_host.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
         "bind": args.bind,
     });
     let cfg = RunConfig {

@@ -108,6 +108,13 @@ pub enum Command {
     /// (Internal, run over ssh) this host's description as JSON.
     #[command(hide = true)]
     RemoteEnv,
+    /// (Internal, run over ssh on a client host) run the echo load generator, print one JSON report.
+    #[command(hide = true)]
+    Loadgen {
+        /// The load (JSON, written by `run --client-host`).
+        #[arg(long)]
+        spec: String,
+    },
 }
 
 /// `asyncbench history`: list recorded runs, show a trend, or import old results.
@@ -200,6 +207,12 @@ pub struct RunArgs {
     /// is driven from this machine to --bind. See README "Two or more machines".
     #[arg(long, value_name = "[USER@]HOST[:PORT]")]
     pub server_host: Option<crate::remote::HostSpec>,
+    /// Run the echo load generator on this host over ssh instead of here (repeatable: the connections
+    /// and the open-loop rate are split evenly across the hosts and their measurements merged). It
+    /// connects to --bind with --server-host, else to 127.0.0.1 (only useful when the client host is
+    /// this machine). See README "Two or more machines".
+    #[arg(long, value_name = "[USER@]HOST[:PORT]")]
+    pub client_host: Vec<crate::remote::HostSpec>,
     /// The address echo servers on --server-host bind and the load generator connects to (never a
     /// wildcard). Default: the host part of --server-host when it is an IP address.
     #[arg(long, value_name = "ADDR", value_parser = parse_bind)]

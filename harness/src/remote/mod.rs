@@ -18,6 +18,7 @@
 //! relay kills its launcher when its channel closes (the launcher kills and reaps every descendant),
 //! and [`Session::cleanup`] kills whatever still runs from the per-run directory and removes it.
 
+pub mod loadgen;
 pub mod relay;
 pub mod topology;
 
@@ -496,11 +497,12 @@ impl Session {
 
     /// The host's machine description (CPU, kernel, OS), from the shipped binary.
     pub fn host_record(&self) -> HostRecord {
+        // A client host has no shipped repository: an empty one stands in for `--root`.
         let cmd = format!(
-            "ASYNCBENCH_LAUNCHER={} {} --root {} remote-env",
+            "mkdir -p {r}/manifest && ASYNCBENCH_LAUNCHER={} {} --root {r} remote-env",
             shell_quote(&self.launcher()),
             shell_quote(&self.bin()),
-            shell_quote(&self.repo())
+            r = shell_quote(&self.repo())
         );
         let mut rec = self
             .run(&cmd, CONTROL_TIMEOUT)

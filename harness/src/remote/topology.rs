@@ -58,11 +58,48 @@ pub fn open(
     Ok(Some(Arc::new(session)))
 }
 
-/// The hosts of a run with their roles: this machine ("local", or "client" when programs run on a
-/// server host) and the server host.
+/// Connects to every `--client-host` (one session each) and ships the harness binary there (the load
+/// generator needs nothing else); registers them for the echo workload. A host that cannot be reached
+/// ends the run before anything is measured.
+pub fn open_clients(
+    client_hosts: &[HostSpec],
+    ssh_options: &[String],
+    server: Option<&Session>,
+    ui: &mut Ui,
+) -> anyhow::Result<super::loadgen::ClientHosts> {
+    let mut sessions = Vec::new();
+    for spec in client_hosts {
+        ui.line(&format!(
+            "connecting to the client host {spec} (ssh, batch mode)"
+        ));
+        // The load generator connects to the server's address; it binds nothing itself.
+        let target = server.map_or(std::net::Ipv4Addr::LOCALHOST.into(), |s| {
+            crate::process::Remote::bind_ip(s)
+        });
+        let session = Session::open(spec.clone(), "client", ssh_options, target)
+            .with_context(|| format!("cannot use --client-host {spec}; check `ssh {spec} true` works without a prompt (keys, known_hosts)"))?;
+        ui.line(&format!(
+            "shipped the harness binary to the client host {spec}:{}",
+            session.run_dir
+        ));
+        sessions.push(Arc::new(session));
+    }
+    Ok(super::loadgen::ClientHosts::register(sessions))
+}
+
+/// The hosts of a run with their roles: this machine ("local"; "client" when programs run on a
+/// server host and the load generator here; "server" when only the load generator runs elsewhere;
+/// "controller" when both do), the server host and the client hosts.
 pub fn hosts(server: Option<&Session>, here: &Environment) -> Vec<HostRecord> {
+    let clients = super::loadgen::clients();
     let local = HostRecord {
-        role: if server.is_some() { "client" } else { "local" }.into(),
+        role: match (server.is_some(), clients.is_empty()) {
+            (true, false) => "controller",
+            (true, true) => "client",
+            (false, false) => "server",
+            (false, true) => "local",
+        }
+        .into(),
         address: "localhost".into(),
         cpu_model: here.cpu_model.clone(),
         cores: here.cores,
@@ -76,6 +113,7 @@ pub fn hosts(server: Option<&Session>, here: &Environment) -> Vec<HostRecord> {
     if let Some(s) = server {
         hosts.insert(0, s.host_record());
     }
+    hosts.extend(clients.iter().map(|c| c.host_record()));
     hosts
 }
 

@@ -47,7 +47,8 @@ pub struct Environment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_engine: Option<String>,
     /// Every host the run used and its role ("server": ran the measured programs; "client": ran the
-    /// echo load generator; "local": both, on this machine). Empty in runs before topologies existed
+    /// echo load generator; "local": both, on this machine; "controller": this machine when both run
+    /// elsewhere, `--server-host` with `--client-host`). Empty in runs before topologies existed
     /// (one machine, both roles). The fields above describe the machine the harness ran on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<HostRecord>,
@@ -60,7 +61,7 @@ pub struct Environment {
 /// One host of a run and what it did there.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct HostRecord {
-    /// "server", "client" or "local" (both).
+    /// "server", "client", "local" (both) or "controller" (neither: only the harness ran there).
     pub role: String,
     /// `user@host:port` as given, or "localhost".
     pub address: String,

@@ -232,3 +232,163 @@ fn a_lost_connection_fails_that_program_and_the_run_goes_on() {
     let left = remote_survivors();
     assert!(left.is_empty(), "still running on the host: {left:?}");
 }
+
+/// The remote per-run directories a run named on stderr ("…:/tmp/asyncbench-run.XXXXXXXX").
+fn run_dirs(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|l| l.split_once(":/tmp/asyncbench-run."))
+        .map(|(_, rest)| format!("/tmp/asyncbench-run.{}", &rest[..8]))
+        .collect()
+}
+
+#[test]
+fn echo_driven_from_a_client_host_merges_its_report_and_nothing_survives() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !ssh_available() {
+        return;
+    }
+    let p = project(
+        &[("fake-a", "ok", "a.py"), ("fake-b", "ok", "b.py")],
+        "\"echo\", \"fanout\"",
+    );
+    let out = p.path().join("out");
+    let o = crate::common::bin()
+        .args(["run", "--workload", "echo,fanout", "--quick"])
+        .args(["--server-host", HOST, "--client-host", HOST, "--root"])
+        .arg(p.path())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let r = results(&out);
+    crate::common::assert_valid_results(&r);
+    let roles: Vec<(&str, &str)> = r["environment"]["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .map(|h| (h["role"].as_str().unwrap(), h["address"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("server", HOST),
+            ("controller", "localhost"),
+            ("client", HOST)
+        ]
+    );
+    for name in ["fake-a", "fake-b"] {
+        let cells = crate::common::cells(&r, name);
+        let echo: Vec<_> = cells.iter().filter(|c| c["workload"] == "echo").collect();
+        assert!(!echo.is_empty(), "{name} has no echo cells");
+        for c in &echo {
+            assert_eq!(c["status"], "ok", "{c}");
+        }
+        // Trials (not capacity summaries) carry the merged histogram's percentiles and the client
+        // host's CPU, which only the remote path records.
+        let trials: Vec<_> = echo
+            .iter()
+            .filter(|c| c["metrics"]["latency_samples"].is_number())
+            .collect();
+        assert!(!trials.is_empty(), "{name}: no measured echo trial");
+        for c in trials {
+            let m = &c["metrics"];
+            assert!(m["latency_samples"].as_f64().unwrap() > 0.0, "{c}");
+            let lat = &m["latency_ns"];
+            let (p50, p99) = (lat["p50"].as_f64().unwrap(), lat["p99"].as_f64().unwrap());
+            assert!(p50 > 0.0 && p99 >= p50, "{c}");
+            assert!(m["client_cpu_util_host0"].as_f64().unwrap() > 0.0, "{c}");
+            assert!(m["client_cpu_util_host1"].is_null(), "{c}");
+        }
+        assert!(cells.iter().any(|c| c["workload"] == "fanout"));
+    }
+    // Both per-run directories (server and client) are gone and nothing they started runs.
+    let dirs = run_dirs(&stderr);
+    assert_eq!(dirs.len(), 2, "{stderr}");
+    for dir in dirs {
+        assert!(!Path::new(&dir).exists(), "{dir} was not removed");
+    }
+    let left = remote_survivors();
+    assert!(left.is_empty(), "still running on the host: {left:?}");
+}
+
+#[test]
+fn a_lost_client_host_fails_the_trial_with_the_reason_and_the_run_goes_on() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !ssh_available() {
+        return;
+    }
+    // The server runs here; only the load generator is remote, over its own connection.
+    let p = project(&[("fake-a", "ok", "a.py")], "\"echo\"");
+    let control = tempfile::tempdir().unwrap();
+    let out = p.path().join("out");
+    let mut run = crate::common::bin()
+        .args(["run", "--workload", "echo", "--quick"])
+        .args(["--client-host", HOST, "--root"])
+        .arg(p.path())
+        .arg("--out")
+        .arg(&out)
+        .env("ASYNCBENCH_SSH_CONTROL_DIR", control.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let loadgen_running = || {
+        Command::new("pgrep")
+            .args(["-f", "[/]bin/asyncbench loadgen --spec"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    while !loadgen_running() {
+        assert!(
+            Instant::now() < deadline,
+            "the remote load generator never started"
+        );
+        assert!(run.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = Command::new("pkill")
+        .arg("-f")
+        .arg(format!("ControlPath={}", control.path().display()))
+        .status()
+        .unwrap();
+    assert!(killed.success(), "no ssh process to kill");
+    let status = loop {
+        if let Some(s) = run.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = run.kill();
+            panic!("the run did not finish after the connection was lost");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    let r = results(&out);
+    crate::common::assert_valid_results(&r);
+    let cells = crate::common::cells(&r, "fake-a");
+    let lost: Vec<_> = cells
+        .iter()
+        .filter(|c| {
+            c["reason"]
+                .as_str()
+                .is_some_and(|s| s.contains(&format!("ssh connection to {HOST} ended")))
+        })
+        .collect();
+    assert!(
+        !lost.is_empty(),
+        "no trial records the lost connection: {cells:?}\n{stderr}"
+    );
+    // The run went on: later trials reconnected and measured.
+    assert!(
+        cells.iter().any(|c| c["status"] == "ok"),
+        "the run did not go on: {cells:?}"
+    );
+    let left = remote_survivors();
+    assert!(left.is_empty(), "still running on the host: {left:?}");
+}

@@ -5,6 +5,7 @@
 //! fail is extended (longer window) up to a cap, and what still fails is recorded as not measurable.
 
 pub mod capacity;
+pub mod driver;
 pub mod loadgen;
 pub mod placement;
 pub mod plan;
@@ -195,13 +196,13 @@ fn attempt(
     };
     let pid = server.pid;
     let marks: Mutex<Vec<(Instant, Option<f64>, CpuTicks)>> = Mutex::new(Vec::new());
-    let load = loadgen::run(&spec, &|_| {
+    let (load, client_hosts_cpu_s) = driver::drive_load(&spec, &|_| {
         marks.lock().unwrap_or_else(|e| e.into_inner()).push((
             Instant::now(),
             proc_cpu_s(pid),
             cpu_ticks(&watched),
         ));
-    });
+    })?;
     let memory = sampler.stop();
     if let Some((exit, _)) = server.wait(Instant::now()) {
         if let Some(reason) = server.out_of_memory() {
@@ -293,6 +294,9 @@ fn attempt(
     m.set("client_cpu_us_per_msg", client_cpu_s * 1e6 / per_msg);
     m.set("client_cpu_util", client_cpu_s / window_s);
     m.set("client_threads", load.client_threads as f64);
+    for (i, cpu_s) in client_hosts_cpu_s.iter().enumerate() {
+        m.set(&format!("client_cpu_util_host{i}"), cpu_s / window_s);
+    }
     // The client was the limit when its threads were (nearly) saturated.
     let capacity = load.client_threads as f64;
     let client_saturated = client_cpu_s / window_s >= 0.85 * capacity;
