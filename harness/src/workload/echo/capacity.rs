@@ -8,7 +8,7 @@
 //! objective among everything tried (the common grid, then probes). Above it the search sweeps upward
 //! (doubling, up to a cap) until a rate fails, then bisects geometrically only between the highest pass
 //! and the first failure above it. Misses below the capacity are kept and reported as a finding
-//! (`slo_missed_below_capacity`: p99 above the objective at low load, idle wake-up latency), never
+//! (`slo_missed_below_capacity`: p99 above the objective below the capacity), never
 //! hidden and never used to lower the capacity.
 
 use crate::results::{Cell, CellStatus, Finding, Trial};
@@ -183,7 +183,7 @@ impl Search {
     }
 
     /// Rates below the capacity that missed the objective (ascending): not the capacity's limit, but a
-    /// finding (typically idle wake-up latency at low load).
+    /// finding (idle wake-ups at low rates can do this, and so can a transient stall).
     pub fn missed_below(&self) -> Vec<Point> {
         let cap = self.capacity();
         let mut v: Vec<Point> = self
@@ -339,7 +339,7 @@ pub fn cell(
         c.findings.push(Finding {
             kind: "slo_missed_below_capacity".into(),
             message: format!(
-                "p99 above the objective at low load (idle wake-up latency: the runtime parks and wakes between messages) at {}, although it met the objective at {capacity:.0} msgs/s: latency is not monotonic in load, so the capacity is the highest passing rate, not the end of a passing prefix",
+                "p99 above the objective below capacity at {}, although it met the objective at {capacity:.0} msgs/s: latency is not monotonic in load here (a runtime that parks and wakes between messages at low rates does this; so does a transient stall), so the capacity is the highest passing rate, not the end of a passing prefix",
                 rates.join(", ")
             ),
         });
