@@ -1,5 +1,5 @@
 //! `compare`'s error rates on synthetic runs whose noise is the noise this machine really showed: every
-//! cell of results/reference/results.json with its headline metrics' trial-to-trial CV, three trials
+//! cell of tests/fixtures/noise-model/results.json (the first landing's reference run) with its headline metrics' trial-to-trial CV, three trials
 //! drawn from a seeded log-normal model. Deterministic seeds: the counts below are reproducible.
 //!
 //! - Two runs of the same code: at most 2 % of cells flagged (improved or regressed).
