@@ -118,7 +118,8 @@ pub fn containment() -> String {
     match SUBREAPER.get() {
         Some(true) => format!(
             "launcher subreaper ({}): every descendant is killed when a program ends; programs run with oom_score_adj 1000",
-            path.display()
+            // The name only: results are shared, and this machine's build path means nothing elsewhere.
+            path.file_name().map_or(path.as_os_str(), |n| n).to_string_lossy()
         ),
         Some(false) => "process group only: PR_SET_CHILD_SUBREAPER failed in the launcher; descendants that call setsid are not contained".into(),
         None => "process group only: the launcher could not start a program".into(),
