@@ -7,7 +7,13 @@
 use super::analysis::{Scenario, client_bound, headlines, rank};
 use super::metrics::{Better, Estimate, MetricDef, metric_def};
 use super::palette::Palette;
-use crate::results::Results;
+use crate::results::{Cell, Results};
+
+/// Whether a cell's latency may be ranked: measurable by its self-checks and not over capacity.
+fn latency_rankable(c: &Cell) -> bool {
+    !c.findings.iter().any(|f| f.kind == "over_capacity")
+        && !c.metrics.get("latency_measurable").is_some_and(|m| m < 1.0)
+}
 
 /// One column: what it asks, in which scenario, on which metric.
 #[derive(Debug, Clone)]
@@ -113,7 +119,15 @@ pub fn matrix(results: &Results, palette: &Palette) -> Matrix {
     let mut columns = Vec::new();
     let mut per_column: Vec<Vec<(String, MatrixCell)>> = Vec::new();
     for (title, scenario, metric, s) in &specs {
-        let Some(r) = rank(&s.cells, metric, scenario, palette) else {
+        // Latency the self-checks could not measure, or of a server over capacity, is not ranked (as in
+        // the rankings below the matrix): those implementations show no value in the column.
+        let ranked: Vec<&Cell> = s
+            .cells
+            .iter()
+            .copied()
+            .filter(|c| !metric.starts_with("latency_ns") || latency_rankable(c))
+            .collect();
+        let Some(r) = rank(&ranked, metric, scenario, palette) else {
             continue;
         };
         if r.entries.is_empty() {
