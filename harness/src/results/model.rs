@@ -58,7 +58,7 @@ pub struct Environment {
     pub finished_at: Option<String>,
     /// How long each phase took (the build, then each workload with its verification), beside what
     /// the plan estimated before measuring, so an estimate that drifts from the truth shows. Empty in
-    /// runs before estimates existed and in `verify` runs.
+    /// runs before estimates existed; `verify` runs record the build only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phases: Vec<PhaseTiming>,
 }

@@ -658,13 +658,13 @@ mod tests {
         };
         let extra = plan_seconds(&every, 12) - plan_seconds(&plan, 12);
         assert!((140.0..180.0).contains(&extra), "{extra:.0} s");
-        // A shorter sleep per spawn and a lower long-trial threshold only shorten the plan.
+        // Sleeping 1.5 × the spawn time instead of 2 × saves ≈ 40 s of the reference plan.
         let budget = FanoutPlan {
-            long_trial_s: 6.0,
             sleep_per_spawn: SLEEP_PER_SPAWN,
             ..plan.clone()
         };
-        assert!(plan_seconds(&budget, 13) < plan_seconds(&plan, 13) - 30.0);
+        let saved = plan_seconds(&plan, 13) - plan_seconds(&budget, 13);
+        assert!((30.0..55.0).contains(&saved), "{saved:.0} s");
         assert_eq!(plan_seconds(&plan, 0), 0.0);
     }
 }

@@ -829,7 +829,7 @@ mod tests {
         );
         // Dropping one balanced shape saves its 3 trials per implementation.
         let default = crate::suite::Suite::new(crate::suite::SuiteKind::Default).stream;
-        let saved = plan_seconds(&reference, 3, 6.0, 12) - plan_seconds(&default, 3, 6.0, 12);
+        let saved = plan_seconds(&reference, 3, 12.0, 12) - plan_seconds(&default, 3, 12.0, 12);
         assert!(
             (12.0 * 3.0 * 1.0..12.0 * 3.0 * 1.2).contains(&saved),
             "{saved}"
