@@ -45,6 +45,19 @@ fn fanout_sleep_follows_each_implementations_spawn_time() {
     );
     let r = p.results();
     assert_valid_results(&r);
+    // The plan is said up front with the workload's estimate; the end says actual beside estimated,
+    // and results.json keeps both per phase.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let said = format!("{stdout}{stderr}");
+    assert!(said.contains("plan: fanout × 3 ≈ "), "{said}");
+    assert!(said.contains("time: build "), "{said}");
+    let phases = r["environment"]["phases"].as_array().expect("phases");
+    let names: Vec<&str> = phases.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["build", "fanout"]);
+    assert!(phases[0]["estimated_s"].is_null());
+    assert!(phases[1]["estimated_s"].as_f64().unwrap() > 0.0);
+    assert!(phases[1]["actual_s"].as_f64().unwrap() > 0.0);
     for c in r["cells"].as_array().unwrap() {
         assert_eq!(c["status"], "ok", "{c}");
         if c["implementation"] == "fake-slow-spawn-caps-sleep" {
