@@ -325,13 +325,20 @@ fn measure_all(run: &mut Run, workloads: &[Workload], verify_only: bool) -> anyh
         run.ui.line(&plan);
     }
     for &w in workloads {
+        // Estimated before verifying, as the plan line did.
+        let (started, (_, estimated_s)) = (std::time::Instant::now(), run.estimate(w));
         run.verify(w)?;
         if verify_only {
             continue;
         }
         (w.measure)(run)?;
+        run.record_phase(w.name, estimated_s, started.elapsed().as_secs_f64());
         // Derivations across cells (bytes per task, verdicts) happened in place: save them.
         run.save()?;
+    }
+    if !verify_only {
+        let time = run.phases_line();
+        run.ui.line(&time);
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! (`runner::Run`) is one executor; the tests below use fake trials.
 
 use crate::aggregate::CellAcc;
-use crate::results::{Cell, CellStatus};
+use crate::results::{Cell, CellStatus, PhaseTiming};
 use crate::workload::{Failure, TrialData};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -98,6 +98,69 @@ pub fn run_batch(
         }
     }
     Ok(accs.iter().map(CellAcc::to_cell).collect())
+}
+
+/// A duration for people: seconds below two minutes, else minutes and seconds.
+fn human_s(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else {
+        let whole = s.round() as u64;
+        format!("{} min {:02} s", whole / 60, whole % 60)
+    }
+}
+
+/// The plan said once before measuring: per workload (name, implementations, estimated seconds if it
+/// can say), each estimate including its verification, and their total; `build_s` is what the build
+/// just took.
+pub fn plan_line(workloads: &[(&str, usize, Option<f64>)], build_s: Option<f64>) -> String {
+    let parts: Vec<String> = workloads
+        .iter()
+        .map(|(name, n, est)| match est {
+            Some(s) => format!("{name} × {n} ≈ {}", human_s(*s)),
+            None => format!("{name} × {n}"),
+        })
+        .collect();
+    let known_s: f64 = workloads.iter().filter_map(|w| w.2).sum();
+    let unknown: Vec<&str> = workloads
+        .iter()
+        .filter(|w| w.2.is_none())
+        .map(|w| w.0)
+        .collect();
+    let mut line = format!(
+        "plan: {} (workload × implementations, verification included)",
+        parts.join(", ")
+    );
+    if known_s > 0.0 {
+        line.push_str(&format!("; estimated ≈ {}", human_s(known_s)));
+        if !unknown.is_empty() {
+            line.push_str(&format!(" plus {} (no estimate)", unknown.join(", ")));
+        }
+    }
+    if let Some(b) = build_s {
+        line.push_str(&format!("; the build took {}", human_s(b)));
+    }
+    line
+}
+
+/// The run's time, said at the end: each phase's actual time beside its estimate (and the ratio), and
+/// the total.
+pub fn phases_line(phases: &[PhaseTiming]) -> String {
+    let parts: Vec<String> = phases
+        .iter()
+        .map(|p| match p.estimated_s {
+            Some(e) if e > 0.0 => format!(
+                "{} {} (estimated {}, {:+.0} %)",
+                p.name,
+                human_s(p.actual_s),
+                human_s(e),
+                100.0 * (p.actual_s / e - 1.0)
+            ),
+            _ => format!("{} {}", p.name, human_s(p.actual_s)),
+        })
+        .collect();
+    let total: f64 = phases.iter().map(|p| p.actual_s).sum();
+    format!("time: {}; total {}", parts.join(", "), human_s(total))
 }
 
 #[cfg(test)]
@@ -240,5 +303,42 @@ mod tests {
         };
         assert!(run_batch(&points(2), &schedule(1), &mut fake).is_err());
         assert_eq!(fake.log, ["run 0/0"]);
+    }
+    #[test]
+    fn the_plan_line_gives_each_estimate_and_the_total_and_names_the_unknown() {
+        let line = plan_line(
+            &[
+                ("echo", 14, Some(529.0)),
+                ("fanout", 13, Some(90.4)),
+                ("micro", 6, None),
+            ],
+            Some(41.0),
+        );
+        assert_eq!(
+            line,
+            "plan: echo × 14 ≈ 8 min 49 s, fanout × 13 ≈ 90 s, micro × 6 (workload × implementations, verification included); estimated ≈ 10 min 19 s plus micro (no estimate); the build took 41 s"
+        );
+        assert_eq!(
+            plan_line(&[("micro", 6, None)], None),
+            "plan: micro × 6 (workload × implementations, verification included)"
+        );
+    }
+
+    #[test]
+    fn the_time_line_sets_each_actual_beside_its_estimate() {
+        let phase = |name: &str, estimated_s, actual_s| PhaseTiming {
+            name: name.into(),
+            estimated_s,
+            actual_s,
+        };
+        let line = phases_line(&[
+            phase("build", None, 40.0),
+            phase("echo", Some(500.0), 550.0),
+            phase("futures", Some(0.0), 0.4),
+        ]);
+        assert_eq!(
+            line,
+            "time: build 40 s, echo 9 min 10 s (estimated 8 min 20 s, +10 %), futures 0 s; total 9 min 50 s"
+        );
     }
 }

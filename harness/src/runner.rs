@@ -101,6 +101,7 @@ impl<'a> Run<'a> {
             writer,
         };
         run.save()?;
+        let build_started = std::time::Instant::now();
         run.ui.phase("build", selected.len() as u64);
         // Echo servers are pinned per workload (see `runnable`); other workloads run on every CPU.
         for imp in &selected {
@@ -133,6 +134,7 @@ impl<'a> Run<'a> {
             run.ui.done();
         }
         run.ui.finish();
+        run.record_phase("build", None, build_started.elapsed().as_secs_f64());
         Ok(run)
     }
 
@@ -242,43 +244,50 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// How many implementations run `w` and how long its definition says that should take
+    /// (verification included).
+    pub fn estimate(&self, w: Workload) -> (usize, Option<f64>) {
+        let n = Run::runnable(self, w.name).len()
+            + self
+                .built()
+                .iter()
+                .filter(|i| w.also_runs.contains(&i.as_str()))
+                .count();
+        (n, (w.estimate_s)(self.cfg, n))
+    }
+
     /// The whole run's plan, said once before measuring: per workload, how many implementations run
-    /// it and, where its definition can say, how long it should take.
+    /// it and, where its definition can say, how long it should take; then what the build took.
     pub fn plan(&self, workloads: &[Workload]) -> String {
-        let mut parts = Vec::new();
-        let mut known_s = 0.0;
-        let mut unknown = Vec::new();
-        for w in workloads {
-            let n = Run::runnable(self, w.name).len()
-                + self
-                    .built()
-                    .iter()
-                    .filter(|i| w.also_runs.contains(&i.as_str()))
-                    .count();
-            match (w.estimate_s)(self.cfg, n) {
-                Some(s) => {
-                    known_s += s;
-                    parts.push(format!("{} × {n} ≈ {s:.0} s", w.name));
-                }
-                None => {
-                    unknown.push(w.name);
-                    parts.push(format!("{} × {n}", w.name));
-                }
-            }
-        }
-        let mut line = format!("plan: {} (workload × implementations)", parts.join(", "));
-        if known_s > 0.0 {
-            let total = if known_s < 120.0 {
-                format!("{known_s:.0} s")
-            } else {
-                format!("{:.0} min", known_s / 60.0)
-            };
-            line.push_str(&format!("; estimated ≈ {total}"));
-            if !unknown.is_empty() {
-                line.push_str(&format!(" plus {} (no estimate)", unknown.join(", ")));
-            }
-        }
-        line
+        let parts: Vec<(&str, usize, Option<f64>)> = workloads
+            .iter()
+            .map(|&w| {
+                let (n, s) = self.estimate(w);
+                (w.name, n, s)
+            })
+            .collect();
+        let build_s = self
+            .results
+            .environment
+            .phases
+            .iter()
+            .find(|p| p.name == "build")
+            .map(|p| p.actual_s);
+        crate::engine::plan_line(&parts, build_s)
+    }
+
+    /// Records how long a phase took beside its estimate (saved with the next save).
+    pub fn record_phase(&mut self, name: &str, estimated_s: Option<f64>, actual_s: f64) {
+        self.results.environment.phases.push(results::PhaseTiming {
+            name: name.to_string(),
+            estimated_s,
+            actual_s,
+        });
+    }
+
+    /// Every phase so far, actual beside estimated (see `engine::phases_line`).
+    pub fn phases_line(&self) -> String {
+        crate::engine::phases_line(&self.results.environment.phases)
     }
 
     fn note_ready(&mut self, imp: &str, t: &TrialData) {

@@ -56,6 +56,20 @@ pub struct Environment {
     pub config: serde_json::Value,
     pub started_at: String,
     pub finished_at: Option<String>,
+    /// How long each phase took (the build, then each workload with its verification), beside what
+    /// the plan estimated before measuring, so an estimate that drifts from the truth shows. Empty in
+    /// runs before estimates existed; `verify` runs record the build only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseTiming>,
+}
+
+/// One phase of a run: its name (`build` or a workload), the plan's estimate (none where the phase
+/// cannot say) and the wall-clock seconds it took.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PhaseTiming {
+    pub name: String,
+    pub estimated_s: Option<f64>,
+    pub actual_s: f64,
 }
 
 /// One host of a run and what it did there.

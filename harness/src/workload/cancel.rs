@@ -12,9 +12,10 @@
 //! * `safety`: a consumer racing a bounded channel's receive against a 1 ms tick. With the safe idiom
 //!   every item must arrive; with the unsafe idiom lost items are a finding, never a failure.
 
-use super::definition::{Definition, no_estimate};
+use super::definition::Definition;
+use super::estimate::{TRIAL_OVERHEAD_S, trials};
 use super::params;
-use super::session::Session;
+use super::session::{RunConfig, Session};
 use super::{Failure, Launch, TrialData, process_metrics};
 use crate::process::WaitError;
 use crate::protocol::{Event, f64_field, u64_field};
@@ -725,12 +726,7 @@ pub fn run_checked(
 /// uses T = 100 ms (a response due at 25 ms flips only if the loop stalls for 75 ms) and, if its counts
 /// are off, runs once more: a wrong program is wrong twice, a stall on a busy machine rarely repeats.
 pub fn verify(launch: &Launch) -> (Result<String, String>, Option<crate::protocol::Ready>) {
-    let points = [
-        CancelParams::mass(1_000),
-        CancelParams::deadline(2_000, 100, 100, 1),
-        CancelParams::safety(2_000, Idiom::Safe),
-        CancelParams::safety(2_000, Idiom::Unsafe),
-    ];
+    let points = verify_points();
     let mut ready = None;
     let mut retried = false;
     for p in points {
@@ -953,6 +949,93 @@ pub fn attach_leak_findings(cells: &mut [results::Cell], indices: &[usize]) {
     }
 }
 
+/// Mean start-up of a cancel program in the reference run (0.27 s for Python, ≈ 1 ms for Rust).
+const STARTUP_S: f64 = 0.06;
+
+/// Mass cancellation: fixed cost and mean cost per task (spawn, cancel, clean up) over the reference
+/// run's implementations, fitted to its 10k and 100k cells (node ≈ 41 µs a task, Rust ≈ 2 µs).
+const MASS_FIXED_S: f64 = 0.05;
+const MASS_S_PER_TASK: f64 = 10.7e-6;
+
+/// Deadline: beyond the least time the seed's schedule allows ([`deadline_expected`]), each of a
+/// worker's sequential operations fires its timer ≈ 2.75 ms late on a 2-core machine, plus a fixed
+/// 0.15 s (fitted to the reference's 20k and 200k cells: 0.86 and 5.72 s against 0.66 and 5.02 s).
+const DEADLINE_FIXED_S: f64 = 0.15;
+const DEADLINE_LATE_S_PER_OP: f64 = 2.75e-3;
+
+/// Safety: the producer's 2 ms sleep every 63 sends (see [`timeout`]) plus a fixed 0.15 s (fitted:
+/// 0.79 s for 20k items against 0.63 s of sleeps).
+const SAFETY_FIXED_S: f64 = 0.15;
+
+/// One trial's expected seconds.
+fn trial_s(p: &CancelParams) -> f64 {
+    let run_s = match p.variant {
+        Variant::Mass => MASS_FIXED_S + p.tasks as f64 * MASS_S_PER_TASK,
+        Variant::Deadline => {
+            let per_worker_ops = p.ops.div_ceil(p.concurrency.clamp(1, p.ops.max(1)));
+            let least_s = deadline_expected(p).min_elapsed_ms as f64 / 1e3;
+            DEADLINE_FIXED_S + least_s + per_worker_ops as f64 * DEADLINE_LATE_S_PER_OP
+        }
+        Variant::Safety => SAFETY_FIXED_S + (p.items / 63) as f64 * 2e-3,
+    };
+    STARTUP_S + run_s + TRIAL_OVERHEAD_S
+}
+
+/// The verification runs (see [`verify`]).
+fn verify_points() -> [CancelParams; 4] {
+    [
+        CancelParams::mass(1_000),
+        CancelParams::deadline(2_000, 100, 100, 1),
+        CancelParams::safety(2_000, Idiom::Safe),
+        CancelParams::safety(2_000, Idiom::Unsafe),
+    ]
+}
+
+/// Every measured point with its trial count: mass and deadline at M and safety `repeat` times (one
+/// when the first trial is a long one), deadline at 10·M once.
+fn plan_points(s: &CancelSuite, repeat: usize, long_trial_s: f64) -> Vec<(CancelParams, usize)> {
+    let dl = |m: u64| CancelParams::deadline(m, s.timeout_ms, s.concurrency, s.seed);
+    let repeated = s
+        .mass_tasks
+        .iter()
+        .map(|&n| CancelParams::mass(n))
+        .chain(s.deadline_ops.iter().map(|&m| dl(m)))
+        .chain(
+            s.safety_items
+                .iter()
+                .flat_map(|&k| [Idiom::Safe, Idiom::Unsafe].map(|i| CancelParams::safety(k, i))),
+        )
+        .map(|p| (p, trials(trial_s(&p), repeat, long_trial_s)));
+    let once = s.deadline_ops.iter().map(|&m| (dl(10 * m), 1));
+    repeated.chain(once).collect()
+}
+
+/// Expected seconds of verifying and measuring cancel on `implementations` implementations.
+pub fn plan_seconds(
+    s: &CancelSuite,
+    repeat: usize,
+    long_trial_s: f64,
+    implementations: usize,
+) -> f64 {
+    let verify: f64 = verify_points().iter().map(trial_s).sum();
+    let measure: f64 = plan_points(s, repeat, long_trial_s)
+        .iter()
+        .map(|(p, n)| *n as f64 * trial_s(p))
+        .sum();
+    implementations as f64 * (verify + measure)
+}
+
+/// The plan line's figure (see [`plan_seconds`]).
+fn estimate_s(cfg: &RunConfig, implementations: usize) -> Option<f64> {
+    let suite = &cfg.suite;
+    Some(plan_seconds(
+        &CancelSuite::new(suite.kind),
+        suite.repeat,
+        suite.long_trial_s,
+        implementations,
+    ))
+}
+
 /// The cancel workload's facts (see [`Definition`]).
 pub const DEFINITION: Definition = Definition {
     name: "cancel",
@@ -986,7 +1069,7 @@ pub const DEFINITION: Definition = Definition {
     also_runs: &[],
     verify: Some(|launch, _ready_timeout| verify(launch)),
     measure,
-    estimate_s: no_estimate,
+    estimate_s,
 };
 
 #[cfg(test)]
@@ -1239,5 +1322,34 @@ mod tests {
                 "idiom"
             ]
         );
+    }
+
+    #[test]
+    fn the_estimate_reproduces_the_reference_run() {
+        // 12 implementations (rust-threads fails the 100k and deadline cells at once); their 185
+        // trials lasted 201 s (summed wall time), verification ≈ 20 s, the harness ≈ 4 s: ≈ 225 s.
+        let s = plan_seconds(&CancelSuite::new(SuiteKind::Default), 3, 12.0, 12);
+        assert!((205.0..260.0).contains(&s), "{s:.0} s");
+    }
+
+    #[test]
+    fn the_estimate_follows_the_plan() {
+        let suite = CancelSuite::new(SuiteKind::Default);
+        let points = plan_points(&suite, 3, 12.0);
+        // mass × 2, deadline, safety × 2 idioms repeated; deadline at 10·M once.
+        let counts: Vec<usize> = points.iter().map(|(_, n)| *n).collect();
+        assert_eq!(counts, [3, 3, 3, 3, 3, 1]);
+        assert_eq!(points[5].0.ops, 200_000);
+        // The 200k-op deadline trial is the seed's 5.0 s schedule plus lateness: ≈ 5.8 s.
+        let long = trial_s(&points[5].0);
+        assert!((5.5..6.2).contains(&long), "{long}");
+        assert!(
+            (plan_seconds(&suite, 3, 12.0, 4) - 4.0 * plan_seconds(&suite, 3, 12.0, 1)).abs()
+                < 1e-6
+        );
+        // A threshold below a point's trial runs that point once.
+        let once = plan_points(&suite, 3, 0.5);
+        assert_eq!(once[0].1, 3, "10k-task mass (≈ 0.2 s) stays repeated");
+        assert_eq!(once[1].1, 1, "100k-task mass (≈ 1.2 s) runs once");
     }
 }

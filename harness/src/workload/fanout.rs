@@ -2,12 +2,14 @@
 //! CPU from wait4, wall time from spawn to exit) and checked for the right answer and real concurrency.
 //!
 //! Peak RSS only counts N live tasks if every task is still waiting when the last one arms its timer,
-//! so the sleep is sized per implementation and N ([`SleepPlanner`]): at least twice that
+//! so the sleep is sized per implementation and N ([`SleepPlanner`]): at least 1.5 × that
 //! implementation's spawn time, and a trial that still spawned for longer than it slept is re-run
 //! with a longer sleep ([`run_sized_trial`]). Because the sleep then differs between implementations,
 //! the comparable times are the ones net of it (`total_net_ms`, `wall_net_ms`).
 
-use super::definition::{Definition, Verified, no_estimate};
+use super::definition::{Definition, Verified};
+use super::estimate::{TRIAL_OVERHEAD_S, scaled_mean, trials};
+use super::session::RunConfig;
 use super::session::Session;
 use super::{Failure, Launch, TrialData, params, process_metrics, run_finite};
 use crate::protocol::{f64_field, u64_field};
@@ -101,11 +103,19 @@ pub fn all_alive_at_once(p: FanoutParams, spawn_ms: f64) -> bool {
     p.tasks <= 1 || spawn_ms < p.sleep_ms as f64
 }
 
+/// The sleep per millisecond of expected spawn time. 1.5 leaves 50 % for error: linear extrapolation
+/// from 100k to 1M tasks was off by at most 1.21× (csharp; 0.94–1.09× for the others) in the reference
+/// run, and spawn times measured at the same N varied by ≤ 5 % between trials; a trial that still
+/// spawns for longer than it sleeps is re-run ([`run_sized_trial`]), so the margin only costs time,
+/// never the every-task-alive guarantee. (It was 2 until the default suite had to fit its budget: the
+/// sleep is most of a large fan-out trial.)
+pub const SLEEP_PER_SPAWN: f64 = 1.5;
+
 /// Task counts below this give spawn times dominated by fixed costs (the first timer, the first
 /// allocation of a slab), so extrapolating them linearly to 10× or 100× the tasks overshoots badly.
 pub const MIN_EXTRAPOLATION_TASKS: u64 = 1_000;
 
-/// Chooses each trial's sleep so that every task is alive at once: at least twice the
+/// Chooses each trial's sleep so that every task is alive at once: at least [`SLEEP_PER_SPAWN`] × the
 /// implementation's spawn time at that N. Cells run in increasing N, so the first trial at N
 /// extrapolates linearly from the largest smaller N measured (spawn time grows about linearly with
 /// the number of tasks); later trials at N use the largest spawn time already measured there. The
@@ -158,7 +168,7 @@ impl SleepPlanner {
     pub fn sleep_ms(&self, implementation: &str, variant: Variant, tasks: u64) -> u64 {
         let wanted = self
             .expected_spawn_ms(implementation, variant, tasks)
-            .map_or(0, |s| (2.0 * s).ceil() as u64);
+            .map_or(0, |s| (SLEEP_PER_SPAWN * s).ceil() as u64);
         wanted.max(self.floor_ms)
     }
 }
@@ -364,6 +374,113 @@ pub fn verify(launch: &Launch, _ready_timeout: Duration) -> Verified {
     )
 }
 
+/// One implementation's fan-out costs, as the reference run measured them (results/reference).
+#[derive(Debug, Clone, Copy)]
+struct SpawnCost {
+    startup_s: f64,
+    /// Spawn time per task of the bare variant (at 1M tasks).
+    bare_ns_per_task: f64,
+    /// Spawn time per task of the state variant (at 100k tasks).
+    state_ns_per_task: f64,
+}
+
+const fn cost(startup_s: f64, bare_ns_per_task: f64, state_ns_per_task: f64) -> SpawnCost {
+    SpawnCost {
+        startup_s,
+        bare_ns_per_task,
+        state_ns_per_task,
+    }
+}
+
+/// The reference run's twelve fan-out runtimes (csharp, go, node, python-asyncio, python-uvloop,
+/// rust-monoio, -glommio, -tokio, -tokio-ct, -join-all, -async-std, -smol): spawn cost spans 40×,
+/// and the slowest decide the plan (their 1M cells run once, as long trials). `rust-threads` counts as
+/// an average runtime (it stops at the pid limit above ≈ 32k tasks).
+const REFERENCE_SPAWN: [SpawnCost; 12] = [
+    cost(0.017, 1_130.0, 3_440.0),
+    cost(0.002, 2_190.0, 4_220.0),
+    cost(0.075, 2_320.0, 4_350.0),
+    cost(0.270, 13_150.0, 14_670.0),
+    cost(0.270, 11_890.0, 13_780.0),
+    cost(0.001, 860.0, 1_540.0),
+    cost(0.002, 560.0, 1_220.0),
+    cost(0.002, 640.0, 1_420.0),
+    cost(0.001, 550.0, 1_290.0),
+    cost(0.001, 690.0, 1_470.0),
+    cost(0.002, 430.0, 1_150.0),
+    cost(0.001, 320.0, 1_120.0),
+];
+
+/// Completing N timers and exiting takes about this fraction of the time to spawn them (the
+/// reference's 1M cells: wall − start-up − spawn − sleep ≈ 0.06–0.14 × spawn).
+const COMPLETION_PER_SPAWN: f64 = 0.1;
+
+/// What a fan-out run's duration depends on: the suite's points and repeat rules and the sleep factor.
+#[derive(Debug, Clone)]
+pub struct FanoutPlan {
+    pub points: Vec<(Variant, Vec<u64>)>,
+    pub floor_ms: u64,
+    pub repeat: usize,
+    pub long_trial_s: f64,
+    pub sleep_per_spawn: f64,
+}
+
+impl FanoutPlan {
+    pub fn of(cfg: &RunConfig) -> FanoutPlan {
+        FanoutPlan {
+            points: cfg.suite.fanout.points.clone(),
+            floor_ms: cfg.suite.fanout.sleep_ms,
+            repeat: cfg.suite.repeat,
+            long_trial_s: cfg.suite.long_trial_s,
+            sleep_per_spawn: SLEEP_PER_SPAWN,
+        }
+    }
+}
+
+/// One trial's expected seconds: start-up, spawning, the sleep sized to it, completion, harness.
+fn trial_s(
+    c: &SpawnCost,
+    variant: Variant,
+    tasks: u64,
+    floor_ms: u64,
+    sleep_per_spawn: f64,
+) -> f64 {
+    let ns = match variant {
+        Variant::Bare => c.bare_ns_per_task,
+        Variant::State => c.state_ns_per_task,
+    };
+    let spawn_s = tasks.saturating_sub(1) as f64 * ns * 1e-9;
+    let sleep_s = (floor_ms as f64 / 1e3).max(sleep_per_spawn * spawn_s);
+    c.startup_s + spawn_s * (1.0 + COMPLETION_PER_SPAWN) + sleep_s + TRIAL_OVERHEAD_S
+}
+
+/// Expected seconds of verifying and measuring fan-out on `implementations` implementations: per
+/// implementation, verification (1 and 1000 tasks of both variants at a 200 ms sleep) plus, per
+/// point, its trials (one when the first is a long trial) × [`trial_s`].
+pub fn plan_seconds(plan: &FanoutPlan, implementations: usize) -> f64 {
+    scaled_mean(&REFERENCE_SPAWN, implementations, |c| {
+        let verify: f64 = [Variant::Bare, Variant::State]
+            .iter()
+            .flat_map(|&v| [1, 1_000].map(|n| trial_s(c, v, n, 200, 2.0)))
+            .sum();
+        let measure: f64 = plan
+            .points
+            .iter()
+            .flat_map(|(v, counts)| counts.iter().map(move |&n| (*v, n)))
+            .map(|(v, n)| {
+                let t = trial_s(c, v, n, plan.floor_ms, plan.sleep_per_spawn);
+                trials(t, plan.repeat, plan.long_trial_s) as f64 * t
+            })
+            .sum();
+        verify + measure
+    })
+}
+
+/// The plan line's figure (see [`plan_seconds`]).
+fn estimate_s(cfg: &RunConfig, implementations: usize) -> Option<f64> {
+    Some(plan_seconds(&FanoutPlan::of(cfg), implementations))
+}
+
 /// The fanout workload's facts (see [`Definition`]).
 pub const DEFINITION: Definition = Definition {
     name: "fanout",
@@ -389,7 +506,7 @@ pub const DEFINITION: Definition = Definition {
     also_runs: &[],
     verify: Some(verify),
     measure,
-    estimate_s: no_estimate,
+    estimate_s,
 };
 
 #[cfg(test)]
@@ -470,18 +587,18 @@ mod tests {
     }
 
     #[test]
-    fn sleep_extrapolates_twice_the_spawn_time_from_the_previous_n() {
+    fn sleep_extrapolates_one_and_a_half_times_the_spawn_time_from_the_previous_n() {
         let mut planner = SleepPlanner::new(200);
         planner.record("go", Variant::Bare, 1, 0.05);
         // N = 1 is all fixed cost: extrapolating 0.05 ms × 10^4 would ask for a needless 1 s sleep.
         assert_eq!(planner.sleep_ms("go", Variant::Bare, 10_000), 200);
         planner.record("go", Variant::Bare, 10_000, 25.0);
         planner.record("go", Variant::Bare, 100_000, 240.0);
-        // 1M extrapolates from 100k (not 10k): 240 ms × 10 × 2.
-        assert_eq!(planner.sleep_ms("go", Variant::Bare, 1_000_000), 4_800);
+        // 1M extrapolates from 100k (not 10k): 240 ms × 10 × 1.5.
+        assert_eq!(planner.sleep_ms("go", Variant::Bare, 1_000_000), 3_600);
         // 100k: measured there already; the largest trial counts.
         planner.record("go", Variant::Bare, 100_000, 180.0);
-        assert_eq!(planner.sleep_ms("go", Variant::Bare, 100_000), 480);
+        assert_eq!(planner.sleep_ms("go", Variant::Bare, 100_000), 360);
         // Small spawn times keep the floor.
         assert_eq!(planner.sleep_ms("go", Variant::Bare, 10_000), 200);
         // Implementations and variants never share estimates.
@@ -505,5 +622,49 @@ mod tests {
             ..P
         };
         assert!(all_alive_at_once(p, 700.2));
+    }
+
+    /// The reference run's fan-out plan (results/reference: default suite of commit 64d3782).
+    fn reference_plan() -> FanoutPlan {
+        FanoutPlan {
+            points: vec![
+                (Variant::Bare, vec![1, 10_000, 100_000, 1_000_000]),
+                (Variant::State, vec![1, 10_000, 100_000]),
+            ],
+            floor_ms: 200,
+            repeat: 3,
+            long_trial_s: 12.0,
+            sleep_per_spawn: 2.0,
+        }
+    }
+
+    #[test]
+    fn the_estimate_reproduces_the_reference_run() {
+        // 13 implementations; their 259 trials lasted 310 s (summed wall time), verification ≈ 15 s,
+        // the harness ≈ 5 s: ≈ 330 s.
+        let s = plan_seconds(&reference_plan(), 13);
+        assert!((300.0..360.0).contains(&s), "{s:.0} s");
+    }
+
+    #[test]
+    fn the_estimate_counts_long_first_trials_once_and_scales_with_implementations() {
+        let plan = reference_plan();
+        let one = plan_seconds(&plan, 1);
+        assert!((plan_seconds(&plan, 13) - 13.0 * one).abs() < 1e-6);
+        // Repeating every cell (no long-trial rule) costs the Python 1M cells twice more.
+        let every = FanoutPlan {
+            long_trial_s: f64::INFINITY,
+            ..plan.clone()
+        };
+        let extra = plan_seconds(&every, 12) - plan_seconds(&plan, 12);
+        assert!((140.0..180.0).contains(&extra), "{extra:.0} s");
+        // Sleeping 1.5 × the spawn time instead of 2 × saves ≈ 40 s of the reference plan.
+        let budget = FanoutPlan {
+            sleep_per_spawn: SLEEP_PER_SPAWN,
+            ..plan.clone()
+        };
+        let saved = plan_seconds(&plan, 13) - plan_seconds(&budget, 13);
+        assert!((30.0..55.0).contains(&saved), "{saved:.0} s");
+        assert_eq!(plan_seconds(&plan, 0), 0.0);
     }
 }

@@ -2,8 +2,9 @@
 //! runtime, flags (clippy's `large_futures`, tokio's auto-boxing) kept as findings. Sizes are decided by
 //! the compiler, so a single trial is exact; there is nothing to repeat.
 
-use super::definition::{Definition, Verified, no_estimate};
-use super::session::Session;
+use super::definition::{Definition, Verified};
+use super::estimate::TRIAL_OVERHEAD_S;
+use super::session::{RunConfig, Session};
 use super::{Failure, run_finite};
 use super::{Launch, metrics_of, params};
 use crate::results::{Cell, CellStatus, Finding};
@@ -119,6 +120,21 @@ pub fn verify(launch: &Launch, _ready_timeout: Duration) -> Verified {
     }
 }
 
+/// One catalogue run: a Rust binary that prints a table computed at compile time (start-up ≈ 1 ms).
+/// Generous, since it is negligible beside the other workloads.
+const RUN_S: f64 = 0.1;
+
+/// Expected seconds for `implementations` implementations: one verification run and one measured run
+/// each (sizes are exact, so nothing is repeated).
+pub fn plan_seconds(implementations: usize) -> f64 {
+    implementations as f64 * 2.0 * (RUN_S + TRIAL_OVERHEAD_S)
+}
+
+/// The plan line's figure (see [`plan_seconds`]).
+fn estimate_s(_cfg: &RunConfig, implementations: usize) -> Option<f64> {
+    Some(plan_seconds(implementations))
+}
+
 /// The futures workload's facts (see [`Definition`]).
 pub const DEFINITION: Definition = Definition {
     name: "futures",
@@ -130,5 +146,15 @@ pub const DEFINITION: Definition = Definition {
     also_runs: &[],
     verify: Some(verify),
     measure,
-    estimate_s: no_estimate,
+    estimate_s,
 };
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn two_runs_per_implementation() {
+        assert_eq!(super::plan_seconds(0), 0.0);
+        assert!((super::plan_seconds(3) - 3.0 * super::plan_seconds(1)).abs() < 1e-9);
+        assert!(super::plan_seconds(1) < 1.0);
+    }
+}

@@ -4,6 +4,7 @@
 pub mod cancel;
 pub mod definition;
 pub mod echo;
+pub mod estimate;
 pub mod fanout;
 pub mod futures;
 pub mod instructions;

@@ -2,12 +2,14 @@
 //! recomputes the order-sensitive checksum, turns the raw latency samples into percentiles with the
 //! same code for every language, and compares peak RSS at N and 10·N to judge backpressure.
 
-use super::definition::{Definition, Verified, no_estimate};
-use super::session::Session;
+use super::definition::{Definition, Verified};
+use super::estimate::{TRIAL_OVERHEAD_S, trials};
+use super::session::{RunConfig, Session};
 use super::{Failure, Launch, TrialData, params, percentiles, process_metrics, run_finite};
 use crate::protocol::{f64_field, u64_field};
 use crate::results;
 use crate::results::Finding;
+use crate::suite::StreamSuite;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -426,19 +428,17 @@ pub fn attach_backpressure_verdicts(cells: &mut [results::Cell], indices: &[usiz
     }
 }
 
-/// The check before measuring: exact counts, order, checksum, samples and pauses.
-pub fn verify(launch: &Launch, _ready_timeout: Duration) -> Verified {
-    let mut ready = None;
-    // (items, stages, capacity, variant, warm-up items, min ms): exact counts, a warm-up pipeline with
-    // a minimum duration (whole blocks past N), and a slow consumer pausing 10 times, never after the
-    // last item.
-    let cases = [
+/// The verification runs: exact counts, a warm-up pipeline with a minimum duration (whole blocks past
+/// N), and a slow consumer pausing 10 times, never after the last item.
+fn verify_cases() -> [StreamParams; 3] {
+    // (items, stages, capacity, variant, warm-up items, min ms)
+    [
         (10_000, 4, 16, Variant::Balanced, 0, 0),
         (10_000, 1, 1, Variant::Balanced, 1_000, 50),
         (5_250, 2, 8, Variant::SlowConsumer, 1_000, 0),
-    ];
-    for (items, stages, capacity, variant, warmup_items, min_ms) in cases {
-        let p = StreamParams {
+    ]
+    .map(
+        |(items, stages, capacity, variant, warmup_items, min_ms)| StreamParams {
             items,
             stages,
             capacity,
@@ -448,7 +448,23 @@ pub fn verify(launch: &Launch, _ready_timeout: Duration) -> Verified {
             sample_every: 7,
             warmup_items,
             min_ms,
-        };
+        },
+    )
+}
+
+/// The check before measuring: exact counts, order, checksum, samples and pauses.
+pub fn verify(launch: &Launch, _ready_timeout: Duration) -> Verified {
+    let mut ready = None;
+    for p in verify_cases() {
+        let StreamParams {
+            items,
+            stages,
+            capacity,
+            variant,
+            warmup_items,
+            min_ms,
+            ..
+        } = p;
         match run_trial(launch, p) {
             Ok(t) => ready = ready.or(t.ready),
             Err(f) => {
@@ -464,6 +480,71 @@ pub fn verify(launch: &Launch, _ready_timeout: Duration) -> Verified {
         }
     }
     (Ok("10k items through 4 stages (C=16) and 1 stage (C=1, warm-up, minimum duration), slow consumer: counts, order, checksum, samples and pauses right".into()), ready)
+}
+
+/// Mean start-up of a stream program in the reference run (0.27 s for Python, ≈ 1 ms for Rust).
+const STARTUP_S: f64 = 0.055;
+
+/// Mean seconds per item through a pipeline over the reference run's implementations (≈ 1.7M items/s;
+/// fitted to the slow-consumer cells net of their pauses, whose time is known exactly).
+const ITEM_S: f64 = 0.6e-6;
+
+/// One trial's expected seconds: start-up, the warm-up pipeline, then the items (at least `min_ms`)
+/// and the consumer's pauses.
+fn trial_s(p: StreamParams) -> f64 {
+    let run_s = (p.items as f64 * ITEM_S).max(p.min_ms as f64 / 1e3);
+    let paused_s = (pauses(p, p.items) * p.pause_ms) as f64 / 1e3;
+    STARTUP_S + p.warmup_items as f64 * ITEM_S + run_s + paused_s + TRIAL_OVERHEAD_S
+}
+
+/// Every trial parameter set of a suite's stream points (balanced, then slow consumer at N and 10·N).
+fn plan_points(s: &StreamSuite) -> Vec<StreamParams> {
+    let shape = |(items, stages, capacity): (u64, u32, u32), variant, min_ms| StreamParams {
+        items,
+        stages,
+        capacity,
+        variant,
+        pause_every: s.pause_every,
+        pause_ms: s.pause_ms,
+        sample_every: s.sample_every,
+        warmup_items: s.warmup_items,
+        min_ms,
+    };
+    let balanced = s
+        .balanced
+        .iter()
+        .map(|&b| shape(b, Variant::Balanced, s.balanced_min_ms));
+    let slow = s.slow_consumer.iter().flat_map(|&(n, k, c)| {
+        [n, 10 * n].map(|items| shape((items, k, c), Variant::SlowConsumer, 0))
+    });
+    balanced.chain(slow).collect()
+}
+
+/// Expected seconds of verifying and measuring stream on `implementations` implementations: per
+/// implementation the three verification runs, then per point its trials × [`trial_s`].
+pub fn plan_seconds(
+    s: &StreamSuite,
+    repeat: usize,
+    long_trial_s: f64,
+    implementations: usize,
+) -> f64 {
+    let verify: f64 = verify_cases().into_iter().map(trial_s).sum();
+    let measure: f64 = plan_points(s)
+        .into_iter()
+        .map(|p| trials(trial_s(p), repeat, long_trial_s) as f64 * trial_s(p))
+        .sum();
+    implementations as f64 * (verify + measure)
+}
+
+/// The plan line's figure (see [`plan_seconds`]).
+fn estimate_s(cfg: &RunConfig, implementations: usize) -> Option<f64> {
+    let suite = &cfg.suite;
+    Some(plan_seconds(
+        &suite.stream,
+        suite.repeat,
+        suite.long_trial_s,
+        implementations,
+    ))
 }
 
 /// The stream workload's facts (see [`Definition`]).
@@ -496,7 +577,7 @@ pub const DEFINITION: Definition = Definition {
     also_runs: &[],
     verify: Some(verify),
     measure,
-    estimate_s: no_estimate,
+    estimate_s,
 };
 
 #[cfg(test)]
@@ -714,6 +795,44 @@ mod tests {
                 .unwrap_err()
                 .reason
                 .contains("latency samples")
+        );
+    }
+
+    /// The reference run's stream plan (results/reference: default suite of commit 64d3782).
+    fn reference_suite() -> StreamSuite {
+        StreamSuite {
+            balanced: vec![(100_000, 4, 64), (100_000, 1, 1024), (20_000, 4, 1)],
+            ..crate::suite::Suite::new(crate::suite::SuiteKind::Default).stream
+        }
+    }
+
+    #[test]
+    fn the_estimate_reproduces_the_reference_run() {
+        // 12 implementations; their 180 trials lasted 186 s (summed wall time), verification ≈ 4 s,
+        // the harness ≈ 4 s: ≈ 194 s.
+        let s = plan_seconds(&reference_suite(), 3, 12.0, 12);
+        assert!((175.0..215.0).contains(&s), "{s:.0} s");
+    }
+
+    #[test]
+    fn the_estimate_follows_the_plan() {
+        let reference = reference_suite();
+        // A balanced trial lasts its minimum duration plus start-up; a slow one its pauses and items.
+        let balanced = trial_s(plan_points(&reference)[0]);
+        assert!((1.0..1.2).contains(&balanced), "{balanced}");
+        let slow_10n = trial_s(*plan_points(&reference).last().unwrap());
+        assert!((1.0 + 0.6..1.0 + 0.8).contains(&slow_10n), "{slow_10n}");
+        assert!(
+            (plan_seconds(&reference, 3, 12.0, 12) - 12.0 * plan_seconds(&reference, 3, 12.0, 1))
+                .abs()
+                < 1e-6
+        );
+        // Dropping one balanced shape saves its 3 trials per implementation.
+        let default = crate::suite::Suite::new(crate::suite::SuiteKind::Default).stream;
+        let saved = plan_seconds(&reference, 3, 12.0, 12) - plan_seconds(&default, 3, 12.0, 12);
+        assert!(
+            (12.0 * 3.0 * 1.0..12.0 * 3.0 * 1.2).contains(&saved),
+            "{saved}"
         );
     }
 }
