@@ -630,9 +630,23 @@ impl CpuMeter {
         }
     }
 
-    /// The open loop records each iteration (it ends where the next tick starts).
-    pub(super) fn iteration(&mut self, it: Iteration) {
-        self.prev = Some(it);
+    /// The open loop records each iteration: it started at `start_ns`, waited from `wait_start_ns` to
+    /// `wait_end_ns` (`polled`: a zero-timeout poll) and ends where the next tick starts.
+    pub(super) fn iteration(
+        &mut self,
+        start_ns: u64,
+        (wait_start_ns, wait_end_ns): (u64, u64),
+        productive: bool,
+        polled: bool,
+    ) {
+        self.prev = Some(Iteration {
+            start_ns,
+            wait_start_ns,
+            wait_end_ns,
+            end_ns: wait_end_ns,
+            productive,
+            polled,
+        });
     }
 
     /// Fills the thread's `cpu_s`, `spin_s` and `sys_s`.
@@ -731,14 +745,7 @@ fn thread_main(spec: &LoadSpec, t: usize, indices: &[usize], plan: Plan) -> Thre
             }
         }
         if open_loop {
-            meter.iteration(Iteration {
-                start_ns: now,
-                wait_start_ns: before_ns,
-                wait_end_ns,
-                end_ns: wait_end_ns,
-                productive: sent || received,
-                polled: spin,
-            });
+            meter.iteration(now, (before_ns, wait_end_ns), sent || received, spin);
         }
     }
     meter.finish(&plan, open_loop, &mut out);
@@ -749,15 +756,15 @@ fn thread_main(spec: &LoadSpec, t: usize, indices: &[usize], plan: Plan) -> Thre
 /// Timestamps of one open-loop iteration on the plan clock, ns: it starts at the top of the loop, waits
 /// (`wait_start_ns`..`wait_end_ns`), handles the ready sockets and ends where the next one starts.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(super) struct Iteration {
-    pub(super) start_ns: u64,
-    pub(super) wait_start_ns: u64,
-    pub(super) wait_end_ns: u64,
-    pub(super) end_ns: u64,
+struct Iteration {
+    start_ns: u64,
+    wait_start_ns: u64,
+    wait_end_ns: u64,
+    end_ns: u64,
     /// It released an arrival (queued or sent a message) or handled a ready socket.
-    pub(super) productive: bool,
+    productive: bool,
     /// Its wait was a zero-timeout poll (CPU), not a sleep.
-    pub(super) polled: bool,
+    polled: bool,
 }
 
 /// Client work in one iteration, ns inside `window`: nothing for an iteration that neither sent nor
@@ -1237,17 +1244,15 @@ mod tests {
         }
     }
 
-    fn open_loop_offers_poisson_arrivals_with(addr: SocketAddr, engine: Engine) {
-        let mut s = spec(
-            addr,
-            Mode::Open {
-                rate_msgs_per_s: 4000.0,
-            },
-            8,
-            64,
-        );
+    /// 8 connections × 64 B at `rate_msgs_per_s`, on `engine`.
+    fn open_spec(addr: SocketAddr, rate_msgs_per_s: f64, engine: Engine) -> LoadSpec {
+        let mut s = spec(addr, Mode::Open { rate_msgs_per_s }, 8, 64);
         s.engine = engine;
-        let r = run(&s, &|_| {});
+        s
+    }
+
+    fn open_loop_offers_poisson_arrivals_with(addr: SocketAddr, engine: Engine) {
+        let r = run(&open_spec(addr, 4000.0, engine), &|_| {});
         assert!(r.errors_by_kind.is_empty(), "{:?}", r.errors_by_kind);
         // 4000/s over 0.6 s: 2400 expected; a Poisson count is within ±5 σ (±245) of it.
         assert!((2155..=2645).contains(&r.scheduled), "{}", r.scheduled);
@@ -1270,17 +1275,9 @@ mod tests {
     }
 
     fn stall_shows_with(addr: SocketAddr, engine: Engine) {
-        let mut s = spec(
-            addr,
-            Mode::Open {
-                rate_msgs_per_s: 2000.0,
-            },
-            8,
-            64,
-        );
+        let mut s = open_spec(addr, 2000.0, engine);
         s.duration = Duration::from_secs(2);
         s.sub_interval = Duration::from_millis(500);
-        s.engine = engine;
         let r = run(&s, &|_| {});
         // 5 % of the time the server answers nothing: about 5 % of the messages wait up to 50 ms,
         // counted from when they were meant to be sent, so p99 lands well inside the stall.

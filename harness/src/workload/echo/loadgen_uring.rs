@@ -15,8 +15,8 @@
 //! CPU accounting — is the epoll engine's code in `loadgen.rs`.
 
 use super::loadgen::{
-    Arrivals, Conn, CpuMeter, ErrKind, Iteration, LoadSpec, Mode, Plan, ThreadOut, absorb, fail,
-    finished, housekeep, next_closed, note_send, open_connections, sleep_until,
+    Arrivals, Conn, CpuMeter, ErrKind, LoadSpec, Mode, Plan, ThreadOut, absorb, fail, finished,
+    housekeep, next_closed, note_send, open_connections, sleep_until,
 };
 use io_uring::{IoUring, opcode, types};
 use std::io;
@@ -187,14 +187,7 @@ impl Uring<'_> {
             let wait_end_ns = if self.open_loop { plan.now() } else { 0 };
             let received = self.complete(out);
             if self.open_loop {
-                meter.iteration(Iteration {
-                    start_ns: now,
-                    wait_start_ns: before_ns,
-                    wait_end_ns,
-                    end_ns: wait_end_ns,
-                    productive: sent || received,
-                    polled: spin,
-                });
+                meter.iteration(now, (before_ns, wait_end_ns), sent || received, spin);
             }
         }
         meter.finish(plan, self.open_loop, out);
