@@ -47,6 +47,7 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
                 pin: None,
                 no_pin: false,
                 client_threads: None,
+                client_engine: Default::default(),
                 latency_objective_us: 1000.0,
                 save_baseline: None,
                 server_host: None,
@@ -200,6 +201,10 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         server.as_deref(),
         ui,
     )?;
+    crate::workload::echo::loadgen_engine::set(
+        crate::workload::echo::loadgen_engine::resolve(args.client_engine)
+            .map_err(anyhow::Error::msg)?,
+    );
     let placement =
         crate::workload::echo::placement::choose(args.pin.clone(), args.no_pin || server.is_some());
     let client_threads = args
@@ -217,7 +222,7 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         "no_pin": args.no_pin,
         "echo_placement": placement.describe(),
         "client_threads": client_threads,
-        "client_engine": crate::workload::echo::loadgen::ENGINE,
+        "client_engine": crate::workload::echo::loadgen_engine::selected().describe(),
         "latency_objective_us": args.latency_objective_us,
         "ready_timeout_s": args.select.ready_timeout,
         "harness_version": env!("CARGO_PKG_VERSION"),

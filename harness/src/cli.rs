@@ -191,6 +191,10 @@ pub struct RunArgs {
     /// Run echo servers and the load generator unpinned (they compete for every CPU); labelled in reports.
     #[arg(long)]
     pub no_pin: bool,
+    /// Echo client engine: epoll (the portable loop, default), io-uring (one io_uring_enter per loop
+    /// for everything ready), or auto (io-uring when this kernel runs it, else epoll, reason recorded).
+    #[arg(long, value_enum, env = "ASYNCBENCH_CLIENT_ENGINE", default_value_t = crate::workload::echo::loadgen_engine::EngineChoice::Epoll)]
+    pub client_engine: crate::workload::echo::loadgen_engine::EngineChoice,
     /// Load-generator threads (default: one per client CPU, one when unpinned).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub client_threads: Option<u32>,

@@ -84,7 +84,8 @@ impl<'a> Run<'a> {
                     client_cpus,
                 });
         environment.echo_placement = Some(cfg.pin_label.clone());
-        environment.client_engine = Some(crate::workload::echo::loadgen::ENGINE.to_string());
+        environment.client_engine =
+            Some(crate::workload::echo::loadgen_engine::selected().describe());
         environment.hosts = crate::remote::topology::hosts(server.map(|s| &**s), &environment);
         let writer = results::ResultsWriter::new(cfg.out_dir.join("results.json"));
         let mut run = Run {

@@ -15,6 +15,7 @@
 use super::{Session, shell_quote};
 use crate::workload::echo::driver;
 use crate::workload::echo::loadgen::{self, LoadResult, LoadSpec, Mode};
+use crate::workload::echo::loadgen_engine;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -95,6 +96,10 @@ pub struct RemoteSpec {
     pub sub_interval_ms: u64,
     pub client_threads: usize,
     pub seed: u64,
+    /// The controller's client engine ("io-uring" or "epoll-loop"); a host whose kernel cannot run
+    /// io_uring falls back to epoll and its report says so.
+    #[serde(default)]
+    pub client_engine: String,
 }
 
 impl RemoteSpec {
@@ -119,6 +124,7 @@ impl RemoteSpec {
             seed: spec
                 .seed
                 .wrapping_add((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            client_engine: spec.engine.name().to_string(),
         }
     }
 
@@ -138,6 +144,7 @@ impl RemoteSpec {
             client_threads: self.client_threads,
             client_cpus: None,
             seed: self.seed,
+            engine: loadgen_engine::on_client_host(&self.client_engine),
         }
     }
 }
@@ -194,6 +201,10 @@ pub struct Report {
     pub client_threads: usize,
     pub live_connections: usize,
     pub timer: String,
+    #[serde(default)]
+    pub client_sys_s: f64,
+    #[serde(default)]
+    pub engine: String,
 }
 
 impl Report {
@@ -216,6 +227,8 @@ impl Report {
             client_threads: r.client_threads,
             live_connections: r.live_connections,
             timer: r.timer.to_string(),
+            client_sys_s: r.client_sys_s,
+            engine: r.engine.to_string(),
         }
     }
 
@@ -240,7 +253,14 @@ impl Report {
             timer: match self.timer.as_str() {
                 "epoll_pwait2" => "epoll_pwait2",
                 "timerfd" => "timerfd",
+                "io_uring_enter" => "io_uring_enter",
                 _ => "",
+            },
+            client_sys_s: self.client_sys_s,
+            engine: if self.engine == loadgen::Engine::IoUring.name() {
+                loadgen::Engine::IoUring.name()
+            } else {
+                loadgen::Engine::Epoll.name()
             },
         })
     }
@@ -277,6 +297,7 @@ pub fn merge(mut results: Vec<LoadResult>) -> Option<LoadResult> {
         m.requested_mean_gap_ns = r.requested_mean_gap_ns.max(m.requested_mean_gap_ns);
         m.client_cpu_s += r.client_cpu_s;
         m.client_spin_s += r.client_spin_s;
+        m.client_sys_s += r.client_sys_s;
         m.client_threads += r.client_threads;
         m.live_connections += r.live_connections;
         if m.timer.is_empty() {
@@ -463,6 +484,8 @@ mod tests {
             client_threads: 1,
             live_connections: 2,
             timer: "timerfd",
+            client_sys_s: 0.0,
+            engine: "epoll-loop",
         }
     }
 
@@ -525,6 +548,7 @@ mod tests {
             client_threads: 2,
             client_cpus: Some(vec![1]),
             seed: 7,
+            engine: loadgen::Engine::Epoll,
         };
         let shares: Vec<RemoteSpec> = (0..3).map(|i| RemoteSpec::share(&spec, i, 3)).collect();
         assert_eq!(

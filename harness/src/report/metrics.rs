@@ -123,6 +123,12 @@ pub const METRICS: &[MetricDef] = &[
         Better::Neither,
     ),
     def(
+        "client_sys_us_per_msg",
+        "client system CPU per message",
+        Unit::MicrosPerMsg,
+        Better::Neither,
+    ),
+    def(
         "client_cpu_util",
         "client CPU",
         Unit::Cores,

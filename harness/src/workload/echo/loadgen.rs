@@ -1,4 +1,8 @@
-//! The echo load generator ("epoll-loop" client engine): one thread per client CPU, each running one
+//! The echo load generator: what both client engines share (spec, result, connection state, arrival
+//! process, payload checks, FIFO matching, histograms, CPU accounting) and the portable "epoll-loop"
+//! engine. The io_uring engine is `loadgen_uring.rs`; `loadgen_engine.rs` picks one.
+//!
+//! The epoll engine: one thread per client CPU, each running one
 //! level-triggered epoll loop over all of its nonblocking connections. No async runtime, no task per
 //! connection, no wake-up per message: a readiness event leads straight to `recv`/`send` on that socket.
 //! Buffers, payloads, send-time queues and histograms are allocated before the first message; nothing is
@@ -29,25 +33,24 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-/// The name results and reports give this client engine.
-pub const ENGINE: &str = "epoll-loop";
+pub use super::loadgen_engine::Engine;
 
 /// Unanswered messages one open-loop connection may hold (sent or waiting to be sent). Bounds memory;
 /// an arrival beyond it is counted as `backlog_full` and never completes, so it lowers achieved/offered.
-const MAX_QUEUED_PER_CONNECTION: usize = 4096;
+pub(super) const MAX_QUEUED_PER_CONNECTION: usize = 4096;
 
 /// Inter-send gaps each thread keeps for the arrival-process check (first gaps of the window).
-const GAP_SAMPLE_CAP: usize = 20_000;
+pub(super) const GAP_SAMPLE_CAP: usize = 20_000;
 
 /// How often the loop looks at timeouts and Ctrl-C when no I/O wakes it.
-const HOUSEKEEPING_NS: u64 = 10_000_000;
+pub(super) const HOUSEKEEPING_NS: u64 = 10_000_000;
 
 /// Open loop: when the next arrival is this close, the thread polls instead of sleeping. A timer
 /// wake-up on a virtual machine costs tens of µs and arrives late by as much, which would show up as
 /// scheduling error (and as latency no server caused); the client threads own their CPUs, so they
 /// busy-poll, as precise load generators do (Lancet, mutilate). Iterations that neither sent nor
 /// received (empty polls and the bookkeeping between them) are not client work.
-const SPIN_NS: u64 = 2_000_000;
+pub(super) const SPIN_NS: u64 = 2_000_000;
 
 /// Closed or open loop.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,6 +76,8 @@ pub struct LoadSpec {
     /// CPUs for the client threads (thread t on `cpus[t % len]`); `None` leaves them unpinned.
     pub client_cpus: Option<Vec<usize>>,
     pub seed: u64,
+    /// The client engine that runs the load (resolved: see `loadgen_engine`).
+    pub engine: Engine,
 }
 
 /// What the load generator observed in the measured window.
@@ -108,13 +113,19 @@ pub struct LoadResult {
     pub client_threads: usize,
     /// Connections that were still healthy at the end.
     pub live_connections: usize,
-    /// How the loop slept: "epoll_pwait2" or "timerfd".
+    /// How the loop slept: "epoll_pwait2", "timerfd" or "io_uring_enter".
     pub timer: &'static str,
+    /// System (kernel) part of the client threads' CPU in the window, s, of `client_cpu_s +
+    /// client_spin_s`. On loopback the sender's `send` also runs the receiver's TCP processing, so this
+    /// is the part no user-space design removes.
+    pub client_sys_s: f64,
+    /// The client engine that produced this result ([`Engine::name`]).
+    pub engine: &'static str,
 }
 
 /// Errors a connection can end with, counted by kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ErrKind {
+pub(super) enum ErrKind {
     ConnectRefused,
     ConnectTimeout,
     Reset,
@@ -156,7 +167,7 @@ impl ErrKind {
         }
     }
 
-    fn of(e: &io::Error) -> ErrKind {
+    pub(super) fn of(e: &io::Error) -> ErrKind {
         use io::ErrorKind::*;
         match e.kind() {
             ConnectionRefused => ErrKind::ConnectRefused,
@@ -170,21 +181,21 @@ impl ErrKind {
 
 /// Times of one run as nanoseconds since `base` (cheap to compare and store).
 #[derive(Clone, Copy)]
-struct Plan {
-    base: Instant,
-    t0_ns: u64,
-    start_ns: u64,
-    end_ns: u64,
+pub(super) struct Plan {
+    pub(super) base: Instant,
+    pub(super) t0_ns: u64,
+    pub(super) start_ns: u64,
+    pub(super) end_ns: u64,
     sub_ns: u64,
     slots: usize,
-    io_timeout_ns: u64,
+    pub(super) io_timeout_ns: u64,
 }
 
 impl Plan {
-    fn now(&self) -> u64 {
+    pub(super) fn now(&self) -> u64 {
         self.base.elapsed().as_nanos() as u64
     }
-    fn in_window(&self, t: u64) -> bool {
+    pub(super) fn in_window(&self, t: u64) -> bool {
         t >= self.start_ns && t < self.end_ns
     }
 }
@@ -216,7 +227,10 @@ pub fn run(spec: &LoadSpec, on_window: &(dyn Fn(bool) + Sync)) -> LoadResult {
                         pin_current_thread(&[cpus[t % cpus.len()]]);
                     }
                     super::timer::tighten_timer_slack();
-                    thread_main(spec, t, &conns, plan)
+                    match spec.engine {
+                        Engine::Epoll => thread_main(spec, t, &conns, plan),
+                        Engine::IoUring => super::loadgen_uring::thread_main(spec, t, &conns, plan),
+                    }
                 })
             })
             .collect();
@@ -233,7 +247,7 @@ pub fn run(spec: &LoadSpec, on_window: &(dyn Fn(bool) + Sync)) -> LoadResult {
 }
 
 /// One thread's measurements.
-struct ThreadOut {
+pub(super) struct ThreadOut {
     hist: Histogram<u64>,
     sched: Histogram<u64>,
     slot_counts: Vec<u64>,
@@ -243,15 +257,16 @@ struct ThreadOut {
     scheduled: u64,
     max_lag_ns: u64,
     errors: [u64; ERR_KINDS.len()],
-    live: usize,
+    pub(super) live: usize,
     gaps_ns: Vec<u32>,
     cpu_s: f64,
     spin_s: f64,
-    timer: &'static str,
+    sys_s: f64,
+    pub(super) timer: &'static str,
 }
 
 impl ThreadOut {
-    fn new(plan: &Plan, open: bool) -> Self {
+    pub(super) fn new(plan: &Plan, open: bool) -> Self {
         ThreadOut {
             hist: new_histogram(3),
             sched: new_histogram(3),
@@ -266,10 +281,11 @@ impl ThreadOut {
             gaps_ns: Vec::with_capacity(if open { GAP_SAMPLE_CAP } else { 0 }),
             cpu_s: 0.0,
             spin_s: 0.0,
+            sys_s: 0.0,
             timer: "",
         }
     }
-    fn count(&mut self, kind: ErrKind, n: u64) {
+    pub(super) fn count(&mut self, kind: ErrKind, n: u64) {
         let i = ERR_KINDS.iter().position(|k| *k == kind).unwrap_or(0);
         self.errors[i] += n;
     }
@@ -315,6 +331,8 @@ fn merge(outs: Vec<ThreadOut>, spec: &LoadSpec, plan: &Plan, threads: usize) -> 
         client_threads: threads,
         live_connections: 0,
         timer: "",
+        client_sys_s: 0.0,
+        engine: spec.engine.name(),
     };
     for o in outs {
         let _ = histogram.add(&o.hist);
@@ -326,6 +344,7 @@ fn merge(outs: Vec<ThreadOut>, spec: &LoadSpec, plan: &Plan, threads: usize) -> 
         r.live_connections += o.live;
         r.client_cpu_s += o.cpu_s;
         r.client_spin_s += o.spin_s;
+        r.client_sys_s += o.sys_s;
         if !o.timer.is_empty() {
             r.timer = o.timer;
         }
@@ -380,56 +399,40 @@ fn new_histogram(sigfig: u8) -> Histogram<u64> {
 /// One connection's state. Both loops use the same queue: `queue` holds the time each unanswered message
 /// counts from (closed: when it was sent; open: when it was intended), the first `written` of them fully
 /// sent, `write_off` bytes of the next one.
-struct Conn {
-    fd: Option<OwnedFd>,
-    payload: Vec<u8>,
-    queue: VecDeque<u64>,
-    written: usize,
-    write_off: usize,
+pub(super) struct Conn {
+    pub(super) fd: Option<OwnedFd>,
+    pub(super) payload: Vec<u8>,
+    pub(super) queue: VecDeque<u64>,
+    pub(super) written: usize,
+    pub(super) write_off: usize,
     /// Bytes of the front message's echo received so far.
     recv_off: usize,
-    /// EPOLLOUT registered (a send would block).
-    want_out: bool,
+    /// A send is pending: epoll: EPOLLOUT registered (a send would block); io_uring: a send in flight.
+    pub(super) want_out: bool,
     /// Closed loop: stopped sending because the window ended.
-    done: bool,
+    pub(super) done: bool,
     last_progress_ns: u64,
 }
 
 impl Conn {
-    fn alive(&self) -> bool {
+    pub(super) fn alive(&self) -> bool {
         self.fd.is_some()
     }
-    fn outstanding(&self) -> bool {
+    pub(super) fn outstanding(&self) -> bool {
         !self.queue.is_empty()
     }
 }
 
-/// The event loop of one client thread.
-fn thread_main(spec: &LoadSpec, t: usize, indices: &[usize], plan: Plan) -> ThreadOut {
-    let open_rate = match spec.mode {
-        Mode::Open { rate_msgs_per_s } => Some(rate_msgs_per_s),
-        Mode::Closed => None,
-    };
-    let mut out = ThreadOut::new(&plan, open_rate.is_some());
-    let epfd = match epoll_create() {
-        Ok(fd) => fd,
-        Err(_) => {
-            out.count(ErrKind::Timer, 1);
-            return out;
-        }
-    };
-    let waiter = match Waiter::new(epfd.as_raw_fd()) {
-        Ok(w) => w,
-        Err(_) => {
-            out.count(ErrKind::Timer, 1);
-            return out;
-        }
-    };
-    out.timer = waiter.kind();
-    let queue_cap = if open_rate.is_some() {
-        MAX_QUEUED_PER_CONNECTION
-    } else {
-        1
+/// Opens this thread's connections (payloads seeded per connection index), counting failures. A
+/// connection that cannot connect stays in the list without a socket so indices stay stable.
+pub(super) fn open_connections(
+    spec: &LoadSpec,
+    indices: &[usize],
+    out: &mut ThreadOut,
+) -> Vec<Conn> {
+    let queue_cap = match spec.mode {
+        Mode::Open { .. } => MAX_QUEUED_PER_CONNECTION,
+        Mode::Closed => 1,
     };
     let mut conns: Vec<Conn> = Vec::with_capacity(indices.len());
     for &index in indices {
@@ -439,30 +442,15 @@ fn thread_main(spec: &LoadSpec, t: usize, indices: &[usize], plan: Plan) -> Thre
         let fd = match connect(spec.addr, spec.io_timeout) {
             Ok(fd) => Some(fd),
             Err(e) => {
-                out.count(
-                    if e.kind() == io::ErrorKind::TimedOut {
-                        ErrKind::ConnectTimeout
-                    } else {
-                        ErrKind::of(&e)
-                    },
-                    1,
-                );
+                let kind = if e.kind() == io::ErrorKind::TimedOut {
+                    ErrKind::ConnectTimeout
+                } else {
+                    ErrKind::of(&e)
+                };
+                out.count(kind, 1);
                 None
             }
         };
-        if let Some(fd) = &fd
-            && epoll_set(
-                epfd.as_raw_fd(),
-                libc::EPOLL_CTL_ADD,
-                fd.as_raw_fd(),
-                conns.len(),
-                false,
-            )
-            .is_err()
-        {
-            out.count(ErrKind::IoOther, 1);
-            continue;
-        }
         conns.push(Conn {
             fd,
             payload,
@@ -475,178 +463,292 @@ fn thread_main(spec: &LoadSpec, t: usize, indices: &[usize], plan: Plan) -> Thre
             last_progress_ns: 0,
         });
     }
-    let mut rbuf = vec![0u8; 64 * 1024];
-    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; conns.len().clamp(1, 1024)];
-    sleep_until(plan.base + Duration::from_nanos(plan.t0_ns));
+    conns
+}
 
-    // The arrival stream of this thread (open loop only).
-    let mut rng = SmallRng::seed_from_u64(spec.seed.wrapping_add(0x0a11_5eed ^ t as u64));
-    let thread_rate = open_rate.map(|r| r * indices.len() as f64 / spec.connections.max(1) as f64);
-    let mut next_arrival_ns = plan.t0_ns;
-    if let Some(rate) = thread_rate {
-        next_arrival_ns += exp_gap_ns(&mut rng, rate);
+/// The open-loop arrival stream of one thread: Poisson at its share of the offered rate, each arrival
+/// given to a uniformly random connection of the thread. `None` rate: closed loop, no arrivals.
+pub(super) struct Arrivals {
+    rng: SmallRng,
+    rate_per_s: Option<f64>,
+    pub(super) next_ns: u64,
+}
+
+impl Arrivals {
+    pub(super) fn new(spec: &LoadSpec, t: usize, thread_conns: usize, plan: &Plan) -> Arrivals {
+        let mut rng = SmallRng::seed_from_u64(spec.seed.wrapping_add(0x0a11_5eed ^ t as u64));
+        let rate_per_s = match spec.mode {
+            Mode::Open { rate_msgs_per_s } => {
+                Some(rate_msgs_per_s * thread_conns as f64 / spec.connections.max(1) as f64)
+            }
+            Mode::Closed => None,
+        };
+        let mut next_ns = plan.t0_ns;
+        if let Some(rate) = rate_per_s {
+            next_ns += exp_gap_ns(&mut rng, rate);
+        }
+        Arrivals {
+            rng,
+            rate_per_s,
+            next_ns,
+        }
     }
-    let mut last_send_ns: Option<u64> = None;
-    let mut cpu_start: Option<f64> = None;
-    let mut cpu_end: Option<f64> = None;
-    let mut last_housekeeping = 0u64;
-    // Open loop: time of the iterations that sent or received inside the window, ns (client work;
-    // see SPIN_NS), and the previous iteration's timestamps (its end is the next one's start).
-    let mut work_ns = 0u64;
-    let mut prev: Option<Iteration> = None;
 
-    let mut now = plan.now();
-    if open_rate.is_none() {
-        for (i, c) in conns.iter_mut().enumerate() {
-            if c.alive() {
-                c.queue.push_back(now);
+    pub(super) fn open(&self) -> bool {
+        self.rate_per_s.is_some()
+    }
+
+    /// Closed loop, or the last arrival before the window's end has been released.
+    pub(super) fn over(&self, plan: &Plan) -> bool {
+        self.rate_per_s.is_none() || self.next_ns >= plan.end_ns
+    }
+
+    /// Queues every arrival that has come due on its connection and calls `kick(conn, index, out)` for
+    /// it (the engine starts sending); true when it released any.
+    pub(super) fn release(
+        &mut self,
+        now: u64,
+        plan: &Plan,
+        conns: &mut [Conn],
+        out: &mut ThreadOut,
+        mut kick: impl FnMut(&mut Conn, usize, &mut ThreadOut),
+    ) -> bool {
+        let Some(rate) = self.rate_per_s else {
+            return false;
+        };
+        let mut released = false;
+        while self.next_ns <= now && self.next_ns < plan.end_ns && !conns.is_empty() {
+            let intended = self.next_ns;
+            self.next_ns += exp_gap_ns(&mut self.rng, rate);
+            if plan.in_window(intended) {
+                out.scheduled += 1;
+            }
+            let i = self.rng.random_range(0..conns.len());
+            let c = &mut conns[i];
+            if !c.alive() {
+                continue;
+            }
+            if c.queue.len() >= MAX_QUEUED_PER_CONNECTION {
+                out.count(ErrKind::BacklogFull, 1);
+                continue;
+            }
+            if !c.outstanding() {
                 c.last_progress_ns = now;
-                flush(c, i, &epfd, &plan, &mut out, false, &mut last_send_ns);
             }
+            c.queue.push_back(intended);
+            released = true;
+            kick(c, i, out);
         }
+        released
     }
-    loop {
-        now = plan.now();
-        if let Some(mut it) = prev.take() {
-            it.end_ns = now;
-            work_ns += iteration_work_ns(&it, (plan.start_ns, plan.end_ns));
-        }
-        let mut sent = false;
-        if cpu_start.is_none() && now >= plan.start_ns {
-            cpu_start = Some(thread_cpu_s());
-        }
-        if cpu_end.is_none() && now >= plan.end_ns {
-            cpu_end = Some(thread_cpu_s());
-        }
-        // Release every arrival that has come due.
-        if let Some(rate) = thread_rate {
-            while next_arrival_ns <= now && next_arrival_ns < plan.end_ns && !conns.is_empty() {
-                let intended = next_arrival_ns;
-                next_arrival_ns += exp_gap_ns(&mut rng, rate);
-                let in_window = plan.in_window(intended);
-                if in_window {
-                    out.scheduled += 1;
-                }
-                let i = rng.random_range(0..conns.len());
-                let c = &mut conns[i];
-                if !c.alive() {
-                    continue;
-                }
-                if c.queue.len() >= MAX_QUEUED_PER_CONNECTION {
-                    out.count(ErrKind::BacklogFull, 1);
-                    continue;
-                }
-                if !c.outstanding() {
-                    c.last_progress_ns = now;
-                }
-                c.queue.push_back(intended);
-                sent = true;
-                if !c.want_out {
-                    flush(c, i, &epfd, &plan, &mut out, true, &mut last_send_ns);
-                }
-            }
-        }
-        // Finished? Closed: every connection stopped and answered. Open: arrivals over and all answered.
-        let arrivals_over = thread_rate.is_none() || next_arrival_ns >= plan.end_ns;
-        // Only after the window can the loop be finished, so the O(connections) scan waits until then.
-        if now >= plan.end_ns || conns.is_empty() {
-            let busy = conns
-                .iter()
-                .any(|c| c.alive() && (c.outstanding() || (thread_rate.is_none() && !c.done)));
-            if !busy {
-                break;
-            }
-        }
-        if now.saturating_sub(last_housekeeping) >= HOUSEKEEPING_NS {
-            last_housekeeping = now;
-            if crate::process::interrupted() {
-                break;
-            }
-            let drain_deadline = plan.end_ns + plan.io_timeout_ns;
-            for c in conns.iter_mut().filter(|c| c.alive() && c.outstanding()) {
-                let stuck = now.saturating_sub(c.last_progress_ns) > plan.io_timeout_ns;
-                if stuck || now > drain_deadline {
-                    let unanswered = c.queue.iter().filter(|&&q| plan.in_window(q)).count() as u64;
-                    if thread_rate.is_some() && unanswered > 0 {
-                        out.count(ErrKind::UnansweredAtEnd, unanswered);
-                    }
-                    out.count(ErrKind::IoTimeout, 1);
-                    c.fd = None;
-                    c.queue.clear();
-                }
-            }
-        }
-        // Sleep until the next arrival, the window's edges or housekeeping, whichever comes first.
+
+    /// When the loop should wake next: the next arrival, the window's edges or housekeeping.
+    pub(super) fn wake_ns(&self, now: u64, plan: &Plan) -> u64 {
         let mut wake = now + HOUSEKEEPING_NS;
-        if thread_rate.is_some() && !arrivals_over {
-            wake = wake.min(next_arrival_ns);
+        if !self.over(plan) {
+            wake = wake.min(self.next_ns);
         }
         for edge in [plan.start_ns, plan.end_ns] {
             if edge > now {
                 wake = wake.min(edge);
             }
         }
-        let before_ns = plan.now();
-        let timeout_ns = wake.saturating_sub(before_ns);
-        let spin = thread_rate.is_some() && !arrivals_over && timeout_ns <= SPIN_NS;
-        let n = match waiter.wait(&mut events, if spin { 0 } else { timeout_ns }) {
-            Ok(n) => n,
-            Err(_) => {
-                out.count(ErrKind::Timer, 1);
-                break;
+        wake
+    }
+
+    /// Busy-poll rather than sleep: an open loop whose next arrival is within [`SPIN_NS`].
+    pub(super) fn spin(&self, plan: &Plan, timeout_ns: u64) -> bool {
+        self.open() && !self.over(plan) && timeout_ns <= SPIN_NS
+    }
+}
+
+/// The loop may end: only after the window, when no connection has anything unanswered (closed loop:
+/// and every connection has stopped sending). Before the window ends this skips the O(connections) scan.
+pub(super) fn finished(conns: &[Conn], now: u64, plan: &Plan, open: bool) -> bool {
+    if now < plan.end_ns && !conns.is_empty() {
+        return false;
+    }
+    !conns
+        .iter()
+        .any(|c| c.alive() && (c.outstanding() || (!open && !c.done)))
+}
+
+/// Every [`HOUSEKEEPING_NS`]: fails connections stuck longer than the I/O timeout or past the drain
+/// deadline. Returns true when the run was interrupted (Ctrl-C).
+pub(super) fn housekeep(
+    conns: &mut [Conn],
+    plan: &Plan,
+    out: &mut ThreadOut,
+    now: u64,
+    open: bool,
+    last_ns: &mut u64,
+) -> bool {
+    if now.saturating_sub(*last_ns) < HOUSEKEEPING_NS {
+        return false;
+    }
+    *last_ns = now;
+    if crate::process::interrupted() {
+        return true;
+    }
+    let drain_deadline = plan.end_ns + plan.io_timeout_ns;
+    for c in conns.iter_mut().filter(|c| c.alive() && c.outstanding()) {
+        let stuck = now.saturating_sub(c.last_progress_ns) > plan.io_timeout_ns;
+        if stuck || now > drain_deadline {
+            let unanswered = c.queue.iter().filter(|&&q| plan.in_window(q)).count() as u64;
+            if open && unanswered > 0 {
+                out.count(ErrKind::UnansweredAtEnd, unanswered);
             }
+            fail(c, out, ErrKind::IoTimeout);
+        }
+    }
+    false
+}
+
+/// A thread's CPU inside the window: total (thread clock) and system time (getrusage), read at the
+/// window's edges, and the open loop's productive-iteration time (see [`iteration_work_ns`]).
+#[derive(Default)]
+pub(super) struct CpuMeter {
+    start: Option<(f64, f64)>,
+    end: Option<(f64, f64)>,
+    work_ns: u64,
+    prev: Option<Iteration>,
+}
+
+impl CpuMeter {
+    /// Called at the top of every loop iteration: closes the previous iteration and reads the clocks
+    /// when the window starts or ends.
+    pub(super) fn tick(&mut self, now: u64, plan: &Plan) {
+        if let Some(mut it) = self.prev.take() {
+            it.end_ns = now;
+            self.work_ns += iteration_work_ns(&it, (plan.start_ns, plan.end_ns));
+        }
+        if self.start.is_none() && now >= plan.start_ns {
+            self.start = Some(thread_times_s());
+        }
+        if self.end.is_none() && now >= plan.end_ns {
+            self.end = Some(thread_times_s());
+        }
+    }
+
+    /// The open loop records each iteration: it started at `start_ns`, waited from `wait_start_ns` to
+    /// `wait_end_ns` (`polled`: a zero-timeout poll) and ends where the next tick starts.
+    pub(super) fn iteration(
+        &mut self,
+        start_ns: u64,
+        (wait_start_ns, wait_end_ns): (u64, u64),
+        productive: bool,
+        polled: bool,
+    ) {
+        self.prev = Some(Iteration {
+            start_ns,
+            wait_start_ns,
+            wait_end_ns,
+            end_ns: wait_end_ns,
+            productive,
+            polled,
+        });
+    }
+
+    /// Fills the thread's `cpu_s`, `spin_s` and `sys_s`.
+    pub(super) fn finish(mut self, plan: &Plan, open: bool, out: &mut ThreadOut) {
+        self.tick(plan.now().max(plan.end_ns), plan);
+        let now = thread_times_s();
+        let (c0, s0) = self.start.unwrap_or(now);
+        let (c1, s1) = self.end.unwrap_or(now);
+        (out.cpu_s, out.spin_s) = split_client_cpu(c1 - c0, open.then_some(self.work_ns));
+        out.sys_s = (s1 - s0).max(0.0);
+    }
+}
+
+/// The event loop of one client thread.
+fn thread_main(spec: &LoadSpec, t: usize, indices: &[usize], plan: Plan) -> ThreadOut {
+    let open_loop = matches!(spec.mode, Mode::Open { .. });
+    let mut out = ThreadOut::new(&plan, open_loop);
+    let Ok(epfd) = epoll_create() else {
+        out.count(ErrKind::Timer, 1);
+        return out;
+    };
+    let Ok(waiter) = Waiter::new(epfd.as_raw_fd()) else {
+        out.count(ErrKind::Timer, 1);
+        return out;
+    };
+    out.timer = waiter.kind();
+    let mut conns = open_connections(spec, indices, &mut out);
+    for (i, c) in conns.iter_mut().enumerate() {
+        let Some(fd) = c.fd.as_ref().map(|f| f.as_raw_fd()) else {
+            continue;
         };
+        if epoll_set(epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, i, false).is_err() {
+            fail(c, &mut out, ErrKind::IoOther);
+        }
+    }
+    let mut rbuf = vec![0u8; 64 * 1024];
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; conns.len().clamp(1, 1024)];
+    sleep_until(plan.base + Duration::from_nanos(plan.t0_ns));
+
+    let mut arrivals = Arrivals::new(spec, t, indices.len(), &plan);
+    let mut last_send_ns: Option<u64> = None;
+    let mut meter = CpuMeter::default();
+    let mut last_housekeeping = 0u64;
+    if !open_loop {
+        let now = plan.now();
+        for (i, c) in conns.iter_mut().enumerate().filter(|(_, c)| c.alive()) {
+            c.queue.push_back(now);
+            c.last_progress_ns = now;
+            flush(c, i, &epfd, &plan, &mut out, false, &mut last_send_ns);
+        }
+    }
+    loop {
+        let now = plan.now();
+        meter.tick(now, &plan);
+        let sent = arrivals.release(now, &plan, &mut conns, &mut out, |c, i, out| {
+            if !c.want_out {
+                flush(c, i, &epfd, &plan, out, true, &mut last_send_ns);
+            }
+        });
+        if finished(&conns, now, &plan, open_loop)
+            || housekeep(
+                &mut conns,
+                &plan,
+                &mut out,
+                now,
+                open_loop,
+                &mut last_housekeeping,
+            )
+        {
+            break;
+        }
+        let before_ns = plan.now();
+        let timeout_ns = arrivals.wake_ns(now, &plan).saturating_sub(before_ns);
+        let spin = arrivals.spin(&plan, timeout_ns);
+        let Ok(n) = waiter.wait(&mut events, if spin { 0 } else { timeout_ns }) else {
+            out.count(ErrKind::Timer, 1);
+            break;
+        };
+        let wait_end_ns = if open_loop { plan.now() } else { 0 };
         let mut received = false;
-        let wait_end_ns = if thread_rate.is_some() { plan.now() } else { 0 };
         for ev in &events[..n] {
             let i = ev.u64 as usize;
             if i >= conns.len() {
                 continue; // the timerfd
             }
             received = true;
-            let flags = ev.events;
-            if flags & (libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0 {
-                on_readable(
-                    &mut conns[i],
-                    &plan,
-                    &mut out,
-                    &mut rbuf,
-                    thread_rate.is_some(),
-                );
-                if thread_rate.is_none() {
-                    next_closed(&mut conns[i], i, &epfd, &plan, &mut out, &mut last_send_ns);
+            let c = &mut conns[i];
+            if ev.events & (libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0 {
+                on_readable(c, &plan, &mut out, &mut rbuf, open_loop);
+                if !open_loop && next_closed(c, &plan) {
+                    flush(c, i, &epfd, &plan, &mut out, false, &mut last_send_ns);
                 }
             }
-            if flags & libc::EPOLLOUT as u32 != 0 && conns[i].alive() {
-                let open = thread_rate.is_some();
-                flush(
-                    &mut conns[i],
-                    i,
-                    &epfd,
-                    &plan,
-                    &mut out,
-                    open,
-                    &mut last_send_ns,
-                );
+            if ev.events & libc::EPOLLOUT as u32 != 0 && c.alive() {
+                flush(c, i, &epfd, &plan, &mut out, open_loop, &mut last_send_ns);
             }
         }
-        if thread_rate.is_some() {
-            prev = Some(Iteration {
-                start_ns: now,
-                wait_start_ns: before_ns,
-                wait_end_ns,
-                end_ns: wait_end_ns,
-                productive: sent || received,
-                polled: spin,
-            });
+        if open_loop {
+            meter.iteration(now, (before_ns, wait_end_ns), sent || received, spin);
         }
     }
-    if let Some(mut it) = prev.take() {
-        it.end_ns = plan.now();
-        work_ns += iteration_work_ns(&it, (plan.start_ns, plan.end_ns));
-    }
-    let cpu_s = cpu_end.unwrap_or_else(thread_cpu_s) - cpu_start.unwrap_or_else(thread_cpu_s);
-    (out.cpu_s, out.spin_s) = split_client_cpu(cpu_s, thread_rate.map(|_| work_ns));
+    meter.finish(&plan, open_loop, &mut out);
     out.live = conns.iter().filter(|c| c.alive()).count();
     out
 }
@@ -695,26 +797,44 @@ fn split_client_cpu(thread_cpu_s: f64, work_ns: Option<u64>) -> (f64, f64) {
     }
 }
 
-/// Closed loop: after an echo completed, send the next message unless the window has ended.
-fn next_closed(
-    c: &mut Conn,
-    i: usize,
-    epfd: &OwnedFd,
-    plan: &Plan,
-    out: &mut ThreadOut,
-    last_send_ns: &mut Option<u64>,
-) {
+/// Closed loop: after an echo completed, queue the next message unless the window has ended; true when
+/// one was queued (the engine sends it).
+pub(super) fn next_closed(c: &mut Conn, plan: &Plan) -> bool {
     if !c.alive() || c.outstanding() || c.done {
-        return;
+        return false;
     }
     let now = plan.now();
     if now >= plan.end_ns || crate::process::interrupted() {
         c.done = true;
-        return;
+        return false;
     }
     c.queue.push_back(now);
     c.last_progress_ns = now;
-    flush(c, i, epfd, plan, out, false, last_send_ns);
+    true
+}
+
+/// Open loop: a message intended at `intended` starts leaving now; records its scheduling error and the
+/// gap since the thread's previous send (for the arrival-process check).
+pub(super) fn note_send(
+    plan: &Plan,
+    out: &mut ThreadOut,
+    intended: u64,
+    last_send_ns: &mut Option<u64>,
+) {
+    let now = plan.now();
+    if !plan.in_window(intended) {
+        return;
+    }
+    let lag = now.saturating_sub(intended);
+    out.sched.saturating_record(lag.max(1));
+    out.max_lag_ns = out.max_lag_ns.max(lag);
+    if let Some(prev) = *last_send_ns
+        && out.gaps_ns.len() < GAP_SAMPLE_CAP
+    {
+        out.gaps_ns
+            .push(now.saturating_sub(prev).min(u32::MAX as u64) as u32);
+    }
+    *last_send_ns = Some(now);
 }
 
 /// Sends queued messages until done or the socket would block (then waits for EPOLLOUT).
@@ -734,20 +854,7 @@ fn flush(
     let len = c.payload.len();
     while c.written < c.queue.len() {
         if c.write_off == 0 && open {
-            let intended = c.queue[c.written];
-            let now = plan.now();
-            if plan.in_window(intended) {
-                let lag = now.saturating_sub(intended);
-                out.sched.saturating_record(lag.max(1));
-                out.max_lag_ns = out.max_lag_ns.max(lag);
-                if let Some(prev) = *last_send_ns
-                    && out.gaps_ns.len() < GAP_SAMPLE_CAP
-                {
-                    out.gaps_ns
-                        .push(now.saturating_sub(prev).min(u32::MAX as u64) as u32);
-                }
-                *last_send_ns = Some(now);
-            }
+            note_send(plan, out, c.queue[c.written], last_send_ns);
         }
         match send(fd, &c.payload[c.write_off..]) {
             Ok(n) => {
@@ -783,7 +890,6 @@ fn on_readable(c: &mut Conn, plan: &Plan, out: &mut ThreadOut, rbuf: &mut [u8], 
     let Some(fd) = c.fd.as_ref().map(|f| f.as_raw_fd()) else {
         return;
     };
-    let len = c.payload.len();
     loop {
         let n = match recv(fd, rbuf) {
             Ok(0) => return fail(c, out, ErrKind::ClosedByServer),
@@ -791,42 +897,8 @@ fn on_readable(c: &mut Conn, plan: &Plan, out: &mut ThreadOut, rbuf: &mut [u8], 
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             Err(e) => return fail(c, out, ErrKind::of(&e)),
         };
-        let now = plan.now();
-        c.last_progress_ns = now;
-        // Bytes must match the payload, cyclically, and never exceed what was sent.
-        let sent_bytes = c.written * len + c.write_off;
-        if c.recv_off + n > sent_bytes {
-            return fail(c, out, ErrKind::Mismatch);
-        }
-        let mut pos = c.recv_off;
-        let mut i = 0;
-        while i < n {
-            let k = (len - pos % len).min(n - i);
-            let at = pos % len;
-            if rbuf[i..i + k] != c.payload[at..at + k] {
-                return fail(c, out, ErrKind::Mismatch);
-            }
-            i += k;
-            pos += k;
-        }
-        c.recv_off += n;
-        while c.recv_off >= len {
-            c.recv_off -= len;
-            let Some(from) = c.queue.pop_front() else {
-                return fail(c, out, ErrKind::Mismatch);
-            };
-            c.written -= 1;
-            if plan.in_window(now) {
-                out.completed_in_window += 1;
-            }
-            let recorded = if open {
-                plan.in_window(from)
-            } else {
-                from >= plan.start_ns && now <= plan.end_ns
-            };
-            if recorded {
-                out.record(plan, now, now.saturating_sub(from));
-            }
+        if !absorb(c, plan, out, &rbuf[..n], open) {
+            return;
         }
         if n < rbuf.len() {
             return;
@@ -834,8 +906,68 @@ fn on_readable(c: &mut Conn, plan: &Plan, out: &mut ThreadOut, rbuf: &mut [u8], 
     }
 }
 
-fn fail(c: &mut Conn, out: &mut ThreadOut, kind: ErrKind) {
+/// Checks received echo bytes against what the connection sent (cyclically, never more than was sent)
+/// and completes whole echoes: FIFO matching, latency recorded from the queued time. False when the
+/// connection failed (a mismatch).
+pub(super) fn absorb(
+    c: &mut Conn,
+    plan: &Plan,
+    out: &mut ThreadOut,
+    data: &[u8],
+    open: bool,
+) -> bool {
+    let now = plan.now();
+    c.last_progress_ns = now;
+    let len = c.payload.len();
+    let n = data.len();
+    let sent_bytes = c.written * len + c.write_off;
+    if c.recv_off + n > sent_bytes {
+        fail(c, out, ErrKind::Mismatch);
+        return false;
+    }
+    let mut pos = c.recv_off;
+    let mut i = 0;
+    while i < n {
+        let k = (len - pos % len).min(n - i);
+        let at = pos % len;
+        if data[i..i + k] != c.payload[at..at + k] {
+            fail(c, out, ErrKind::Mismatch);
+            return false;
+        }
+        i += k;
+        pos += k;
+    }
+    c.recv_off += n;
+    while c.recv_off >= len {
+        c.recv_off -= len;
+        let Some(from) = c.queue.pop_front() else {
+            fail(c, out, ErrKind::Mismatch);
+            return false;
+        };
+        c.written -= 1;
+        if plan.in_window(now) {
+            out.completed_in_window += 1;
+        }
+        let recorded = if open {
+            plan.in_window(from)
+        } else {
+            from >= plan.start_ns && now <= plan.end_ns
+        };
+        if recorded {
+            out.record(plan, now, now.saturating_sub(from));
+        }
+    }
+    true
+}
+
+/// Ends a connection with `kind`. The socket is shut down before it is closed so that an operation
+/// still in flight on it (io_uring) completes instead of holding the socket open.
+pub(super) fn fail(c: &mut Conn, out: &mut ThreadOut, kind: ErrKind) {
     out.count(kind, 1);
+    if let Some(fd) = &c.fd {
+        // SAFETY: shutting down our own open socket.
+        unsafe { libc::shutdown(fd.as_raw_fd(), libc::SHUT_RDWR) };
+    }
     c.fd = None;
     c.queue.clear();
     c.written = 0;
@@ -849,7 +981,7 @@ fn exp_gap_ns(rng: &mut SmallRng, rate_per_s: f64) -> u64 {
     ((-u.ln() / rate_per_s) * 1e9).max(1.0) as u64
 }
 
-fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<OwnedFd> {
+pub(super) fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<OwnedFd> {
     let s = TcpStream::connect_timeout(&addr, timeout)?;
     s.set_nodelay(true)?;
     s.set_nonblocking(true)?;
@@ -896,6 +1028,16 @@ fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n as usize)
 }
 
+/// CPU time of the calling thread and the system part of it, s (thread clock; getrusage for the split).
+fn thread_times_s() -> (f64, f64) {
+    // SAFETY: getrusage writes into a struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_THREAD reads the calling thread's usage.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    let sys_s = ru.ru_stime.tv_sec as f64 + ru.ru_stime.tv_usec as f64 / 1e6;
+    (thread_cpu_s(), sys_s)
+}
+
 /// CPU time of the calling thread, s.
 fn thread_cpu_s() -> f64 {
     let mut ts = libc::timespec {
@@ -907,7 +1049,7 @@ fn thread_cpu_s() -> f64 {
     ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
 }
 
-fn sleep_until(t: Instant) {
+pub(super) fn sleep_until(t: Instant) {
     let now = Instant::now();
     if t > now {
         std::thread::sleep(t - now);
@@ -968,6 +1110,16 @@ mod tests {
         addr
     }
 
+    /// Every engine this kernel runs: the tests below hold for each.
+    fn engines() -> Vec<Engine> {
+        let mut e = vec![Engine::Epoll];
+        match super::super::loadgen_uring::unsupported_reason() {
+            None => e.push(Engine::IoUring),
+            Some(r) => eprintln!("io_uring engine not tested here: {r}"),
+        }
+        e
+    }
+
     fn spec(addr: SocketAddr, mode: Mode, connections: usize, message_bytes: usize) -> LoadSpec {
         LoadSpec {
             addr,
@@ -981,23 +1133,58 @@ mod tests {
             client_threads: 2,
             client_cpus: None,
             seed: 7,
+            engine: Engine::Epoll,
         }
     }
 
     #[test]
     fn closed_loop_echoes_on_every_connection_with_small_and_large_messages() {
         let addr = server(false, false);
-        for bytes in [1, 64, 65536] {
-            let r = run(&spec(addr, Mode::Closed, 16, bytes), &|_| {});
-            assert!(
-                r.errors_by_kind.is_empty(),
-                "{bytes} B: {:?}",
-                r.errors_by_kind
+        for engine in engines() {
+            for (bytes, conns) in [(1, 64), (64, 16), (65536, 16)] {
+                let mut s = spec(addr, Mode::Closed, conns, bytes);
+                s.engine = engine;
+                let r = run(&s, &|_| {});
+                let e = engine.name();
+                assert!(
+                    r.errors_by_kind.is_empty(),
+                    "{e} {bytes} B: {:?}",
+                    r.errors_by_kind
+                );
+                assert!(r.messages > 0 && !r.histogram.is_empty(), "{e}");
+                assert_eq!(r.live_connections, conns, "{e}");
+                assert_eq!(r.sub_interval_rates.len(), 6, "{e}");
+                assert!(r.client_cpu_s > 0.0, "{e}");
+                assert!(
+                    r.client_sys_s <= r.client_cpu_s + r.client_spin_s + 0.02,
+                    "{e}"
+                );
+                assert_eq!(r.engine, e);
+            }
+        }
+    }
+
+    #[test]
+    fn open_loop_pipelines_large_messages_on_many_connections_intact() {
+        let addr = server(false, false);
+        for engine in engines() {
+            let mut s = spec(
+                addr,
+                Mode::Open {
+                    rate_msgs_per_s: 3000.0,
+                },
+                64,
+                65536,
             );
-            assert!(r.messages > 0 && !r.histogram.is_empty());
-            assert_eq!(r.live_connections, 16);
-            assert_eq!(r.sub_interval_rates.len(), 6);
-            assert!(r.client_cpu_s > 0.0);
+            s.engine = engine;
+            let r = run(&s, &|_| {});
+            let e = engine.name();
+            assert!(r.errors_by_kind.is_empty(), "{e}: {:?}", r.errors_by_kind);
+            assert_eq!(
+                r.messages, r.scheduled,
+                "{e}: every intended message answered"
+            );
+            assert_eq!(r.live_connections, 64, "{e}");
         }
     }
 
@@ -1052,17 +1239,20 @@ mod tests {
     #[test]
     fn open_loop_offers_poisson_arrivals_at_the_requested_rate() {
         let addr = server(false, false);
-        let r = run(
-            &spec(
-                addr,
-                Mode::Open {
-                    rate_msgs_per_s: 4000.0,
-                },
-                8,
-                64,
-            ),
-            &|_| {},
-        );
+        for engine in engines() {
+            open_loop_offers_poisson_arrivals_with(addr, engine);
+        }
+    }
+
+    /// 8 connections × 64 B at `rate_msgs_per_s`, on `engine`.
+    fn open_spec(addr: SocketAddr, rate_msgs_per_s: f64, engine: Engine) -> LoadSpec {
+        let mut s = spec(addr, Mode::Open { rate_msgs_per_s }, 8, 64);
+        s.engine = engine;
+        s
+    }
+
+    fn open_loop_offers_poisson_arrivals_with(addr: SocketAddr, engine: Engine) {
+        let r = run(&open_spec(addr, 4000.0, engine), &|_| {});
         assert!(r.errors_by_kind.is_empty(), "{:?}", r.errors_by_kind);
         // 4000/s over 0.6 s: 2400 expected; a Poisson count is within ±5 σ (±245) of it.
         assert!((2155..=2645).contains(&r.scheduled), "{}", r.scheduled);
@@ -1079,14 +1269,13 @@ mod tests {
     #[test]
     fn a_server_that_stalls_50_ms_every_second_shows_in_open_loop_p99() {
         let addr = server(true, false);
-        let mut s = spec(
-            addr,
-            Mode::Open {
-                rate_msgs_per_s: 2000.0,
-            },
-            8,
-            64,
-        );
+        for engine in engines() {
+            stall_shows_with(addr, engine);
+        }
+    }
+
+    fn stall_shows_with(addr: SocketAddr, engine: Engine) {
+        let mut s = open_spec(addr, 2000.0, engine);
         s.duration = Duration::from_secs(2);
         s.sub_interval = Duration::from_millis(500);
         let r = run(&s, &|_| {});
@@ -1100,9 +1289,13 @@ mod tests {
     #[test]
     fn a_corrupted_echo_is_a_mismatch() {
         let addr = server(false, true);
-        let r = run(&spec(addr, Mode::Closed, 4, 64), &|_| {});
-        assert_eq!(r.errors_by_kind.get("mismatch"), Some(&4));
-        assert_eq!(r.messages, 0);
+        for engine in engines() {
+            let mut s = spec(addr, Mode::Closed, 4, 64);
+            s.engine = engine;
+            let r = run(&s, &|_| {});
+            assert_eq!(r.errors_by_kind.get("mismatch"), Some(&4), "{engine:?}");
+            assert_eq!(r.messages, 0);
+        }
     }
 
     #[test]
@@ -1110,7 +1303,11 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         drop(l);
-        let r = run(&spec(addr, Mode::Closed, 3, 64), &|_| {});
-        assert_eq!(r.errors_by_kind.get("connect_refused"), Some(&3));
+        for engine in engines() {
+            let mut s = spec(addr, Mode::Closed, 3, 64);
+            s.engine = engine;
+            let r = run(&s, &|_| {});
+            assert_eq!(r.errors_by_kind.get("connect_refused"), Some(&3));
+        }
     }
 }

@@ -76,7 +76,7 @@ pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
         rc.latency_objective_us,
         s.closed.len(),
         s.closed_repeat,
-        super::loadgen::ENGINE,
+        super::loadgen_engine::selected().describe(),
         rc.pin_label,
         planned_s,
         if worst_s > planned_s * 1.01 {
