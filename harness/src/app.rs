@@ -210,6 +210,7 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         "command": if verify_only { "verify" } else { "run" },
         "suite": suite,
         "cancel_suite": crate::workload::cancel::CancelSuite::new(suite.kind),
+        "micro_suite": crate::workload::micro::MicroSuite::new(suite.kind),
         "workloads": workloads,
         "implementations": args.select.implementations,
         "provision": !args.select.no_provision,

@@ -47,8 +47,6 @@ pub struct Suite {
     pub echo: EchoSuite,
     pub fanout: FanoutSuite,
     pub stream: StreamSuite,
-    /// Run criterion in its `--quick` mode.
-    pub micro_quick: bool,
     /// A cell whose first trial took longer than this many seconds is not repeated (it says so): a 1M-task
     /// fan-out in a slow runtime can take a minute, and its memory figure is not what noise threatens.
     pub long_trial_s: f64,
@@ -152,7 +150,6 @@ impl Suite {
                     pause_ms: 10,
                     sample_every: 100,
                 },
-                micro_quick: true,
                 long_trial_s: f64::INFINITY,
             },
             SuiteKind::Default => Suite {
@@ -197,7 +194,6 @@ impl Suite {
                     pause_ms: 10,
                     sample_every: 100,
                 },
-                micro_quick: false,
                 long_trial_s: 12.0,
             },
             SuiteKind::Full => Suite {
@@ -237,7 +233,6 @@ impl Suite {
                     pause_ms: 10,
                     sample_every: 1_000,
                 },
-                micro_quick: false,
                 long_trial_s: f64::INFINITY,
             },
         }

@@ -127,7 +127,6 @@ pub const DEFINITION: Definition = Definition {
     headlines: &["bytes"],
     columns: &["bytes"],
     charts: &["futures_sizes"],
-    also_runs: &[],
     verify: Some(verify),
     measure,
     estimate_s: no_estimate,

@@ -493,7 +493,6 @@ pub const DEFINITION: Definition = Definition {
         "cpu_user_s",
     ],
     charts: &["stream_throughput"],
-    also_runs: &[],
     verify: Some(verify),
     measure,
     estimate_s: no_estimate,

@@ -502,7 +502,6 @@ pub const DEFINITION: Definition = Definition {
         "echo_latency_spectrum",
         "echo_latency_vs_load",
     ],
-    also_runs: &[],
     verify: Some(|launch, ready_timeout| (verify(launch, ready_timeout), None)),
     measure: plan::measure,
     estimate_s: plan::estimate_s,
