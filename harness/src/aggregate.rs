@@ -50,24 +50,7 @@ impl CellAcc {
     /// The cell as it stands now.
     pub fn to_cell(&self) -> Cell {
         let Some(first_ok) = self.trials.first() else {
-            let f = self.failures.first().cloned().unwrap_or(Failure {
-                status: CellStatus::Failed,
-                reason: "not run".into(),
-            });
-            let mut cell = Cell::failed(
-                &self.workload,
-                &self.implementation,
-                self.params.clone(),
-                f.status,
-                f.reason,
-            );
-            if self.failures.len() > 1 {
-                cell.findings.push(Finding {
-                    kind: "all_trials_failed".into(),
-                    message: format!("all {} trials failed", self.failures.len()),
-                });
-            }
-            return cell;
+            return self.failed_cell();
         };
         let mut cell = Cell::failed(
             &self.workload,
@@ -77,47 +60,8 @@ impl CellAcc {
             String::new(),
         );
         cell.reason = None;
-        // Flat metrics: median and interval across trials.
-        let names: Vec<String> = first_ok.metrics.values.keys().cloned().collect();
-        for name in names {
-            let values: Vec<f64> = self
-                .trials
-                .iter()
-                .filter_map(|t| t.metrics.get(&name))
-                .collect();
-            if let Some(s) = summarize(&values) {
-                cell.metrics.set(&name, s.median);
-                cell.stats.insert(name, s);
-            }
-        }
-        // Latency: exact percentiles of all trials' samples together; intervals from per-trial values.
-        let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
-        for h in self.trials.iter().filter_map(|t| t.histogram.as_ref()) {
-            match merged.as_mut() {
-                None => merged = Some(h.clone()),
-                Some(m) => {
-                    let _ = m.add(h);
-                }
-            }
-        }
-        if let Some(h) = merged.filter(|h| !h.is_empty()) {
-            cell.metrics.latency_ns = Some(percentiles(&h));
-            cell.latency_spectrum = spectrum(&h);
-            let per_trial: Vec<_> = self
-                .trials
-                .iter()
-                .filter_map(|t| t.metrics.latency_ns)
-                .collect();
-            for (name, get) in [("p50", 0usize), ("p99", 2), ("p999", 3)] {
-                let values: Vec<f64> = per_trial
-                    .iter()
-                    .map(|p| [p.p50, p.p90, p.p99, p.p999][get])
-                    .collect();
-                if let Some(s) = summarize(&values) {
-                    cell.stats.insert(format!("latency_ns.{name}"), s);
-                }
-            }
-        }
+        self.summarize_metrics(&mut cell, first_ok);
+        self.merge_latency(&mut cell);
         // Sub-intervals give the headline metric an interval even with a single trial.
         let subs: Vec<f64> = self
             .trials
@@ -142,6 +86,87 @@ impl CellAcc {
             }
         }
         cell.findings = merge_findings(&self.trials);
+        self.add_failure_and_noise_findings(&mut cell);
+        cell.rss_timeline = self
+            .trials
+            .last()
+            .map(|t| t.rss_timeline.clone())
+            .unwrap_or_default();
+        cell
+    }
+
+    /// A cell without one successful trial: the first failure's status and reason.
+    fn failed_cell(&self) -> Cell {
+        let f = self.failures.first().cloned().unwrap_or(Failure {
+            status: CellStatus::Failed,
+            reason: "not run".into(),
+        });
+        let mut cell = Cell::failed(
+            &self.workload,
+            &self.implementation,
+            self.params.clone(),
+            f.status,
+            f.reason,
+        );
+        if self.failures.len() > 1 {
+            cell.findings.push(Finding {
+                kind: "all_trials_failed".into(),
+                message: format!("all {} trials failed", self.failures.len()),
+            });
+        }
+        cell
+    }
+
+    /// Flat metrics (those of the first successful trial): median and interval across trials.
+    fn summarize_metrics(&self, cell: &mut Cell, first_ok: &TrialData) {
+        let names: Vec<String> = first_ok.metrics.values.keys().cloned().collect();
+        for name in names {
+            let values: Vec<f64> = self
+                .trials
+                .iter()
+                .filter_map(|t| t.metrics.get(&name))
+                .collect();
+            if let Some(s) = summarize(&values) {
+                cell.metrics.set(&name, s.median);
+                cell.stats.insert(name, s);
+            }
+        }
+    }
+
+    /// Latency: exact percentiles of all trials' samples together; intervals from per-trial values.
+    fn merge_latency(&self, cell: &mut Cell) {
+        let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
+        for h in self.trials.iter().filter_map(|t| t.histogram.as_ref()) {
+            match merged.as_mut() {
+                None => merged = Some(h.clone()),
+                Some(m) => {
+                    let _ = m.add(h);
+                }
+            }
+        }
+        let Some(h) = merged.filter(|h| !h.is_empty()) else {
+            return;
+        };
+        cell.metrics.latency_ns = Some(percentiles(&h));
+        cell.latency_spectrum = spectrum(&h);
+        let per_trial: Vec<_> = self
+            .trials
+            .iter()
+            .filter_map(|t| t.metrics.latency_ns)
+            .collect();
+        for (name, get) in [("p50", 0usize), ("p99", 2), ("p999", 3)] {
+            let values: Vec<f64> = per_trial
+                .iter()
+                .map(|p| [p.p50, p.p90, p.p99, p.p999][get])
+                .collect();
+            if let Some(s) = summarize(&values) {
+                cell.stats.insert(format!("latency_ns.{name}"), s);
+            }
+        }
+    }
+
+    /// Failed trials beside successful ones, and a headline that varies more than [`NOISY_CV`].
+    fn add_failure_and_noise_findings(&self, cell: &mut Cell) {
         if !self.failures.is_empty() {
             let reasons: Vec<&str> = self.failures.iter().map(|f| f.reason.as_str()).collect();
             cell.findings.push(Finding {
@@ -165,12 +190,6 @@ impl CellAcc {
                 message: format!("{} varies by {:.0} % (CV) across trials: treat differences below that as noise", self.headline, cv * 100.0),
             });
         }
-        cell.rss_timeline = self
-            .trials
-            .last()
-            .map(|t| t.rss_timeline.clone())
-            .unwrap_or_default();
-        cell
     }
 }
 

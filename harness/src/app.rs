@@ -156,36 +156,15 @@ fn raise_open_files_limit() {
     }
 }
 
+/// `run` and `verify`: choose where results go, open remote hosts, measure, then publish and keep.
 fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyhow::Result<i32> {
     if let Some(name) = &args.save_baseline {
         crate::baseline::validate_name(name)?;
     }
     crate::process::install_interrupt_handler().context("installing the Ctrl-C handler")?;
     raise_open_files_limit();
-    let mut suite = Suite::new(args.suite_kind());
-    if let Some(r) = args.repeat {
-        suite.repeat = r as usize;
-        // An explicit --repeat applies to every cell, the echo closed loop's included.
-        suite.echo.closed_repeat = r as usize;
-    }
-    let workloads = workloads(&args.select);
     let run_id = crate::env::run_id();
-    let out_dir = match &args.out {
-        Some(o) => o.clone(),
-        None if verify_only => Paths::new(root)
-            .target
-            .join("asyncbench")
-            .join("verify")
-            .join(&run_id),
-        None => root.join("results").join(&run_id),
-    };
-    let existing = out_dir.join("results.json");
-    if args.out.is_some() && !args.force && std::fs::symlink_metadata(&existing).is_ok() {
-        bail!(
-            "{} already holds results.json (an earlier run); pass --force to overwrite it, or choose another --out",
-            out_dir.display()
-        );
-    }
+    let out_dir = output_dir(root, args, verify_only, &run_id)?;
     // Programs on another host: its CPUs are its own, so echo runs unpinned on both sides.
     let server = crate::remote::topology::open(
         root,
@@ -207,6 +186,96 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
     );
     let placement =
         crate::workload::echo::placement::choose(args.pin.clone(), args.no_pin || server.is_some());
+    let cfg = run_config(root, args, verify_only, &placement, out_dir.clone(), run_id);
+    // Validate the selection before saying anything, so a typo gets exactly one line.
+    runner::select(root, cfg.implementations.as_deref(), &cfg.workloads)?;
+    ui.line(&format!(
+        "asyncbench {}: {:?} suite → {}",
+        if verify_only { "verify" } else { "run" },
+        cfg.suite.kind,
+        out_dir.display()
+    ));
+    warn_if_busy(ui);
+    let mut run = Run::start(&cfg, server.as_ref(), ui)?;
+    let outcome = measure_all(&mut run, &cfg.workloads, verify_only);
+    let interrupted = crate::process::interrupted();
+    let (results, results_path) = run.finish_at()?;
+    // Reports go beside the results, wherever they had to go.
+    let out_dir = results_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or(out_dir);
+    if let Err(e) = outcome
+        && !interrupted
+    {
+        return Err(e);
+    }
+    publish(
+        root,
+        &results,
+        &results_path,
+        &out_dir,
+        verify_only,
+        interrupted,
+    );
+    if interrupted {
+        eprintln!("interrupted: partial results kept in {}", out_dir.display());
+        return Ok(130);
+    }
+    if !verify_only {
+        keep(root, &out_dir, args.save_baseline.as_deref())?;
+    }
+    // A run records failures as outcomes and succeeds; `verify` is a check and fails on any of them.
+    let all_ok = results
+        .implementations
+        .iter()
+        .all(|i| i.status == ImplStatus::Ok);
+    Ok(if verify_only && !all_ok { 1 } else { 0 })
+}
+
+/// Where the results go: `--out`, else `results/<run id>` (`target/asyncbench/verify/<run id>` for
+/// `verify`). An explicit `--out` holding earlier results needs `--force`.
+fn output_dir(
+    root: &Path,
+    args: &RunArgs,
+    verify_only: bool,
+    run_id: &str,
+) -> anyhow::Result<PathBuf> {
+    let out_dir = match &args.out {
+        Some(o) => o.clone(),
+        None if verify_only => Paths::new(root)
+            .target
+            .join("asyncbench")
+            .join("verify")
+            .join(run_id),
+        None => root.join("results").join(run_id),
+    };
+    let existing = out_dir.join("results.json");
+    if args.out.is_some() && !args.force && std::fs::symlink_metadata(&existing).is_ok() {
+        bail!(
+            "{} already holds results.json (an earlier run); pass --force to overwrite it, or choose another --out",
+            out_dir.display()
+        );
+    }
+    Ok(out_dir)
+}
+
+/// The run's configuration from the options, with the record of it the results keep.
+fn run_config(
+    root: &Path,
+    args: &RunArgs,
+    verify_only: bool,
+    placement: &crate::workload::echo::placement::Placement,
+    out_dir: PathBuf,
+    run_id: String,
+) -> RunConfig {
+    let mut suite = Suite::new(args.suite_kind());
+    if let Some(r) = args.repeat {
+        suite.repeat = r as usize;
+        // An explicit --repeat applies to every cell, the echo closed loop's included.
+        suite.echo.closed_repeat = r as usize;
+    }
+    let workloads = workloads(&args.select);
     let client_threads = args
         .client_threads
         .map(|t| t as usize)
@@ -215,6 +284,7 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         "command": if verify_only { "verify" } else { "run" },
         "suite": suite,
         "cancel_suite": crate::workload::cancel::CancelSuite::new(suite.kind),
+        "micro_suite": crate::workload::micro::MicroSuite::new(suite.kind),
         "workloads": workloads,
         "implementations": args.select.implementations,
         "provision": !args.select.no_provision,
@@ -230,14 +300,14 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         "client_hosts": args.client_host.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
         "bind": args.bind,
     });
-    let cfg = RunConfig {
+    RunConfig {
         root: root.to_path_buf(),
         suite,
-        workloads: workloads.clone(),
+        workloads,
         implementations: (!args.select.implementations.is_empty())
             .then(|| args.select.implementations.clone()),
-        out_dir: out_dir.clone(),
-        run_id: run_id.clone(),
+        out_dir,
+        run_id,
         provision: if args.select.no_provision {
             Provision::Forbidden
         } else {
@@ -250,37 +320,31 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         verify_only,
         ready_timeout: std::time::Duration::from_secs(args.select.ready_timeout),
         config_json,
-    };
-    // Validate the selection before saying anything, so a typo gets exactly one line.
-    runner::select(root, cfg.implementations.as_deref(), &cfg.workloads)?;
-    ui.line(&format!(
-        "asyncbench {}: {:?} suite → {}",
-        if verify_only { "verify" } else { "run" },
-        cfg.suite.kind,
-        out_dir.display()
-    ));
+    }
+}
+
+/// Says so when the machine is already busy: measurements would be disturbed.
+fn warn_if_busy(ui: &Ui) {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1) as f64;
     if let Some(load) = crate::env::load_avg_1m().filter(|l| *l > 0.5 * cores) {
         ui.line(&format!("warning: the machine is busy (load average {load:.2} on {cores} cores); measurements will be disturbed"));
     }
-    let mut run = Run::start(&cfg, server.as_ref(), ui)?;
-    let outcome = measure_all(&mut run, &workloads, verify_only);
-    let interrupted = crate::process::interrupted();
-    let (results, results_path) = run.finish_at()?;
-    // Reports go beside the results, wherever they had to go.
-    let out_dir = results_path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or(out_dir);
-    if let Err(e) = outcome
-        && !interrupted
-    {
-        return Err(e);
-    }
+}
+
+/// After a run: the reports beside the results, the summary on the terminal, the run history. Each
+/// failure costs a warning, never the run (results.json is already on disk).
+fn publish(
+    root: &Path,
+    results: &crate::results::Results,
+    results_path: &Path,
+    out_dir: &Path,
+    verify_only: bool,
+    interrupted: bool,
+) {
     if !verify_only {
-        match crate::report::write_all(&results, &out_dir) {
+        match crate::report::write_all(results, out_dir) {
             Ok(_) => {}
             Err(e) => crate::ui::warn(&format!("writing reports failed: {e:#}")),
         }
@@ -288,7 +352,7 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
     anstream::print!(
         "{}",
         crate::ui::paint_verdicts(&crate::text::escape_for_terminal(&crate::summary::render(
-            &results
+            results
         )))
     );
     println!("\nresults: {}", results_path.display());
@@ -296,32 +360,24 @@ fn run_cmd(root: &Path, args: &RunArgs, verify_only: bool, ui: &mut Ui) -> anyho
         // results.json is already on disk: a broken history costs a warning, never the run.
         let db = root.join("results").join(crate::history::FILE);
         let recorded = crate::history::History::open(&db)
-            .and_then(|mut h| h.record(&results, !interrupted, Some(&results_path)));
+            .and_then(|mut h| h.record(results, !interrupted, Some(results_path)));
         if let Err(e) = recorded {
             eprintln!("warning: not recorded in the run history: {e}");
         }
     }
-    if interrupted {
-        eprintln!("interrupted: partial results kept in {}", out_dir.display());
-        return Ok(130);
+}
+
+/// Only a complete run moves `results/latest` or becomes a baseline.
+fn keep(root: &Path, out_dir: &Path, save_baseline: Option<&str>) -> anyhow::Result<()> {
+    let results_dir = root.join("results");
+    if let Err(e) = crate::baseline::set_latest(&results_dir, out_dir) {
+        eprintln!("warning: updating results/latest failed: {e:#}");
     }
-    if !verify_only {
-        // Only a complete run moves results/latest or becomes a baseline.
-        let results_dir = root.join("results");
-        if let Err(e) = crate::baseline::set_latest(&results_dir, &out_dir) {
-            eprintln!("warning: updating results/latest failed: {e:#}");
-        }
-        if let Some(name) = &args.save_baseline {
-            let dir = crate::baseline::save(&results_dir, name, &out_dir)?;
-            println!("baseline {name}: {}", dir.display());
-        }
+    if let Some(name) = save_baseline {
+        let dir = crate::baseline::save(&results_dir, name, out_dir)?;
+        println!("baseline {name}: {}", dir.display());
     }
-    // A run records failures as outcomes and succeeds; `verify` is a check and fails on any of them.
-    let all_ok = results
-        .implementations
-        .iter()
-        .all(|i| i.status == ImplStatus::Ok);
-    Ok(if verify_only && !all_ok { 1 } else { 0 })
+    Ok(())
 }
 
 fn measure_all(run: &mut Run, workloads: &[Workload], verify_only: bool) -> anyhow::Result<()> {

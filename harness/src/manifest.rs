@@ -1,6 +1,7 @@
 //! The implementations manifest (`manifest/*.toml`, documented in `docs/MANIFEST.md`): name, language,
-//! runtime, workloads, and the toolchains that can build and start each implementation. Adding an
-//! implementation is a manifest entry, never harness code.
+//! runtime, workloads, and the toolchains that can build and start each implementation, plus the
+//! `[micro]` entry naming the micro workload's benchmark programs. Adding an implementation is a
+//! manifest entry, never harness code: the harness names no implementation.
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -13,6 +14,34 @@ use std::path::{Path, PathBuf};
 struct ManifestFile {
     #[serde(default)]
     implementation: Vec<Implementation>,
+    #[serde(default)]
+    micro: Option<MicroBenches>,
+}
+
+/// The micro workload's benchmark programs (`[micro]`, at most one in the manifest): criterion
+/// timings of runtime primitives for every implementation whose `workloads` list `micro`, and
+/// gungraun instruction counts under valgrind for those in `instruction_counts`. Benchmark ids carry
+/// the implementation names (`<primitive>/<name>` for criterion; `#[bench::<name with _ for ->]` for
+/// gungraun), so every estimate lands in that implementation's cell.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MicroBenches {
+    /// Names the cell that says why the whole criterion run failed (no implementation's estimate
+    /// exists then), e.g. `rust-micro`.
+    pub name: String,
+    /// The criterion command up to its own arguments (`cargo bench ... --`); the harness appends
+    /// criterion's measurement settings and a filter selecting the implementations.
+    pub criterion: Vec<String>,
+    /// The gungraun command up to its own arguments; the harness appends `--home=DIR` and a filter.
+    #[serde(default)]
+    pub instructions: Vec<String>,
+    /// Implementations whose instructions are counted: single-threaded executors whose counts repeat
+    /// (why: `rust/micro/benches/instructions.rs`). Each must list `micro` in its `workloads`.
+    #[serde(default)]
+    pub instruction_counts: Vec<String>,
+    /// The manifest file this came from (filled in by the loader).
+    #[serde(skip)]
+    pub source: PathBuf,
 }
 
 /// An implementation of some workloads, as declared in the manifest.
@@ -124,6 +153,16 @@ impl Paths {
 /// Reads every `*.toml` in `dir`, sorted by file name, and checks the entries for mistakes a person
 /// would otherwise only discover mid-run.
 pub fn load_dir(dir: &Path) -> anyhow::Result<Vec<Implementation>> {
+    Ok(load_all(dir)?.0)
+}
+
+/// The `[micro]` entry of the manifest in `dir`, if any (checked against the implementations).
+pub fn load_micro(dir: &Path) -> anyhow::Result<Option<MicroBenches>> {
+    Ok(load_all(dir)?.1)
+}
+
+/// Every implementation and the `[micro]` entry, validated together.
+fn load_all(dir: &Path) -> anyhow::Result<(Vec<Implementation>, Option<MicroBenches>)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read the manifest directory {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -131,31 +170,95 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<Vec<Implementation>> {
         .collect();
     files.sort();
     let mut all = Vec::new();
+    let mut micro: Option<MicroBenches> = None;
     for file in files {
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("reading {}", file.display()))?;
-        all.extend(parse(&text, &file)?);
+        let (impls, m) = parse_file(&text, &file)?;
+        all.extend(impls);
+        if let Some(m) = m {
+            if let Some(prev) = &micro {
+                bail!(
+                    "[micro] is declared twice ({} and {}); keep one",
+                    prev.source.display(),
+                    m.source.display()
+                );
+            }
+            micro = Some(m);
+        }
     }
     validate(&all)?;
-    Ok(all)
+    validate_micro(micro.as_ref(), &all)?;
+    Ok((all, micro))
 }
 
 /// Parses one manifest file's text.
 pub fn parse(text: &str, file: &Path) -> anyhow::Result<Vec<Implementation>> {
+    Ok(parse_file(text, file)?.0)
+}
+
+/// Parses one manifest file's implementations and `[micro]` entry.
+fn parse_file(
+    text: &str,
+    file: &Path,
+) -> anyhow::Result<(Vec<Implementation>, Option<MicroBenches>)> {
     let parsed: ManifestFile = toml::from_str(text).with_context(|| {
         format!(
             "{} is not a valid manifest (see docs/MANIFEST.md)",
             file.display()
         )
     })?;
-    Ok(parsed
+    let impls = parsed
         .implementation
         .into_iter()
         .map(|mut i| {
             i.source = file.to_path_buf();
             i
         })
-        .collect())
+        .collect();
+    let micro = parsed.micro.map(|mut m| {
+        m.source = file.to_path_buf();
+        m
+    });
+    Ok((impls, micro))
+}
+
+/// The `[micro]` entry is complete when implementations list the micro workload, and names only
+/// implementations that do.
+pub fn validate_micro(micro: Option<&MicroBenches>, all: &[Implementation]) -> anyhow::Result<()> {
+    let runs_micro = |n: &str| {
+        all.iter()
+            .any(|i| i.name == n && i.workloads.iter().any(|w| w == "micro"))
+    };
+    let Some(m) = micro else {
+        if let Some(i) = all.iter().find(|i| runs_micro(&i.name)) {
+            bail!(
+                "implementation '{}' in {} lists the micro workload but no manifest file has a [micro] entry; add one (docs/MANIFEST.md)",
+                i.name,
+                i.source.display()
+            );
+        }
+        return Ok(());
+    };
+    if m.criterion.is_empty() || check_name(&m.name).is_err() {
+        bail!(
+            "[micro] in {} needs a valid name and a non-empty criterion command (docs/MANIFEST.md)",
+            m.source.display()
+        );
+    }
+    if !m.instruction_counts.is_empty() && m.instructions.is_empty() {
+        bail!(
+            "[micro] in {} lists instruction_counts but no instructions command; add it",
+            m.source.display()
+        );
+    }
+    if let Some(n) = m.instruction_counts.iter().find(|n| !runs_micro(n)) {
+        bail!(
+            "[micro] in {} counts instructions of '{n}', which no implementation listing the micro workload is called; fix the name or add \"micro\" to its workloads",
+            m.source.display()
+        );
+    }
+    Ok(())
 }
 
 /// Implementation names become directory names (`target/asyncbench/<name>`), CLI arguments and report
@@ -350,6 +453,135 @@ language"#,
         assert!(
             all.iter().any(|i| i.name == "rust-tokio"),
             "rust-tokio missing from manifest/"
+        );
+    }
+
+    #[test]
+    fn the_micro_entry_is_checked_against_the_implementations() {
+        let micro = r#"
+[micro]
+name = "rust-micro"
+criterion = ["cargo", "bench", "--"]
+instructions = ["cargo", "bench", "--bench", "i", "--"]
+instruction_counts = ["go"]
+"#;
+        let runs_micro = GOOD.replace(r#"["echo"]"#, r#"["echo", "micro"]"#);
+        let (impls, m) = parse_file(&format!("{runs_micro}{micro}"), Path::new("m.toml")).unwrap();
+        let m = m.expect("[micro] parsed");
+        assert_eq!(m.instruction_counts, ["go"]);
+        validate_micro(Some(&m), &impls).unwrap();
+        // Counting an implementation that does not run micro, or running micro without [micro].
+        let plain = parse(GOOD, Path::new("m.toml")).unwrap();
+        let err = format!("{:#}", validate_micro(Some(&m), &plain).unwrap_err());
+        assert!(err.contains("counts instructions of 'go'"), "{err}");
+        let err = format!("{:#}", validate_micro(None, &impls).unwrap_err());
+        assert!(
+            err.contains("no manifest file has a [micro] entry"),
+            "{err}"
+        );
+        validate_micro(None, &plain).unwrap();
+    }
+
+    /// String literals naming one of `names` in `source` outside `#[cfg(test)]` items and comments:
+    /// (line, name).
+    fn names_in_code(source: &str, names: &[String]) -> Vec<(usize, String)> {
+        let lines: Vec<&str> = source.lines().collect();
+        let mut found = Vec::new();
+        let mut i = 0;
+        while i < lines.len() {
+            if lines[i].trim_start().starts_with("#[cfg(test)]") {
+                // Skip the item: to its closing brace (or its `;`).
+                let (mut depth, mut opened) = (0i64, false);
+                i += 1;
+                while i < lines.len() {
+                    let l = lines[i];
+                    depth += l.matches('{').count() as i64 - l.matches('}').count() as i64;
+                    opened |= l.contains('{');
+                    i += 1;
+                    if (opened && depth <= 0) || (!opened && l.trim_end().ends_with(';')) {
+                        break;
+                    }
+                }
+                continue;
+            }
+            let line = lines[i];
+            if !line.trim_start().starts_with("//") {
+                for literal in line.split('"').skip(1).step_by(2) {
+                    let tokens = literal
+                        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+                    for n in names
+                        .iter()
+                        .filter(|n| tokens.clone().any(|t| t == n.as_str()))
+                    {
+                        found.push((i + 1, n.clone()));
+                    }
+                }
+            }
+            i += 1;
+        }
+        found
+    }
+
+    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                rust_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+
+    #[test]
+    fn the_name_scan_finds_names_in_code_only() {
+        let names = vec!["rust-tokio".to_string(), "go".to_string()];
+        let src = "// \"go\" in a comment\nconst A: &str = \"rust-tokio\";\nlet s = \"rust-tokio-ct, go on\";\n#[cfg(test)]\nmod t {\n    const B: &str = \"go\";\n}\n";
+        assert_eq!(
+            names_in_code(src, &names),
+            [(2, "rust-tokio".to_string()), (3, "go".to_string())]
+        );
+    }
+
+    /// The harness names no implementation: every fact about one (reference, runtime label, which
+    /// benchmarks cover it) is in `manifest/`. Only tests and fixtures may name them, plus the
+    /// exceptions below, each with its reason.
+    #[test]
+    fn harness_code_names_no_implementation() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (impls, micro) = load_all(&root.join("../manifest")).unwrap();
+        let mut names: Vec<String> = impls.into_iter().map(|i| i.name).collect();
+        names.extend(micro.map(|m| m.name));
+        // (file under harness/src, why it may name implementations)
+        let allowed = [
+            // The colour-blind-safe palette hand-picks a style per shipped implementation; reports
+            // rendered from a results file have no manifest to read styles from (until results carry
+            // them, unknown names get a stable hashed style).
+            ("report/palette.rs", "styles"),
+            // Results files written before `reference` existed: rust-join-all was then the reference.
+            ("results/store.rs", "legacy files"),
+        ];
+        let mut files = Vec::new();
+        rust_files(&root.join("src"), &mut files);
+        let mut offenders = Vec::new();
+        for f in files {
+            let rel = f
+                .strip_prefix(root.join("src"))
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if rel.ends_with("_tests.rs") || allowed.iter().any(|(a, _)| *a == rel) {
+                continue;
+            }
+            let src = std::fs::read_to_string(&f).unwrap();
+            for (line, name) in names_in_code(&src, &names) {
+                offenders.push(format!("harness/src/{rel}:{line} names {name}"));
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "implementation facts belong in manifest/ (docs/MANIFEST.md):\n{}",
+            offenders.join("\n")
         );
     }
 }

@@ -21,6 +21,40 @@ pub struct Run<'a> {
     pub prepared: Vec<Prepared>,
     pub ui: &'a mut Ui,
     writer: results::ResultsWriter,
+    scratch: ScratchDirs,
+}
+
+/// The scratch directories a run handed to workloads (tools' output to import): deleted when the run
+/// ends, however it ends, and never anything else.
+#[derive(Debug, Default)]
+struct ScratchDirs(Vec<PathBuf>);
+
+impl ScratchDirs {
+    /// A fresh directory under `target/asyncbench/<purpose>/`, named by a unique id (never by `--out`,
+    /// whose last component may be empty or `.`), so two runs never share or delete one directory.
+    fn create(&mut self, paths: &Paths, purpose: &str) -> anyhow::Result<PathBuf> {
+        let dir = scratch_path(paths, purpose);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the scratch directory {}", dir.display()))?;
+        self.0.push(dir.clone());
+        Ok(dir)
+    }
+}
+
+impl Drop for ScratchDirs {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn scratch_path(paths: &Paths, purpose: &str) -> PathBuf {
+    paths
+        .target
+        .join("asyncbench")
+        .join(purpose)
+        .join(crate::env::run_id())
 }
 
 /// Loads the manifest and keeps the implementations the run asked for.
@@ -47,10 +81,9 @@ pub fn select(
         .into_iter()
         .filter(|i| wanted.is_none_or(|w| w.contains(&i.name)))
         .filter(|i| {
-            workloads.iter().any(|w| {
-                i.workloads.iter().any(|iw| iw == w.as_str())
-                    || w.also_runs.contains(&i.name.as_str())
-            })
+            workloads
+                .iter()
+                .any(|w| i.workloads.iter().any(|iw| iw == w.as_str()))
         })
         .collect())
 }
@@ -100,6 +133,7 @@ impl<'a> Run<'a> {
             prepared: Vec::new(),
             ui,
             writer,
+            scratch: ScratchDirs::default(),
         };
         run.save()?;
         let build_started = std::time::Instant::now();
@@ -248,12 +282,7 @@ impl<'a> Run<'a> {
     /// How many implementations run `w` and how long its definition says that should take
     /// (verification included).
     pub fn estimate(&self, w: Workload) -> (usize, Option<f64>) {
-        let n = Run::runnable(self, w.name).len()
-            + self
-                .built()
-                .iter()
-                .filter(|i| w.also_runs.contains(&i.as_str()))
-                .count();
+        let n = Run::runnable(self, w.name).len();
         (n, (w.estimate_s)(self.cfg, n))
     }
 
@@ -412,12 +441,8 @@ impl Session for Run<'_> {
         Run::runnable(self, workload)
     }
 
-    fn built(&self) -> Vec<String> {
-        self.prepared
-            .iter()
-            .filter(|p| p.launch.is_some())
-            .map(|p| p.imp.name.clone())
-            .collect()
+    fn scratch_dir(&mut self, purpose: &str) -> anyhow::Result<PathBuf> {
+        self.scratch.create(&Paths::new(&self.cfg.root), purpose)
     }
 
     /// Runs the batch's points whose implementation may run the workload now (the others are
@@ -480,5 +505,37 @@ impl Session for Run<'_> {
             .toolchains
             .insert(tool.to_string(), what);
         self.save()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_dirs_are_fresh_per_call_and_deleted_with_the_run() {
+        let target = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            root: "/r".into(),
+            target: target.path().to_path_buf(),
+        };
+        let mut scratch = ScratchDirs::default();
+        let a = scratch.create(&paths, "micro").unwrap();
+        let b = scratch.create(&paths, "micro").unwrap();
+        assert_ne!(a, b, "two calls (or runs) never share one directory");
+        let shared = target.path().join("asyncbench").join("micro");
+        for dir in [&a, &b] {
+            assert_eq!(dir.parent(), Some(shared.as_path()));
+            assert!(dir.is_dir());
+        }
+        std::fs::write(a.join("estimates.json"), "{}").unwrap();
+        let neighbour = shared.join("someone-else");
+        std::fs::create_dir_all(&neighbour).unwrap();
+        drop(scratch);
+        assert!(
+            !a.exists() && !b.exists(),
+            "the run deletes what it handed out"
+        );
+        assert!(neighbour.is_dir(), "and nothing else");
     }
 }

@@ -47,8 +47,6 @@ pub struct Suite {
     pub echo: EchoSuite,
     pub fanout: FanoutSuite,
     pub stream: StreamSuite,
-    /// Run criterion in its `--quick` mode.
-    pub micro_quick: bool,
     /// A cell whose first trial took longer than this many seconds is not repeated (it says so): a 1M-task
     /// fan-out in a slow runtime can take a minute, and its memory figure is not what noise threatens.
     pub long_trial_s: f64,
@@ -119,27 +117,26 @@ pub struct StreamSuite {
 impl Suite {
     /// The suite of `kind`: its repeat rules, then each workload's points.
     pub fn new(kind: SuiteKind) -> Suite {
-        let (repeat, micro_quick, long_trial_s) = Suite::repeat_rules(kind);
+        let (repeat, long_trial_s) = Suite::repeat_rules(kind);
         Suite {
             kind,
             repeat,
             echo: EchoSuite::for_kind(kind),
             fanout: FanoutSuite::for_kind(kind),
             stream: StreamSuite::for_kind(kind),
-            micro_quick,
             long_trial_s,
         }
     }
 
-    /// (trials per cell, criterion's quick mode, the long-trial threshold in s). The default suite
+    /// (trials per cell, the long-trial threshold in s). The default suite
     /// runs a cell whose first trial took over 12 s once: the 1M-task fan-out of the Python runtimes
     /// (≈ 35–41 s each), whose headline is memory, not the time noise threatens. Not lower: an echo
     /// trial extended once and re-run for interference takes ≈ 8 s and must keep its repeats.
-    fn repeat_rules(kind: SuiteKind) -> (usize, bool, f64) {
+    fn repeat_rules(kind: SuiteKind) -> (usize, f64) {
         match kind {
-            SuiteKind::Quick => (1, true, f64::INFINITY),
-            SuiteKind::Default => (3, false, 12.0),
-            SuiteKind::Full => (5, false, f64::INFINITY),
+            SuiteKind::Quick => (1, f64::INFINITY),
+            SuiteKind::Default => (3, 12.0),
+            SuiteKind::Full => (5, f64::INFINITY),
         }
     }
 }

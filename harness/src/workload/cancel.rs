@@ -1066,7 +1066,6 @@ pub const DEFINITION: Definition = Definition {
         "cpu_user_s",
     ],
     charts: &[],
-    also_runs: &[],
     verify: Some(|launch, _ready_timeout| verify(launch)),
     measure,
     estimate_s,

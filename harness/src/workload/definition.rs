@@ -26,9 +26,6 @@ pub struct Definition {
     pub columns: &'static [&'static str],
     /// The chart kinds its report section draws (documentation of `report/charts/`).
     pub charts: &'static [&'static str],
-    /// Implementations it runs although their manifest entries do not list it (the micro-benchmarks
-    /// of Rust runtimes live in one criterion crate).
-    pub also_runs: &'static [&'static str],
     /// The check run on every implementation before measuring; `None`: nothing to check beforehand
     /// (criterion checks its own measurements).
     pub verify: Option<fn(&Launch, Duration) -> Verified>,

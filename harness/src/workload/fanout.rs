@@ -503,7 +503,6 @@ pub const DEFINITION: Definition = Definition {
         "future_bytes",
     ],
     charts: &["fanout_rss", "fanout_bytes_per_task"],
-    also_runs: &[],
     verify: Some(verify),
     measure,
     estimate_s,

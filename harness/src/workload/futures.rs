@@ -143,7 +143,6 @@ pub const DEFINITION: Definition = Definition {
     headlines: &["bytes"],
     columns: &["bytes"],
     charts: &["futures_sizes"],
-    also_runs: &[],
     verify: Some(verify),
     measure,
     estimate_s,

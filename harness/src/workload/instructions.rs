@@ -4,13 +4,13 @@
 //!
 //! One cell per primitive and runtime, keyed like criterion's plus `counter = instructions`, with the
 //! metric `instructions` (a count: no trials, no interval, so `compare` judges it exactly against its
-//! own tight threshold). Only the runtimes whose every task runs on the calling thread are counted
-//! ([`RUNTIMES`]; why: the bench's module docs). Without valgrind or the matching `gungraun-runner`
+//! own tight threshold). Only the implementations the manifest's `[micro]` entry lists in
+//! `instruction_counts` are counted (single-threaded executors; why: the bench's module docs). Without valgrind or the matching `gungraun-runner`
 //! nothing is measured and no cell is written: the environment records the tool as missing with the
 //! command that installs it, and a line says so — a missing optional tool is not a failed benchmark.
 
 use crate::gungraun_import::{GUNGRAUN_VERSION, INSTALL_RUNNER, InstructionCount, import};
-use crate::manifest::Paths;
+use crate::manifest::MicroBenches;
 use crate::process::{Spec, run_to_completion};
 use crate::results::{Cell, CellStatus};
 use crate::workload::params;
@@ -18,9 +18,6 @@ use crate::workload::session::Session;
 use serde_json::json;
 use std::time::Duration;
 
-/// The runtimes the instruction benches cover: single-threaded executors whose counts repeat (smol's
-/// varied by up to 3 % between identical runs and is left out; see the bench's module docs).
-pub const RUNTIMES: [&str; 3] = ["rust-tokio-ct", "rust-monoio", "rust-glommio"];
 /// The metric name.
 pub const METRIC: &str = "instructions";
 /// The parameter that tells instruction cells from criterion's.
@@ -62,13 +59,18 @@ fn missing_tool(cwd: &std::path::Path) -> Option<(&'static str, String)> {
     }
 }
 
-/// Counts instructions for the selected runtimes (implementation names; others are ignored).
-pub fn measure(run: &mut dyn Session, selected: &[String]) -> anyhow::Result<()> {
-    let runtimes: Vec<&str> = RUNTIMES
-        .into_iter()
-        .filter(|r| selected.iter().any(|s| s == r))
+/// Counts instructions for the selected implementations that `benches` counts (others are ignored).
+pub fn measure(
+    run: &mut dyn Session,
+    benches: &MicroBenches,
+    selected: &[String],
+) -> anyhow::Result<()> {
+    let counted: Vec<&String> = benches
+        .instruction_counts
+        .iter()
+        .filter(|r| selected.contains(r))
         .collect();
-    if runtimes.is_empty() {
+    if counted.is_empty() {
         return Ok(());
     }
     let root = run.config().root.clone();
@@ -77,32 +79,11 @@ pub fn measure(run: &mut dyn Session, selected: &[String]) -> anyhow::Result<()>
             .line(&format!("micro: instruction counts skipped: {tool} {why}"));
         return run.record_tool(tool, format!("missing: {why}"));
     }
-    let paths = Paths::new(&root);
-    for rt in runtimes {
-        let home = paths
-            .target
-            .join("asyncbench")
-            .join("instructions")
-            .join(crate::env::run_id());
-        let argv: Vec<String> = [
-            "cargo",
-            "bench",
-            "-p",
-            "asyncbench-micro",
-            "--bench",
-            "instructions",
-            "--",
-            "--save-summary=json",
-        ]
-        .map(String::from)
-        .into_iter()
-        .chain([
-            format!("--home={}", home.display()),
-            format!("*::{}", rt.replace('-', "_")),
-        ])
-        .collect();
+    for name in counted {
+        let home = run.scratch_dir("instructions")?;
+        let argv = argv(benches, name, &home);
         run.ui().line(&format!(
-            "micro: instruction counts of {rt} under valgrind: `{}`",
+            "micro: instruction counts of {name} under valgrind: `{}`",
             argv.join(" ")
         ));
         let spec = Spec {
@@ -110,11 +91,19 @@ pub fn measure(run: &mut dyn Session, selected: &[String]) -> anyhow::Result<()>
             cwd: root.clone(),
             ..Spec::default()
         };
-        let cells = cells_of(rt, run_to_completion(&spec, DEADLINE), &home);
-        let _ = std::fs::remove_dir_all(&home);
+        let cells = cells_of(name, run_to_completion(&spec, DEADLINE), &home);
         run.add_cells(cells)?;
     }
     Ok(())
+}
+
+/// The gungraun command for one implementation: its output under `home`, and a filter on the bench
+/// id, which is the implementation name with `_` for `-` (`#[bench::rust_tokio_ct(..)]`).
+fn argv(benches: &MicroBenches, name: &str, home: &std::path::Path) -> Vec<String> {
+    let mut argv = benches.instructions.clone();
+    argv.push(format!("--home={}", home.display()));
+    argv.push(format!("*::{}", name.replace('-', "_")));
+    argv
 }
 
 type Outcome = std::io::Result<(crate::process::Exit, String, Duration)>;

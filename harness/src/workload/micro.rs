@@ -8,58 +8,109 @@ use super::definition::{Definition, no_estimate};
 use super::session::Session;
 use super::{metrics_of, params};
 use crate::criterion_import::{MicroEstimate, import};
-use crate::manifest::Paths;
+use crate::manifest::MicroBenches;
 use crate::process::{Spec, run_to_completion};
 use crate::results::{Cell, CellStatus, Finding, Summary};
+use crate::suite::SuiteKind;
 use serde_json::json;
 use std::time::Duration;
 
-/// The runtimes the micro-benchmarks cover; their cells carry these implementation names.
-pub const RUNTIMES: [&str; 6] = [
-    "rust-tokio",
-    "rust-tokio-ct",
-    "rust-async-std",
-    "rust-smol",
-    "rust-monoio",
-    "rust-glommio",
-];
+/// How criterion measures each benchmark, by suite: criterion's own settings, passed on its command
+/// line. Kept here (not in `suite.rs`) so the workload is one module; recorded in the run's config.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MicroSuite {
+    /// Criterion's `--quick` mode (stop once the estimate is precise enough); the timings below are
+    /// then unused.
+    pub quick: bool,
+    pub warm_up_s: f64,
+    pub measurement_s: f64,
+    /// Samples per benchmark (criterion's minimum is 10). Criterion's linear sampling needs at least
+    /// `n(n+1)/2` iterations, so a 3 ms primitive (timer_fan_in_1000) needs 3.8 s at 50 samples and
+    /// 15 s at 100, whatever the measurement time says.
+    pub sample_size: usize,
+}
 
-/// Runs the criterion suite for the selected Rust runtimes and records every estimate.
+impl MicroSuite {
+    /// Default ≈ 3 minutes for six runtimes × 8 primitives (≈ 3.3 s a benchmark: 1 s warm-up, 2 s
+    /// measured, analysis; the two millisecond primitives take up to 3.8 s); full keeps criterion's
+    /// own defaults (3 s, 5 s, 100 samples: ≈ 7 minutes, the slow primitives ≈ 18 s each).
+    pub fn new(kind: SuiteKind) -> Self {
+        let timed = |warm_up_s, measurement_s, sample_size| MicroSuite {
+            quick: false,
+            warm_up_s,
+            measurement_s,
+            sample_size,
+        };
+        match kind {
+            SuiteKind::Quick => MicroSuite {
+                quick: true,
+                ..timed(3.0, 5.0, 100)
+            },
+            SuiteKind::Default => timed(1.0, 2.0, 50),
+            SuiteKind::Full => timed(3.0, 5.0, 100),
+        }
+    }
+
+    /// Criterion's command-line arguments for these settings.
+    pub fn criterion_args(&self) -> Vec<String> {
+        if self.quick {
+            return vec!["--quick".into()];
+        }
+        vec![
+            "--warm-up-time".into(),
+            self.warm_up_s.to_string(),
+            "--measurement-time".into(),
+            self.measurement_s.to_string(),
+            "--sample-size".into(),
+            self.sample_size.to_string(),
+        ]
+    }
+}
+
+/// Runs the criterion suite for the implementations that list the micro workload and records every
+/// estimate, then the instruction counts.
 pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
     let selected: Vec<String> = run
-        .built()
+        .runnable(DEFINITION.name)
         .into_iter()
-        .filter(|n| RUNTIMES.contains(&n.as_str()))
+        .map(|(name, _)| name)
         .collect();
     if selected.is_empty() {
         return Ok(());
     }
-    let paths = Paths::new(&run.config().root);
-    let home = criterion_home(&paths);
-    // Anchored so "rust-tokio" does not also select "rust-tokio-ct".
-    let filter = format!("/({})$", selected.join("|"));
-    let mut argv: Vec<String> = [
-        "cargo",
-        "bench",
-        "-p",
-        "asyncbench-micro",
-        "--bench",
-        "micro",
-        "--",
-    ]
-    .map(String::from)
-    .to_vec();
-    if run.config().suite.micro_quick {
-        argv.push("--quick".into());
-    }
-    argv.push(filter);
+    let Some(benches) = crate::manifest::load_micro(&run.config().root.join("manifest"))? else {
+        run.ui()
+            .line("micro: no [micro] entry in the manifest; nothing to run");
+        return Ok(());
+    };
+    let home = run.scratch_dir("micro")?;
+    let mut argv = benches.criterion.clone();
+    argv.extend(MicroSuite::new(run.config().suite.kind).criterion_args());
+    argv.push(criterion_filter(&selected));
     run.ui()
         .line(&format!("micro: criterion runs as `{}`", argv.join(" ")));
-    // Criterion runs in another process and prints nothing the harness shows: count the estimates it
-    // has written so far, so a several-minute phase shows progress.
+    let outcome = run_criterion(run, argv, &home);
+    let cells = cells_of(&benches, outcome, &home);
+    run.add_cells(cells)?;
+    // The same primitives as instruction counts under valgrind (workload/instructions.rs).
+    crate::workload::instructions::measure(run, &benches, &selected)
+}
+
+/// A criterion filter (a regex over `<primitive>/<implementation>`) selecting exactly `names`:
+/// anchored so `rust-tokio` does not also select `rust-tokio-ct`, dots escaped.
+fn criterion_filter(names: &[String]) -> String {
+    let escaped: Vec<String> = names.iter().map(|n| n.replace('.', "\\.")).collect();
+    format!("/({})$", escaped.join("|"))
+}
+
+type Outcome = std::io::Result<(crate::process::Exit, String, Duration)>;
+
+/// Runs criterion with its output under `home`, showing progress: criterion runs in another process
+/// and prints nothing the harness shows, so the estimates written so far are counted.
+fn run_criterion(run: &mut dyn Session, argv: Vec<String>, home: &std::path::Path) -> Outcome {
     let ticker = run.ui().ticker("micro", Duration::from_secs(30));
     let poll = {
-        let (home, ticker) = (home.clone(), ticker.clone());
+        let (home, ticker) = (home.to_path_buf(), ticker.clone());
         crate::ui::poll_every(Duration::from_secs(1), move || {
             let n = count_estimates(&home);
             ticker.set(&format!(
@@ -77,8 +128,15 @@ pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
     let outcome = run_to_completion(&spec, Duration::from_secs(60 * 60));
     drop(poll);
     run.ui().finish();
-    let cells = match outcome {
-        Ok((exit, _, _)) if exit.success() => match import(&home) {
+    outcome
+}
+
+/// The cells of a criterion run: one per estimate, or one failed cell (under the suite's own name)
+/// saying why there are none.
+fn cells_of(benches: &MicroBenches, outcome: Outcome, home: &std::path::Path) -> Vec<Cell> {
+    let failed = |reason: &str| failed(&benches.name, reason);
+    match outcome {
+        Ok((exit, _, _)) if exit.success() => match import(home) {
             Ok(estimates) if !estimates.is_empty() => estimates.iter().map(to_cell).collect(),
             Ok(_) => vec![failed("criterion produced no estimates")],
             Err(e) => vec![failed(&format!(
@@ -90,11 +148,7 @@ pub fn measure(run: &mut dyn Session) -> anyhow::Result<()> {
             crate::toolchain::last_line(&tail)
         ))],
         Err(e) => vec![failed(&format!("cargo bench could not start: {e}"))],
-    };
-    let _ = std::fs::remove_dir_all(&home);
-    run.add_cells(cells)?;
-    // The same primitives as instruction counts under valgrind (workload/instructions.rs).
-    crate::workload::instructions::measure(run, &selected)
+    }
 }
 
 /// Benchmarks criterion has finished under `dir`: its `new/estimates.json` files.
@@ -119,21 +173,10 @@ fn count_estimates(dir: &std::path::Path) -> usize {
         .sum()
 }
 
-/// A scratch directory of this run's own for criterion's output, under `target/asyncbench/micro/`, named
-/// by a fresh unique id (never by `--out`, whose last component may be empty or `.`): the only thing
-/// the micro workload ever deletes, once criterion's estimates are imported.
-fn criterion_home(paths: &Paths) -> std::path::PathBuf {
-    paths
-        .target
-        .join("asyncbench")
-        .join("micro")
-        .join(crate::env::run_id())
-}
-
-fn failed(reason: &str) -> Cell {
+fn failed(suite_name: &str, reason: &str) -> Cell {
     Cell::failed(
         "micro",
-        "rust-micro",
+        suite_name,
         Default::default(),
         CellStatus::Failed,
         reason.to_string(),
@@ -222,7 +265,6 @@ pub const DEFINITION: Definition = Definition {
     headlines: &["median_ns", "instructions"],
     columns: &["median_ns", "mean_ns", "instructions"],
     charts: &["micro"],
-    also_runs: &RUNTIMES,
     verify: None,
     measure,
     estimate_s: no_estimate,
@@ -233,18 +275,65 @@ mod tests {
     use super::*;
 
     #[test]
-    fn criterion_scratch_is_a_fresh_subdirectory_whatever_out_is() {
-        let paths = Paths {
-            root: "/r".into(),
-            target: "/r/target".into(),
+    fn the_filter_selects_exactly_the_names() {
+        let f = criterion_filter(&["rust-tokio".into(), "py.x".into()]);
+        assert_eq!(f, "/(rust-tokio|py\\.x)$");
+    }
+
+    #[test]
+    fn suites_pass_criterion_its_own_settings() {
+        assert_eq!(
+            MicroSuite::new(SuiteKind::Quick).criterion_args(),
+            ["--quick"]
+        );
+        let default = MicroSuite::new(SuiteKind::Default).criterion_args();
+        assert_eq!(
+            default,
+            [
+                "--warm-up-time",
+                "1",
+                "--measurement-time",
+                "2",
+                "--sample-size",
+                "50"
+            ]
+        );
+        // Full keeps criterion's defaults, spelled out so the run's config records them.
+        let full = MicroSuite::new(SuiteKind::Full).criterion_args();
+        assert_eq!(
+            full,
+            [
+                "--warm-up-time",
+                "3",
+                "--measurement-time",
+                "5",
+                "--sample-size",
+                "100"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_criterion_run_is_one_cell_under_the_manifest_name() {
+        let benches = MicroBenches {
+            name: "bench-suite".into(),
+            criterion: vec!["cargo".into()],
+            instructions: vec![],
+            instruction_counts: vec![],
+            source: Default::default(),
         };
-        let shared = std::path::Path::new("/r/target/asyncbench/micro");
-        let (a, b) = (criterion_home(&paths), criterion_home(&paths));
-        assert_ne!(a, b, "two runs never share (or delete) one directory");
-        for home in [a, b] {
-            assert_eq!(home.parent(), Some(shared));
-            let name = home.file_name().unwrap().to_string_lossy().into_owned();
-            assert!(name.len() > 10 && !name.starts_with('.'), "{name}");
-        }
+        let dir = tempfile::tempdir().unwrap();
+        let cells = cells_of(
+            &benches,
+            Ok((
+                crate::process::Exit::Code(101),
+                "error: no bench".into(),
+                Duration::ZERO,
+            )),
+            dir.path(),
+        );
+        assert_eq!(cells.len(), 1);
+        assert_eq!(cells[0].implementation, "bench-suite");
+        assert!(cells[0].reason.as_deref().unwrap().contains("no bench"));
     }
 }

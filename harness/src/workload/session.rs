@@ -65,8 +65,6 @@ pub trait Session {
     /// Implementations that may run `workload` now (built, verified), in manifest order, with how to
     /// start each.
     fn runnable(&self, workload: &str) -> Vec<(String, Launch)>;
-    /// Every implementation that built, in manifest order, whatever workloads it lists.
-    fn built(&self) -> Vec<String>;
     /// Measures a batch (interleaved trials, repeat rules, a save after each trial) and returns the
     /// indices of its cells in [`Session::cells`].
     fn measure_batch(&mut self, batch: Batch, trial: &TrialFn) -> anyhow::Result<Vec<usize>>;
@@ -75,6 +73,10 @@ pub trait Session {
     fn cells(&mut self) -> &mut Vec<Cell>;
     /// Adds cells a workload made itself (imported estimates, a capacity search) and saves.
     fn add_cells(&mut self, cells: Vec<Cell>) -> anyhow::Result<()>;
+    /// A fresh, empty directory of this run's own for a tool's output (criterion's estimates,
+    /// gungraun's summaries), under `target/asyncbench/<purpose>/`. The run session deletes it when
+    /// the run ends: workloads read what the tool wrote and never delete files themselves.
+    fn scratch_dir(&mut self, purpose: &str) -> anyhow::Result<PathBuf>;
     /// Records a tool a workload used or missed (`valgrind` → "missing: …") in the environment, and
     /// saves.
     fn record_tool(&mut self, tool: &str, what: String) -> anyhow::Result<()>;

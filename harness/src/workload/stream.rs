@@ -574,7 +574,6 @@ pub const DEFINITION: Definition = Definition {
         "cpu_user_s",
     ],
     charts: &["stream_throughput"],
-    also_runs: &[],
     verify: Some(verify),
     measure,
     estimate_s,

@@ -161,6 +161,10 @@ fn cpu_ticks(cpus: &[usize]) -> CpuTicks {
         .unwrap_or_default()
 }
 
+/// CPU readings at the start and end of the measured window: (when, the server's CPU seconds, the
+/// watched CPUs' tick counters).
+type Mark = (Instant, Option<f64>, CpuTicks);
+
 /// One trial: a fresh server process, warm-up, measured window, shutdown.
 fn attempt(
     launch: &Launch,
@@ -178,8 +182,87 @@ fn attempt(
         .filter(|p| *p != 0)
         .ok_or_else(|| Failure::failed("ready event has no port"))?;
     let sampler = RssSampler::start(server.pid);
-    let spec = LoadSpec {
-        addr: SocketAddr::from((launch.echo_ip(), port)),
+    let spec = load_spec(
+        SocketAddr::from((launch.echo_ip(), port)),
+        p,
+        cfg,
+        seed,
+        duration,
+    );
+    // The CPUs whose spare time decides interference: server and client sets, or all when unpinned.
+    let watched: Vec<usize> = match (&cfg.server_cpus, &cfg.client_cpus) {
+        (Some(s), Some(c)) => s.iter().chain(c).copied().collect(),
+        _ => Vec::new(),
+    };
+    let pid = server.pid;
+    let marks: Mutex<Vec<Mark>> = Mutex::new(Vec::new());
+    let (load, client_hosts_cpu_s) = driver::drive_load(&spec, &|_| {
+        marks.lock().unwrap_or_else(|e| e.into_inner()).push((
+            Instant::now(),
+            proc_cpu_s(pid),
+            cpu_ticks(&watched),
+        ));
+    })?;
+    let memory = sampler.stop();
+    let (usage, mut findings) = shut_down(&mut server, &ready, cfg)?;
+    check_answers(&mut server, &load)?;
+    let marks = marks.into_inner().unwrap_or_else(|e| e.into_inner());
+    let (server_cpu_s, window_wall_s, ticks) = window_readings(&marks, &load);
+    let mut m = process_metrics(&usage, &memory, startup_ms, &ready);
+    m.latency_ns = Some(percentiles(&load.histogram));
+    let throughput = set_throughput_and_cpu(
+        &mut m,
+        &mut findings,
+        &load,
+        p,
+        server_cpu_s,
+        &client_hosts_cpu_s,
+    );
+    if let Mode::Open { rate_msgs_per_s } = p.mode {
+        set_schedule(&mut m, &mut findings, &load, rate_msgs_per_s, throughput);
+    }
+    let interference = ticks.map(|(k0, k1)| {
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        let server = if server_cpu_s.is_finite() {
+            server_cpu_s
+        } else {
+            0.0
+        };
+        // The client's busy-polls are its own CPU, not interference.
+        let client_all_s = load.client_cpu_s + load.client_spin_s;
+        Interference::between(k0, k1, hz, window_wall_s.max(1e-3), server, client_all_s)
+    });
+    if let Some(i) = interference {
+        m.set("interference_other_cores", i.other_cores);
+        m.set("interference_steal_cores", i.steal_cores);
+    }
+    let failed_checks = self_checks(&load, p, &cfg.limits);
+    Ok(Attempt {
+        data: TrialData {
+            metrics: m,
+            sub_intervals: load.sub_interval_rates.clone(),
+            errors_by_kind: load.errors_by_kind.clone(),
+            findings,
+            histogram: Some(load.histogram),
+            rss_timeline: memory.timeline,
+            ready: Some(ready),
+        },
+        failed_checks,
+        interference: interference.and_then(|i| i.verdict(&cfg.limits)),
+    })
+}
+
+/// What the load generator runs against the server at `addr` for one trial.
+fn load_spec(
+    addr: SocketAddr,
+    p: EchoParams,
+    cfg: &EchoConfig,
+    seed: u64,
+    duration: Duration,
+) -> LoadSpec {
+    LoadSpec {
+        addr,
         connections: p.connections,
         message_bytes: p.message_bytes,
         mode: p.mode,
@@ -191,22 +274,17 @@ fn attempt(
         client_cpus: cfg.client_cpus.clone(),
         seed,
         engine: loadgen_engine::selected().engine,
-    };
-    // The CPUs whose spare time decides interference: server and client sets, or all when unpinned.
-    let watched: Vec<usize> = match (&cfg.server_cpus, &cfg.client_cpus) {
-        (Some(s), Some(c)) => s.iter().chain(c).copied().collect(),
-        _ => Vec::new(),
-    };
-    let pid = server.pid;
-    let marks: Mutex<Vec<(Instant, Option<f64>, CpuTicks)>> = Mutex::new(Vec::new());
-    let (load, client_hosts_cpu_s) = driver::drive_load(&spec, &|_| {
-        marks.lock().unwrap_or_else(|e| e.into_inner()).push((
-            Instant::now(),
-            proc_cpu_s(pid),
-            cpu_ticks(&watched),
-        ));
-    })?;
-    let memory = sampler.stop();
+    }
+}
+
+/// Stops the server after the window: a server that already exited failed the trial (out of memory
+/// or crashed); otherwise SIGTERM, with findings for a wrong thread count, an ignored SIGTERM or a
+/// bad exit.
+fn shut_down(
+    server: &mut crate::process::Running,
+    ready: &crate::protocol::Ready,
+    cfg: &EchoConfig,
+) -> Result<(crate::process::Usage, Vec<Finding>), Failure> {
     if let Some((exit, _)) = server.wait(Instant::now()) {
         if let Some(reason) = server.out_of_memory() {
             return Err(Failure::out_of_memory(format!(
@@ -237,6 +315,15 @@ fn attempt(
             message: format!("{exit} after SIGTERM{}", server.tail_suffix()),
         });
     }
+    Ok((usage, findings))
+}
+
+/// Fails the trial when it was interrupted, the server broke the protocol, an echo differed from
+/// what was sent, or nothing completed in the window.
+fn check_answers(
+    server: &mut crate::process::Running,
+    load: &loadgen::LoadResult,
+) -> Result<(), Failure> {
     if crate::process::interrupted() {
         return Err(Failure::failed("interrupted by the user"));
     }
@@ -260,8 +347,16 @@ fn attempt(
             errs.join(", ")
         )));
     }
-    let marks = marks.into_inner().unwrap_or_else(|e| e.into_inner());
-    let (server_cpu_s, window_wall_s, ticks) = match marks.as_slice() {
+    Ok(())
+}
+
+/// The server's CPU seconds and the wall seconds between the window's two marks, and the tick
+/// counters at both (NaN / the load generator's window / `None` without both marks).
+fn window_readings(
+    marks: &[Mark],
+    load: &loadgen::LoadResult,
+) -> (f64, f64, Option<(CpuTicks, CpuTicks)>) {
+    match marks {
         [(t0, s0, k0), (t1, s1, k1)] => (
             match (s0, s1) {
                 (Some(a), Some(b)) => b - a,
@@ -271,11 +366,21 @@ fn attempt(
             Some((*k0, *k1)),
         ),
         _ => (f64::NAN, load.window_s, None),
-    };
+    }
+}
+
+/// Throughput, errors and CPU per message on both sides; a finding when the client was the limit.
+/// Returns the throughput (messages per second).
+fn set_throughput_and_cpu(
+    m: &mut crate::results::Metrics,
+    findings: &mut Vec<Finding>,
+    load: &loadgen::LoadResult,
+    p: EchoParams,
+    server_cpu_s: f64,
+    client_hosts_cpu_s: &[f64],
+) -> f64 {
     let window_s = load.window_s;
     let completed = load.completed_in_window as f64;
-    let mut m = process_metrics(&usage, &memory, startup_ms, &ready);
-    m.latency_ns = Some(percentiles(&load.histogram));
     let throughput = match p.mode {
         Mode::Closed => load.messages as f64 / window_s,
         Mode::Open { .. } => completed / window_s,
@@ -324,50 +429,54 @@ fn attempt(
             ),
         });
     }
-    let sched_p99 = load.sched_error.value_at_quantile(0.99) as f64;
-    if let Mode::Open { rate_msgs_per_s } = p.mode {
-        m.set("offered_rate_msgs_per_s", rate_msgs_per_s);
-        m.set("achieved_ratio", throughput / rate_msgs_per_s);
-        m.set("max_send_lag_ms", load.max_send_lag_ms);
-        m.set(
-            "sched_error_ns_p50",
-            load.sched_error.value_at_quantile(0.5) as f64,
-        );
-        m.set("sched_error_ns_p99", sched_p99);
-        m.set("sched_error_ns_max", load.sched_error.max() as f64);
-        if throughput < 0.99 * rate_msgs_per_s || load.max_send_lag_ms > 100.0 {
-            findings.push(Finding {
-                kind: "over_capacity".into(),
-                message: format!(
-                    "offered {rate_msgs_per_s:.0} msgs/s, completed {throughput:.0} msgs/s in the window ({:.1} %), sends fell up to {:.0} ms behind{}",
-                    throughput / rate_msgs_per_s * 100.0,
-                    load.max_send_lag_ms,
-                    if throughput < 0.99 * rate_msgs_per_s {
-                        ": latencies grow without bound at this rate"
-                    } else {
-                        " although the rate was kept: the server held sends back, or the client was starved of CPU (see the scheduling-error check)"
-                    }
-                ),
-            });
-        }
+    throughput
+}
+
+/// The open loop's schedule: offered rate, achieved ratio, send lag and scheduling error; a finding
+/// when the server did not keep up with the offered rate.
+fn set_schedule(
+    m: &mut crate::results::Metrics,
+    findings: &mut Vec<Finding>,
+    load: &loadgen::LoadResult,
+    rate_msgs_per_s: f64,
+    throughput: f64,
+) {
+    m.set("offered_rate_msgs_per_s", rate_msgs_per_s);
+    m.set("achieved_ratio", throughput / rate_msgs_per_s);
+    m.set("max_send_lag_ms", load.max_send_lag_ms);
+    m.set(
+        "sched_error_ns_p50",
+        load.sched_error.value_at_quantile(0.5) as f64,
+    );
+    m.set(
+        "sched_error_ns_p99",
+        load.sched_error.value_at_quantile(0.99) as f64,
+    );
+    m.set("sched_error_ns_max", load.sched_error.max() as f64);
+    if throughput < 0.99 * rate_msgs_per_s || load.max_send_lag_ms > 100.0 {
+        findings.push(Finding {
+            kind: "over_capacity".into(),
+            message: format!(
+                "offered {rate_msgs_per_s:.0} msgs/s, completed {throughput:.0} msgs/s in the window ({:.1} %), sends fell up to {:.0} ms behind{}",
+                throughput / rate_msgs_per_s * 100.0,
+                load.max_send_lag_ms,
+                if throughput < 0.99 * rate_msgs_per_s {
+                    ": latencies grow without bound at this rate"
+                } else {
+                    " although the rate was kept: the server held sends back, or the client was starved of CPU (see the scheduling-error check)"
+                }
+            ),
+        });
     }
-    let interference = ticks.map(|(k0, k1)| {
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        let server = if server_cpu_s.is_finite() {
-            server_cpu_s
-        } else {
-            0.0
-        };
-        // The client's busy-polls are its own CPU, not interference.
-        let client_all_s = client_cpu_s + load.client_spin_s;
-        Interference::between(k0, k1, hz, window_wall_s.max(1e-3), server, client_all_s)
-    });
-    if let Some(i) = interference {
-        m.set("interference_other_cores", i.other_cores);
-        m.set("interference_steal_cores", i.steal_cores);
-    }
-    let p99 = load.histogram.value_at_quantile(0.99) as f64;
+}
+
+/// The echo self-checks on this trial's evidence (arrivals, stationarity, percentile interval,
+/// scheduling error).
+fn self_checks(
+    load: &loadgen::LoadResult,
+    p: EchoParams,
+    limits: &Limits,
+) -> Vec<echo_checks::Failed> {
     let p99_ci = echo_checks::quantile_ci_positions(load.histogram.len(), 0.99).map(|(lo, hi)| {
         (
             load.histogram.value_at_quantile(lo) as f64,
@@ -380,25 +489,12 @@ fn attempt(
         requested_mean_gap_ns: load.requested_mean_gap_ns,
         sub_rates: &load.sub_interval_rates,
         sub_p99_ns: &load.sub_interval_p99_ns,
-        sched_error_p99_ns: sched_p99,
-        latency_p99_ns: p99,
+        sched_error_p99_ns: load.sched_error.value_at_quantile(0.99) as f64,
+        latency_p99_ns: load.histogram.value_at_quantile(0.99) as f64,
         p99_ci_ns: p99_ci,
         samples: load.histogram.len(),
     };
-    let failed_checks = echo_checks::evaluate(&evidence, &cfg.limits);
-    Ok(Attempt {
-        data: TrialData {
-            metrics: m,
-            sub_intervals: load.sub_interval_rates.clone(),
-            errors_by_kind: load.errors_by_kind.clone(),
-            findings,
-            histogram: Some(load.histogram),
-            rss_timeline: memory.timeline,
-            ready: Some(ready),
-        },
-        failed_checks,
-        interference: interference.and_then(|i| i.verdict(&cfg.limits)),
-    })
+    echo_checks::evaluate(&evidence, limits)
 }
 
 /// Verifies an echo implementation: started with `--bind 127.0.0.2` it listens there only, then
@@ -508,7 +604,6 @@ pub const DEFINITION: Definition = Definition {
         "echo_latency_spectrum",
         "echo_latency_vs_load",
     ],
-    also_runs: &[],
     verify: Some(|launch, ready_timeout| (verify(launch, ready_timeout), None)),
     measure: plan::measure,
     estimate_s: plan::estimate_s,
