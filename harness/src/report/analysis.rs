@@ -9,6 +9,7 @@ use super::metrics::{
     report_scenario_key,
 };
 use super::palette::Palette;
+use crate::finding::FindingKind;
 use crate::results::{Cell, CellStatus, ImplStatus, Results};
 use crate::stats::change::CELL_CONFIDENCE;
 
@@ -308,7 +309,7 @@ fn mode_is(c: &Cell, mode: &str) -> bool {
     param_str(c, "mode").as_deref() == Some(mode)
 }
 
-fn has_finding(c: &Cell, kind: &str) -> bool {
+fn has_finding(c: &Cell, kind: FindingKind) -> bool {
     c.findings.iter().any(|f| f.kind == kind)
 }
 
@@ -330,14 +331,14 @@ fn push_bounds(out: &mut Vec<Insight>, what: &str, bounds: &[&Cell], metric: &st
         .iter()
         .filter_map(|c| {
             let v = c.metrics.get(metric)?;
-            Some(if has_finding(c, "capacity_below_range") {
+            Some(if has_finding(c, FindingKind::CapacityBelowRange) {
                 let below = c.metrics.get("capacity_upper_msgs_per_s").unwrap_or(v);
                 format!(
                     "{} below {} (missed the objective at every rate tried)",
                     c.implementation,
                     fmt_value(unit, below)
                 )
-            } else if has_finding(c, "client_bottleneck") {
+            } else if has_finding(c, FindingKind::ClientBottleneck) {
                 format!(
                     "{} ≥ {} (the load generator was saturated)",
                     c.implementation,
@@ -368,8 +369,8 @@ fn push_unranked(out: &mut Vec<Insight>, what: String, excluded: &[&Cell]) {
             let mut why: Vec<&str> = c
                 .findings
                 .iter()
-                .filter(|f| f.kind == "over_capacity" || f.kind.starts_with("check_"))
-                .map(|f| f.kind.as_str())
+                .filter(|f| f.kind == FindingKind::OverCapacity || f.kind.is_failed_check())
+                .map(|f| f.kind.name())
                 .collect();
             why.dedup();
             format!("{} ({})", c.implementation, why.join(", "))
@@ -386,7 +387,9 @@ fn push_unranked(out: &mut Vec<Insight>, what: String, excluded: &[&Cell]) {
 
 /// Whether the load generator, not the server, limited this cell (its throughput is a lower bound).
 pub fn client_bound(c: &Cell) -> bool {
-    c.findings.iter().any(|f| f.kind == "client_bottleneck")
+    c.findings
+        .iter()
+        .any(|f| f.kind == FindingKind::ClientBottleneck)
 }
 
 /// The scenarios the summary and the decision matrix judge on, chosen once so both say the same thing.
@@ -436,7 +439,10 @@ pub fn headlines<'a>(results: &'a Results, palette: &Palette) -> Headlines<'a> {
         |c| mode_is(c, "open") && !is_relative_rate(c) && param_f64(c, "rate_msgs_per_s").is_some(),
         |c| {
             // Prefer a load nobody is over capacity at, then the highest such load.
-            let over = c.findings.iter().any(|f| f.kind == "over_capacity");
+            let over = c
+                .findings
+                .iter()
+                .any(|f| f.kind == FindingKind::OverCapacity);
             param_f64(c, "rate_msgs_per_s").unwrap_or(0.0) - if over { 1e18 } else { 0.0 }
         },
     )
@@ -506,8 +512,8 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     if let Some(s) = &h.echo_capacity {
         let (ranked, bounds) = split_bounds(&s.cells, |c| {
             c.metrics.get("capacity_is_lower_bound") == Some(1.0)
-                || has_finding(c, "client_bottleneck")
-                || has_finding(c, "capacity_below_range")
+                || has_finding(c, FindingKind::ClientBottleneck)
+                || has_finding(c, FindingKind::CapacityBelowRange)
         });
         push_pick(
             &mut out,
@@ -522,7 +528,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     if let Some(s) = &h.echo_open {
         // Only cells whose latency is measurable and that kept up with the offered load compete.
         let (ranked, excluded) = split_bounds(&s.cells, |c| {
-            has_finding(c, "over_capacity")
+            has_finding(c, FindingKind::OverCapacity)
                 || c.metrics.get("latency_measurable").is_some_and(|m| m < 1.0)
         });
         if ranked.is_empty() {
@@ -559,7 +565,8 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         );
     }
     if let Some(s) = &h.echo_closed {
-        let (ranked, bounds) = split_bounds(&s.cells, |c| has_finding(c, "client_bottleneck"));
+        let (ranked, bounds) =
+            split_bounds(&s.cells, |c| has_finding(c, FindingKind::ClientBottleneck));
         push_pick(
             &mut out,
             palette,
@@ -692,7 +699,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         sized.sort_by(|a, b| b.1.total_cmp(&a.1));
         let flagged: Vec<String> = sized
             .iter()
-            .filter(|(c, _)| c.findings.iter().any(|f| f.kind.starts_with("above_")))
+            .filter(|(c, _)| c.findings.iter().any(|f| f.kind.is_size_above()))
             .map(|(c, b)| format!("{} ({})", describe_scenario(c), fmt_bytes(*b)))
             .collect();
         let text = if flagged.is_empty() {
@@ -773,9 +780,9 @@ pub fn backpressure(results: &Results, palette: &Palette) -> Vec<BackpressureVer
     for s in scenarios(results, palette, "stream") {
         for c in &s.cells {
             for f in &c.findings {
-                let held = match f.kind.as_str() {
-                    "backpressure_ok" => true,
-                    "backpressure_violation" => false,
+                let held = match f.kind {
+                    FindingKind::BackpressureOk => true,
+                    FindingKind::BackpressureViolation => false,
                     _ => continue,
                 };
                 out.push(BackpressureVerdict {
@@ -842,21 +849,15 @@ fn row(cell: &Cell, labels: Vec<String>, columns: &[MetricDef]) -> TableRow {
         flags: cell
             .findings
             .iter()
-            .filter(|f| !is_informational(&f.kind))
-            .map(|f| f.kind.clone())
+            .filter(|f| !f.kind.is_informational())
+            .map(|f| f.kind.name().to_string())
             .collect(),
         detail: cell
             .findings
             .iter()
-            .find(|f| f.kind == "description")
+            .find(|f| f.kind == FindingKind::Description)
             .map(|f| f.message.clone()),
     }
-}
-
-/// Finding kinds that describe rather than warn: the future-size catalogue's descriptions, backpressure
-/// verdicts that held, and the futures' threshold flags (reported in the summary on their own).
-pub fn is_informational(kind: &str) -> bool {
-    kind == "description" || kind == "backpressure_ok" || kind.starts_with("above_")
 }
 
 /// Computes a row's label cells from its cell.
@@ -929,7 +930,7 @@ pub fn tables(results: &Results, palette: &Palette) -> Vec<Table> {
 /// Something a reader must know before trusting a number.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Warning {
-    pub kind: String,
+    pub kind: FindingKind,
     /// What it is about: "run", an implementation, or "workload implementation (scenario)".
     pub subject: String,
     pub message: String,
@@ -949,7 +950,7 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
         && load / f64::from(env.cores) > BUSY_LOAD_PER_CORE
     {
         out.push(Warning {
-            kind: "busy_machine".into(),
+            kind: FindingKind::BusyMachine,
             subject: "run".into(),
             message: format!(
                 "1-minute load average was {load:.2} on {} cores when the run started; other work competes with the measurements",
@@ -959,7 +960,7 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
     }
     if env.git_dirty == Some(true) {
         out.push(Warning {
-            kind: "dirty_tree".into(),
+            kind: FindingKind::DirtyTree,
             subject: "run".into(),
             message: "the working tree had uncommitted changes; the commit alone does not reproduce this run".into(),
         });
@@ -967,12 +968,12 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
     for i in &results.implementations {
         let kind = match i.status {
             ImplStatus::Ok => continue,
-            ImplStatus::Skipped => "skipped",
-            ImplStatus::BuildFailed => "build_failed",
-            ImplStatus::VerifyFailed => "verify_failed",
+            ImplStatus::Skipped => FindingKind::Skipped,
+            ImplStatus::BuildFailed => FindingKind::BuildFailed,
+            ImplStatus::VerifyFailed => FindingKind::VerifyFailed,
         };
         out.push(Warning {
-            kind: kind.into(),
+            kind,
             subject: palette.label(&i.name),
             message: i
                 .reason
@@ -991,7 +992,7 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
                 );
                 if c.status != CellStatus::Ok {
                     out.push(Warning {
-                        kind: format!("cell_{}", status_text(c.status)),
+                        kind: cell_status_kind(c.status),
                         subject: subject.clone(),
                         message: c
                             .reason
@@ -1002,7 +1003,7 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
                 for f in &c.findings {
                     // Informational findings are not warnings (the future-size catalogue describes
                     // every entry in a finding); violations are reported in their own table.
-                    if is_informational(&f.kind) || f.kind == "backpressure_violation" {
+                    if f.kind.is_informational() || f.kind == FindingKind::BackpressureViolation {
                         continue;
                     }
                     out.push(Warning {
@@ -1011,14 +1012,14 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
                         message: f.message.clone(),
                     });
                 }
-                if !c.findings.iter().any(|f| f.kind == "noisy") {
+                if !c.findings.iter().any(|f| f.kind == FindingKind::Noisy) {
                     for m in super::metrics::cell_headline_metrics(c) {
                         if let Some(e) = estimate(c, m)
                             && e.noisy()
                         {
                             let def = metric_def(m);
                             out.push(Warning {
-                                kind: "noisy".into(),
+                                kind: FindingKind::Noisy,
                                 subject: subject.clone(),
                                 message: format!(
                                     "{} varies {:.0}% between trials (CV > {:.0}%): {}",
@@ -1039,7 +1040,7 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
                         .map(|(k, v)| format!("{k}: {v}"))
                         .collect();
                     out.push(Warning {
-                        kind: "errors".into(),
+                        kind: FindingKind::Errors,
                         subject: subject.clone(),
                         message: format!("{errors} errors ({})", kinds.join(", ")),
                     });
@@ -1048,6 +1049,16 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
         }
     }
     out
+}
+
+/// The warning for a cell that did not complete (`cell_<status text>`).
+fn cell_status_kind(s: CellStatus) -> FindingKind {
+    match s {
+        CellStatus::Ok | CellStatus::Failed => FindingKind::CellFailed,
+        CellStatus::Timeout => FindingKind::CellTimeout,
+        CellStatus::Crashed => FindingKind::CellCrashed,
+        CellStatus::OutOfMemory => FindingKind::CellOutOfMemory,
+    }
 }
 
 /// A cell status as text.
