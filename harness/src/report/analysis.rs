@@ -4,11 +4,11 @@
 
 use super::format::{fmt_bytes, fmt_estimate, fmt_ratio, fmt_ratio_range, fmt_value};
 use super::metrics::{
-    Better, Estimate, MetricDef, OVERHEAD_MS, describe_report_scenario, describe_scenario,
-    estimate, is_relative_rate, metric_def, metric_names, param_f64, param_str,
-    report_scenario_key,
+    Better, Estimate, MetricDef, OVERHEAD_MS, estimate, is_relative_rate, metric_def, metric_names,
+    param_f64, param_str, report_scenario_key,
 };
 use super::palette::Palette;
+use super::scenario::{describe_report_scenario, describe_scenario};
 use crate::finding::FindingKind;
 use crate::results::{Cell, CellStatus, ImplStatus, Results};
 use crate::stats::change::CELL_CONFIDENCE;
@@ -509,6 +509,19 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     } else {
         ""
     };
+    echo_capacity_picks(&mut out, &h, palette);
+    echo_open_picks(&mut out, &h, arrivals, palette);
+    echo_closed_picks(&mut out, &h, engine, palette);
+    fanout_stream_startup_picks(&mut out, &h, palette);
+    out.extend(backpressure_statement(results, palette));
+    out.extend(future_sizes_statement(results));
+    out.extend(super::cancel::insights(results, palette));
+    out.extend(micro_statement(results, palette));
+    out
+}
+
+/// The echo capacity pick; the cells whose capacity is only a bound are listed, never crowned.
+fn echo_capacity_picks(out: &mut Vec<Insight>, h: &Headlines, palette: &Palette) {
     if let Some(s) = &h.echo_capacity {
         let (ranked, bounds) = split_bounds(&s.cells, |c| {
             c.metrics.get("capacity_is_lower_bound") == Some(1.0)
@@ -516,15 +529,19 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
                 || has_finding(c, FindingKind::CapacityBelowRange)
         });
         push_pick(
-            &mut out,
+            out,
             palette,
             format!("Highest echo capacity ({})", s.description),
             &ranked,
             "capacity_msgs_per_s",
             &s.description,
         );
-        push_bounds(&mut out, "Echo capacity", &bounds, "capacity_msgs_per_s");
+        push_bounds(out, "Echo capacity", &bounds, "capacity_msgs_per_s");
     }
+}
+
+/// The echo tail-latency and CPU picks at equal offered load.
+fn echo_open_picks(out: &mut Vec<Insight>, h: &Headlines, arrivals: &str, palette: &Palette) {
     if let Some(s) = &h.echo_open {
         // Only cells whose latency is measurable and that kept up with the offered load compete.
         let (ranked, excluded) = split_bounds(&s.cells, |c| {
@@ -533,7 +550,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
         });
         if ranked.is_empty() {
             push_unranked(
-                &mut out,
+                out,
                 format!(
                     "Echo tail latency at equal offered load ({})",
                     s.description
@@ -542,7 +559,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             );
         }
         push_pick(
-            &mut out,
+            out,
             palette,
             format!(
                 "Lowest echo tail latency at equal offered load, p99 ({arrivals}{})",
@@ -553,7 +570,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             &s.description,
         );
         push_pick(
-            &mut out,
+            out,
             palette,
             format!(
                 "Least server CPU per echoed message at equal offered load ({arrivals}{})",
@@ -564,11 +581,20 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             &s.description,
         );
     }
+}
+
+/// The closed-loop throughput pick (bounds listed) and the server-memory pick.
+fn echo_closed_picks(
+    out: &mut Vec<Insight>,
+    h: &Headlines,
+    engine: Option<&str>,
+    palette: &Palette,
+) {
     if let Some(s) = &h.echo_closed {
         let (ranked, bounds) =
             split_bounds(&s.cells, |c| has_finding(c, FindingKind::ClientBottleneck));
         push_pick(
-            &mut out,
+            out,
             palette,
             format!(
                 "Highest echo throughput, secondary: the maximum under the {} client ({})",
@@ -580,7 +606,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             &s.description,
         );
         push_bounds(
-            &mut out,
+            out,
             "Echo closed-loop throughput",
             &bounds,
             "throughput_msgs_per_s",
@@ -588,7 +614,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     }
     if let Some(s) = &h.echo_memory {
         push_pick(
-            &mut out,
+            out,
             palette,
             format!("Smallest echo server memory ({})", s.description),
             &s.cells,
@@ -596,9 +622,13 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             &s.description,
         );
     }
+}
+
+/// Memory per task and spawn overhead (fan-out), stream throughput and start-up time.
+fn fanout_stream_startup_picks(out: &mut Vec<Insight>, h: &Headlines, palette: &Palette) {
     for s in &h.fanout {
         push_pick(
-            &mut out,
+            out,
             palette,
             format!("Smallest memory per task ({})", s.description),
             &s.cells,
@@ -608,7 +638,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     }
     if let Some(s) = h.fanout.first() {
         push_pick(
-            &mut out,
+            out,
             palette,
             format!(
                 "Least time to spawn and finish all tasks, net of the sleep ({})",
@@ -621,7 +651,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     }
     if let Some(s) = &h.stream {
         push_pick(
-            &mut out,
+            out,
             palette,
             format!("Highest stream throughput ({})", s.description),
             &s.cells,
@@ -631,7 +661,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     }
     if let Some(s) = &h.echo_closed {
         push_pick(
-            &mut out,
+            out,
             palette,
             "Fastest start-up (start to ready)".into(),
             &s.cells,
@@ -639,92 +669,102 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             &s.description,
         );
     }
-    let verdicts = backpressure(results, palette);
-    if !verdicts.is_empty() {
-        let held: Vec<&str> = unique(
-            verdicts
-                .iter()
-                .filter(|v| v.held)
-                .map(|v| v.implementation.as_str()),
-        );
-        let violated: Vec<&str> = unique(
-            verdicts
-                .iter()
-                .filter(|v| !v.held)
-                .map(|v| v.implementation.as_str()),
-        );
-        let held: Vec<String> = held
-            .into_iter()
-            .filter(|h| !violated.contains(h))
-            .map(|h| palette.label(h))
-            .collect();
-        let violated: Vec<String> = violated.iter().map(|h| palette.label(h)).collect();
-        let mut text = String::new();
-        if !held.is_empty() {
-            text.push_str(&format!(
-                "held in every checked scenario by {}",
-                if violated.is_empty() {
-                    "every implementation checked".to_string()
-                } else {
-                    held.join(", ")
-                }
-            ));
-        }
-        if !violated.is_empty() {
-            if !text.is_empty() {
-                text.push_str("; ");
-            }
-            text.push_str(&format!(
-                "VIOLATED by {} (see Findings)",
-                violated.join(", ")
-            ));
-        }
-        out.push(Insight::Statement {
-            what: "Stream backpressure".into(),
-            text,
-        });
-    }
+}
 
+/// Who held stream backpressure in every checked scenario and who violated it.
+fn backpressure_statement(results: &Results, palette: &Palette) -> Option<Insight> {
+    let verdicts = backpressure(results, palette);
+    if verdicts.is_empty() {
+        return None;
+    }
+    let held: Vec<&str> = unique(
+        verdicts
+            .iter()
+            .filter(|v| v.held)
+            .map(|v| v.implementation.as_str()),
+    );
+    let violated: Vec<&str> = unique(
+        verdicts
+            .iter()
+            .filter(|v| !v.held)
+            .map(|v| v.implementation.as_str()),
+    );
+    let held: Vec<String> = held
+        .into_iter()
+        .filter(|h| !violated.contains(h))
+        .map(|h| palette.label(h))
+        .collect();
+    let violated: Vec<String> = violated.iter().map(|h| palette.label(h)).collect();
+    let mut text = String::new();
+    if !held.is_empty() {
+        text.push_str(&format!(
+            "held in every checked scenario by {}",
+            if violated.is_empty() {
+                "every implementation checked".to_string()
+            } else {
+                held.join(", ")
+            }
+        ));
+    }
+    if !violated.is_empty() {
+        if !text.is_empty() {
+            text.push_str("; ");
+        }
+        text.push_str(&format!(
+            "VIOLATED by {} (see Findings)",
+            violated.join(", ")
+        ));
+    }
+    Some(Insight::Statement {
+        what: "Stream backpressure".into(),
+        text,
+    })
+}
+
+/// The largest futures and the ones over the well-known thresholds.
+fn future_sizes_statement(results: &Results) -> Option<Insight> {
     // Futures: the largest futures and the ones over the well-known thresholds.
     let futures: Vec<&Cell> = results
         .cells
         .iter()
         .filter(|c| c.workload == "futures" && c.status == CellStatus::Ok)
         .collect();
-    if !futures.is_empty() {
-        let mut sized: Vec<(&Cell, f64)> = futures
-            .iter()
-            .filter_map(|c| super::metrics::value(c, "bytes").map(|b| (*c, b)))
-            .collect();
-        sized.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let flagged: Vec<String> = sized
-            .iter()
-            .filter(|(c, _)| c.findings.iter().any(|f| f.kind.is_size_above()))
-            .map(|(c, b)| format!("{} ({})", describe_scenario(c), fmt_bytes(*b)))
-            .collect();
-        let text = if flagged.is_empty() {
-            match sized.first() {
-                Some((c, b)) => format!(
-                    "no future crosses the clippy large_futures or tokio auto-box thresholds; the largest is {} ({})",
-                    describe_scenario(c),
-                    fmt_bytes(*b)
-                ),
-                None => "no sizes recorded".into(),
-            }
-        } else {
-            format!(
-                "above the clippy large_futures / tokio auto-box thresholds: {}",
-                flagged.join(", ")
-            )
-        };
-        out.push(Insight::Statement {
-            what: "Future sizes".into(),
-            text,
-        });
+    if futures.is_empty() {
+        return None;
     }
+    let mut sized: Vec<(&Cell, f64)> = futures
+        .iter()
+        .filter_map(|c| super::metrics::value(c, "bytes").map(|b| (*c, b)))
+        .collect();
+    sized.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let flagged: Vec<String> = sized
+        .iter()
+        .filter(|(c, _)| c.findings.iter().any(|f| f.kind.is_size_above()))
+        .map(|(c, b)| format!("{} ({})", describe_scenario(c), fmt_bytes(*b)))
+        .collect();
+    let text = if flagged.is_empty() {
+        match sized.first() {
+            Some((c, b)) => format!(
+                "no future crosses the clippy large_futures or tokio auto-box thresholds; the largest is {} ({})",
+                describe_scenario(c),
+                fmt_bytes(*b)
+            ),
+            None => "no sizes recorded".into(),
+        }
+    } else {
+        format!(
+            "above the clippy large_futures / tokio auto-box thresholds: {}",
+            flagged.join(", ")
+        )
+    };
+    Some(Insight::Statement {
+        what: "Future sizes".into(),
+        text,
+    })
+}
 
-    out.extend(super::cancel::insights(results, palette));
-
+/// Micro-benchmarks in one line: how often each runtime is the cheapest (details in their table).
+fn micro_statement(results: &Results, palette: &Palette) -> Option<Insight> {
     // Micro-benchmarks: one line, how often each runtime is the cheapest (details in their table).
     let micro = scenarios(results, palette, "micro");
     let mut wins: Vec<(String, usize)> = Vec::new();
@@ -741,18 +781,18 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             }
         }
     }
-    if ranked > 0 {
-        wins.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let parts: Vec<String> = wins
-            .iter()
-            .map(|(n, k)| format!("{} on {k}", palette.label(n)))
-            .collect();
-        out.push(Insight::Statement {
-            what: format!("Cheapest runtime primitive ({ranked} micro-benchmarks)"),
-            text: format!("{}; per primitive in Micro-benchmarks", parts.join(", ")),
-        });
+    if ranked == 0 {
+        return None;
     }
-    out
+    wins.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let parts: Vec<String> = wins
+        .iter()
+        .map(|(n, k)| format!("{} on {k}", palette.label(n)))
+        .collect();
+    Some(Insight::Statement {
+        what: format!("Cheapest runtime primitive ({ranked} micro-benchmarks)"),
+        text: format!("{}; per primitive in Micro-benchmarks", parts.join(", ")),
+    })
 }
 
 fn unique<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
@@ -943,6 +983,26 @@ pub const BUSY_LOAD_PER_CORE: f64 = 0.5;
 /// the runner's findings (except backpressure verdicts, reported on their own) and noisy headline
 /// metrics the runner did not already flag.
 pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
+    let mut out = run_warnings(results);
+    out.extend(implementation_warnings(results, palette));
+    for w in workloads(results) {
+        for s in scenarios(results, palette, &w) {
+            for c in &s.cells {
+                let subject = format!(
+                    "{} {} ({})",
+                    c.workload,
+                    palette.label(&c.implementation),
+                    s.description
+                );
+                cell_warnings(c, &subject, &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// The warnings about the whole run: a busy machine, a dirty tree.
+fn run_warnings(results: &Results) -> Vec<Warning> {
     let mut out = Vec::new();
     let env = &results.environment;
     if let Some(load) = env.load_avg_1m_at_start
@@ -965,6 +1025,12 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
             message: "the working tree had uncommitted changes; the commit alone does not reproduce this run".into(),
         });
     }
+    out
+}
+
+/// One warning per implementation that did not run (skipped, did not build, failed verification).
+fn implementation_warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
+    let mut out = Vec::new();
     for i in &results.implementations {
         let kind = match i.status {
             ImplStatus::Ok => continue,
@@ -981,79 +1047,73 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
                 .unwrap_or_else(|| "no reason recorded".into()),
         });
     }
-    for w in workloads(results) {
-        for s in scenarios(results, palette, &w) {
-            for c in &s.cells {
-                let subject = format!(
-                    "{} {} ({})",
-                    c.workload,
-                    palette.label(&c.implementation),
-                    s.description
-                );
-                if c.status != CellStatus::Ok {
-                    out.push(Warning {
-                        kind: cell_status_kind(c.status),
-                        subject: subject.clone(),
-                        message: c
-                            .reason
-                            .clone()
-                            .unwrap_or_else(|| "no reason recorded".into()),
-                    });
-                }
-                for f in &c.findings {
-                    // Informational findings are not warnings (the future-size catalogue describes
-                    // every entry in a finding); violations are reported in their own table.
-                    if f.kind.is_informational() || f.kind == FindingKind::BackpressureViolation {
-                        continue;
-                    }
-                    out.push(Warning {
-                        kind: f.kind.clone(),
-                        subject: subject.clone(),
-                        message: f.message.clone(),
-                    });
-                }
-                if !c.findings.iter().any(|f| f.kind == FindingKind::Noisy) {
-                    for m in super::metrics::cell_headline_metrics(c) {
-                        if let Some(e) = estimate(c, m)
-                            && e.noisy()
-                        {
-                            let def = metric_def(m);
-                            out.push(Warning {
-                                kind: FindingKind::Noisy,
-                                subject: subject.clone(),
-                                message: format!(
-                                    "{} varies {:.0}% between trials (CV > {:.0}%): {}",
-                                    def.label,
-                                    e.cv.unwrap_or(0.0) * 100.0,
-                                    super::metrics::NOISY_CV * 100.0,
-                                    fmt_estimate(def.unit, &e)
-                                ),
-                            });
-                        }
-                    }
-                }
-                let errors: u64 = c.errors_by_kind.values().sum();
-                if errors > 0 {
-                    let kinds: Vec<String> = c
-                        .errors_by_kind
-                        .iter()
-                        .map(|(k, v)| format!("{k}: {v}"))
-                        .collect();
-                    out.push(Warning {
-                        kind: FindingKind::Errors,
-                        subject: subject.clone(),
-                        message: format!("{errors} errors ({})", kinds.join(", ")),
-                    });
-                }
+    out
+}
+
+/// A cell's warnings: its status if it did not complete, its findings (except informational ones and
+/// backpressure verdicts), noisy headline metrics the runner did not flag, and counted errors.
+fn cell_warnings(c: &Cell, subject: &str, out: &mut Vec<Warning>) {
+    if c.status != CellStatus::Ok {
+        out.push(Warning {
+            kind: cell_status_kind(c.status),
+            subject: subject.to_string(),
+            message: c
+                .reason
+                .clone()
+                .unwrap_or_else(|| "no reason recorded".into()),
+        });
+    }
+    for f in &c.findings {
+        // Informational findings are not warnings (the future-size catalogue describes
+        // every entry in a finding); violations are reported in their own table.
+        if f.kind.is_informational() || f.kind == FindingKind::BackpressureViolation {
+            continue;
+        }
+        out.push(Warning {
+            kind: f.kind.clone(),
+            subject: subject.to_string(),
+            message: f.message.clone(),
+        });
+    }
+    if !c.findings.iter().any(|f| f.kind == FindingKind::Noisy) {
+        for m in super::metrics::cell_headline_metrics(c) {
+            if let Some(e) = estimate(c, m)
+                && e.noisy()
+            {
+                let def = metric_def(m);
+                out.push(Warning {
+                    kind: FindingKind::Noisy,
+                    subject: subject.to_string(),
+                    message: format!(
+                        "{} varies {:.0}% between trials (CV > {:.0}%): {}",
+                        def.label,
+                        e.cv.unwrap_or(0.0) * 100.0,
+                        super::metrics::NOISY_CV * 100.0,
+                        fmt_estimate(def.unit, &e)
+                    ),
+                });
             }
         }
     }
-    out
+    let errors: u64 = c.errors_by_kind.values().sum();
+    if errors > 0 {
+        let kinds: Vec<String> = c
+            .errors_by_kind
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        out.push(Warning {
+            kind: FindingKind::Errors,
+            subject: subject.to_string(),
+            message: format!("{errors} errors ({})", kinds.join(", ")),
+        });
+    }
 }
 
 /// The warning for a cell that did not complete (`cell_<status text>`).
 fn cell_status_kind(s: CellStatus) -> FindingKind {
     match s {
+        // `Ok` never gets here (only cells that did not complete have a status warning).
         CellStatus::Ok | CellStatus::Failed => FindingKind::CellFailed,
         CellStatus::Timeout => FindingKind::CellTimeout,
         CellStatus::Crashed => FindingKind::CellCrashed,
