@@ -1,6 +1,7 @@
 //! Folding the trials of a cell into its headline values: medians, intervals of the median, merged latency
 //! histograms, summed errors and de-duplicated findings. Pure: no I/O.
 
+use crate::finding::FindingKind;
 use crate::results::{Cell, CellStatus, Finding};
 use crate::stats::summary::summarize;
 use crate::workload::{Failure, TrialData, percentiles, spectrum};
@@ -110,7 +111,7 @@ impl CellAcc {
         );
         if self.failures.len() > 1 {
             cell.findings.push(Finding {
-                kind: "all_trials_failed".into(),
+                kind: FindingKind::AllTrialsFailed,
                 message: format!("all {} trials failed", self.failures.len()),
             });
         }
@@ -170,7 +171,7 @@ impl CellAcc {
         if !self.failures.is_empty() {
             let reasons: Vec<&str> = self.failures.iter().map(|f| f.reason.as_str()).collect();
             cell.findings.push(Finding {
-                kind: "trial_failed".into(),
+                kind: FindingKind::TrialFailed,
                 message: format!(
                     "{} of {} trials failed: {}",
                     self.failures.len(),
@@ -186,7 +187,7 @@ impl CellAcc {
             .filter(|cv| *cv > NOISY_CV)
         {
             cell.findings.push(Finding {
-                kind: "noisy".into(),
+                kind: FindingKind::Noisy,
                 message: format!("{} varies by {:.0} % (CV) across trials: treat differences below that as noise", self.headline, cv * 100.0),
             });
         }
@@ -195,7 +196,7 @@ impl CellAcc {
 
 /// One finding per kind, saying in how many trials it appeared.
 fn merge_findings(trials: &[TrialData]) -> Vec<Finding> {
-    let mut by_kind: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    let mut by_kind: BTreeMap<FindingKind, (String, usize)> = BTreeMap::new();
     for t in trials {
         for f in &t.findings {
             by_kind
@@ -253,7 +254,7 @@ mod tests {
         acc.push(Ok(trial(300.0)));
         acc.push(Err(Failure::crashed("boom")));
         let cell = acc.to_cell();
-        let kinds: Vec<&str> = cell.findings.iter().map(|f| f.kind.as_str()).collect();
+        let kinds: Vec<&str> = cell.findings.iter().map(|f| f.kind.name()).collect();
         assert!(
             kinds.contains(&"trial_failed") && kinds.contains(&"noisy"),
             "{kinds:?}"

@@ -262,3 +262,103 @@ fn every_definition_names_known_metrics_and_charts() {
             .contains(&crate::report::metrics::OVERHEAD_MS)
     );
 }
+
+/// Literals that spell a finding name for another reason: metric names (`METRICS`, the echo
+/// metrics the schema lists), status texts, protocol fields a finding is made from, a column header.
+const NOT_FINDING_USES: &[&str] = &[
+    "failed",             // CellStatus / ImplStatus text
+    "skipped",            // ImplStatus text
+    "leak",               // the cancellation table's column header
+    "description",        // the futures catalogue's field
+    "idiom_note",         // the cancellation result's field
+    "interference_rerun", // the echo metric of the same name
+];
+
+/// Finding names written as strings outside `finding.rs` in `code` (production code of one file):
+/// `(line, what)`.
+fn finding_strings(code: &str) -> Vec<(usize, String)> {
+    use crate::finding::FindingKind;
+    let metric = |n: &str| crate::report::metrics::METRICS.iter().any(|d| d.name == n);
+    let mut out = Vec::new();
+    for (i, line) in code.lines().enumerate() {
+        // Kind tests by text instead of by the enum.
+        for pattern in [
+            "kind: \"",
+            "kind == \"",
+            "kind != \"",
+            "kind.starts_with(",
+            "kind.as_str()",
+            "has_finding(c, \"",
+        ] {
+            if line.contains(pattern) {
+                out.push((i + 1, line.trim().to_string()));
+            }
+        }
+        for lit in line.split('"').skip(1).step_by(2) {
+            let known = FindingKind::FIXED.iter().any(|k| k.name() == lit);
+            let prefix = ["check_", "above_", "backpressure_", "cell_"].contains(&lit);
+            if (known && !metric(lit) && !NOT_FINDING_USES.contains(&lit)) || prefix {
+                out.push((i + 1, format!("\"{lit}\"")));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_finding_string_scanner_sees_names_and_text_tests() {
+    let code = "let f = Finding { kind: \"client_bottleneck\".into(), message };\nif f.kind.starts_with(\"check_\") {}\nm.set(\"lost_items\", 1.0);\nlet s = FindingKind::ClientBottleneck;";
+    let hits = finding_strings(code);
+    assert_eq!(
+        hits.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+        vec![1, 1, 2, 2],
+        "{hits:?}"
+    );
+}
+
+#[test]
+fn finding_names_are_spelled_only_in_the_finding_module() {
+    let src = src_dir();
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    for f in files {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name == "finding.rs" || name == "architecture_tests.rs" {
+            continue;
+        }
+        let code = production_code(&std::fs::read_to_string(&f).expect("readable source"));
+        for (line, what) in finding_strings(&code) {
+            found.push(format!("{}:{line}: {what}", f.display()));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "finding kinds written as strings (use crate::finding::FindingKind):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn every_finding_in_the_reference_results_has_a_known_kind() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/reference/results.json");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("the reference results"))
+            .expect("JSON");
+    let cells = results["cells"].as_array().expect("cells");
+    let mut kinds = BTreeSet::new();
+    for c in cells {
+        for f in c["findings"].as_array().into_iter().flatten() {
+            kinds.insert(f["kind"].as_str().expect("a kind").to_string());
+        }
+    }
+    assert!(kinds.len() > 5, "{kinds:?}");
+    for k in kinds {
+        let kind = crate::finding::FindingKind::from_name(&k);
+        assert!(
+            !matches!(kind, crate::finding::FindingKind::Unknown(_)),
+            "results/reference/results.json has a finding kind {k} that crate::finding does not define"
+        );
+        assert_eq!(kind.name(), k);
+    }
+}

@@ -23,9 +23,10 @@
 
 use crate::report::format::{fmt_estimate, fmt_pct};
 use crate::report::metrics::{
-    Better, Estimate, METRICS, cell_headline_metrics, describe_scenario, estimate, log_change,
-    metric_def, scenario_key,
+    Better, Estimate, METRICS, cell_headline_metrics, estimate, log_change, metric_def,
+    scenario_key,
 };
+use crate::report::scenario::describe_scenario;
 use crate::results::{Cell, CellStatus, Environment, ImplStatus, Results};
 use crate::stats::change::{
     CELL_CONFIDENCE, GROUP_CONFIDENCE, Judgement, LogChange, judge, moderate, pool,

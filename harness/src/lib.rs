@@ -15,6 +15,7 @@ pub mod criterion_import;
 pub mod engine;
 pub mod env;
 pub mod export;
+pub mod finding;
 pub mod gungraun_import;
 pub mod history;
 pub mod history_cmd;

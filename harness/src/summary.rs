@@ -1,6 +1,7 @@
 //! The short text summary printed at the end of a run: headline numbers per workload and every
 //! implementation that did not take part, with the reason. Pure: results in, text out.
 
+use crate::finding::FindingKind;
 use crate::report::format::{fmt_compact, fmt_compact_ns};
 use crate::report::palette::Palette;
 use crate::results::{Cell, CellStatus, ImplStatus, Results};
@@ -296,9 +297,9 @@ fn render_stream(r: &Results, impls: &[&str], palette: &Palette, out: &mut Strin
             .iter()
             .filter(|c| c.workload == "stream" && c.implementation == *imp)
             .flat_map(|c| c.findings.iter())
-            .find(|f| f.kind.starts_with("backpressure_"))
+            .find(|f| f.kind.is_backpressure_verdict())
             .map(|f| {
-                if f.kind == "backpressure_ok" {
+                if f.kind == FindingKind::BackpressureOk {
                     "ok"
                 } else {
                     "VIOLATED"
@@ -353,7 +354,12 @@ fn render_caveats(r: &Results, palette: &Palette, out: &mut String) {
     let mx = crate::report::matrix::matrix(r, palette);
     let cavs: Vec<_> = crate::report::caveats::caveats(r, palette, &warns, &mx)
         .into_iter()
-        .filter(|c| !matches!(c.kind.as_str(), "not_run" | "failed" | "busy_machine"))
+        .filter(|c| {
+            !matches!(
+                c.kind,
+                FindingKind::NotRun | FindingKind::Failed | FindingKind::BusyMachine
+            )
+        })
         .collect();
     if cavs.is_empty() {
         return;
@@ -423,8 +429,8 @@ fn render_futures(r: &Results, out: &mut String) {
         let flags: Vec<&str> = c
             .findings
             .iter()
-            .filter(|f| f.kind.starts_with("above_"))
-            .map(|f| f.kind.as_str())
+            .filter(|f| f.kind.is_size_above())
+            .map(|f| f.kind.name())
             .collect();
         let _ = writeln!(
             out,

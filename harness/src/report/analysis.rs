@@ -4,11 +4,12 @@
 
 use super::format::{fmt_bytes, fmt_estimate, fmt_ratio, fmt_ratio_range, fmt_value};
 use super::metrics::{
-    Better, Estimate, MetricDef, OVERHEAD_MS, describe_report_scenario, describe_scenario,
-    estimate, is_relative_rate, metric_def, metric_names, param_f64, param_str,
-    report_scenario_key,
+    Better, Estimate, MetricDef, OVERHEAD_MS, estimate, is_relative_rate, metric_def, metric_names,
+    param_f64, param_str, report_scenario_key,
 };
 use super::palette::Palette;
+use super::scenario::{describe_report_scenario, describe_scenario};
+use crate::finding::FindingKind;
 use crate::results::{Cell, CellStatus, ImplStatus, Results};
 use crate::stats::change::CELL_CONFIDENCE;
 
@@ -308,7 +309,7 @@ fn mode_is(c: &Cell, mode: &str) -> bool {
     param_str(c, "mode").as_deref() == Some(mode)
 }
 
-fn has_finding(c: &Cell, kind: &str) -> bool {
+fn has_finding(c: &Cell, kind: FindingKind) -> bool {
     c.findings.iter().any(|f| f.kind == kind)
 }
 
@@ -330,14 +331,14 @@ fn push_bounds(out: &mut Vec<Insight>, what: &str, bounds: &[&Cell], metric: &st
         .iter()
         .filter_map(|c| {
             let v = c.metrics.get(metric)?;
-            Some(if has_finding(c, "capacity_below_range") {
+            Some(if has_finding(c, FindingKind::CapacityBelowRange) {
                 let below = c.metrics.get("capacity_upper_msgs_per_s").unwrap_or(v);
                 format!(
                     "{} below {} (missed the objective at every rate tried)",
                     c.implementation,
                     fmt_value(unit, below)
                 )
-            } else if has_finding(c, "client_bottleneck") {
+            } else if has_finding(c, FindingKind::ClientBottleneck) {
                 format!(
                     "{} ≥ {} (the load generator was saturated)",
                     c.implementation,
@@ -368,8 +369,8 @@ fn push_unranked(out: &mut Vec<Insight>, what: String, excluded: &[&Cell]) {
             let mut why: Vec<&str> = c
                 .findings
                 .iter()
-                .filter(|f| f.kind == "over_capacity" || f.kind.starts_with("check_"))
-                .map(|f| f.kind.as_str())
+                .filter(|f| f.kind == FindingKind::OverCapacity || f.kind.is_failed_check())
+                .map(|f| f.kind.name())
                 .collect();
             why.dedup();
             format!("{} ({})", c.implementation, why.join(", "))
@@ -386,7 +387,9 @@ fn push_unranked(out: &mut Vec<Insight>, what: String, excluded: &[&Cell]) {
 
 /// Whether the load generator, not the server, limited this cell (its throughput is a lower bound).
 pub fn client_bound(c: &Cell) -> bool {
-    c.findings.iter().any(|f| f.kind == "client_bottleneck")
+    c.findings
+        .iter()
+        .any(|f| f.kind == FindingKind::ClientBottleneck)
 }
 
 /// The scenarios the summary and the decision matrix judge on, chosen once so both say the same thing.
@@ -436,7 +439,10 @@ pub fn headlines<'a>(results: &'a Results, palette: &Palette) -> Headlines<'a> {
         |c| mode_is(c, "open") && !is_relative_rate(c) && param_f64(c, "rate_msgs_per_s").is_some(),
         |c| {
             // Prefer a load nobody is over capacity at, then the highest such load.
-            let over = c.findings.iter().any(|f| f.kind == "over_capacity");
+            let over = c
+                .findings
+                .iter()
+                .any(|f| f.kind == FindingKind::OverCapacity);
             param_f64(c, "rate_msgs_per_s").unwrap_or(0.0) - if over { 1e18 } else { 0.0 }
         },
     )
@@ -503,31 +509,48 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     } else {
         ""
     };
+    echo_capacity_picks(&mut out, &h, palette);
+    echo_open_picks(&mut out, &h, arrivals, palette);
+    echo_closed_picks(&mut out, &h, engine, palette);
+    fanout_stream_startup_picks(&mut out, &h, palette);
+    out.extend(backpressure_statement(results, palette));
+    out.extend(future_sizes_statement(results));
+    out.extend(super::cancel::insights(results, palette));
+    out.extend(micro_statement(results, palette));
+    out
+}
+
+/// The echo capacity pick; the cells whose capacity is only a bound are listed, never crowned.
+fn echo_capacity_picks(out: &mut Vec<Insight>, h: &Headlines, palette: &Palette) {
     if let Some(s) = &h.echo_capacity {
         let (ranked, bounds) = split_bounds(&s.cells, |c| {
             c.metrics.get("capacity_is_lower_bound") == Some(1.0)
-                || has_finding(c, "client_bottleneck")
-                || has_finding(c, "capacity_below_range")
+                || has_finding(c, FindingKind::ClientBottleneck)
+                || has_finding(c, FindingKind::CapacityBelowRange)
         });
         push_pick(
-            &mut out,
+            out,
             palette,
             format!("Highest echo capacity ({})", s.description),
             &ranked,
             "capacity_msgs_per_s",
             &s.description,
         );
-        push_bounds(&mut out, "Echo capacity", &bounds, "capacity_msgs_per_s");
+        push_bounds(out, "Echo capacity", &bounds, "capacity_msgs_per_s");
     }
+}
+
+/// The echo tail-latency and CPU picks at equal offered load.
+fn echo_open_picks(out: &mut Vec<Insight>, h: &Headlines, arrivals: &str, palette: &Palette) {
     if let Some(s) = &h.echo_open {
         // Only cells whose latency is measurable and that kept up with the offered load compete.
         let (ranked, excluded) = split_bounds(&s.cells, |c| {
-            has_finding(c, "over_capacity")
+            has_finding(c, FindingKind::OverCapacity)
                 || c.metrics.get("latency_measurable").is_some_and(|m| m < 1.0)
         });
         if ranked.is_empty() {
             push_unranked(
-                &mut out,
+                out,
                 format!(
                     "Echo tail latency at equal offered load ({})",
                     s.description
@@ -536,7 +559,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             );
         }
         push_pick(
-            &mut out,
+            out,
             palette,
             format!(
                 "Lowest echo tail latency at equal offered load, p99 ({arrivals}{})",
@@ -547,7 +570,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             &s.description,
         );
         push_pick(
-            &mut out,
+            out,
             palette,
             format!(
                 "Least server CPU per echoed message at equal offered load ({arrivals}{})",
@@ -558,10 +581,20 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             &s.description,
         );
     }
+}
+
+/// The closed-loop throughput pick (bounds listed) and the server-memory pick.
+fn echo_closed_picks(
+    out: &mut Vec<Insight>,
+    h: &Headlines,
+    engine: Option<&str>,
+    palette: &Palette,
+) {
     if let Some(s) = &h.echo_closed {
-        let (ranked, bounds) = split_bounds(&s.cells, |c| has_finding(c, "client_bottleneck"));
+        let (ranked, bounds) =
+            split_bounds(&s.cells, |c| has_finding(c, FindingKind::ClientBottleneck));
         push_pick(
-            &mut out,
+            out,
             palette,
             format!(
                 "Highest echo throughput, secondary: the maximum under the {} client ({})",
@@ -573,7 +606,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             &s.description,
         );
         push_bounds(
-            &mut out,
+            out,
             "Echo closed-loop throughput",
             &bounds,
             "throughput_msgs_per_s",
@@ -581,7 +614,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     }
     if let Some(s) = &h.echo_memory {
         push_pick(
-            &mut out,
+            out,
             palette,
             format!("Smallest echo server memory ({})", s.description),
             &s.cells,
@@ -589,9 +622,13 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             &s.description,
         );
     }
+}
+
+/// Memory per task and spawn overhead (fan-out), stream throughput and start-up time.
+fn fanout_stream_startup_picks(out: &mut Vec<Insight>, h: &Headlines, palette: &Palette) {
     for s in &h.fanout {
         push_pick(
-            &mut out,
+            out,
             palette,
             format!("Smallest memory per task ({})", s.description),
             &s.cells,
@@ -601,7 +638,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     }
     if let Some(s) = h.fanout.first() {
         push_pick(
-            &mut out,
+            out,
             palette,
             format!(
                 "Least time to spawn and finish all tasks, net of the sleep ({})",
@@ -614,7 +651,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     }
     if let Some(s) = &h.stream {
         push_pick(
-            &mut out,
+            out,
             palette,
             format!("Highest stream throughput ({})", s.description),
             &s.cells,
@@ -624,7 +661,7 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     }
     if let Some(s) = &h.echo_closed {
         push_pick(
-            &mut out,
+            out,
             palette,
             "Fastest start-up (start to ready)".into(),
             &s.cells,
@@ -632,92 +669,102 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             &s.description,
         );
     }
-    let verdicts = backpressure(results, palette);
-    if !verdicts.is_empty() {
-        let held: Vec<&str> = unique(
-            verdicts
-                .iter()
-                .filter(|v| v.held)
-                .map(|v| v.implementation.as_str()),
-        );
-        let violated: Vec<&str> = unique(
-            verdicts
-                .iter()
-                .filter(|v| !v.held)
-                .map(|v| v.implementation.as_str()),
-        );
-        let held: Vec<String> = held
-            .into_iter()
-            .filter(|h| !violated.contains(h))
-            .map(|h| palette.label(h))
-            .collect();
-        let violated: Vec<String> = violated.iter().map(|h| palette.label(h)).collect();
-        let mut text = String::new();
-        if !held.is_empty() {
-            text.push_str(&format!(
-                "held in every checked scenario by {}",
-                if violated.is_empty() {
-                    "every implementation checked".to_string()
-                } else {
-                    held.join(", ")
-                }
-            ));
-        }
-        if !violated.is_empty() {
-            if !text.is_empty() {
-                text.push_str("; ");
-            }
-            text.push_str(&format!(
-                "VIOLATED by {} (see Findings)",
-                violated.join(", ")
-            ));
-        }
-        out.push(Insight::Statement {
-            what: "Stream backpressure".into(),
-            text,
-        });
-    }
+}
 
+/// Who held stream backpressure in every checked scenario and who violated it.
+fn backpressure_statement(results: &Results, palette: &Palette) -> Option<Insight> {
+    let verdicts = backpressure(results, palette);
+    if verdicts.is_empty() {
+        return None;
+    }
+    let held: Vec<&str> = unique(
+        verdicts
+            .iter()
+            .filter(|v| v.held)
+            .map(|v| v.implementation.as_str()),
+    );
+    let violated: Vec<&str> = unique(
+        verdicts
+            .iter()
+            .filter(|v| !v.held)
+            .map(|v| v.implementation.as_str()),
+    );
+    let held: Vec<String> = held
+        .into_iter()
+        .filter(|h| !violated.contains(h))
+        .map(|h| palette.label(h))
+        .collect();
+    let violated: Vec<String> = violated.iter().map(|h| palette.label(h)).collect();
+    let mut text = String::new();
+    if !held.is_empty() {
+        text.push_str(&format!(
+            "held in every checked scenario by {}",
+            if violated.is_empty() {
+                "every implementation checked".to_string()
+            } else {
+                held.join(", ")
+            }
+        ));
+    }
+    if !violated.is_empty() {
+        if !text.is_empty() {
+            text.push_str("; ");
+        }
+        text.push_str(&format!(
+            "VIOLATED by {} (see Findings)",
+            violated.join(", ")
+        ));
+    }
+    Some(Insight::Statement {
+        what: "Stream backpressure".into(),
+        text,
+    })
+}
+
+/// The largest futures and the ones over the well-known thresholds.
+fn future_sizes_statement(results: &Results) -> Option<Insight> {
     // Futures: the largest futures and the ones over the well-known thresholds.
     let futures: Vec<&Cell> = results
         .cells
         .iter()
         .filter(|c| c.workload == "futures" && c.status == CellStatus::Ok)
         .collect();
-    if !futures.is_empty() {
-        let mut sized: Vec<(&Cell, f64)> = futures
-            .iter()
-            .filter_map(|c| super::metrics::value(c, "bytes").map(|b| (*c, b)))
-            .collect();
-        sized.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let flagged: Vec<String> = sized
-            .iter()
-            .filter(|(c, _)| c.findings.iter().any(|f| f.kind.starts_with("above_")))
-            .map(|(c, b)| format!("{} ({})", describe_scenario(c), fmt_bytes(*b)))
-            .collect();
-        let text = if flagged.is_empty() {
-            match sized.first() {
-                Some((c, b)) => format!(
-                    "no future crosses the clippy large_futures or tokio auto-box thresholds; the largest is {} ({})",
-                    describe_scenario(c),
-                    fmt_bytes(*b)
-                ),
-                None => "no sizes recorded".into(),
-            }
-        } else {
-            format!(
-                "above the clippy large_futures / tokio auto-box thresholds: {}",
-                flagged.join(", ")
-            )
-        };
-        out.push(Insight::Statement {
-            what: "Future sizes".into(),
-            text,
-        });
+    if futures.is_empty() {
+        return None;
     }
+    let mut sized: Vec<(&Cell, f64)> = futures
+        .iter()
+        .filter_map(|c| super::metrics::value(c, "bytes").map(|b| (*c, b)))
+        .collect();
+    sized.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let flagged: Vec<String> = sized
+        .iter()
+        .filter(|(c, _)| c.findings.iter().any(|f| f.kind.is_size_above()))
+        .map(|(c, b)| format!("{} ({})", describe_scenario(c), fmt_bytes(*b)))
+        .collect();
+    let text = if flagged.is_empty() {
+        match sized.first() {
+            Some((c, b)) => format!(
+                "no future crosses the clippy large_futures or tokio auto-box thresholds; the largest is {} ({})",
+                describe_scenario(c),
+                fmt_bytes(*b)
+            ),
+            None => "no sizes recorded".into(),
+        }
+    } else {
+        format!(
+            "above the clippy large_futures / tokio auto-box thresholds: {}",
+            flagged.join(", ")
+        )
+    };
+    Some(Insight::Statement {
+        what: "Future sizes".into(),
+        text,
+    })
+}
 
-    out.extend(super::cancel::insights(results, palette));
-
+/// Micro-benchmarks in one line: how often each runtime is the cheapest (details in their table).
+fn micro_statement(results: &Results, palette: &Palette) -> Option<Insight> {
     // Micro-benchmarks: one line, how often each runtime is the cheapest (details in their table).
     let micro = scenarios(results, palette, "micro");
     let mut wins: Vec<(String, usize)> = Vec::new();
@@ -734,18 +781,18 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
             }
         }
     }
-    if ranked > 0 {
-        wins.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let parts: Vec<String> = wins
-            .iter()
-            .map(|(n, k)| format!("{} on {k}", palette.label(n)))
-            .collect();
-        out.push(Insight::Statement {
-            what: format!("Cheapest runtime primitive ({ranked} micro-benchmarks)"),
-            text: format!("{}; per primitive in Micro-benchmarks", parts.join(", ")),
-        });
+    if ranked == 0 {
+        return None;
     }
-    out
+    wins.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let parts: Vec<String> = wins
+        .iter()
+        .map(|(n, k)| format!("{} on {k}", palette.label(n)))
+        .collect();
+    Some(Insight::Statement {
+        what: format!("Cheapest runtime primitive ({ranked} micro-benchmarks)"),
+        text: format!("{}; per primitive in Micro-benchmarks", parts.join(", ")),
+    })
 }
 
 fn unique<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
@@ -773,9 +820,9 @@ pub fn backpressure(results: &Results, palette: &Palette) -> Vec<BackpressureVer
     for s in scenarios(results, palette, "stream") {
         for c in &s.cells {
             for f in &c.findings {
-                let held = match f.kind.as_str() {
-                    "backpressure_ok" => true,
-                    "backpressure_violation" => false,
+                let held = match f.kind {
+                    FindingKind::BackpressureOk => true,
+                    FindingKind::BackpressureViolation => false,
                     _ => continue,
                 };
                 out.push(BackpressureVerdict {
@@ -842,21 +889,15 @@ fn row(cell: &Cell, labels: Vec<String>, columns: &[MetricDef]) -> TableRow {
         flags: cell
             .findings
             .iter()
-            .filter(|f| !is_informational(&f.kind))
-            .map(|f| f.kind.clone())
+            .filter(|f| !f.kind.is_informational())
+            .map(|f| f.kind.name().to_string())
             .collect(),
         detail: cell
             .findings
             .iter()
-            .find(|f| f.kind == "description")
+            .find(|f| f.kind == FindingKind::Description)
             .map(|f| f.message.clone()),
     }
-}
-
-/// Finding kinds that describe rather than warn: the future-size catalogue's descriptions, backpressure
-/// verdicts that held, and the futures' threshold flags (reported in the summary on their own).
-pub fn is_informational(kind: &str) -> bool {
-    kind == "description" || kind == "backpressure_ok" || kind.starts_with("above_")
 }
 
 /// Computes a row's label cells from its cell.
@@ -929,7 +970,7 @@ pub fn tables(results: &Results, palette: &Palette) -> Vec<Table> {
 /// Something a reader must know before trusting a number.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Warning {
-    pub kind: String,
+    pub kind: FindingKind,
     /// What it is about: "run", an implementation, or "workload implementation (scenario)".
     pub subject: String,
     pub message: String,
@@ -942,44 +983,8 @@ pub const BUSY_LOAD_PER_CORE: f64 = 0.5;
 /// the runner's findings (except backpressure verdicts, reported on their own) and noisy headline
 /// metrics the runner did not already flag.
 pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
-    let mut out = Vec::new();
-    let env = &results.environment;
-    if let Some(load) = env.load_avg_1m_at_start
-        && env.cores > 0
-        && load / f64::from(env.cores) > BUSY_LOAD_PER_CORE
-    {
-        out.push(Warning {
-            kind: "busy_machine".into(),
-            subject: "run".into(),
-            message: format!(
-                "1-minute load average was {load:.2} on {} cores when the run started; other work competes with the measurements",
-                env.cores
-            ),
-        });
-    }
-    if env.git_dirty == Some(true) {
-        out.push(Warning {
-            kind: "dirty_tree".into(),
-            subject: "run".into(),
-            message: "the working tree had uncommitted changes; the commit alone does not reproduce this run".into(),
-        });
-    }
-    for i in &results.implementations {
-        let kind = match i.status {
-            ImplStatus::Ok => continue,
-            ImplStatus::Skipped => "skipped",
-            ImplStatus::BuildFailed => "build_failed",
-            ImplStatus::VerifyFailed => "verify_failed",
-        };
-        out.push(Warning {
-            kind: kind.into(),
-            subject: palette.label(&i.name),
-            message: i
-                .reason
-                .clone()
-                .unwrap_or_else(|| "no reason recorded".into()),
-        });
-    }
+    let mut out = run_warnings(results);
+    out.extend(implementation_warnings(results, palette));
     for w in workloads(results) {
         for s in scenarios(results, palette, &w) {
             for c in &s.cells {
@@ -989,65 +994,131 @@ pub fn warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
                     palette.label(&c.implementation),
                     s.description
                 );
-                if c.status != CellStatus::Ok {
-                    out.push(Warning {
-                        kind: format!("cell_{}", status_text(c.status)),
-                        subject: subject.clone(),
-                        message: c
-                            .reason
-                            .clone()
-                            .unwrap_or_else(|| "no reason recorded".into()),
-                    });
-                }
-                for f in &c.findings {
-                    // Informational findings are not warnings (the future-size catalogue describes
-                    // every entry in a finding); violations are reported in their own table.
-                    if is_informational(&f.kind) || f.kind == "backpressure_violation" {
-                        continue;
-                    }
-                    out.push(Warning {
-                        kind: f.kind.clone(),
-                        subject: subject.clone(),
-                        message: f.message.clone(),
-                    });
-                }
-                if !c.findings.iter().any(|f| f.kind == "noisy") {
-                    for m in super::metrics::cell_headline_metrics(c) {
-                        if let Some(e) = estimate(c, m)
-                            && e.noisy()
-                        {
-                            let def = metric_def(m);
-                            out.push(Warning {
-                                kind: "noisy".into(),
-                                subject: subject.clone(),
-                                message: format!(
-                                    "{} varies {:.0}% between trials (CV > {:.0}%): {}",
-                                    def.label,
-                                    e.cv.unwrap_or(0.0) * 100.0,
-                                    super::metrics::NOISY_CV * 100.0,
-                                    fmt_estimate(def.unit, &e)
-                                ),
-                            });
-                        }
-                    }
-                }
-                let errors: u64 = c.errors_by_kind.values().sum();
-                if errors > 0 {
-                    let kinds: Vec<String> = c
-                        .errors_by_kind
-                        .iter()
-                        .map(|(k, v)| format!("{k}: {v}"))
-                        .collect();
-                    out.push(Warning {
-                        kind: "errors".into(),
-                        subject: subject.clone(),
-                        message: format!("{errors} errors ({})", kinds.join(", ")),
-                    });
-                }
+                cell_warnings(c, &subject, &mut out);
             }
         }
     }
     out
+}
+
+/// The warnings about the whole run: a busy machine, a dirty tree.
+fn run_warnings(results: &Results) -> Vec<Warning> {
+    let mut out = Vec::new();
+    let env = &results.environment;
+    if let Some(load) = env.load_avg_1m_at_start
+        && env.cores > 0
+        && load / f64::from(env.cores) > BUSY_LOAD_PER_CORE
+    {
+        out.push(Warning {
+            kind: FindingKind::BusyMachine,
+            subject: "run".into(),
+            message: format!(
+                "1-minute load average was {load:.2} on {} cores when the run started; other work competes with the measurements",
+                env.cores
+            ),
+        });
+    }
+    if env.git_dirty == Some(true) {
+        out.push(Warning {
+            kind: FindingKind::DirtyTree,
+            subject: "run".into(),
+            message: "the working tree had uncommitted changes; the commit alone does not reproduce this run".into(),
+        });
+    }
+    out
+}
+
+/// One warning per implementation that did not run (skipped, did not build, failed verification).
+fn implementation_warnings(results: &Results, palette: &Palette) -> Vec<Warning> {
+    let mut out = Vec::new();
+    for i in &results.implementations {
+        let kind = match i.status {
+            ImplStatus::Ok => continue,
+            ImplStatus::Skipped => FindingKind::Skipped,
+            ImplStatus::BuildFailed => FindingKind::BuildFailed,
+            ImplStatus::VerifyFailed => FindingKind::VerifyFailed,
+        };
+        out.push(Warning {
+            kind,
+            subject: palette.label(&i.name),
+            message: i
+                .reason
+                .clone()
+                .unwrap_or_else(|| "no reason recorded".into()),
+        });
+    }
+    out
+}
+
+/// A cell's warnings: its status if it did not complete, its findings (except informational ones and
+/// backpressure verdicts), noisy headline metrics the runner did not flag, and counted errors.
+fn cell_warnings(c: &Cell, subject: &str, out: &mut Vec<Warning>) {
+    if c.status != CellStatus::Ok {
+        out.push(Warning {
+            kind: cell_status_kind(c.status),
+            subject: subject.to_string(),
+            message: c
+                .reason
+                .clone()
+                .unwrap_or_else(|| "no reason recorded".into()),
+        });
+    }
+    for f in &c.findings {
+        // Informational findings are not warnings (the future-size catalogue describes
+        // every entry in a finding); violations are reported in their own table.
+        if f.kind.is_informational() || f.kind == FindingKind::BackpressureViolation {
+            continue;
+        }
+        out.push(Warning {
+            kind: f.kind.clone(),
+            subject: subject.to_string(),
+            message: f.message.clone(),
+        });
+    }
+    if !c.findings.iter().any(|f| f.kind == FindingKind::Noisy) {
+        for m in super::metrics::cell_headline_metrics(c) {
+            if let Some(e) = estimate(c, m)
+                && e.noisy()
+            {
+                let def = metric_def(m);
+                out.push(Warning {
+                    kind: FindingKind::Noisy,
+                    subject: subject.to_string(),
+                    message: format!(
+                        "{} varies {:.0}% between trials (CV > {:.0}%): {}",
+                        def.label,
+                        e.cv.unwrap_or(0.0) * 100.0,
+                        super::metrics::NOISY_CV * 100.0,
+                        fmt_estimate(def.unit, &e)
+                    ),
+                });
+            }
+        }
+    }
+    let errors: u64 = c.errors_by_kind.values().sum();
+    if errors > 0 {
+        let kinds: Vec<String> = c
+            .errors_by_kind
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        out.push(Warning {
+            kind: FindingKind::Errors,
+            subject: subject.to_string(),
+            message: format!("{errors} errors ({})", kinds.join(", ")),
+        });
+    }
+}
+
+/// The warning for a cell that did not complete (`cell_<status text>`).
+fn cell_status_kind(s: CellStatus) -> FindingKind {
+    match s {
+        // `Ok` never gets here (only cells that did not complete have a status warning).
+        CellStatus::Ok | CellStatus::Failed => FindingKind::CellFailed,
+        CellStatus::Timeout => FindingKind::CellTimeout,
+        CellStatus::Crashed => FindingKind::CellCrashed,
+        CellStatus::OutOfMemory => FindingKind::CellOutOfMemory,
+    }
 }
 
 /// A cell status as text.

@@ -5,6 +5,7 @@ use super::analysis::{Insight, Ranking, Scenario, Table, TableRow, rank, scenari
 use super::format::fmt_count;
 use super::metrics::{estimate, metric_def, param_f64, param_str};
 use super::palette::Palette;
+use crate::finding::FindingKind;
 use crate::results::{Cell, CellStatus, Results};
 
 fn variant_is(c: &Cell, v: &str) -> bool {
@@ -104,7 +105,9 @@ pub fn insights(results: &Results, palette: &Palette) -> Vec<Insight> {
     let leaks: Vec<&str> = results
         .cells
         .iter()
-        .filter(|c| c.workload == "cancel" && c.findings.iter().any(|f| f.kind == "leak"))
+        .filter(|c| {
+            c.workload == "cancel" && c.findings.iter().any(|f| f.kind == FindingKind::Leak)
+        })
         .map(|c| c.implementation.as_str())
         .collect();
     if !leaks.is_empty() {
@@ -153,7 +156,11 @@ pub fn lost_items_table(results: &Results, palette: &Palette) -> Option<Table> {
             status: c.status,
             reason: c.reason.clone(),
             values: columns.iter().map(|m| estimate(c, m.name)).collect(),
-            flags: c.findings.iter().map(|f| f.kind.clone()).collect(),
+            flags: c
+                .findings
+                .iter()
+                .map(|f| f.kind.name().to_string())
+                .collect(),
             detail: None,
         })
         .collect();
@@ -226,9 +233,9 @@ pub fn terminal_summary(r: &Results) -> String {
                 && variant_is(c, "safety")
                 && param_str(c, "idiom").as_deref() == Some("unsafe")
         });
-        let leak = cancel
-            .iter()
-            .any(|c| c.implementation == imp && c.findings.iter().any(|f| f.kind == "leak"));
+        let leak = cancel.iter().any(|c| {
+            c.implementation == imp && c.findings.iter().any(|f| f.kind == FindingKind::Leak)
+        });
         let _ = writeln!(
             out,
             "{:<20} {:>10} {:>10} {:>10} {:>11} {:>6} {:>8}",
@@ -305,7 +312,7 @@ mod tests {
             );
             if lost > 0.0 {
                 c.findings.push(Finding {
-                    kind: "lost_items".into(),
+                    kind: FindingKind::LostItems,
                     message: "lost".into(),
                 });
             }

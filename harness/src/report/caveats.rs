@@ -6,13 +6,14 @@ use super::analysis::{Warning, status_text, workloads};
 use super::matrix::Matrix;
 use super::metrics::NOISY_CV;
 use super::palette::Palette;
+use crate::finding::FindingKind;
 use crate::results::{CellStatus, ImplStatus, Results};
 
 /// One caveat: a headline, the count of cells (or implementations) it concerns, and which.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Caveat {
     /// Machine-readable kind (the finding kind it summarises).
-    pub kind: String,
+    pub kind: FindingKind,
     /// What it means for a reader, one sentence.
     pub text: String,
     pub count: usize,
@@ -63,17 +64,17 @@ pub fn caveats(
     let (failed, by_kind) = cell_problems(results, palette);
     if !failed.is_empty() {
         out.push(Caveat {
-            kind: "failed".into(),
-            text: "cells that did not complete: no number, so no rank there".into(),
+            kind: FindingKind::Failed,
+            text: FindingKind::Failed.explanation().into(),
             count: failed.len(),
             affected: group(&failed),
         });
     }
-    for (kind, text) in MEANINGS {
+    for kind in FindingKind::CAVEATS {
         if let Some((_, pairs)) = by_kind.iter().find(|(k, _)| k == kind) {
             out.push(Caveat {
-                kind: (*kind).into(),
-                text: (*text).into(),
+                kind: kind.clone(),
+                text: kind.explanation().into(),
                 count: pairs.len(),
                 affected: group(pairs),
             });
@@ -82,38 +83,6 @@ pub fn caveats(
     out.extend(noisy_caveat(palette, matrix));
     out
 }
-
-/// The finding kinds that change how a number reads, with what they mean (in caveat order).
-const MEANINGS: &[(&str, &str)] = &[
-    (
-        "backpressure_violation",
-        "a bounded pipeline let its queue grow past its capacity: its stream throughput is not comparable",
-    ),
-    (
-        "client_bottleneck",
-        "the load generator saturated its CPU: the server's echo throughput is a lower bound (shown ≥), so ranks among these cells are uncertain",
-    ),
-    (
-        "over_capacity",
-        "the offered load exceeded what the server sustained: its latency measures a growing queue, not the server",
-    ),
-    (
-        "not_all_concurrent",
-        "spawning took longer than the sleep, so not every task was alive at once: peak RSS and bytes per task undercount",
-    ),
-    (
-        "leak",
-        "memory was not returned after tasks were cancelled: the runtime keeps what cancelled tasks held",
-    ),
-    (
-        "lost_items",
-        "items went missing: the result is wrong, not slow",
-    ),
-    (
-        "errors",
-        "connections or messages failed during measurement",
-    ),
-];
 
 /// The run-level warnings: each one qualifies every number in the report.
 fn run_caveats(warnings: &[Warning]) -> Vec<Caveat> {
@@ -147,8 +116,8 @@ fn not_run_caveat(results: &Results, palette: &Palette) -> Option<Caveat> {
         })
         .collect();
     (!not_run.is_empty()).then(|| Caveat {
-        kind: "not_run".into(),
-        text: "implementations missing from every comparison".into(),
+        kind: FindingKind::NotRun,
+        text: FindingKind::NotRun.explanation().into(),
         count: not_run.len(),
         affected: not_run,
     })
@@ -159,9 +128,9 @@ type Pairs = Vec<(String, String)>;
 
 /// Cell-level problems as (label, scenario) pairs: the cells that did not complete, and per finding
 /// kind (plus `errors` for cells with counted errors) the cells that have it, kinds in first-seen order.
-fn cell_problems(results: &Results, palette: &Palette) -> (Pairs, Vec<(String, Pairs)>) {
+fn cell_problems(results: &Results, palette: &Palette) -> (Pairs, Vec<(FindingKind, Pairs)>) {
     let mut failed: Pairs = Vec::new();
-    let mut by_kind: Vec<(String, Pairs)> = Vec::new();
+    let mut by_kind: Vec<(FindingKind, Pairs)> = Vec::new();
     for w in workloads(results) {
         for s in super::analysis::scenarios(results, palette, &w) {
             for c in &s.cells {
@@ -181,9 +150,9 @@ fn cell_problems(results: &Results, palette: &Palette) -> (Pairs, Vec<(String, P
                     }
                 }
                 if !c.errors_by_kind.is_empty() && c.errors_by_kind.values().sum::<u64>() > 0 {
-                    match by_kind.iter_mut().find(|(k, _)| k == "errors") {
+                    match by_kind.iter_mut().find(|(k, _)| *k == FindingKind::Errors) {
                         Some((_, v)) => v.push(pair.clone()),
-                        None => by_kind.push(("errors".into(), vec![pair.clone()])),
+                        None => by_kind.push((FindingKind::Errors, vec![pair.clone()])),
                     }
                 }
             }
@@ -207,7 +176,7 @@ fn noisy_caveat(palette: &Palette, matrix: &Matrix) -> Option<Caveat> {
         .map(|(imp, i)| format!("{} ({})", palette.label(&imp), matrix.columns[i].title))
         .collect();
     (!noisy.is_empty()).then(|| Caveat {
-        kind: "noisy".into(),
+        kind: FindingKind::Noisy,
         text: format!(
             "decision-matrix values that vary more than {:.0} % between trials (⚠): differences smaller than that are noise",
             NOISY_CV * 100.0

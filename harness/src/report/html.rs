@@ -9,6 +9,7 @@ use super::metrics::{Better, Unit};
 use super::outline::{self, Block, Inline};
 use super::palette::Palette;
 use super::{Artifact, Charts, Report};
+use crate::finding::FindingKind;
 use crate::results::{CellStatus, ImplStatus, ImplementationInfo, Results};
 use std::fmt::Write;
 
@@ -474,9 +475,9 @@ fn caveat_item(h: &mut String, c: &Caveat) {
     let count = format!(
         "{} {}",
         c.count,
-        match c.kind.as_str() {
-            "not_run" => "implementations",
-            "busy_machine" | "dirty_tree" => "run",
+        match c.kind {
+            FindingKind::NotRun => "implementations",
+            FindingKind::BusyMachine | FindingKind::DirtyTree => "run",
             _ if c.count == 1 => "cell",
             _ => "cells",
         }
@@ -484,7 +485,7 @@ fn caveat_item(h: &mut String, c: &Caveat) {
     let _ = write!(
         h,
         "<li class=\"caveat\"><strong><code>{}</code> ({count}):</strong> {}",
-        esc(&c.kind),
+        esc(c.kind.name()),
         esc(&c.text)
     );
     if affected.chars().count() <= 110 {

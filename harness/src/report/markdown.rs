@@ -143,7 +143,7 @@ fn block(md: &mut String, b: &Block, palette: &Palette) {
                 let _ = writeln!(
                     md,
                     "- **{} ({}):** {} — {}.",
-                    code(&c.kind),
+                    code(c.kind.name()),
                     c.count,
                     esc(&c.text),
                     esc(&c.affected.join("; "))

@@ -7,11 +7,14 @@
 use super::analysis::{Scenario, client_bound, headlines, rank};
 use super::metrics::{Better, Estimate, MetricDef, metric_def};
 use super::palette::Palette;
+use crate::finding::FindingKind;
 use crate::results::{Cell, Results};
 
 /// Whether a cell's latency may be ranked: measurable by its self-checks and not over capacity.
 fn latency_rankable(c: &Cell) -> bool {
-    !c.findings.iter().any(|f| f.kind == "over_capacity")
+    !c.findings
+        .iter()
+        .any(|f| f.kind == FindingKind::OverCapacity)
         && !c.metrics.get("latency_measurable").is_some_and(|m| m < 1.0)
 }
 

@@ -24,6 +24,7 @@ pub mod matrix;
 pub mod metrics;
 pub mod outline;
 pub mod palette;
+pub mod scenario;
 
 use crate::results::Results;
 use anyhow::Context;

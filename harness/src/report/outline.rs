@@ -409,7 +409,7 @@ fn findings<'a>(results: &Results, palette: &Palette, warns: &[Warning]) -> Bloc
             .iter()
             .map(|w| {
                 vec![
-                    vec![Inline::Key(w.kind.clone())],
+                    vec![Inline::Key(w.kind.name().to_string())],
                     vec![text(&w.subject)],
                     vec![text(&w.message)],
                 ]

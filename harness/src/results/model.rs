@@ -3,6 +3,8 @@
 //! bumps [`SCHEMA_VERSION`] and `schema/results.schema.json`.
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::finding::FindingKind;
 use std::collections::BTreeMap;
 
 /// Version of the `results.json` layout. `compare` and `report` refuse files with another major version.
@@ -285,8 +287,8 @@ pub struct Summary {
 /// A notable observation attached to a cell.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Finding {
-    /// `client_bottleneck`, `noisy`, `over_capacity`, `backpressure_violation`, `busy_machine`, ...
-    pub kind: String,
+    /// What was found; stored as its stable name (`crate::finding` lists them).
+    pub kind: FindingKind,
     pub message: String,
 }
 

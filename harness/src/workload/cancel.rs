@@ -17,6 +17,7 @@ use super::estimate::{TRIAL_OVERHEAD_S, trials};
 use super::params;
 use super::session::{RunConfig, Session};
 use super::{Failure, Launch, TrialData, process_metrics};
+use crate::finding::FindingKind;
 use crate::process::WaitError;
 use crate::protocol::{Event, f64_field, u64_field};
 use crate::results::{self, Finding};
@@ -385,7 +386,7 @@ pub fn check_deadline(
             Some(k) => (
                 k,
                 Some(Finding {
-                    kind: "schedule_misses".into(),
+                    kind: FindingKind::ScheduleMisses,
                     message: format!(
                         "{}: {k} of {} responses due at T/4 lost to their T timeout; the loop was more than 3T/4 late (stalled on a busy machine, or timers that lag under load)",
                         mismatch(),
@@ -485,7 +486,7 @@ pub fn check_safety(
             }
             if received < k {
                 findings.push(Finding {
-                    kind: "lost_items".into(),
+                    kind: FindingKind::LostItems,
                     message: format!(
                         "the unsafe idiom lost {} of {k} items ({:.2} %): a receive cancelled by the tick had already taken them",
                         k - received,
@@ -497,7 +498,7 @@ pub fn check_safety(
     }
     if let Some(note) = fields.get("idiom_note").and_then(Value::as_str) {
         findings.push(Finding {
-            kind: "idiom_note".into(),
+            kind: FindingKind::IdiomNote,
             message: note.to_string(),
         });
     }
@@ -898,7 +899,7 @@ pub fn leak_verdict(
     let tolerance = (0.25 * rss_small).max(8.0 * 1024.0 * 1024.0);
     let mib = |b: f64| b / (1024.0 * 1024.0);
     (growth > tolerance).then(|| Finding {
-        kind: "leak".into(),
+        kind: FindingKind::Leak,
         message: format!(
             "peak RSS grew from {:.1} MiB at {ops_small} ops to {:.1} MiB at {ops_large} ops (+{:.1} MiB, ≈ {:.0} B per extra op; tolerance {:.1} MiB): late responses or abandoned timers accumulate",
             mib(rss_small),
@@ -942,7 +943,9 @@ pub fn attach_leak_findings(cells: &mut [results::Cell], indices: &[usize]) {
         ) else {
             continue;
         };
-        cells[large].findings.retain(|f| f.kind != "leak");
+        cells[large]
+            .findings
+            .retain(|f| f.kind != FindingKind::Leak);
         if let Some(f) = leak_verdict(a, b, m, m * 10) {
             cells[large].findings.push(f);
         }
@@ -1206,7 +1209,7 @@ mod tests {
         let two_late = res(e.timeouts + 2, e.response_sum - fast[10] - fast[500]);
         let r = check_deadline(&p, &two_late, lag).unwrap();
         assert_eq!(r.schedule_misses, 2);
-        assert_eq!(r.finding.unwrap().kind, "schedule_misses");
+        assert_eq!(r.finding.unwrap().kind, FindingKind::ScheduleMisses);
         // Verification does not tolerate it.
         assert!(check_deadline(&p, &two_late, Strictness::Exact).is_err());
         // A slow op's response winning is not lag (its response is due at 4T): one of each fails.
@@ -1261,7 +1264,7 @@ mod tests {
         // With the unsafe idiom it is a finding...
         let r = check_safety(&unsafe_, &res("unsafe", k - 2, full - 3 - 700)).unwrap();
         assert_eq!(r.lost_items, 2);
-        assert_eq!(r.findings[0].kind, "lost_items");
+        assert_eq!(r.findings[0].kind, FindingKind::LostItems);
         // ...but impossible counts still fail.
         assert!(
             check_safety(&unsafe_, &res("unsafe", k + 1, full))
@@ -1286,7 +1289,7 @@ mod tests {
         noted.insert("idiom_note".into(), json!("Go's select is atomic"));
         assert_eq!(
             check_safety(&unsafe_, &noted).unwrap().findings[0].kind,
-            "idiom_note"
+            FindingKind::IdiomNote
         );
     }
 
@@ -1295,7 +1298,7 @@ mod tests {
         let mib = 1024.0 * 1024.0;
         assert!(leak_verdict(20.0 * mib, 22.0 * mib, 20_000, 200_000).is_none());
         let f = leak_verdict(20.0 * mib, 60.0 * mib, 20_000, 200_000).unwrap();
-        assert_eq!(f.kind, "leak");
+        assert_eq!(f.kind, FindingKind::Leak);
         assert!(f.message.contains("B per extra op"), "{}", f.message);
         // A large GC heap gets proportionally more slack.
         assert!(leak_verdict(200.0 * mib, 240.0 * mib, 20_000, 200_000).is_none());

@@ -12,6 +12,7 @@ use super::estimate::{TRIAL_OVERHEAD_S, scaled_mean, trials};
 use super::session::RunConfig;
 use super::session::Session;
 use super::{Failure, Launch, TrialData, params, process_metrics, run_finite};
+use crate::finding::FindingKind;
 use crate::protocol::{f64_field, u64_field};
 use crate::results::{self, Finding};
 use serde_json::json;
@@ -87,7 +88,7 @@ pub fn check(
     let mut findings = Vec::new();
     if !all_alive_at_once(p, spawn_ms) {
         findings.push(Finding {
-            kind: "not_all_concurrent".into(),
+            kind: FindingKind::NotAllConcurrent,
             message: format!(
                 "the last task armed its timer {spawn_ms:.0} ms after the first spawn, not before the {d:.0} ms sleep of the first ran out: early tasks may have finished before the last started, so peak RSS may undercount N live tasks"
             ),
@@ -195,7 +196,7 @@ pub fn run_sized_trial(launch: &Launch, p: FanoutParams) -> Result<TrialData, Fa
     match run_trial(launch, resized) {
         Ok(mut second) => {
             second.findings.push(Finding {
-                kind: "sleep_resized".into(),
+                kind: FindingKind::SleepResized,
                 message: format!(
                     "a {} ms sleep was shorter than spawning ({spawn_ms:.0} ms), so not every task was alive at once; re-run with a {} ms sleep (3 × the spawn time)",
                     p.sleep_ms, resized.sleep_ms
@@ -206,7 +207,7 @@ pub fn run_sized_trial(launch: &Launch, p: FanoutParams) -> Result<TrialData, Fa
         Err(f) => {
             let mut first = first;
             first.findings.push(Finding {
-                kind: "sleep_resize_failed".into(),
+                kind: FindingKind::SleepResizeFailed,
                 message: format!(
                     "the re-run with a {} ms sleep failed ({:?}: {}); keeping the first trial, whose {} ms sleep was shorter than spawning",
                     resized.sleep_ms, f.status, f.reason, p.sleep_ms
@@ -560,7 +561,7 @@ mod tests {
             fields(json!({"tasks":1000,"checksum":499500,"spawn_ms":500.0,"total_ms":620.0}));
         assert_eq!(
             check(P, &slow_spawn).unwrap().2[0].kind,
-            "not_all_concurrent"
+            FindingKind::NotAllConcurrent
         );
     }
 
@@ -573,7 +574,7 @@ mod tests {
             check(P, &f).unwrap().2
         };
         assert!(at(99.9).is_empty(), "armed before the first timer expired");
-        assert_eq!(at(100.0)[0].kind, "not_all_concurrent");
+        assert_eq!(at(100.0)[0].kind, FindingKind::NotAllConcurrent);
         // One task cannot overlap with anything.
         let one = FanoutParams { tasks: 1, ..P };
         assert!(all_alive_at_once(one, 1e9));

@@ -7,6 +7,7 @@ use super::estimate::TRIAL_OVERHEAD_S;
 use super::session::{RunConfig, Session};
 use super::{Failure, run_finite};
 use super::{Launch, metrics_of, params};
+use crate::finding::FindingKind;
 use crate::results::{Cell, CellStatus, Finding};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -70,7 +71,7 @@ pub fn to_cells(
             cell.metrics = metrics_of(&[("bytes", bytes as f64)]);
             let description = s("description").unwrap_or_default();
             cell.findings.push(Finding {
-                kind: "description".into(),
+                kind: FindingKind::Description,
                 message: description,
             });
             for flag in e
@@ -94,7 +95,7 @@ pub fn to_cells(
                     None => format!("{bytes} B ({source})"),
                 };
                 cell.findings.push(Finding {
-                    kind: flag.to_string(),
+                    kind: FindingKind::from_name(flag),
                     message,
                 });
             }

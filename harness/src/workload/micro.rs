@@ -8,6 +8,7 @@ use super::definition::{Definition, no_estimate};
 use super::session::Session;
 use super::{metrics_of, params};
 use crate::criterion_import::{MicroEstimate, import};
+use crate::finding::FindingKind;
 use crate::manifest::MicroBenches;
 use crate::process::{Spec, run_to_completion};
 use crate::results::{Cell, CellStatus, Finding, Summary};
@@ -226,7 +227,7 @@ pub fn to_cell(e: &MicroEstimate) -> Cell {
     );
     if cv.is_some_and(|cv| cv > crate::metric::NOISY_CV) {
         cell.findings.push(Finding {
-            kind: "noisy".into(),
+            kind: FindingKind::Noisy,
             message: format!(
                 "criterion's samples vary by {:.0} % (std dev / mean)",
                 cv.unwrap_or(0.0) * 100.0

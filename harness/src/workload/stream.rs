@@ -6,6 +6,7 @@ use super::definition::{Definition, Verified};
 use super::estimate::{TRIAL_OVERHEAD_S, trials};
 use super::session::{RunConfig, Session};
 use super::{Failure, Launch, TrialData, params, percentiles, process_metrics, run_finite};
+use crate::finding::FindingKind;
 use crate::protocol::{f64_field, u64_field};
 use crate::results;
 use crate::results::Finding;
@@ -253,7 +254,7 @@ pub fn run_trial(launch: &Launch, p: StreamParams) -> Result<TrialData, Failure>
             }
         }
         None if p.variant == Variant::SlowConsumer => findings.push(Finding {
-            kind: "no_paused_ms".into(),
+            kind: FindingKind::NoPausedMs,
             message: "the result has no paused_ms, so there is no throughput net of the consumer's pauses (docs/PROTOCOL.md)".into(),
         }),
         None => {}
@@ -281,7 +282,7 @@ pub fn backpressure_verdict(
     let mib = |b: f64| b / (1024.0 * 1024.0);
     if growth > tolerance {
         Finding {
-            kind: "backpressure_violation".into(),
+            kind: FindingKind::BackpressureViolation,
             message: format!(
                 "peak RSS grew from {:.1} MiB at {items_small} items to {:.1} MiB at {items_large} items (+{:.1} MiB, tolerance {:.1} MiB): the producer is not held back",
                 mib(rss_small),
@@ -292,7 +293,7 @@ pub fn backpressure_verdict(
         }
     } else {
         Finding {
-            kind: "backpressure_ok".into(),
+            kind: FindingKind::BackpressureOk,
             message: format!(
                 "peak RSS {:.1} MiB at {items_small} items and {:.1} MiB at {items_large} items (within {:.1} MiB): backpressure holds",
                 mib(rss_small),
@@ -423,7 +424,7 @@ pub fn attach_backpressure_verdicts(cells: &mut [results::Cell], indices: &[usiz
         let verdict: Finding = backpressure_verdict(a, b, n, n * 10);
         cells[large]
             .findings
-            .retain(|f| !f.kind.starts_with("backpressure_"));
+            .retain(|f| !f.kind.is_backpressure_verdict());
         cells[large].findings.push(verdict);
     }
 }
@@ -595,11 +596,11 @@ mod tests {
         let mib = 1024.0 * 1024.0;
         assert_eq!(
             backpressure_verdict(20.0 * mib, 21.0 * mib, 1, 10).kind,
-            "backpressure_ok"
+            FindingKind::BackpressureOk
         );
         assert_eq!(
             backpressure_verdict(20.0 * mib, 60.0 * mib, 1, 10).kind,
-            "backpressure_violation"
+            FindingKind::BackpressureViolation
         );
     }
 

@@ -11,6 +11,7 @@
 //! (`slo_missed_below_capacity`: p99 above the objective below the capacity), never
 //! hidden and never used to lower the capacity.
 
+use crate::finding::FindingKind;
 use crate::results::{Cell, CellStatus, Finding, Trial};
 use crate::workload::{Failure, TrialData};
 use serde_json::json;
@@ -319,7 +320,7 @@ pub fn cell(
         }
     }
     c.findings.push(Finding {
-        kind: "capacity_search".into(),
+        kind: FindingKind::CapacitySearch,
         message: format!(
             "objective p99 ≤ {objective_us:.0} µs with ≥ 99 % of offered completed, client not saturated: {}",
             steps.join("; ")
@@ -337,7 +338,7 @@ pub fn cell(
             })
             .collect();
         c.findings.push(Finding {
-            kind: "slo_missed_below_capacity".into(),
+            kind: FindingKind::SloMissedBelowCapacity,
             message: format!(
                 "p99 above the objective below capacity at {}, although it met the objective at {capacity:.0} msgs/s: latency is not monotonic in load here (a runtime that parks and wakes between messages at low rates does this; so does a transient stall), so the capacity is the highest passing rate, not the end of a passing prefix",
                 rates.join(", ")
@@ -346,7 +347,7 @@ pub fn cell(
     }
     if search.is_lower_bound() && capacity > 0.0 && !search.client_limited() {
         c.findings.push(Finding {
-            kind: "capacity_lower_bound".into(),
+            kind: FindingKind::CapacityLowerBound,
             message: format!(
                 "no rate above {capacity:.0} msgs/s missed the objective (the upward sweep stops at {:.0} msgs/s or when its probes run out): capacity ≥ {capacity:.0} msgs/s",
                 search.max_rate
@@ -355,7 +356,7 @@ pub fn cell(
     }
     if capacity <= 0.0 {
         c.findings.push(Finding {
-            kind: "capacity_below_range".into(),
+            kind: FindingKind::CapacityBelowRange,
             message: format!(
                 "missed the objective at every rate tried: capacity < {:.0} msgs/s",
                 search.lowest_tried().unwrap_or(0.0)
@@ -364,7 +365,7 @@ pub fn cell(
     }
     if search.client_limited() {
         c.findings.push(Finding {
-            kind: "client_bottleneck".into(),
+            kind: FindingKind::ClientBottleneck,
             message: format!(
                 "the load generator was saturated at {:.0} msgs/s, the first rate above the capacity that did not pass: the capacity is a lower bound set by the client",
                 upper.map_or(0.0, |p| p.rate)
@@ -373,7 +374,7 @@ pub fn cell(
     }
     if unmeasurable {
         c.findings.push(Finding {
-            kind: "capacity_unchecked".into(),
+            kind: FindingKind::CapacityUnchecked,
             message: "the probe that set the capacity failed its self-checks: the capacity rests on a latency figure marked not measurable".into(),
         });
     }
@@ -541,7 +542,7 @@ mod tests {
         let f = cell
             .findings
             .iter()
-            .find(|f| f.kind == "slo_missed_below_capacity")
+            .find(|f| f.kind == FindingKind::SloMissedBelowCapacity)
             .expect("the low-load miss is a finding");
         assert!(
             f.message.contains("10000 msgs/s (p99 2500 µs)"),
@@ -596,12 +597,16 @@ mod tests {
         assert!(c > 100_000.0 && c <= 120_000.0, "capacity {c}");
         let cell = cell("x", (64, 64), 1000.0, &s, None, vec![]);
         assert_eq!(cell.metrics.get("capacity_is_lower_bound"), Some(1.0));
-        assert!(cell.findings.iter().any(|f| f.kind == "client_bottleneck"));
+        assert!(
+            cell.findings
+                .iter()
+                .any(|f| f.kind == FindingKind::ClientBottleneck)
+        );
         assert!(
             !cell
                 .findings
                 .iter()
-                .any(|f| f.kind == "capacity_lower_bound")
+                .any(|f| f.kind == FindingKind::CapacityLowerBound)
         );
     }
 
@@ -617,7 +622,7 @@ mod tests {
         assert!(
             cell.findings
                 .iter()
-                .any(|f| f.kind == "capacity_lower_bound")
+                .any(|f| f.kind == FindingKind::CapacityLowerBound)
         );
     }
 
@@ -631,7 +636,7 @@ mod tests {
         assert!(
             cell.findings
                 .iter()
-                .any(|f| f.kind == "capacity_below_range")
+                .any(|f| f.kind == FindingKind::CapacityBelowRange)
         );
         assert_eq!(cell.metrics.get("capacity_upper_msgs_per_s"), Some(2_500.0));
         assert_eq!(cell.metrics.get("capacity_is_lower_bound"), Some(0.0));

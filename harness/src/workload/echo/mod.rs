@@ -15,6 +15,7 @@ mod timer;
 
 use super::definition::Definition;
 use super::{Failure, Launch, TrialData, await_ready, percentiles, process_metrics};
+use crate::finding::FindingKind;
 use crate::process::{RssSampler, proc_cpu_s};
 use crate::results::Finding;
 use crate::stats::echo_checks::{self, CpuTicks, Evidence, Interference, Limits};
@@ -110,7 +111,7 @@ fn finish(a: Attempt, extensions: u32, rerun: Option<String>, history: Vec<Strin
     );
     if let Some(why) = &a.interference {
         t.findings.push(Finding {
-            kind: "interference".into(),
+            kind: FindingKind::Interference,
             message: format!(
                 "measured under interference{}: {why}{}",
                 if rerun.is_some() {
@@ -127,13 +128,13 @@ fn finish(a: Attempt, extensions: u32, rerun: Option<String>, history: Vec<Strin
         });
     } else if let Some(why) = rerun {
         t.findings.push(Finding {
-            kind: "interference_rerun".into(),
+            kind: FindingKind::InterferenceRerun,
             message: format!("the first attempt ran under interference ({why}); re-run once, the re-run was clean"),
         });
     }
     if extensions > 0 {
         t.findings.push(Finding {
-            kind: "cell_extended".into(),
+            kind: FindingKind::CellExtended,
             message: history
                 .iter()
                 .filter(|h| !h.starts_with("re-run"))
@@ -147,7 +148,7 @@ fn finish(a: Attempt, extensions: u32, rerun: Option<String>, history: Vec<Strin
         .set("latency_measurable", if measurable { 1.0 } else { 0.0 });
     for f in a.failed_checks {
         t.findings.push(Finding {
-            kind: format!("check_{}", f.check),
+            kind: FindingKind::failed_check(f.check),
             message: format!("not measurable: {}", f.reason),
         });
     }
@@ -300,18 +301,18 @@ fn shut_down(
     let mut findings = Vec::new();
     if let Some(msg) = placement::threads_mismatch(ready.threads, cfg.server_cpus.as_deref()) {
         findings.push(Finding {
-            kind: "threads_mismatch".into(),
+            kind: FindingKind::ThreadsMismatch,
             message: msg,
         });
     }
     if !graceful {
         findings.push(Finding {
-            kind: "ignored_sigterm".into(),
+            kind: FindingKind::IgnoredSigterm,
             message: format!("did not exit within {STOP_GRACE:?} of SIGTERM; killed"),
         });
     } else if !exit.success() {
         findings.push(Finding {
-            kind: "bad_exit".into(),
+            kind: FindingKind::BadExit,
             message: format!("{exit} after SIGTERM{}", server.tail_suffix()),
         });
     }
@@ -420,7 +421,7 @@ fn set_throughput_and_cpu(
             }
         };
         findings.push(Finding {
-            kind: "client_bottleneck".into(),
+            kind: FindingKind::ClientBottleneck,
             message: format!(
                 "the load generator ({}) used {:.2} of its {} core(s): {consequence}",
                 load.engine,
@@ -455,7 +456,7 @@ fn set_schedule(
     m.set("sched_error_ns_max", load.sched_error.max() as f64);
     if throughput < 0.99 * rate_msgs_per_s || load.max_send_lag_ms > 100.0 {
         findings.push(Finding {
-            kind: "over_capacity".into(),
+            kind: FindingKind::OverCapacity,
             message: format!(
                 "offered {rate_msgs_per_s:.0} msgs/s, completed {throughput:.0} msgs/s in the window ({:.1} %), sends fell up to {:.0} ms behind{}",
                 throughput / rate_msgs_per_s * 100.0,
