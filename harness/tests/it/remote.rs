@@ -392,3 +392,162 @@ fn a_lost_client_host_fails_the_trial_with_the_reason_and_the_run_goes_on() {
     let left = remote_survivors();
     assert!(left.is_empty(), "still running on the host: {left:?}");
 }
+
+#[test]
+fn remote_programs_are_sampled_on_their_host_cancel_mass_echo_cpu_and_rss_timelines() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !ssh_available() {
+        return;
+    }
+    let p = project(
+        &[("fake-a", "ok", "a.py")],
+        "\"echo\", \"fanout\", \"cancel\"",
+    );
+    let out = p.path().join("out");
+    let o = crate::common::bin()
+        .args(["run", "--workload", "echo,fanout,cancel", "--quick"])
+        .args(["--server-host", HOST, "--root"])
+        .arg(p.path())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let r = results(&out);
+    let cells = crate::common::cells(&r, "fake-a");
+    // cancel mass: RSS read on the host at each phase by the probe. The fake touches 4 KiB per task
+    // while armed, so the growth must show (a local /proc read of a remote pid would find nothing).
+    let mass: Vec<_> = cells
+        .iter()
+        .filter(|c| c["workload"] == "cancel" && c["params"]["variant"] == "mass")
+        .collect();
+    assert!(!mass.is_empty(), "no cancel mass cell: {cells:?}");
+    for c in &mass {
+        assert_eq!(c["status"], "ok", "{c}");
+        let m = &c["metrics"];
+        let per_task = m["bytes_per_task"].as_f64().expect("bytes_per_task");
+        assert!(per_task > 2048.0, "{m}");
+        assert!(
+            m["rss_start_bytes"].as_f64().is_some_and(|v| v > 1e6),
+            "{m}"
+        );
+    }
+    // echo: the server's CPU per message, from the probe at the window's edges.
+    let echo: Vec<_> = cells
+        .iter()
+        .filter(|c| c["workload"] == "echo" && c["status"] == "ok")
+        .filter(|c| c["metrics"]["throughput_msgs_per_s"].as_f64().is_some())
+        .collect();
+    assert!(!echo.is_empty(), "no measured echo cell: {cells:?}");
+    for c in &echo {
+        let m = &c["metrics"];
+        assert!(
+            m["server_cpu_us_per_msg"].as_f64().is_some_and(|v| v > 0.0),
+            "{m}"
+        );
+        assert!(m["interference_other_cores"].as_f64().is_some(), "{m}");
+    }
+    // fan-out: the RSS timeline streamed by the probe, on the local clock, rising from zero time.
+    let fanout: Vec<_> = cells.iter().filter(|c| c["workload"] == "fanout").collect();
+    assert!(!fanout.is_empty());
+    for c in &fanout {
+        let t = c["rss_timeline"].as_array().expect("an RSS timeline");
+        assert!(t.len() >= 2, "{c}");
+        let ms: Vec<f64> = t.iter().map(|p| p["t_ms"].as_f64().unwrap()).collect();
+        assert!(ms.windows(2).all(|w| w[0] < w[1]) && ms[0] >= 0.0, "{ms:?}");
+        assert!(t.iter().all(|p| p["rss_bytes"].as_f64().unwrap() > 1e6));
+    }
+    let left = remote_survivors();
+    assert!(left.is_empty(), "still running on the host: {left:?}");
+}
+
+/// Lines of `pgrep -af PATTERN` (processes on this machine, the "remote" host).
+fn pgrep(pattern: &str) -> Vec<String> {
+    let out = Command::new("pgrep")
+        .args(["-a", "-f", pattern])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Starts `asyncbench probe` for `pid` over ssh (this binary; the host is this machine) with stdin
+/// open; returns the ssh child once the first tick arrived, and its stdout (kept open: closing it
+/// would end the channel).
+fn probe_over_ssh(pid: u32, deadline_s: u64) -> (std::process::Child, impl std::io::BufRead) {
+    use std::io::BufRead;
+    let remote = format!(
+        "exec {} probe --pid {pid} --deadline-s {deadline_s}",
+        env!("CARGO_BIN_EXE_asyncbench")
+    );
+    let mut ssh = Command::new("ssh")
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-p",
+            "2222",
+            "root@127.0.0.1",
+            &remote,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut stdout = std::io::BufReader::new(ssh.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with("asyncbench-probe tick {"), "{first:?}");
+    (ssh, stdout)
+}
+
+fn wait_until_gone(pattern: &str, within: Duration) -> Vec<String> {
+    let t0 = Instant::now();
+    loop {
+        let left = pgrep(pattern);
+        if left.is_empty() || t0.elapsed() > within {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_probe_dies_with_its_ssh_channel_and_at_its_deadline() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !ssh_available() {
+        return;
+    }
+    let mut target = Command::new("sleep").arg("120").spawn().unwrap();
+    // The probe itself, not the local ssh whose command line carries the remote command.
+    let pattern = format!("^[^ ]*asyncbench probe --pid {} --deadline-s", target.id());
+    // The channel killed under it (the harness SIGKILLed, the network gone): it exits.
+    let (mut ssh, _stdout) = probe_over_ssh(target.id(), 3600);
+    assert_eq!(pgrep(&pattern).len(), 1, "{:?}", pgrep(&pattern));
+    ssh.kill().unwrap();
+    ssh.wait().unwrap();
+    let left = wait_until_gone(&pattern, Duration::from_secs(10));
+    assert!(left.is_empty(), "the probe outlived its channel: {left:?}");
+    // Stdin held open and nobody asking: the deadline ends it.
+    let (mut ssh, mut stdout) = probe_over_ssh(target.id(), 2);
+    // Keep reading so the channel never backs up.
+    let drain = std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = ssh.try_wait().unwrap() {
+            break Some(s);
+        }
+        if t0.elapsed() > Duration::from_secs(20) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = ssh.kill();
+    let _ = drain.join();
+    let _ = target.kill();
+    let _ = target.wait();
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert!(wait_until_gone(&pattern, Duration::from_secs(5)).is_empty());
+}
