@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -190,10 +190,7 @@ impl RemoteProbe {
                 return None;
             }
         }
-        match answers.recv_timeout(NOW_TIMEOUT) {
-            Ok(s) => Some(s),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        answers.recv_timeout(NOW_TIMEOUT).ok()
     }
 
     /// Stops the probe now and returns the timeline and peak it streamed.

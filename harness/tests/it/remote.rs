@@ -685,11 +685,11 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("sshd.pid")) {
-            if let Ok(pid) = pid.trim().parse::<i32>() {
-                // SAFETY: signalling the sshd this test started.
-                unsafe { libc::kill(pid, libc::SIGTERM) };
-            }
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("sshd.pid"))
+            && let Ok(pid) = pid.trim().parse::<i32>()
+        {
+            // SAFETY: signalling the sshd this test started.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
         }
         // Sessions still open in the namespace die with it; the veth pair goes with its namespace.
         let _ = Command::new("ip")
