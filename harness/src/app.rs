@@ -98,6 +98,9 @@ pub fn run(opts: Opts) -> anyhow::Result<i32> {
         ),
         Command::RemoteEnv => crate::remote::relay::environment(&root()?),
         Command::Loadgen { ref spec } => crate::remote::loadgen::serve(spec),
+        Command::Probe { pid, deadline_s } => {
+            crate::remote::probe::serve(pid, std::time::Duration::from_secs(deadline_s))
+        }
     }
 }
 

@@ -115,6 +115,17 @@ pub enum Command {
         #[arg(long)]
         spec: String,
     },
+    /// (Internal, run over ssh on the server host) sample a program's memory and CPU and the host's
+    /// CPU counters, streamed back on stdout until stdin closes.
+    #[command(hide = true)]
+    Probe {
+        /// The program's pid on this host.
+        #[arg(long)]
+        pid: i32,
+        /// Exit after this many seconds in any case.
+        #[arg(long, default_value_t = 3600)]
+        deadline_s: u64,
+    },
 }
 
 /// `asyncbench history`: list recorded runs, show a trend, or import old results.

@@ -509,10 +509,12 @@ instruction_counts = ["go"]
                 for literal in line.split('"').skip(1).step_by(2) {
                     let tokens = literal
                         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-                    for n in names
-                        .iter()
-                        .filter(|n| tokens.clone().any(|t| t == n.as_str()))
-                    {
+                    // A one-word name ("go", "node") is also an English word: it counts only as
+                    // a whole literal; a hyphenated name counts anywhere in one.
+                    for n in names.iter().filter(|n| {
+                        literal.trim() == n.as_str()
+                            || (n.contains('-') && tokens.clone().any(|t| t == n.as_str()))
+                    }) {
                         found.push((i + 1, n.clone()));
                     }
                 }
@@ -536,10 +538,14 @@ instruction_counts = ["go"]
     #[test]
     fn the_name_scan_finds_names_in_code_only() {
         let names = vec!["rust-tokio".to_string(), "go".to_string()];
-        let src = "// \"go\" in a comment\nconst A: &str = \"rust-tokio\";\nlet s = \"rust-tokio-ct, go on\";\n#[cfg(test)]\nmod t {\n    const B: &str = \"go\";\n}\n";
+        let src = "// \"go\" in a comment\nconst A: &str = \"rust-tokio\";\nlet s = \"rust-tokio-ct, let it go on\";\nlet g = \"go\";\nlet t = \"see rust-tokio's\";\n#[cfg(test)]\nmod t {\n    const B: &str = \"go\";\n}\n";
         assert_eq!(
             names_in_code(src, &names),
-            [(2, "rust-tokio".to_string()), (3, "go".to_string())]
+            [
+                (2, "rust-tokio".to_string()),
+                (4, "go".to_string()),
+                (5, "rust-tokio".to_string())
+            ]
         );
     }
 

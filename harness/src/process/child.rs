@@ -154,6 +154,9 @@ pub trait Remote: Send + Sync + std::fmt::Debug {
     fn describe(&self) -> String;
     /// The address echo servers there bind (`--bind`) and load generators connect to.
     fn bind_ip(&self) -> std::net::IpAddr;
+    /// The local command (ssh ...) that starts `asyncbench probe` for `pid` on the host (see
+    /// [`super::probe`]): samplers read the host's `/proc` through it.
+    fn probe_command(&self, pid: i32) -> Vec<String>;
 }
 
 /// The local stand-in pid of a remote program: no process on this machine has it (pid_max is at most
@@ -446,6 +449,11 @@ impl Running {
         running.remote = Some((remote, running.pid));
         running.pid = REMOTE_PID;
         Ok(running)
+    }
+
+    /// For a program on another host: its host and its pid there (samplers go through a probe).
+    pub fn remote_target(&self) -> Option<(Arc<dyn Remote>, i32)> {
+        self.remote.clone()
     }
 
     fn spawn_command(

@@ -4,6 +4,7 @@
 //! killed with its whole group on timeout, on error and on Ctrl-C.
 
 mod child;
+pub mod probe;
 mod registry;
 mod rss;
 
@@ -12,7 +13,7 @@ pub use child::{
     classify_oom, containment, launcher_path, memory_limit, run_to_completion,
 };
 pub use registry::{install_interrupt_handler, interrupted, kill_all};
-pub use rss::{MemoryReport, RssSampler};
+pub use rss::{HostMoment, MemoryReport, RssSampler, SAMPLE_EVERY};
 
 /// Resource usage of a reaped child, from `wait4` (exact and its own, including any children it
 /// reaped itself). All zero when the child was killed before its usage could be reported.

@@ -35,13 +35,55 @@ pub struct MemoryReport {
     pub peak_rss_bytes: Option<u64>,
 }
 
-/// A running sampler; [`RssSampler::stop`] returns what it saw.
+/// The RSS timeline as it is sampled: at most [`MAX_POINTS`] points, thinned by half (and the
+/// sampling step doubled) whenever it fills, so a long run keeps an even picture of its whole life.
+#[derive(Debug, Default)]
+pub(super) struct Timeline {
+    pub points: Vec<RssPoint>,
+    step: usize,
+    seen: usize,
+    /// The sampled process is gone (remote probes say so).
+    pub gone: bool,
+}
+
+impl Timeline {
+    pub fn push(&mut self, p: RssPoint) {
+        let step = self.step.max(1);
+        if self.seen.is_multiple_of(step) {
+            self.points.push(p);
+            if self.points.len() >= MAX_POINTS {
+                self.points = std::mem::take(&mut self.points)
+                    .into_iter()
+                    .step_by(2)
+                    .collect();
+                self.step = step * 2;
+            }
+        }
+        self.seen += 1;
+    }
+}
+
+/// A running sampler of one measured program wherever it runs: this machine's `/proc` on a background
+/// thread, or, for a program on another host, a probe there ([`super::probe`]). Besides the timeline
+/// and peak ([`RssSampler::stop`], [`RssSampler::finish`]) it answers point questions about the program
+/// and its host at a moment the caller chooses (a phase, the edges of a measured window).
 pub struct RssSampler {
+    pid: i32,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<MemoryReport>>,
+    remote: Option<super::probe::RemoteProbe>,
+}
+
+/// The host a program ran on, seen at one moment: its CPU counters and whether it is this machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostMoment {
+    pub ticks: super::probe::HostTicks,
+    /// The host's boot id (equal ids: one machine).
+    pub boot_id: Option<String>,
 }
 
 impl RssSampler {
+    /// Samples a process on this machine.
     pub fn start(pid: i32) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -50,8 +92,7 @@ impl RssSampler {
             let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
             let t0 = Instant::now();
             let mut report = MemoryReport::default();
-            let mut step = 1usize;
-            let mut i = 0usize;
+            let mut timeline = Timeline::default();
             // Stop when asked, or when the process is gone (its /proc entry vanishes once reaped).
             while !flag.load(Ordering::Relaxed) {
                 let Some((rss_pages, hwm_bytes)) = read(pid) else {
@@ -60,29 +101,97 @@ impl RssSampler {
                 if hwm_bytes > 0 {
                     report.peak_rss_bytes = Some(report.peak_rss_bytes.unwrap_or(0).max(hwm_bytes));
                 }
-                if i.is_multiple_of(step) {
-                    report.timeline.push(RssPoint {
-                        t_ms: t0.elapsed().as_secs_f64() * 1e3,
-                        rss_bytes: rss_pages * page,
-                    });
-                    if report.timeline.len() >= MAX_POINTS {
-                        report.timeline = report.timeline.into_iter().step_by(2).collect();
-                        step *= 2;
-                    }
-                }
-                i += 1;
+                timeline.push(RssPoint {
+                    t_ms: t0.elapsed().as_secs_f64() * 1e3,
+                    rss_bytes: rss_pages * page,
+                });
                 std::thread::sleep(SAMPLE_EVERY);
             }
+            report.timeline = timeline.points;
             report
         });
         RssSampler {
+            pid,
             stop,
             handle: Some(handle),
+            remote: None,
         }
+    }
+
+    /// Samples `child` where it runs: here, or through a probe on its host. A probe that cannot be
+    /// started leaves the sampler empty (no timeline, no point samples), never a local stand-in.
+    pub fn of(child: &super::Running) -> Self {
+        let Some((remote, pid)) = child.remote_target() else {
+            return Self::start(child.pid);
+        };
+        let probe = super::probe::RemoteProbe::start(
+            &remote.probe_command(pid),
+            remote.describe(),
+            Instant::now(),
+        );
+        if let Err(e) = &probe {
+            crate::ui::warn(&format!(
+                "cannot start the probe on {}: {e}; the program's memory and CPU go unsampled",
+                remote.describe()
+            ));
+        }
+        RssSampler {
+            pid: super::REMOTE_PID,
+            stop: Arc::new(AtomicBool::new(true)),
+            handle: None,
+            remote: probe.ok(),
+        }
+    }
+
+    /// The program's CPU time (user + system) so far, in seconds; `None` once it is gone.
+    pub fn cpu_s(&self) -> Option<f64> {
+        match &self.remote {
+            Some(p) => p.now()?.cpu_s,
+            None if self.pid == super::REMOTE_PID => None,
+            None => super::proc_cpu_s(self.pid),
+        }
+    }
+
+    /// The program's resident memory now, in bytes; `None` once it is gone.
+    pub fn rss_bytes(&self) -> Option<u64> {
+        match &self.remote {
+            Some(p) => p.now()?.rss_bytes,
+            None if self.pid == super::REMOTE_PID => None,
+            None => super::probe::read_process(self.pid).map(|p| p.0),
+        }
+    }
+
+    /// The program's CPU time and its host's CPU counters at one moment (one round trip for a remote
+    /// program); `None` when the host cannot be read.
+    pub fn moment(&self) -> Option<(Option<f64>, HostMoment)> {
+        let s = match &self.remote {
+            Some(p) => p.now()?,
+            None => super::probe::sample(self.pid, 0.0, true),
+        };
+        Some((
+            s.cpu_s,
+            HostMoment {
+                ticks: s.host?,
+                boot_id: s.boot_id,
+            },
+        ))
+    }
+
+    /// The program's host when it is not this machine (`user@host:port`).
+    pub fn host(&self) -> Option<String> {
+        self.remote.as_ref().map(|p| p.host.clone())
+    }
+
+    /// Whether the program runs on another host (sampled by a probe there).
+    pub fn is_remote(&self) -> bool {
+        self.pid == super::REMOTE_PID
     }
 
     /// Stops sampling (the process may still be running) and returns what was seen.
     pub fn stop(mut self) -> MemoryReport {
+        if let Some(p) = self.remote.take() {
+            return p.stop();
+        }
         self.stop.store(true, Ordering::Relaxed);
         self.handle
             .take()
@@ -92,6 +201,9 @@ impl RssSampler {
 
     /// Waits for the sampler to notice the process is gone, then returns what was seen.
     pub fn finish(mut self) -> MemoryReport {
+        if let Some(p) = self.remote.take() {
+            return p.finish();
+        }
         self.handle
             .take()
             .and_then(|h| h.join().ok())

@@ -13,7 +13,8 @@
 //! for the measured window when the harness samples the server's CPU.
 
 use super::{Session, shell_quote};
-use crate::workload::echo::driver;
+use crate::process::probe::{self, HostTicks};
+use crate::workload::echo::driver::{self, HostLoad};
 use crate::workload::echo::loadgen::{self, LoadResult, LoadSpec, Mode};
 use crate::workload::echo::loadgen_engine;
 use hdrhistogram::Histogram;
@@ -71,7 +72,7 @@ impl driver::LoadDriver for Driver {
         &self,
         spec: &LoadSpec,
         on_window: &(dyn Fn(bool) + Sync),
-    ) -> Result<(LoadResult, Vec<f64>), String> {
+    ) -> Result<(LoadResult, Vec<HostLoad>), String> {
         drive(&self.0, spec, on_window)
     }
 }
@@ -205,6 +206,11 @@ pub struct Report {
     pub client_sys_s: f64,
     #[serde(default)]
     pub engine: String,
+    /// The host's `/proc/stat` totals at the window's start and end (interference on this host).
+    #[serde(default)]
+    pub window_ticks: Option<(HostTicks, HostTicks)>,
+    #[serde(default)]
+    pub boot_id: Option<String>,
 }
 
 impl Report {
@@ -229,6 +235,8 @@ impl Report {
             timer: r.timer.to_string(),
             client_sys_s: r.client_sys_s,
             engine: r.engine.to_string(),
+            window_ticks: None,
+            boot_id: None,
         }
     }
 
@@ -320,10 +328,19 @@ pub fn serve(spec_json: &str) -> anyhow::Result<i32> {
     let spec: RemoteSpec = serde_json::from_str(spec_json).map_err(|e| {
         anyhow::anyhow!("--spec is not a load spec ({e}); it comes from `run --client-host`")
     })?;
+    let ticks: Mutex<Vec<HostTicks>> = Mutex::new(Vec::new());
     let r = loadgen::run(&spec.to_load_spec(), &|start| {
+        if let Some(t) = probe::host_ticks() {
+            ticks.lock().unwrap_or_else(|e| e.into_inner()).push(t);
+        }
         println!("{WINDOW_PREFIX}{}", if start { "start" } else { "end" });
     });
-    println!("{REPORT_PREFIX}{}", serde_json::to_string(&Report::of(&r))?);
+    let mut report = Report::of(&r);
+    if let [a, b] = ticks.into_inner().unwrap_or_else(|e| e.into_inner())[..] {
+        report.window_ticks = Some((a, b));
+    }
+    report.boot_id = probe::boot_id();
+    println!("{REPORT_PREFIX}{}", serde_json::to_string(&report)?);
     Ok(0)
 }
 
@@ -332,7 +349,7 @@ fn drive_one(
     s: &Session,
     spec: &RemoteSpec,
     on_window: Option<&(dyn Fn(bool) + Sync)>,
-) -> Result<LoadResult, String> {
+) -> Result<(LoadResult, HostLoad), String> {
     let json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
     let argv = s.ssh_argv(&format!(
         "exec {} loadgen --spec {}",
@@ -400,7 +417,16 @@ fn drive_one(
     }
     let code = status.ok().and_then(|st| st.code()).unwrap_or(-1);
     match report {
-        Some(r) if code == 0 => r.into_result().map_err(|e| e.to_string()),
+        Some(r) if code == 0 => {
+            let part = HostLoad {
+                host: s.spec.to_string(),
+                cpu_s: r.client_cpu_s,
+                spin_s: r.client_spin_s,
+                window_ticks: r.window_ticks,
+                boot_id: r.boot_id.clone(),
+            };
+            Ok((r.into_result().map_err(|e| e.to_string())?, part))
+        }
         _ if code == 255 => Err(format!(
             "ssh connection to {} ended during the load (exit 255): {stderr}",
             s.spec
@@ -412,15 +438,16 @@ fn drive_one(
     }
 }
 
-/// Runs `spec` split across `hosts` at once and merges what they measured; also each host's client CPU
-/// (s, in the window). Any host that fails fails the whole load (a partial load is another load).
+/// Runs `spec` split across `hosts` at once and merges what they measured; also each host's part (its
+/// client CPU and CPU counters over the window). Any host that fails fails the whole load (a partial
+/// load is another load).
 pub fn drive(
     hosts: &[Arc<Session>],
     spec: &LoadSpec,
     on_window: &(dyn Fn(bool) + Sync),
-) -> Result<(LoadResult, Vec<f64>), String> {
+) -> Result<(LoadResult, Vec<HostLoad>), String> {
     let n = hosts.len();
-    let outcomes: Vec<Result<LoadResult, String>> = std::thread::scope(|sc| {
+    let outcomes: Vec<Result<(LoadResult, HostLoad), String>> = std::thread::scope(|sc| {
         let handles: Vec<_> = hosts
             .iter()
             .enumerate()
@@ -438,19 +465,22 @@ pub fn drive(
             .collect()
     });
     let mut results = Vec::with_capacity(n);
+    let mut parts = Vec::with_capacity(n);
     let mut errors = Vec::new();
     for o in outcomes {
         match o {
-            Ok(r) => results.push(r),
+            Ok((r, part)) => {
+                results.push(r);
+                parts.push(part);
+            }
             Err(e) => errors.push(e),
         }
     }
     if !errors.is_empty() {
         return Err(errors.join("; "));
     }
-    let cpu: Vec<f64> = results.iter().map(|r| r.client_cpu_s).collect();
     let merged = merge(results).ok_or("no client host")?;
-    Ok((merged, cpu))
+    Ok((merged, parts))
 }
 
 #[cfg(test)]

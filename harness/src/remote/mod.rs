@@ -19,6 +19,7 @@
 //! and [`Session::cleanup`] kills whatever still runs from the per-run directory and removes it.
 
 pub mod loadgen;
+pub mod probe;
 pub mod relay;
 pub mod topology;
 
@@ -615,6 +616,14 @@ impl Remote for Session {
 
     fn bind_ip(&self) -> IpAddr {
         self.bind
+    }
+
+    fn probe_command(&self, pid: i32) -> Vec<String> {
+        self.ssh_argv(&format!(
+            "exec {} probe --pid {pid} --deadline-s {}",
+            shell_quote(&self.bin()),
+            probe::DEADLINE.as_secs()
+        ))
     }
 }
 

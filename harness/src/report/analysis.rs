@@ -872,12 +872,27 @@ fn columns_for(workload: &str, cells: &[&Cell]) -> Vec<String> {
         return all;
     }
     let superseded = |m: &str| m == "wall_ms" && present("wall_net_ms");
-    preferred
+    let mut columns: Vec<String> = preferred
         .iter()
         .filter(|m| present(m) && !superseded(m))
         .map(|m| m.to_string())
-        .collect()
+        .collect();
+    // With `--client-host`: each client host's CPU beside the total, in `--client-host` order.
+    let mut hosts: Vec<String> = cells
+        .iter()
+        .flat_map(|c| metric_names(c))
+        .filter(|m| m.starts_with(CLIENT_HOST_CPU) && present(m))
+        .collect();
+    hosts.sort_by_key(|m| m[CLIENT_HOST_CPU.len()..].parse::<usize>().unwrap_or(0));
+    hosts.dedup();
+    if let Some(i) = columns.iter().position(|c| c == "client_cpu_util") {
+        columns.splice(i + 1..i + 1, hosts);
+    }
+    columns
 }
+
+/// The prefix of the per-client-host CPU metrics (`client_cpu_util_host0`, …).
+const CLIENT_HOST_CPU: &str = "client_cpu_util_host";
 
 fn row(cell: &Cell, labels: Vec<String>, columns: &[MetricDef]) -> TableRow {
     TableRow {

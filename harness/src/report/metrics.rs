@@ -262,6 +262,20 @@ pub fn metric_def(name: &str) -> MetricDef {
             better: Better::Neither,
         };
     }
+    if let Some(i) = name
+        .strip_prefix("client_cpu_util_host")
+        .and_then(|i| i.parse::<usize>().ok())
+    {
+        // One `--client-host`'s load generator CPU, numbered from 1 as the hosts were given.
+        let label: &'static str = Box::leak(format!("client CPU, host {}", i + 1).into_boxed_str());
+        let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+        return MetricDef {
+            name: leaked,
+            label,
+            unit: Unit::Cores,
+            better: Better::Neither,
+        };
+    }
     let unit = if name.ends_with("_bytes_per_s") {
         Unit::BytesPerS
     } else if name.ends_with("_per_s") {

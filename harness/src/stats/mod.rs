@@ -4,4 +4,5 @@
 pub mod change;
 pub mod dist;
 pub mod echo_checks;
+pub mod hosts;
 pub mod summary;

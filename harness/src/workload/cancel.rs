@@ -526,6 +526,7 @@ pub fn parse_vm_rss_bytes(status: &str) -> Option<u64> {
 
 /// The resident set of a live process now. Its pid is the measured program's own (the launcher
 /// reports it; see `process::child`), so the launcher's few hundred KiB are not counted.
+#[cfg(test)]
 fn vm_rss_bytes(pid: i32) -> Option<u64> {
     parse_vm_rss_bytes(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
 }
@@ -578,13 +579,14 @@ fn observe(launch: &Launch, p: &CancelParams) -> Result<Observed, Failure> {
     };
     let limit = timeout(p);
     let mut child = launch.spawn("cancel", &p.flags())?;
-    let sampler = crate::process::RssSampler::start(child.pid);
+    // Samples the program where it runs (over ssh with `--server-host`).
+    let sampler = crate::process::RssSampler::of(&child);
     let deadline = child.started + limit;
     // Whatever happens below, the child never outlives the trial.
     let outcome = (|| {
         let ready = super::await_ready(&mut child, "cancel", limit)?;
         let startup_ms = child.started.elapsed().as_secs_f64() * 1e3;
-        let cpu_at_ready_s = crate::process::proc_cpu_s(child.pid);
+        let cpu_at_ready_s = sampler.cpu_s();
         let mut samples = Vec::new();
         let fields = loop {
             match child.next_event(deadline) {
@@ -599,7 +601,7 @@ fn observe(launch: &Launch, p: &CancelParams) -> Result<Observed, Failure> {
                             want.map_or("the result".to_string(), |w| format!("phase {w:?}"))
                         )));
                     }
-                    let rss = vm_rss_bytes(child.pid).ok_or_else(|| {
+                    let rss = sampler.rss_bytes().ok_or_else(|| {
                         Failure::crashed(format!(
                             "gone before its RSS could be sampled at phase {phase:?}{}",
                             child.tail_suffix()

@@ -191,7 +191,7 @@ pub fn run_finite(
     timeout: Duration,
 ) -> Result<FiniteRun, Failure> {
     let mut child = launch.spawn(workload, flags)?;
-    let sampler = crate::process::RssSampler::start(child.pid);
+    let sampler = crate::process::RssSampler::of(&child);
     let deadline = child.started + timeout;
     let ready = await_ready(&mut child, workload, timeout)?;
     let startup_ms = child.started.elapsed().as_secs_f64() * 1e3;

@@ -301,9 +301,19 @@ fn echo_driven_from_a_client_host_merges_its_report_and_nothing_survives() {
             assert!(p50 > 0.0 && p99 >= p50, "{c}");
             assert!(m["client_cpu_util_host0"].as_f64().unwrap() > 0.0, "{c}");
             assert!(m["client_cpu_util_host1"].is_null(), "{c}");
+            // The server's CPU through its probe; interference judged on the one machine behind
+            // both roles, from both hosts' counters.
+            assert!(m["server_cpu_us_per_msg"].as_f64().unwrap() > 0.0, "{c}");
+            assert!(
+                m["interference_other_cores"].as_f64().unwrap() >= 0.0,
+                "{c}"
+            );
         }
         assert!(cells.iter().any(|c| c["workload"] == "fanout"));
     }
+    // The echo table shows each client host's CPU beside the total.
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("client CPU, host 1"), "{md}");
     // Both per-run directories (server and client) are gone and nothing they started runs.
     let dirs = run_dirs(&stderr);
     assert_eq!(dirs.len(), 2, "{stderr}");
@@ -391,4 +401,369 @@ fn a_lost_client_host_fails_the_trial_with_the_reason_and_the_run_goes_on() {
     );
     let left = remote_survivors();
     assert!(left.is_empty(), "still running on the host: {left:?}");
+}
+
+#[test]
+fn remote_programs_are_sampled_on_their_host_cancel_mass_echo_cpu_and_rss_timelines() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !ssh_available() {
+        return;
+    }
+    let p = project(
+        &[("fake-a", "ok", "a.py")],
+        "\"echo\", \"fanout\", \"cancel\"",
+    );
+    let out = p.path().join("out");
+    let o = crate::common::bin()
+        .args(["run", "--workload", "echo,fanout,cancel", "--quick"])
+        .args(["--server-host", HOST, "--root"])
+        .arg(p.path())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let r = results(&out);
+    let cells = crate::common::cells(&r, "fake-a");
+    // cancel mass: RSS read on the host at each phase by the probe. The fake touches 4 KiB per task
+    // while armed, so the growth must show (a local /proc read of a remote pid would find nothing).
+    let mass: Vec<_> = cells
+        .iter()
+        .filter(|c| c["workload"] == "cancel" && c["params"]["variant"] == "mass")
+        .collect();
+    assert!(!mass.is_empty(), "no cancel mass cell: {cells:?}");
+    for c in &mass {
+        assert_eq!(c["status"], "ok", "{c}");
+        let m = &c["metrics"];
+        let per_task = m["bytes_per_task"].as_f64().expect("bytes_per_task");
+        assert!(per_task > 2048.0, "{m}");
+        assert!(
+            m["rss_start_bytes"].as_f64().is_some_and(|v| v > 1e6),
+            "{m}"
+        );
+    }
+    // echo: the server's CPU per message, from the probe at the window's edges.
+    let echo: Vec<_> = cells
+        .iter()
+        .filter(|c| c["workload"] == "echo" && c["status"] == "ok")
+        .filter(|c| c["metrics"]["throughput_msgs_per_s"].as_f64().is_some())
+        .collect();
+    assert!(!echo.is_empty(), "no measured echo cell: {cells:?}");
+    for c in &echo {
+        let m = &c["metrics"];
+        assert!(
+            m["server_cpu_us_per_msg"].as_f64().is_some_and(|v| v > 0.0),
+            "{m}"
+        );
+        assert!(m["interference_other_cores"].as_f64().is_some(), "{m}");
+    }
+    // fan-out: the RSS timeline streamed by the probe, on the local clock, rising from zero time.
+    let fanout: Vec<_> = cells.iter().filter(|c| c["workload"] == "fanout").collect();
+    assert!(!fanout.is_empty());
+    for c in &fanout {
+        let t = c["rss_timeline"].as_array().expect("an RSS timeline");
+        assert!(t.len() >= 2, "{c}");
+        let ms: Vec<f64> = t.iter().map(|p| p["t_ms"].as_f64().unwrap()).collect();
+        assert!(ms.windows(2).all(|w| w[0] < w[1]) && ms[0] >= 0.0, "{ms:?}");
+        assert!(t.iter().all(|p| p["rss_bytes"].as_f64().unwrap() > 1e6));
+    }
+    let left = remote_survivors();
+    assert!(left.is_empty(), "still running on the host: {left:?}");
+}
+
+/// Lines of `pgrep -af PATTERN` (processes on this machine, the "remote" host).
+fn pgrep(pattern: &str) -> Vec<String> {
+    let out = Command::new("pgrep")
+        .args(["-a", "-f", pattern])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Starts `asyncbench probe` for `pid` over ssh (this binary; the host is this machine) with stdin
+/// open; returns the ssh child once the first tick arrived, and its stdout (kept open: closing it
+/// would end the channel).
+fn probe_over_ssh(pid: u32, deadline_s: u64) -> (std::process::Child, impl std::io::BufRead) {
+    use std::io::BufRead;
+    let remote = format!(
+        "exec {} probe --pid {pid} --deadline-s {deadline_s}",
+        env!("CARGO_BIN_EXE_asyncbench")
+    );
+    let mut ssh = Command::new("ssh")
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-p",
+            "2222",
+            "root@127.0.0.1",
+            &remote,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut stdout = std::io::BufReader::new(ssh.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with("asyncbench-probe tick {"), "{first:?}");
+    (ssh, stdout)
+}
+
+fn wait_until_gone(pattern: &str, within: Duration) -> Vec<String> {
+    let t0 = Instant::now();
+    loop {
+        let left = pgrep(pattern);
+        if left.is_empty() || t0.elapsed() > within {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_probe_dies_with_its_ssh_channel_and_at_its_deadline() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !ssh_available() {
+        return;
+    }
+    let mut target = Command::new("sleep").arg("120").spawn().unwrap();
+    // The probe itself, not the local ssh whose command line carries the remote command.
+    let pattern = format!("^[^ ]*asyncbench probe --pid {} --deadline-s", target.id());
+    // The channel killed under it (the harness SIGKILLed, the network gone): it exits.
+    let (mut ssh, _stdout) = probe_over_ssh(target.id(), 3600);
+    assert_eq!(pgrep(&pattern).len(), 1, "{:?}", pgrep(&pattern));
+    ssh.kill().unwrap();
+    ssh.wait().unwrap();
+    let left = wait_until_gone(&pattern, Duration::from_secs(10));
+    assert!(left.is_empty(), "the probe outlived its channel: {left:?}");
+    // Stdin held open and nobody asking: the deadline ends it.
+    let (mut ssh, mut stdout) = probe_over_ssh(target.id(), 2);
+    // Keep reading so the channel never backs up.
+    let drain = std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = ssh.try_wait().unwrap() {
+            break Some(s);
+        }
+        if t0.elapsed() > Duration::from_secs(20) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = ssh.kill();
+    let _ = drain.join();
+    let _ = target.kill();
+    let _ = target.wait();
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert!(wait_until_gone(&pattern, Duration::from_secs(5)).is_empty());
+}
+
+/// A network namespace of this test's own with one end of a veth pair (`10.231.N.2/30`; this side
+/// `10.231.N.1/30`) and an sshd in it: a server host at another IP, reached across a real link.
+/// Dropping it stops that sshd and deletes the namespace (which takes the veth pair with it).
+struct Netns {
+    name: String,
+    ip: String,
+    dir: tempfile::TempDir,
+}
+
+impl Netns {
+    /// `Err(reason)` when this machine cannot host one (not root, no `ip netns`, no sshd, no key).
+    fn create() -> Result<Netns, String> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("not root".into());
+        }
+        let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .ok_or("no sshd (apt-get install openssh-server)")?;
+        let host_key = "/run/asyncbench-sshd/host_ed25519";
+        if !Path::new(host_key).exists() {
+            return Err("no throwaway host key (run .ci/sshd-up)".into());
+        }
+        let n = std::process::id() % 250 + 1;
+        let ns = Netns {
+            name: format!("asyncbench-test-{n}"),
+            ip: format!("10.231.{n}.2"),
+            dir: tempfile::tempdir().map_err(|e| e.to_string())?,
+        };
+        let (host_if, ns_if) = (format!("abt{n}h"), format!("abt{n}n"));
+        let steps: Vec<Vec<String>> = [
+            format!("ip netns add {}", ns.name),
+            format!("ip link add {host_if} type veth peer name {ns_if}"),
+            format!("ip link set {ns_if} netns {}", ns.name),
+            format!("ip addr add 10.231.{n}.1/30 dev {host_if}"),
+            format!("ip link set {host_if} up"),
+            format!(
+                "ip netns exec {} ip addr add {}/30 dev {ns_if}",
+                ns.name, ns.ip
+            ),
+            format!("ip netns exec {} ip link set {ns_if} up", ns.name),
+            format!("ip netns exec {} ip link set lo up", ns.name),
+        ]
+        .iter()
+        .map(|s| s.split(' ').map(str::to_string).collect())
+        .collect();
+        // A failed step returns early: dropping `ns` undoes what was done (no iproute2, namespaces
+        // not allowed here, a leftover of a killed run under the same name).
+        for step in &steps {
+            let o = Command::new(&step[0]).args(&step[1..]).output();
+            if !o.as_ref().is_ok_and(|o| o.status.success()) {
+                let why = o.map_or_else(
+                    |e| e.to_string(),
+                    |o| String::from_utf8_lossy(&o.stderr).trim().to_string(),
+                );
+                return Err(format!("`{}` failed: {why}", step.join(" ")));
+            }
+        }
+        let conf = ns.dir.path().join("sshd_config");
+        std::fs::write(
+            &conf,
+            format!(
+                "ListenAddress {}:2222\nHostKey {host_key}\nPidFile {}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nMaxSessions 100\nMaxStartups 100:30:200\nSetEnv PATH={}\n",
+                ns.ip,
+                ns.dir.path().join("sshd.pid").display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let o = Command::new("ip")
+            .args(["netns", "exec", &ns.name, sshd, "-f"])
+            .arg(&conf)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !o.status.success() {
+            return Err(format!(
+                "sshd in the namespace: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ));
+        }
+        let t0 = Instant::now();
+        while !ns.ssh_ok() {
+            if t0.elapsed() > Duration::from_secs(10) {
+                return Err(format!("sshd on {}:2222 did not answer", ns.ip));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(ns)
+    }
+
+    /// The `--ssh-option`s that reach it with the throwaway client key.
+    fn ssh_options() -> Vec<String> {
+        let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+        vec![
+            format!("IdentityFile={home}/.ssh/asyncbench_test_ed25519"),
+            "StrictHostKeyChecking=no".into(),
+            "UserKnownHostsFile=/dev/null".into(),
+        ]
+    }
+
+    fn ssh_ok(&self) -> bool {
+        let mut c = Command::new("ssh");
+        for o in Self::ssh_options() {
+            c.args(["-o", &o]);
+        }
+        c.args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=2",
+            "-p",
+            "2222",
+        ])
+        .arg(format!("root@{}", self.ip))
+        .arg("true")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("sshd.pid"))
+            && let Ok(pid) = pid.trim().parse::<i32>()
+        {
+            // SAFETY: signalling the sshd this test started.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        // Sessions still open in the namespace die with it; the veth pair goes with its namespace.
+        let _ = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+            .map(|o| {
+                for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                    if let Ok(pid) = pid.parse::<i32>() {
+                        // SAFETY: processes inside the namespace this test created.
+                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                    }
+                }
+            });
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+#[test]
+fn the_server_host_at_another_ip_in_a_network_namespace() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !ssh_available() {
+        return;
+    }
+    let ns = match Netns::create() {
+        Ok(ns) => ns,
+        Err(why) => {
+            eprintln!("SKIPPED: no network namespace for the server host: {why}");
+            return;
+        }
+    };
+    let p = project(&[("fake-a", "ok", "a.py")], "\"echo\", \"fanout\"");
+    let out = p.path().join("out");
+    let host = format!("root@{}:2222", ns.ip);
+    let mut cmd = crate::common::bin();
+    cmd.args(["run", "--workload", "echo,fanout", "--quick"])
+        .args(["--server-host", &host, "--bind", &ns.ip]);
+    for o in Netns::ssh_options() {
+        cmd.args(["--ssh-option", &o]);
+    }
+    let o = cmd
+        .arg("--root")
+        .arg(p.path())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let r = results(&out);
+    let hosts = r["environment"]["hosts"].as_array().expect("hosts");
+    assert_eq!(hosts[0]["role"], "server");
+    assert_eq!(hosts[0]["address"], host.as_str());
+    let cells = crate::common::cells(&r, "fake-a");
+    // The echo server listened on the namespace's address only, and this machine's load generator
+    // reached it across the veth link; the probe sampled it there.
+    let echo: Vec<_> = cells
+        .iter()
+        .filter(|c| c["workload"] == "echo" && c["status"] == "ok")
+        .filter(|c| {
+            c["metrics"]["throughput_msgs_per_s"]
+                .as_f64()
+                .is_some_and(|v| v > 0.0)
+        })
+        .collect();
+    assert!(!echo.is_empty(), "{cells:?}");
+    assert!(
+        echo.iter()
+            .all(|c| c["metrics"]["server_cpu_us_per_msg"].as_f64().is_some())
+    );
+    for c in cells.iter().filter(|c| c["workload"] == "fanout") {
+        assert_eq!(c["status"], "ok", "{c}");
+    }
+    let left = remote_survivors();
+    assert!(left.is_empty(), "still running in the namespace: {left:?}");
 }

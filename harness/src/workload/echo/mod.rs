@@ -6,6 +6,7 @@
 
 pub mod capacity;
 pub mod driver;
+mod hosts;
 pub mod loadgen;
 pub mod loadgen_engine;
 pub mod loadgen_uring;
@@ -16,7 +17,7 @@ mod timer;
 use super::definition::Definition;
 use super::{Failure, Launch, TrialData, await_ready, percentiles, process_metrics};
 use crate::finding::FindingKind;
-use crate::process::{RssSampler, proc_cpu_s};
+use crate::process::{HostMoment, RssSampler};
 use crate::results::Finding;
 use crate::stats::echo_checks::{self, CpuTicks, Evidence, Interference, Limits};
 use loadgen::{LoadSpec, Mode};
@@ -164,7 +165,7 @@ fn cpu_ticks(cpus: &[usize]) -> CpuTicks {
 
 /// CPU readings at the start and end of the measured window: (when, the server's CPU seconds, the
 /// watched CPUs' tick counters).
-type Mark = (Instant, Option<f64>, CpuTicks);
+type Mark = (Instant, Option<f64>, CpuTicks, Option<HostMoment>);
 
 /// One trial: a fresh server process, warm-up, measured window, shutdown.
 fn attempt(
@@ -182,7 +183,8 @@ fn attempt(
         .port
         .filter(|p| *p != 0)
         .ok_or_else(|| Failure::failed("ready event has no port"))?;
-    let sampler = RssSampler::start(server.pid);
+    // Where the server runs: a remote server is sampled by a probe on its host.
+    let sampler = RssSampler::of(&server);
     let spec = load_spec(
         SocketAddr::from((launch.echo_ip(), port)),
         p,
@@ -195,20 +197,27 @@ fn attempt(
         (Some(s), Some(c)) => s.iter().chain(c).copied().collect(),
         _ => Vec::new(),
     };
-    let pid = server.pid;
     let marks: Mutex<Vec<Mark>> = Mutex::new(Vec::new());
-    let (load, client_hosts_cpu_s) = driver::drive_load(&spec, &|_| {
+    let (load, client_hosts) = driver::drive_load(&spec, &|_| {
+        // A remote server's CPU and its host's counters come in one round trip to its probe.
+        let (cpu_s, host) = match sampler.is_remote() {
+            true => sampler.moment().map_or((None, None), |(c, h)| (c, Some(h))),
+            false => (sampler.cpu_s(), None),
+        };
         marks.lock().unwrap_or_else(|e| e.into_inner()).push((
             Instant::now(),
-            proc_cpu_s(pid),
+            cpu_s,
             cpu_ticks(&watched),
+            host,
         ));
     })?;
+    let server_label = sampler.host();
+    let remote_server = sampler.is_remote();
     let memory = sampler.stop();
     let (usage, mut findings) = shut_down(&mut server, &ready, cfg)?;
     check_answers(&mut server, &load)?;
     let marks = marks.into_inner().unwrap_or_else(|e| e.into_inner());
-    let (server_cpu_s, window_wall_s, ticks) = window_readings(&marks, &load);
+    let (server_cpu_s, window_wall_s, ticks) = window_readings(&marks, &load, server_label);
     let mut m = process_metrics(&usage, &memory, startup_ms, &ready);
     m.latency_ns = Some(percentiles(&load.histogram));
     let throughput = set_throughput_and_cpu(
@@ -217,24 +226,37 @@ fn attempt(
         &load,
         p,
         server_cpu_s,
-        &client_hosts_cpu_s,
+        &client_hosts.iter().map(|h| h.cpu_s).collect::<Vec<f64>>(),
     );
     if let Mode::Open { rate_msgs_per_s } = p.mode {
         set_schedule(&mut m, &mut findings, &load, rate_msgs_per_s, throughput);
     }
-    let interference = ticks.map(|(k0, k1)| {
+    let server = if server_cpu_s.is_finite() {
+        server_cpu_s
+    } else {
+        0.0
+    };
+    // The client's busy-polls are its own CPU, not interference.
+    let client_all_s = load.client_cpu_s + load.client_spin_s;
+    let interference = ticks.map(|edges| {
+        if remote_server || !client_hosts.is_empty() {
+            // Several hosts: each machine's counters minus the measured processes on it.
+            return hosts::judge(
+                &edges,
+                server,
+                client_all_s,
+                &client_hosts,
+                window_wall_s,
+                &cfg.limits,
+            );
+        }
         // SAFETY: sysconf has no preconditions.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        let server = if server_cpu_s.is_finite() {
-            server_cpu_s
-        } else {
-            0.0
-        };
-        // The client's busy-polls are its own CPU, not interference.
-        let client_all_s = load.client_cpu_s + load.client_spin_s;
-        Interference::between(k0, k1, hz, window_wall_s.max(1e-3), server, client_all_s)
+        let (k0, k1) = edges.local;
+        let i = Interference::between(k0, k1, hz, window_wall_s.max(1e-3), server, client_all_s);
+        (i, i.verdict(&cfg.limits))
     });
-    if let Some(i) = interference {
+    if let Some((i, _)) = &interference {
         m.set("interference_other_cores", i.other_cores);
         m.set("interference_steal_cores", i.steal_cores);
     }
@@ -250,7 +272,7 @@ fn attempt(
             ready: Some(ready),
         },
         failed_checks,
-        interference: interference.and_then(|i| i.verdict(&cfg.limits)),
+        interference: interference.and_then(|(_, v)| v),
     })
 }
 
@@ -356,15 +378,20 @@ fn check_answers(
 fn window_readings(
     marks: &[Mark],
     load: &loadgen::LoadResult,
-) -> (f64, f64, Option<(CpuTicks, CpuTicks)>) {
+    server_label: Option<String>,
+) -> (f64, f64, Option<hosts::Edges>) {
     match marks {
-        [(t0, s0, k0), (t1, s1, k1)] => (
+        [(t0, s0, k0, h0), (t1, s1, k1, h1)] => (
             match (s0, s1) {
                 (Some(a), Some(b)) => b - a,
                 _ => f64::NAN,
             },
             (*t1 - *t0).as_secs_f64(),
-            Some((*k0, *k1)),
+            Some(hosts::Edges {
+                local: (*k0, *k1),
+                server_host: h0.clone().zip(h1.clone()),
+                server_label,
+            }),
         ),
         _ => (f64::NAN, load.window_s, None),
     }
