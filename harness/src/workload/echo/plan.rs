@@ -238,7 +238,7 @@ fn capacity_search(
             let seed = 0xca9 + probes.len() as u64;
             let outcome = super::run_trial(launch, p, &probe_cfg, seed);
             let point = super::capacity::Point::of_trial(outcome.as_ref(), rate, objective_ns);
-            probes.push((point, outcome));
+            probes.push((point.clone(), outcome));
             point
         });
         let cell = super::capacity::cell(
