@@ -451,6 +451,10 @@ pub fn cell(
 fn set_capacity_metrics(c: &mut Cell, search: &Search) {
     let capacity = search.capacity();
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    if capacity <= 0.0 && search.lowest_missed_above().is_none() {
+        // Nothing met and nothing missed: there is no capacity to state (0 would rank it last).
+        return;
+    }
     c.metrics.set("capacity_msgs_per_s", capacity);
     if let Some(hi) = search.lowest_missed_above() {
         c.metrics.set("capacity_upper_msgs_per_s", hi);
@@ -509,13 +513,20 @@ fn capacity_findings(search: &Search) -> Vec<Finding> {
         )));
     }
     if capacity <= 0.0 {
-        out.push(finding(
-            "capacity_below_range",
-            format!(
-                "met the objective at no rate tried: capacity < {:.0} msgs/s",
-                search.lowest_tried().unwrap_or(0.0)
+        out.push(match search.lowest_missed_above() {
+            Some(lowest) => finding(
+                "capacity_below_range",
+                format!("met the objective at no rate tried: capacity < {lowest:.0} msgs/s"),
             ),
-        ));
+            None => finding(
+                "capacity_not_measured",
+                format!(
+                    "no rate tried met the objective with a measured latency and none was missed (client-limited: {}; not measurable: {}): no capacity, not zero",
+                    list(&search.between(Verdict::ClientLimited)),
+                    list(&search.between(Verdict::Unknown)),
+                ),
+            ),
+        });
         return out;
     }
     let client = search.between(Verdict::ClientLimited);
@@ -549,6 +560,44 @@ fn capacity_findings(search: &Search) -> Vec<Finding> {
         )));
     }
     out
+}
+
+/// Re-judges a stored run's capacity for `implementation` under today's rules, from the trials it
+/// recorded: its open-loop grid cells at `connections`×`message_bytes` and its capacity cell's probes.
+/// The rates are those the old search chose (it may have probed elsewhere under these rules), so this
+/// re-evaluates the same measurements, it does not replay the search. `None` without grid cells.
+pub fn rejudge(
+    cells: &[Cell],
+    implementation: &str,
+    (connections, message_bytes): (usize, usize),
+    objective_ns: f64,
+) -> Option<Search> {
+    let num = |c: &Cell, k: &str| c.params.get(k).and_then(|v| v.as_f64());
+    let ours = |c: &&Cell, mode: &str| {
+        c.workload == "echo"
+            && c.implementation == implementation
+            && c.params.get("mode").and_then(|m| m.as_str()) == Some(mode)
+            && num(c, "connections") == Some(connections as f64)
+            && num(c, "message_bytes") == Some(message_bytes as f64)
+    };
+    let mut grid: Vec<Point> = cells
+        .iter()
+        .filter(|c| ours(c, "open"))
+        .filter_map(|c| Some(Point::of_cell(c, num(c, "rate_msgs_per_s")?, objective_ns)))
+        .collect();
+    grid.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    let max_grid = grid.last()?.rate;
+    let mut search = Search::from_grid(&grid, Search::cap_for(max_grid));
+    for c in cells.iter().filter(|c| ours(c, "capacity")) {
+        for t in &c.trials {
+            if let Some(rate) = t.metrics.get("probe_rate_msgs_per_s") {
+                let v = Verdict::of_metrics(rate, &t.metrics, objective_ns);
+                let p99_us = t.metrics.latency_ns.map(|l| l.p99 / 1e3);
+                search.record(Point::new(rate, vec![v], p99_us));
+            }
+        }
+    }
+    Some(search)
 }
 
 /// Measured costs behind the echo plan's time estimate: the default echo run of 2026-11-30 on the
@@ -1036,6 +1085,36 @@ mod tests {
     }
 
     #[test]
+    fn nothing_met_and_nothing_missed_is_no_capacity_not_zero() {
+        let grid: Vec<Point> = GRID
+            .iter()
+            .map(|&r| {
+                let v = if r <= 10_000.0 {
+                    Verdict::Unknown
+                } else {
+                    Verdict::ClientLimited
+                };
+                Point::new(r, vec![v; 3], Some(100.0))
+            })
+            .collect();
+        let s = Search::from_grid(&grid, Search::cap_for(100_000.0));
+        let cell = cell("x", (64, 64), 1000.0, &s, None, vec![]);
+        assert_eq!(cell.status, CellStatus::Ok);
+        assert_eq!(cell.metrics.get("capacity_msgs_per_s"), None);
+        assert!(
+            cell.findings
+                .iter()
+                .any(|f| f.kind == "capacity_not_measured")
+        );
+        assert!(
+            !cell
+                .findings
+                .iter()
+                .any(|f| f.kind == "capacity_below_range")
+        );
+    }
+
+    #[test]
     fn per_trial_capacities_show_a_run_level_spread() {
         // Trial 0 misses at 50k and 100k, trials 1 and 2 meet everywhere: majority 100k, trial 0 25k.
         let grid: Vec<Point> = GRID
@@ -1121,5 +1200,59 @@ mod tests {
         assert_eq!(failed.status, CellStatus::Crashed);
         assert!(failed.reason.unwrap().contains("exit status 3"));
         assert_eq!(failed.params["mode"], json!("capacity"));
+    }
+
+    /// Prints stored runs' capacities under the old rule and these rules, side by side:
+    /// `ASYNCBENCH_REJUDGE="a.json b.json" cargo test --release -p asyncbench --lib rejudge -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "reads results files named in ASYNCBENCH_REJUDGE"]
+    fn rejudge_stored_runs() {
+        let paths = std::env::var("ASYNCBENCH_REJUDGE").expect("ASYNCBENCH_REJUDGE");
+        for path in paths.split_whitespace() {
+            let r = crate::results::load(std::path::Path::new(path)).expect("results load");
+            println!("{path}");
+            for c in r
+                .cells
+                .iter()
+                .filter(|c| c.params.get("mode") == Some(&json!("capacity")))
+            {
+                let s = rejudge(&r.cells, &c.implementation, (64, 64), OBJECTIVE_NS).unwrap();
+                let old = c.metrics.get("capacity_msgs_per_s").unwrap_or(0.0);
+                let hi = s
+                    .lowest_missed_above()
+                    .map_or("–".into(), |h| format!("{h:.0}"));
+                let pt: Vec<String> = s
+                    .per_trial_capacities()
+                    .iter()
+                    .map(|c| format!("{c:.0}"))
+                    .collect();
+                let steps: Vec<String> = s
+                    .grid
+                    .iter()
+                    .map(|p| p.describe("g"))
+                    .chain(s.probes.iter().map(|p| p.describe("p")))
+                    .collect();
+                println!(
+                    "| {} | {old:.0} | {}{:.0} | [{:.0}, {hi}] | {} | {} |",
+                    c.implementation,
+                    if s.client_limited() {
+                        "≥ "
+                    } else if s.is_lower_bound() {
+                        "≥ "
+                    } else {
+                        ""
+                    },
+                    s.capacity(),
+                    s.capacity(),
+                    pt.join(" / "),
+                    if s.client_limited() {
+                        "client-limited above"
+                    } else {
+                        ""
+                    },
+                );
+                println!("    {}", steps.join("; "));
+            }
+        }
     }
 }
