@@ -537,22 +537,22 @@ pub fn not_judged_reason(b: &Cell, n: &Cell, metric: &str) -> Option<String> {
     };
     let closed = b.params.get("mode").and_then(|m| m.as_str()) == Some("closed");
     let capacity = metric.starts_with("capacity");
-    if (closed && metric.starts_with("throughput")) || capacity {
-        if let Some(w) = which(&client_bound) {
-            return Some(if capacity {
-                format!("client-limited capacity (a lower bound) in {w} run(s)")
-            } else {
-                format!("client-bound throughput in {w} run(s): the load generator's ceiling")
-            });
-        }
+    if ((closed && metric.starts_with("throughput")) || capacity)
+        && let Some(w) = which(&client_bound)
+    {
+        return Some(if capacity {
+            format!("client-limited capacity (a lower bound) in {w} run(s)")
+        } else {
+            format!("client-bound throughput in {w} run(s): the load generator's ceiling")
+        });
     }
     let unmeasurable = |c: &Cell| c.metrics.get("latency_measurable").is_some_and(|m| m < 1.0);
-    if metric.starts_with("latency") || metric.starts_with("p9") || metric.starts_with("p5") {
-        if let Some(w) = which(&unmeasurable) {
-            return Some(format!(
-                "latency not measurable in {w} run(s): self-checks failed"
-            ));
-        }
+    if (metric.starts_with("latency") || metric.starts_with("p9") || metric.starts_with("p5"))
+        && let Some(w) = which(&unmeasurable)
+    {
+        return Some(format!(
+            "latency not measurable in {w} run(s): self-checks failed"
+        ));
     }
     None
 }

@@ -899,11 +899,13 @@ mod tests {
 
     /// A stored trial's metrics: its rate, p99, scheduling-error p99, measurability, saturation.
     fn trial_metrics(rate: f64, p99_ns: f64, sched_p99_ns: f64, measurable: bool) -> Metrics {
-        let mut m = Metrics::default();
-        m.latency_ns = Some(crate::results::Percentiles {
-            p99: p99_ns,
+        let mut m = Metrics {
+            latency_ns: Some(crate::results::Percentiles {
+                p99: p99_ns,
+                ..Default::default()
+            }),
             ..Default::default()
-        });
+        };
         m.set("throughput_msgs_per_s", rate);
         m.set("sched_error_ns_p99", sched_p99_ns);
         m.set("latency_measurable", if measurable { 1.0 } else { 0.0 });
@@ -1235,13 +1237,7 @@ mod tests {
                 println!(
                     "| {} | {old:.0} | {}{:.0} | [{:.0}, {hi}] | {} | {} |",
                     c.implementation,
-                    if s.client_limited() {
-                        "≥ "
-                    } else if s.is_lower_bound() {
-                        "≥ "
-                    } else {
-                        ""
-                    },
+                    if s.is_lower_bound() { "≥ " } else { "" },
                     s.capacity(),
                     s.capacity(),
                     pt.join(" / "),
