@@ -521,9 +521,16 @@ fn capacity_findings(search: &Search) -> Vec<Finding> {
             None => finding(
                 "capacity_not_measured",
                 format!(
-                    "no rate tried met the objective with a measured latency and none was missed (client-limited: {}; not measurable: {}): no capacity, not zero",
-                    list(&search.between(Verdict::ClientLimited)),
-                    list(&search.between(Verdict::Unknown)),
+                    "no rate tried met the objective with a measured latency and none was missed ({}): no capacity, not zero",
+                    [
+                        ("client-limited", search.between(Verdict::ClientLimited)),
+                        ("not measurable", search.between(Verdict::Unknown)),
+                    ]
+                    .iter()
+                    .filter(|(_, ps)| !ps.is_empty())
+                    .map(|(what, ps)| format!("{what}: {}", list(ps)))
+                    .collect::<Vec<_>>()
+                    .join("; "),
                 ),
             ),
         });
