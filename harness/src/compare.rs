@@ -164,6 +164,11 @@ pub enum Verdict {
     WithinNoise,
     /// No interval could be computed (a single trial, no sub-intervals): not judged.
     Unjudged,
+    /// The value says nothing about the implementation in one of the runs (a closed-loop throughput
+    /// the client limited, a latency the self-checks could not measure, a capacity bounded by the
+    /// client): listed and counted with the reason in `note`, never a regression or an improvement,
+    /// never pooled.
+    NotJudged,
     /// Completed in the base run, did not complete in the new one.
     NowFailing,
     /// Did not complete in the base run, completes now.
@@ -177,6 +182,7 @@ impl Verdict {
             Verdict::Regressed => "REGRESSED",
             Verdict::WithinNoise => "within noise",
             Verdict::Unjudged => "not judged (no interval)",
+            Verdict::NotJudged => "not judged",
             Verdict::NowFailing => "NOW FAILING",
             Verdict::NowPassing => "now passing",
         }
@@ -473,7 +479,14 @@ fn compare_metric(
         verdict: Verdict::WithinNoise,
         note: None,
     };
+    let excluded = not_judged_reason(b, n, metric);
     match (be, ne) {
+        (Some(be), Some(ne)) if excluded.is_some() => {
+            c.change_pct = (be.median > 0.0).then(|| (ne.median / be.median - 1.0) * 100.0);
+            c.verdict = Verdict::NotJudged;
+            c.note = excluded;
+            Some((c, None))
+        }
         (Some(be), Some(ne)) => {
             let Some(log) = log_change(b, n, metric, &be, &ne) else {
                 // No log scale (a zero or negative value): judge the point values alone.
@@ -505,6 +518,46 @@ fn compare_metric(
         }
         _ => None,
     }
+}
+
+/// Why `metric` of this cell pair says nothing about the implementation, when it does not: a
+/// throughput the client limited (closed loop, `client_bottleneck`/`client_saturated`), a latency the
+/// self-checks marked not measurable, or a capacity that is only a lower bound set by the client. Such
+/// a change is neither a regression nor an improvement: a faster client or a quieter machine would
+/// move it without any change in the server.
+pub fn not_judged_reason(b: &Cell, n: &Cell, metric: &str) -> Option<String> {
+    let which = |why: &dyn Fn(&Cell) -> bool| match (why(b), why(n)) {
+        (true, true) => Some("both"),
+        (true, false) => Some("the base"),
+        (false, true) => Some("the new"),
+        (false, false) => None,
+    };
+    let client_bound = |c: &Cell| {
+        c.metrics.get("client_saturated").is_some_and(|s| s >= 0.5)
+            || c.findings
+                .iter()
+                .any(|f| f.kind == crate::finding::FindingKind::ClientBottleneck)
+    };
+    let closed = b.params.get("mode").and_then(|m| m.as_str()) == Some("closed");
+    let capacity = metric.starts_with("capacity");
+    if ((closed && metric.starts_with("throughput")) || capacity)
+        && let Some(w) = which(&client_bound)
+    {
+        return Some(if capacity {
+            format!("client-limited capacity (a lower bound) in {w} run(s)")
+        } else {
+            format!("client-bound throughput in {w} run(s): the load generator's ceiling")
+        });
+    }
+    let unmeasurable = |c: &Cell| c.metrics.get("latency_measurable").is_some_and(|m| m < 1.0);
+    if (metric.starts_with("latency") || metric.starts_with("p9") || metric.starts_with("p5"))
+        && let Some(w) = which(&unmeasurable)
+    {
+        return Some(format!(
+            "latency not measurable in {w} run(s): self-checks failed"
+        ));
+    }
+    None
 }
 
 /// The first headline metric the cell has a value for (a cell's failure is reported once, against it).
@@ -703,7 +756,7 @@ impl Comparison {
             self.count(Verdict::Improved),
             self.count(Verdict::Regressed),
             self.count(Verdict::WithinNoise),
-            match self.count(Verdict::Unjudged) {
+            match self.count(Verdict::Unjudged) + self.count(Verdict::NotJudged) {
                 0 => String::new(),
                 n => format!(", {n} not judged"),
             },

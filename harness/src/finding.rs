@@ -127,6 +127,14 @@ finding_kinds! {
     CapacityBelowRange = "capacity_below_range", Warning, "the server missed the objective at the lowest rate tried: its capacity is below the searched range";
     /// The capacity was not confirmed by a second measurement.
     CapacityUnchecked = "capacity_unchecked", Warning, "the capacity was not confirmed by a repeat measurement";
+    /// No rate tried met the objective with a measured latency, and none was missed.
+    CapacityNotMeasured = "capacity_not_measured", Warning, "no rate met the objective with a measured latency and none was missed: no capacity is stated (not zero)";
+    /// Rates inside the capacity's interval had no measurable latency.
+    CapacityUnknownAbove = "capacity_unknown_above", Warning, "latency was not measurable at some rates above the capacity: the capacity lies in an interval";
+    /// Single trials would have given different capacities than their majority.
+    CapacityPerTrial = "capacity_per_trial", Info, "the capacity each grid trial would give on its own, beside the majority's";
+    /// The `--full` server-set sweep could not run here.
+    ServerSetSweepSkipped = "server_set_sweep_skipped", Info, "the sweep over server-set sizes was skipped on this machine (the reason says why)";
     // Fan-out.
     /// Spawning took longer than the sleep.
     NotAllConcurrent = "not_all_concurrent", Caveat, "spawning took longer than the sleep, so not every task was alive at once: peak RSS and bytes per task undercount";

@@ -338,6 +338,21 @@ fn push_bounds(out: &mut Vec<Insight>, what: &str, bounds: &[&Cell], metric: &st
                     c.implementation,
                     fmt_value(unit, below)
                 )
+            } else if has_finding(c, FindingKind::ClientBottleneck)
+                && metric == "capacity_msgs_per_s"
+            {
+                // Capacity interval [highest met, lowest missed]: the upper end when one was missed.
+                let upper = c.metrics.get("capacity_upper_msgs_per_s");
+                format!(
+                    "{} ≥ {} (client-limited above{})",
+                    c.implementation,
+                    fmt_value(unit, v),
+                    upper.map_or(String::new(), |u| format!(
+                        "; interval [{}, {}]",
+                        fmt_value(unit, v),
+                        fmt_value(unit, u)
+                    ))
+                )
             } else if has_finding(c, FindingKind::ClientBottleneck) {
                 format!(
                     "{} ≥ {} (the load generator was saturated)",

@@ -303,6 +303,21 @@ pub fn evaluate(e: &Evidence, l: &Limits) -> Vec<Failed> {
     failed
 }
 
+/// Whether a trial's latency says more about the client than the server: its CPU was saturated, or it
+/// sent later than the scheduling-error limit allows against the latency it measured (the `scheduling
+/// error` self-check). Pure and re-derivable from a stored trial's metrics, so old results can be
+/// re-judged. Such a trial did not offer the rate it was asked to: whatever it measured is unknown, and
+/// a capacity bounded by it is a lower bound set by the client.
+pub fn client_could_not_offer(
+    client_saturated: bool,
+    sched_error_p99_ns: Option<f64>,
+    latency_p99_ns: f64,
+    l: &Limits,
+) -> bool {
+    client_saturated
+        || sched_error_p99_ns.is_some_and(|e| e > l.max_sched_error_ratio * latency_p99_ns)
+}
+
 /// Cumulative CPU time counters of one `/proc/stat` line, in clock ticks.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct CpuTicks {

@@ -286,3 +286,94 @@ fn thousands_of_cells_match_by_key() {
     );
     assert_eq!(c.exit_code(), 1);
 }
+
+/// A closed-loop throughput the client limited (in either run) and a latency the self-checks could
+/// not measure say nothing about the server: a 30 % drop in them is "not judged" with the reason —
+/// listed and counted, never a regression, never pooled into the gate — while the same drop in a
+/// server-bound cell still regresses.
+#[test]
+fn client_bound_and_unmeasurable_cells_are_not_judged_with_the_reason() {
+    let closed = |imp: &str, tput: [f64; 3], client_saturated: f64| {
+        cell(
+            "echo",
+            imp,
+            &[("mode", json!("closed")), ("connections", json!(64))],
+            &[
+                ("throughput_msgs_per_s", tput.to_vec()),
+                ("client_saturated", vec![client_saturated; 3]),
+            ],
+        )
+    };
+    let open = |p99: [f64; 3], measurable: f64| {
+        cell(
+            "echo",
+            "go",
+            &[
+                ("mode", json!("open")),
+                ("connections", json!(64)),
+                ("rate_msgs_per_s", json!(50_000.0)),
+            ],
+            &[
+                ("throughput_msgs_per_s", vec![50_000.0, 50_010.0, 49_990.0]),
+                ("latency_ns.p99", p99.to_vec()),
+                ("latency_measurable", vec![measurable; 3]),
+            ],
+        )
+    };
+    let base = run(
+        "base",
+        vec![
+            closed("rust-tokio", [179e3, 180e3, 179.5e3], 1.0),
+            closed("node", [116e3, 116.5e3, 115.5e3], 0.0),
+            open([200e3, 201e3, 199e3], 1.0),
+        ],
+    );
+    let new = run(
+        "new",
+        vec![
+            closed("rust-tokio", [125e3, 126e3, 125.5e3], 1.0),
+            closed("node", [81e3, 81.5e3, 80.5e3], 0.0),
+            open([400e3, 401e3, 399e3], 0.0),
+        ],
+    );
+    let c = compare(&base, &new, &opts()).unwrap();
+    let find = |imp: &str, metric: &str| {
+        c.changes
+            .iter()
+            .find(|ch| ch.implementation == imp && ch.metric == metric)
+            .unwrap_or_else(|| panic!("no change for {imp} {metric}"))
+    };
+    let tokio = find("rust-tokio", "throughput_msgs_per_s");
+    assert_eq!(tokio.verdict, Verdict::NotJudged);
+    assert!(
+        tokio.note.as_deref().unwrap().contains("client-bound"),
+        "{:?}",
+        tokio.note
+    );
+    let p99 = find("go", "latency_ns.p99");
+    assert_eq!(p99.verdict, Verdict::NotJudged);
+    assert!(
+        p99.note
+            .as_deref()
+            .unwrap()
+            .contains("not measurable in the new run")
+    );
+    // The server-bound cell's drop is still caught.
+    assert_eq!(
+        find("node", "throughput_msgs_per_s").verdict,
+        Verdict::Regressed
+    );
+    // Never pooled: the only pooled regression is node's, and the excluded cells are counted.
+    assert!(
+        c.groups
+            .iter()
+            .all(|g| g.implementation == "node" || g.verdict != Verdict::Regressed)
+    );
+    assert_eq!(c.count(Verdict::NotJudged), 2);
+    let text = c.render_text();
+    assert!(text.contains("2 not judged"), "{text}");
+    assert!(
+        text.contains("not judged (client-bound throughput in both run(s)"),
+        "{text}"
+    );
+}

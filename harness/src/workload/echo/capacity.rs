@@ -1,18 +1,31 @@
 //! Capacity at a latency objective: the highest offered open-loop rate at which an implementation meets
-//! the objective — at least 99 % of the offered messages completed and p99 at or below the bound — while
-//! the load generator was not saturated.
+//! the objective — at least 99 % of the offered messages completed and a **measured** p99 (its
+//! self-checks held) at or below the bound — while the load generator offered the rate it was asked to.
+//!
+//! Every trial gets a verdict: met, missed (the server fell behind or its measured p99 is above the
+//! bound), client-limited (the client's CPU saturated or it sent late beyond the scheduling-error
+//! limit: the rate was never really offered) or unknown (another self-check failed: the p99 is not a
+//! measurement). A rate's verdict is the **majority of its trials** — the median trial — so one spike
+//! in three trials neither sets nor caps the capacity; without a majority the rate is unknown (or
+//! client-limited when a trial was). A probe is one trial, so the lowest probe that missed above the
+//! capacity is re-tested once, and a third time when the two disagree, out of the same probe budget.
+//!
+//! The capacity is an interval: [highest rate met, lowest rate missed above it]. When nothing above it
+//! was missed, it is a lower bound; when the rates above it were client-limited, it is "≥ X
+//! (client-limited above)" and never a winner. Per-trial capacities (the grid's k-th trials with the
+//! probes) show how much one trial moves it.
 //!
 //! Latency is **not** assumed to be monotonic in the offered load: servers whose runtime parks and wakes
 //! per message (Go, Node, Mono) miss a 1 ms p99 at 10k msgs/s and meet it at 25–50k. So the search
 //! never treats a low-rate miss as the end of the range: the capacity is the highest rate that met the
 //! objective among everything tried (the common grid, then probes). Above it the search sweeps upward
-//! (doubling, up to a cap) until a rate fails, then bisects geometrically only between the highest pass
-//! and the first failure above it. Misses below the capacity are kept and reported as a finding
-//! (`slo_missed_below_capacity`: p99 above the objective below the capacity), never
-//! hidden and never used to lower the capacity.
+//! (doubling, up to a cap) until a rate does not meet it, then bisects geometrically between the
+//! highest pass and that rate. Misses below the capacity are kept and reported as a finding
+//! (`slo_missed_below_capacity`), never hidden and never used to lower the capacity.
 
 use crate::finding::FindingKind;
-use crate::results::{Cell, CellStatus, Finding, Trial};
+use crate::results::{Cell, CellStatus, Finding, Metrics, Trial};
+use crate::stats::echo_checks::{Limits, client_could_not_offer};
 use crate::workload::{Failure, TrialData};
 use serde_json::json;
 
@@ -27,38 +40,95 @@ pub const MAX_RATE_OVER_GRID: f64 = 4.0;
 /// Probe rates are rounded to this many msgs/s.
 const RATE_STEP: f64 = 100.0;
 
-/// What one offered rate showed against the objective.
+/// A boundary probe is measured at most this many times (one retest, one tie-break).
+const MAX_BOUNDARY_TRIALS: usize = 3;
+
+/// What one trial (or, by majority, one offered rate) showed against the objective.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// ≥ 99 % of offered completed and p99 ≤ objective, client not saturated.
+    /// ≥ 99 % of offered completed and a measured p99 ≤ objective, the client offered the rate.
     Met,
-    /// The server missed the objective (too slow, or too few completions).
+    /// The server missed the objective (too few completions, or a measured p99 above it).
     Missed,
-    /// The load generator was saturated: whatever the latency, the rate says nothing about the server,
-    /// so it bounds the search from above and the capacity becomes a lower bound.
-    ClientSaturated,
-    /// No usable measurement (the cell failed or has no latency).
+    /// The client could not offer the rate (CPU saturated, or it sent late beyond the scheduling-error
+    /// limit): the rate says nothing about the server, and a capacity bounded by it is a lower bound.
+    ClientLimited,
+    /// Measured, but the self-checks rejected the latency for a reason of the server's or the
+    /// machine's (too few samples, no steady state): neither met nor missed.
+    Unknown,
+    /// No usable measurement (the trial failed or has no latency).
     NoData,
 }
 
 impl Verdict {
-    /// The verdict of one measurement: its completed rate, p99 and whether the client saturated.
+    /// The verdict of one measurement. `measurable`: whether its self-checks held (`None`: not
+    /// recorded, treated as held — results from before the checks).
     pub fn of(
         rate: f64,
         achieved_msgs_per_s: Option<f64>,
         p99_ns: Option<f64>,
-        client_saturated: bool,
+        measurable: Option<bool>,
+        client_limited: bool,
         objective_ns: f64,
     ) -> Verdict {
         let (Some(achieved), Some(p99)) = (achieved_msgs_per_s, p99_ns) else {
             return Verdict::NoData;
         };
-        if client_saturated {
-            Verdict::ClientSaturated
-        } else if achieved >= 0.99 * rate && p99 <= objective_ns {
+        if client_limited {
+            Verdict::ClientLimited
+        } else if achieved < 0.99 * rate {
+            Verdict::Missed
+        } else if measurable == Some(false) {
+            Verdict::Unknown
+        } else if p99 <= objective_ns {
             Verdict::Met
         } else {
             Verdict::Missed
+        }
+    }
+
+    /// The verdict of one trial from its recorded metrics (also for stored results).
+    pub fn of_metrics(rate: f64, m: &Metrics, objective_ns: f64) -> Verdict {
+        let p99_ns = m.latency_ns.map(|l| l.p99);
+        let client_limited = p99_ns.is_some_and(|p99| {
+            client_could_not_offer(
+                m.get("client_saturated").is_some_and(|s| s >= 0.5),
+                m.get("sched_error_ns_p99"),
+                p99,
+                &Limits::default(),
+            )
+        });
+        Verdict::of(
+            rate,
+            m.get("throughput_msgs_per_s"),
+            p99_ns,
+            m.get("latency_measurable").map(|v| v >= 0.5),
+            client_limited,
+            objective_ns,
+        )
+    }
+
+    /// A rate's verdict from its trials': the strict majority's (the median trial's) when there is
+    /// one; otherwise client-limited when any trial was, else unknown; no data when no trial measured.
+    pub fn of_trials(trials: &[Verdict]) -> Verdict {
+        let measured: Vec<Verdict> = trials
+            .iter()
+            .copied()
+            .filter(|v| *v != Verdict::NoData)
+            .collect();
+        if measured.is_empty() {
+            return Verdict::NoData;
+        }
+        let count = |v: Verdict| measured.iter().filter(|x| **x == v).count();
+        for v in [Verdict::Met, Verdict::Missed, Verdict::ClientLimited] {
+            if 2 * count(v) > measured.len() {
+                return v;
+            }
+        }
+        if count(Verdict::ClientLimited) > 0 {
+            Verdict::ClientLimited
+        } else {
+            Verdict::Unknown
         }
     }
 
@@ -66,63 +136,73 @@ impl Verdict {
         match self {
             Verdict::Met => "met",
             Verdict::Missed => "missed",
-            Verdict::ClientSaturated => "client saturated",
+            Verdict::ClientLimited => "client-limited",
+            Verdict::Unknown => "not measurable",
             Verdict::NoData => "no data",
         }
     }
 }
 
-/// One rate tried: from the grid (a cell, medians of its trials) or a probe (one trial).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One rate tried: a grid cell (its trials) or a probe (one trial, more when re-tested).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Point {
     pub rate: f64,
+    /// Each trial's verdict, in order.
+    pub trials: Vec<Verdict>,
+    /// The rate's verdict: [`Verdict::of_trials`].
     pub verdict: Verdict,
+    /// The median trial's p99 (µs), for the search's description.
     pub p99_us: Option<f64>,
 }
 
 impl Point {
-    /// A grid cell's point (its aggregated metrics); a cell that did not complete has no data.
-    pub fn of_cell(c: &Cell, rate: f64, objective_ns: f64) -> Point {
-        let p99_ns = c.metrics.latency_ns.map(|l| l.p99);
-        let verdict = if c.status != CellStatus::Ok {
-            Verdict::NoData
-        } else {
-            Verdict::of(
-                rate,
-                c.metrics.get("throughput_msgs_per_s"),
-                p99_ns,
-                c.metrics.get("client_saturated").is_some_and(|s| s >= 0.5),
-                objective_ns,
-            )
-        };
+    pub fn new(rate: f64, trials: Vec<Verdict>, p99_us: Option<f64>) -> Point {
         Point {
             rate,
-            verdict,
-            p99_us: p99_ns.map(|p| p / 1e3),
+            verdict: Verdict::of_trials(&trials),
+            trials,
+            p99_us,
         }
+    }
+
+    /// A grid cell's point: each trial's verdict; a cell that did not complete has no data.
+    pub fn of_cell(c: &Cell, rate: f64, objective_ns: f64) -> Point {
+        let p99_us = c.metrics.latency_ns.map(|l| l.p99 / 1e3);
+        let trials = if c.status != CellStatus::Ok {
+            vec![Verdict::NoData]
+        } else {
+            c.trials
+                .iter()
+                .map(|t| Verdict::of_metrics(rate, &t.metrics, objective_ns))
+                .collect()
+        };
+        Point::new(rate, trials, p99_us)
     }
 
     /// A probe's point: its one trial, or no data when the trial failed.
     pub fn of_trial(t: Result<&TrialData, &Failure>, rate: f64, objective_ns: f64) -> Point {
-        let Ok(t) = t else {
-            return Point {
+        match t {
+            Ok(t) => Point::new(
                 rate,
-                verdict: Verdict::NoData,
-                p99_us: None,
-            };
-        };
-        let p99_ns = t.metrics.latency_ns.map(|l| l.p99);
-        Point {
-            rate,
-            verdict: Verdict::of(
-                rate,
-                t.metrics.get("throughput_msgs_per_s"),
-                p99_ns,
-                t.metrics.get("client_saturated") == Some(1.0),
-                objective_ns,
+                vec![Verdict::of_metrics(rate, &t.metrics, objective_ns)],
+                t.metrics.latency_ns.map(|l| l.p99 / 1e3),
             ),
-            p99_us: p99_ns.map(|p| p / 1e3),
+            Err(_) => Point::new(rate, vec![Verdict::NoData], None),
         }
+    }
+
+    /// "50000 met 2/3, p99 812 µs".
+    fn describe(&self, what: &str) -> String {
+        let n = self.trials.len();
+        let agree = self.trials.iter().filter(|v| **v == self.verdict).count();
+        let mut s = format!("{:.0} ({what}) {}", self.rate, self.verdict.text());
+        if n > 1 {
+            s.push_str(&format!(" {agree}/{n}"));
+        }
+        if let Some(p99) = self.p99_us {
+            s.push_str(&format!(", p99 {p99:.0} µs"));
+        }
+        s
     }
 }
 
@@ -155,32 +235,51 @@ impl Search {
 
     /// The capacity: the highest rate that met the objective (0 when none did).
     pub fn capacity(&self) -> f64 {
-        self.points()
-            .filter(|p| p.verdict == Verdict::Met)
-            .map(|p| p.rate)
-            .fold(0.0, f64::max)
+        highest_met(self.points().map(|p| (p.rate, p.verdict)))
     }
 
-    /// The first rate above the capacity that did not meet the objective: the bracket's upper end.
-    pub fn first_failure_above(&self) -> Option<Point> {
+    /// The lowest rate above the capacity that did not meet the objective (missed, unknown,
+    /// client-limited or failed): where the search bisects towards.
+    pub fn first_failure_above(&self) -> Option<&Point> {
         let cap = self.capacity();
         self.points()
             .filter(|p| p.verdict != Verdict::Met && p.rate > cap)
             .min_by(|a, b| a.rate.total_cmp(&b.rate))
-            .copied()
     }
 
-    /// Whether the capacity is only a lower bound: nothing above it failed because of the server (every
-    /// rate tried met the objective up to the cap, or the first failure above was the client's).
+    /// The lowest rate above the capacity that the server missed: the capacity interval's upper end.
+    pub fn lowest_missed_above(&self) -> Option<f64> {
+        let cap = self.capacity();
+        self.points()
+            .filter(|p| p.verdict == Verdict::Missed && p.rate > cap)
+            .map(|p| p.rate)
+            .min_by(f64::total_cmp)
+    }
+
+    /// Rates between the capacity and the lowest miss above it (or above the capacity when nothing
+    /// was missed) whose verdict is `v`: the unknown stretch of the interval.
+    fn between(&self, v: Verdict) -> Vec<&Point> {
+        let (lo, hi) = (
+            self.capacity(),
+            self.lowest_missed_above().unwrap_or(f64::INFINITY),
+        );
+        let mut out: Vec<&Point> = self
+            .points()
+            .filter(|p| p.verdict == v && p.rate > lo && p.rate < hi)
+            .collect();
+        out.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+        out
+    }
+
+    /// Whether the capacity is only a lower bound: nothing above it was missed by the server.
     pub fn is_lower_bound(&self) -> bool {
-        self.first_failure_above()
-            .is_none_or(|p| p.verdict == Verdict::ClientSaturated)
+        self.lowest_missed_above().is_none()
     }
 
-    /// Whether the client's saturation bounded the search.
+    /// Whether the client could not offer a rate between the capacity and the lowest miss above it:
+    /// the server may sustain more, so the capacity is "≥ X (client-limited above)".
     pub fn client_limited(&self) -> bool {
-        self.first_failure_above()
-            .is_some_and(|p| p.verdict == Verdict::ClientSaturated)
+        !self.between(Verdict::ClientLimited).is_empty()
     }
 
     /// Rates below the capacity that missed the objective (ascending): not the capacity's limit, but a
@@ -190,7 +289,7 @@ impl Search {
         let mut v: Vec<Point> = self
             .points()
             .filter(|p| p.rate < cap && p.verdict != Verdict::Met)
-            .copied()
+            .cloned()
             .collect();
         v.sort_by(|a, b| a.rate.total_cmp(&b.rate));
         v
@@ -199,6 +298,23 @@ impl Search {
     /// The lowest rate tried, for "below X" when nothing passed.
     pub fn lowest_tried(&self) -> Option<f64> {
         self.points().map(|p| p.rate).min_by(f64::total_cmp)
+    }
+
+    /// The probe to re-test: the lowest non-met probe above the capacity, when its trials are a single
+    /// miss or a met/missed tie — one trial's spike must not cap the capacity.
+    fn retest_due(&self) -> Option<f64> {
+        if self.capacity() <= 0.0 {
+            return None;
+        }
+        let hi = self.first_failure_above()?;
+        let is_probe = self.probes.iter().any(|p| p.rate == hi.rate);
+        let decisive = |v: &Verdict| matches!(v, Verdict::Met | Verdict::Missed);
+        let undecided = match hi.trials.as_slice() {
+            [Verdict::Missed] => true,
+            [a, b] => a != b && decisive(a) && decisive(b),
+            _ => false,
+        };
+        (is_probe && undecided && hi.trials.len() < MAX_BOUNDARY_TRIALS).then_some(hi.rate)
     }
 
     /// The next rate to probe, or `None` when the search is done: sweep upward (doubling, capped) while
@@ -219,24 +335,61 @@ impl Search {
         fresh.then_some(rate)
     }
 
+    /// Adds a probe's point; a re-test of a probed rate joins that rate's trials.
     pub fn record(&mut self, p: Point) {
-        self.probes.push(p);
+        if let Some(q) = self.probes.iter_mut().find(|q| q.rate == p.rate) {
+            let mut trials = std::mem::take(&mut q.trials);
+            trials.extend(p.trials);
+            *q = Point::new(q.rate, trials, p.p99_us.or(q.p99_us));
+        } else {
+            self.probes.push(p);
+        }
     }
 
-    /// Runs the search: at most `budget` probes, each measured by `probe`.
+    /// Runs the search: at most `budget` probes, each measured by `probe`. The boundary is re-tested
+    /// (and a tie broken) when the bisection is done or only one probe is left, so a re-test costs no
+    /// time beyond the budget and always lands on the final bracket.
     pub fn run(&mut self, budget: usize, mut probe: impl FnMut(f64) -> Point) {
-        for _ in 0..budget {
-            let Some(rate) = self.next_probe() else {
+        for used in 0..budget {
+            let last = used + 1 == budget;
+            let rate = match self.next_probe() {
+                Some(r) if !last || self.retest_due().is_none() => Some(r),
+                next => self.retest_due().or(next),
+            };
+            let Some(rate) = rate else {
                 break;
             };
             let p = probe(rate);
             self.record(p);
         }
     }
+
+    /// The capacity each grid trial index gives with the probes: the grid's k-th trials alone (a rate
+    /// with fewer trials keeps its verdict), so the spread shows what one trial moves.
+    pub fn per_trial_capacities(&self) -> Vec<f64> {
+        let n = self.grid.iter().map(|p| p.trials.len()).max().unwrap_or(0);
+        (0..n)
+            .map(|k| {
+                let grid = self
+                    .grid
+                    .iter()
+                    .map(|p| (p.rate, p.trials.get(k).copied().unwrap_or(p.verdict)));
+                highest_met(grid.chain(self.probes.iter().map(|p| (p.rate, p.verdict))))
+            })
+            .collect()
+    }
 }
 
-/// The capacity cell of one implementation: the result, the bracket, every probe as a trial, and the
-/// findings (misses below the capacity, bounds, client saturation, unchecked probes).
+/// The highest rate whose verdict is met (0 when none).
+fn highest_met(points: impl Iterator<Item = (f64, Verdict)>) -> f64 {
+    points
+        .filter(|(_, v)| *v == Verdict::Met)
+        .map(|(r, _)| r)
+        .fold(0.0, f64::max)
+}
+
+/// The capacity cell of one implementation: the result, its interval, every probe as a trial, and the
+/// findings (misses below the capacity, bounds, client limits, unknown rates, per-trial spread).
 pub fn cell(
     implementation: &str,
     (connections, message_bytes): (usize, usize),
@@ -266,51 +419,15 @@ pub fn cell(
         c.reason = Some(format!("no open-loop trial succeeded: {}", f.reason));
         return c;
     }
-    let capacity = search.capacity();
-    let upper = search.first_failure_above();
-    c.metrics.set("capacity_msgs_per_s", capacity);
-    if let Some(hi) = upper {
-        c.metrics.set("capacity_upper_msgs_per_s", hi.rate);
-    } else if capacity <= 0.0
-        && let Some(low) = search.lowest_tried()
-    {
-        c.metrics.set("capacity_upper_msgs_per_s", low);
-    }
-    c.metrics.set(
-        "capacity_is_lower_bound",
-        if search.is_lower_bound() && capacity > 0.0 {
-            1.0
-        } else {
-            0.0
-        },
-    );
-    let describe = |p: &Point, what: &str| match p.p99_us {
-        Some(p99) => format!(
-            "{:.0} ({what}) {}, p99 {p99:.0} µs",
-            p.rate,
-            p.verdict.text()
-        ),
-        None => format!("{:.0} ({what}) {}", p.rate, p.verdict.text()),
-    };
-    let mut steps: Vec<String> = search.grid.iter().map(|p| describe(p, "grid")).collect();
-    let mut unmeasurable = false;
+    let mut steps: Vec<String> = search.grid.iter().map(|p| p.describe("grid")).collect();
     for (point, outcome) in probes {
         match outcome {
             Ok(t) => {
-                steps.push(describe(&point, "probe"));
-                if point.verdict == Verdict::Met && point.rate >= capacity {
-                    unmeasurable |= t.metrics.get("latency_measurable") == Some(0.0);
-                }
+                steps.push(point.describe("probe"));
                 let mut m = t.metrics.clone();
                 m.set("probe_rate_msgs_per_s", point.rate);
-                m.set(
-                    "probe_met_objective",
-                    if point.verdict == Verdict::Met {
-                        1.0
-                    } else {
-                        0.0
-                    },
-                );
+                let met = point.verdict == Verdict::Met;
+                m.set("probe_met_objective", if met { 1.0 } else { 0.0 });
                 c.trials.push(Trial {
                     metrics: m,
                     sub_intervals: t.sub_intervals,
@@ -322,10 +439,61 @@ pub fn cell(
     c.findings.push(Finding {
         kind: FindingKind::CapacitySearch,
         message: format!(
-            "objective p99 ≤ {objective_us:.0} µs with ≥ 99 % of offered completed, client not saturated: {}",
+            "objective: a measured p99 ≤ {objective_us:.0} µs with ≥ 99 % of offered completed, the rate offered by the client; a rate's verdict is its trials' majority: {}",
             steps.join("; ")
         ),
     });
+    set_capacity_metrics(&mut c, search);
+    c.findings.extend(capacity_findings(search));
+    c
+}
+
+/// The capacity, its interval, its bounds and the per-trial spread as metrics.
+fn set_capacity_metrics(c: &mut Cell, search: &Search) {
+    let capacity = search.capacity();
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    if capacity <= 0.0 && search.lowest_missed_above().is_none() {
+        // Nothing met and nothing missed: there is no capacity to state (0 would rank it last).
+        return;
+    }
+    c.metrics.set("capacity_msgs_per_s", capacity);
+    if let Some(hi) = search.lowest_missed_above() {
+        c.metrics.set("capacity_upper_msgs_per_s", hi);
+    } else if capacity <= 0.0
+        && let Some(low) = search.lowest_tried()
+    {
+        c.metrics.set("capacity_upper_msgs_per_s", low);
+    }
+    c.metrics.set(
+        "capacity_is_lower_bound",
+        flag(search.is_lower_bound() && capacity > 0.0),
+    );
+    c.metrics.set(
+        "capacity_client_limited",
+        flag(search.client_limited() && capacity > 0.0),
+    );
+    let per_trial = search.per_trial_capacities();
+    if let (Some(lo), Some(hi)) = (
+        per_trial.iter().copied().min_by(f64::total_cmp),
+        per_trial.iter().copied().max_by(f64::total_cmp),
+    ) {
+        c.metrics.set("capacity_trial_min_msgs_per_s", lo);
+        c.metrics.set("capacity_trial_max_msgs_per_s", hi);
+    }
+}
+
+/// Findings of a finished search: misses below the capacity, lower bounds (the client's or the sweep's
+/// cap), nothing met, unknown rates inside the interval, and the per-trial spread.
+fn capacity_findings(search: &Search) -> Vec<Finding> {
+    let capacity = search.capacity();
+    let mut out = Vec::new();
+    let finding = |kind: FindingKind, message: String| Finding { kind, message };
+    let list = |ps: &[&Point]| {
+        ps.iter()
+            .map(|p| format!("{:.0} msgs/s", p.rate))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let below = search.missed_below();
     if !below.is_empty() {
         let rates: Vec<String> = below
@@ -337,48 +505,104 @@ pub fn cell(
                 _ => format!("{:.0} msgs/s ({})", p.rate, p.verdict.text()),
             })
             .collect();
-        c.findings.push(Finding {
-            kind: FindingKind::SloMissedBelowCapacity,
-            message: format!(
-                "p99 above the objective below capacity at {}, although it met the objective at {capacity:.0} msgs/s: latency is not monotonic in load here (a runtime that parks and wakes between messages at low rates does this; so does a transient stall), so the capacity is the highest passing rate, not the end of a passing prefix",
-                rates.join(", ")
-            ),
-        });
-    }
-    if search.is_lower_bound() && capacity > 0.0 && !search.client_limited() {
-        c.findings.push(Finding {
-            kind: FindingKind::CapacityLowerBound,
-            message: format!(
-                "no rate above {capacity:.0} msgs/s missed the objective (the upward sweep stops at {:.0} msgs/s or when its probes run out): capacity ≥ {capacity:.0} msgs/s",
-                search.max_rate
-            ),
-        });
+        out.push(finding(FindingKind::SloMissedBelowCapacity, format!(
+            "p99 above the objective (or not measurable) below capacity at {}, although it met the objective at {capacity:.0} msgs/s: latency is not monotonic in load here (a runtime that parks and wakes between messages at low rates does this; so does a transient stall), so the capacity is the highest passing rate, not the end of a passing prefix",
+            rates.join(", ")
+        )));
     }
     if capacity <= 0.0 {
-        c.findings.push(Finding {
-            kind: FindingKind::CapacityBelowRange,
-            message: format!(
-                "missed the objective at every rate tried: capacity < {:.0} msgs/s",
-                search.lowest_tried().unwrap_or(0.0)
+        out.push(match search.lowest_missed_above() {
+            Some(lowest) => finding(
+                FindingKind::CapacityBelowRange,
+                format!("met the objective at no rate tried: capacity < {lowest:.0} msgs/s"),
+            ),
+            None => finding(
+                FindingKind::CapacityNotMeasured,
+                format!(
+                    "no rate tried met the objective with a measured latency and none was missed ({}): no capacity, not zero",
+                    [
+                        ("client-limited", search.between(Verdict::ClientLimited)),
+                        ("not measurable", search.between(Verdict::Unknown)),
+                    ]
+                    .iter()
+                    .filter(|(_, ps)| !ps.is_empty())
+                    .map(|(what, ps)| format!("{what}: {}", list(ps)))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                ),
             ),
         });
+        return out;
     }
-    if search.client_limited() {
-        c.findings.push(Finding {
-            kind: FindingKind::ClientBottleneck,
-            message: format!(
-                "the load generator was saturated at {:.0} msgs/s, the first rate above the capacity that did not pass: the capacity is a lower bound set by the client",
-                upper.map_or(0.0, |p| p.rate)
-            ),
-        });
+    let client = search.between(Verdict::ClientLimited);
+    if !client.is_empty() {
+        out.push(finding(FindingKind::ClientBottleneck, format!(
+            "the load generator could not offer {} (CPU saturated or sending late beyond the scheduling-error limit): capacity ≥ {capacity:.0} msgs/s (client-limited above), a lower bound set by the client, never a winner",
+            list(&client)
+        )));
+    } else if search.is_lower_bound() {
+        out.push(finding(FindingKind::CapacityLowerBound, format!(
+            "no rate above {capacity:.0} msgs/s was missed (the upward sweep stops at {:.0} msgs/s or when its probes run out): capacity ≥ {capacity:.0} msgs/s",
+            search.max_rate
+        )));
     }
-    if unmeasurable {
-        c.findings.push(Finding {
-            kind: FindingKind::CapacityUnchecked,
-            message: "the probe that set the capacity failed its self-checks: the capacity rests on a latency figure marked not measurable".into(),
-        });
+    let unknown = search.between(Verdict::Unknown);
+    if !unknown.is_empty() {
+        out.push(finding(FindingKind::CapacityUnknownAbove, format!(
+            "latency not measurable at {} (self-checks failed, no majority of trials): the capacity lies between {capacity:.0} msgs/s and {}",
+            list(&unknown),
+            search
+                .lowest_missed_above()
+                .map_or("an unknown rate".to_string(), |r| format!("{r:.0} msgs/s"))
+        )));
     }
-    c
+    let per_trial = search.per_trial_capacities();
+    if per_trial.iter().any(|c| *c != capacity) {
+        let v: Vec<String> = per_trial.iter().map(|c| format!("{c:.0}")).collect();
+        out.push(finding(FindingKind::CapacityPerTrial, format!(
+            "per grid trial (with the probes) the capacity would be {} msgs/s; the majority of trials gives {capacity:.0}",
+            v.join(" / ")
+        )));
+    }
+    out
+}
+
+/// Re-judges a stored run's capacity for `implementation` under today's rules, from the trials it
+/// recorded: its open-loop grid cells at `connections`×`message_bytes` and its capacity cell's probes.
+/// The rates are those the old search chose (it may have probed elsewhere under these rules), so this
+/// re-evaluates the same measurements, it does not replay the search. `None` without grid cells.
+pub fn rejudge(
+    cells: &[Cell],
+    implementation: &str,
+    (connections, message_bytes): (usize, usize),
+    objective_ns: f64,
+) -> Option<Search> {
+    let num = |c: &Cell, k: &str| c.params.get(k).and_then(|v| v.as_f64());
+    let ours = |c: &&Cell, mode: &str| {
+        c.workload == "echo"
+            && c.implementation == implementation
+            && c.params.get("mode").and_then(|m| m.as_str()) == Some(mode)
+            && num(c, "connections") == Some(connections as f64)
+            && num(c, "message_bytes") == Some(message_bytes as f64)
+    };
+    let mut grid: Vec<Point> = cells
+        .iter()
+        .filter(|c| ours(c, "open"))
+        .filter_map(|c| Some(Point::of_cell(c, num(c, "rate_msgs_per_s")?, objective_ns)))
+        .collect();
+    grid.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    let max_grid = grid.last()?.rate;
+    let mut search = Search::from_grid(&grid, Search::cap_for(max_grid));
+    for c in cells.iter().filter(|c| ours(c, "capacity")) {
+        for t in &c.trials {
+            if let Some(rate) = t.metrics.get("probe_rate_msgs_per_s") {
+                let v = Verdict::of_metrics(rate, &t.metrics, objective_ns);
+                let p99_us = t.metrics.latency_ns.map(|l| l.p99 / 1e3);
+                search.record(Point::new(rate, vec![v], p99_us));
+            }
+        }
+    }
+    Some(search)
 }
 
 /// Measured costs behind the echo plan's time estimate: the default echo run of 2026-11-30 on the
@@ -482,19 +706,24 @@ mod tests {
         }
     }
 
-    fn point(rate: f64, p99_ns: f64, client_saturated: bool) -> Point {
+    fn verdict(rate: f64, p99_ns: f64, client_limited: bool) -> Verdict {
         let achieved = if p99_ns.is_finite() { rate } else { rate * 0.5 };
-        Point {
+        Verdict::of(
             rate,
-            verdict: Verdict::of(
-                rate,
-                Some(achieved),
-                Some(p99_ns),
-                client_saturated,
-                OBJECTIVE_NS,
-            ),
-            p99_us: Some(p99_ns / 1e3),
-        }
+            Some(achieved),
+            Some(p99_ns),
+            Some(true),
+            client_limited,
+            OBJECTIVE_NS,
+        )
+    }
+
+    fn point(rate: f64, p99_ns: f64, client_limited: bool) -> Point {
+        Point::new(
+            rate,
+            vec![verdict(rate, p99_ns, client_limited)],
+            Some(p99_ns / 1e3),
+        )
     }
 
     /// Grid, then `budget` probes, all measured by `f`.
@@ -515,7 +744,7 @@ mod tests {
         );
         assert!(!s.is_lower_bound());
         assert!(s.missed_below().is_empty());
-        let hi = s.first_failure_above().unwrap().rate;
+        let hi = s.lowest_missed_above().unwrap();
         assert!(hi > QUEUEING_CAPACITY && hi / c < 1.1, "bracket {c}..{hi}");
         // The first probe doubles the highest grid pass; later ones stay inside the bracket.
         assert_eq!(s.probes[0].rate, 200_000.0);
@@ -643,16 +872,289 @@ mod tests {
     }
 
     #[test]
-    fn verdicts_need_completions_latency_and_an_unsaturated_client() {
-        let v = |a, p, s| Verdict::of(10_000.0, a, p, s, OBJECTIVE_NS);
-        assert_eq!(v(Some(9_950.0), Some(900_000.0), false), Verdict::Met);
-        assert_eq!(v(Some(9_800.0), Some(900_000.0), false), Verdict::Missed);
-        assert_eq!(v(Some(10_000.0), Some(1_100_000.0), false), Verdict::Missed);
+    fn verdicts_need_completions_a_measured_latency_and_a_client_that_offered_the_rate() {
+        let v = |a, p, m, s| Verdict::of(10_000.0, a, p, m, s, OBJECTIVE_NS);
         assert_eq!(
-            v(Some(10_000.0), Some(100.0), true),
-            Verdict::ClientSaturated
+            v(Some(9_950.0), Some(900_000.0), Some(true), false),
+            Verdict::Met
         );
-        assert_eq!(v(None, Some(100.0), false), Verdict::NoData);
+        assert_eq!(
+            v(Some(9_800.0), Some(900_000.0), Some(true), false),
+            Verdict::Missed
+        );
+        assert_eq!(
+            v(Some(10_000.0), Some(1_100_000.0), Some(true), false),
+            Verdict::Missed
+        );
+        // Not measurable is unknown, within the objective or not; too few completions is still a miss.
+        assert_eq!(
+            v(Some(10_000.0), Some(900_000.0), Some(false), false),
+            Verdict::Unknown
+        );
+        assert_eq!(
+            v(Some(10_000.0), Some(2_000_000.0), Some(false), false),
+            Verdict::Unknown
+        );
+        assert_eq!(
+            v(Some(9_000.0), Some(900_000.0), Some(false), false),
+            Verdict::Missed
+        );
+        assert_eq!(
+            v(Some(10_000.0), Some(100.0), Some(true), true),
+            Verdict::ClientLimited
+        );
+        assert_eq!(v(None, Some(100.0), Some(true), false), Verdict::NoData);
+    }
+
+    /// A stored trial's metrics: its rate, p99, scheduling-error p99, measurability, saturation.
+    fn trial_metrics(rate: f64, p99_ns: f64, sched_p99_ns: f64, measurable: bool) -> Metrics {
+        let mut m = Metrics {
+            latency_ns: Some(crate::results::Percentiles {
+                p99: p99_ns,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        m.set("throughput_msgs_per_s", rate);
+        m.set("sched_error_ns_p99", sched_p99_ns);
+        m.set("latency_measurable", if measurable { 1.0 } else { 0.0 });
+        m.set("client_saturated", 0.0);
+        m
+    }
+
+    #[test]
+    fn a_client_that_sent_late_makes_the_trial_client_limited_not_met() {
+        // p99 100 µs within the objective, but the client sent 30 µs late (> 20 % of it): the
+        // scheduling-error check failed because of the client, so the rate was never really offered.
+        let m = trial_metrics(50_000.0, 100_000.0, 30_000.0, false);
+        assert_eq!(
+            Verdict::of_metrics(50_000.0, &m, OBJECTIVE_NS),
+            Verdict::ClientLimited
+        );
+        // Another check failed (too few samples): unknown, not met.
+        let m = trial_metrics(50_000.0, 100_000.0, 5_000.0, false);
+        assert_eq!(
+            Verdict::of_metrics(50_000.0, &m, OBJECTIVE_NS),
+            Verdict::Unknown
+        );
+        let m = trial_metrics(50_000.0, 100_000.0, 5_000.0, true);
+        assert_eq!(
+            Verdict::of_metrics(50_000.0, &m, OBJECTIVE_NS),
+            Verdict::Met
+        );
+    }
+
+    #[test]
+    fn a_rate_is_decided_by_the_majority_of_its_trials() {
+        use Verdict::*;
+        assert_eq!(Verdict::of_trials(&[Missed, Met, Met]), Met);
+        assert_eq!(Verdict::of_trials(&[Missed, Missed, Met]), Missed);
+        assert_eq!(Verdict::of_trials(&[Met, Missed]), Unknown);
+        assert_eq!(Verdict::of_trials(&[Met, Unknown, Missed]), Unknown);
+        assert_eq!(
+            Verdict::of_trials(&[Met, ClientLimited, Missed]),
+            ClientLimited
+        );
+        assert_eq!(Verdict::of_trials(&[Met, NoData, NoData]), Met);
+        assert_eq!(Verdict::of_trials(&[NoData]), NoData);
+    }
+
+    /// A grid point of three trials with the given p99s (all measurable, client fine).
+    fn grid3(rate: f64, p99s: [f64; 3]) -> Point {
+        Point::new(
+            rate,
+            p99s.iter().map(|p| verdict(rate, *p, false)).collect(),
+            Some(p99s[1] / 1e3),
+        )
+    }
+
+    #[test]
+    fn one_spiking_grid_trial_neither_caps_the_capacity_nor_hides_in_the_per_trial_spread() {
+        // The rust-tokio case of run A: one 50k trial spikes to 1.9 ms, the other two are fine.
+        let grid: Vec<Point> = GRID
+            .iter()
+            .map(|&r| {
+                let p = queueing_p99_ns(r);
+                grid3(
+                    r,
+                    if r == 50_000.0 {
+                        [1_900_000.0, p, p]
+                    } else {
+                        [p; 3]
+                    },
+                )
+            })
+            .collect();
+        let mut s = Search::from_grid(&grid, Search::cap_for(100_000.0));
+        s.run(6, |r| point(r, queueing_p99_ns(r), false));
+        let c = s.capacity();
+        assert!(
+            (QUEUEING_CAPACITY / 1.1..=QUEUEING_CAPACITY).contains(&c),
+            "capacity {c}"
+        );
+        // The spiking trial alone would have given a capacity, too — 50k missed, 100k met — so the
+        // per-trial capacities agree here; the majority rule is what keeps 50k "met".
+        assert_eq!(s.grid[2].verdict, Verdict::Met);
+        let cell = cell("rust-tokio", (64, 64), 1000.0, &s, None, vec![]);
+        assert_eq!(cell.metrics.get("capacity_msgs_per_s"), Some(c));
+        assert!(cell.metrics.get("capacity_upper_msgs_per_s").unwrap() > QUEUEING_CAPACITY);
+        assert!(
+            cell.findings
+                .iter()
+                .any(|f| f.kind == crate::finding::FindingKind::CapacitySearch
+                    && f.message.contains("50000 (grid) met 2/3"))
+        );
+    }
+
+    #[test]
+    fn a_probe_that_spikes_once_is_retested_and_does_not_cap_the_capacity() {
+        // The first probe at 200k is over capacity; the bisection's first probe (141.4k) spikes once.
+        let mut spiked = false;
+        let s = search_with(8, |r| {
+            let p99 = if (141_000.0..142_000.0).contains(&r) && !spiked {
+                spiked = true;
+                3_000_000.0
+            } else {
+                queueing_p99_ns(r)
+            };
+            point(r, p99, false)
+        });
+        assert!(spiked);
+        let retested = s
+            .probes
+            .iter()
+            .find(|p| (141_000.0..142_000.0).contains(&p.rate))
+            .expect("the spiking probe");
+        // Met then missed: a third trial decides, and it met.
+        assert_eq!(retested.trials.len(), 3);
+        assert_eq!(retested.verdict, Verdict::Met);
+        assert!(s.capacity() >= retested.rate, "capacity {}", s.capacity());
+        // The new boundary above it (200k, a single miss) was re-tested in turn and held.
+        assert_eq!(s.probes[0].trials, vec![Verdict::Missed; 2]);
+    }
+
+    #[test]
+    fn not_measurable_points_are_unknown_and_never_raise_the_capacity() {
+        // Everything above 25k is "not measurable" (another check than the client's failed).
+        let grid: Vec<Point> = GRID
+            .iter()
+            .map(|&r| {
+                let v = if r <= 25_000.0 {
+                    Verdict::Met
+                } else {
+                    Verdict::Unknown
+                };
+                Point::new(r, vec![v; 3], Some(100.0))
+            })
+            .collect();
+        let mut s = Search::from_grid(&grid, Search::cap_for(100_000.0));
+        s.run(3, |r| Point::new(r, vec![Verdict::Unknown], Some(100.0)));
+        assert_eq!(s.capacity(), 25_000.0);
+        assert!(s.is_lower_bound() && !s.client_limited());
+        let cell = cell("x", (64, 64), 1000.0, &s, None, vec![]);
+        assert!(cell.metrics.get("capacity_upper_msgs_per_s").is_none());
+        assert!(
+            cell.findings
+                .iter()
+                .any(|f| f.kind == crate::finding::FindingKind::CapacityUnknownAbove)
+        );
+    }
+
+    #[test]
+    fn a_client_that_could_not_offer_the_rates_above_makes_a_client_limited_lower_bound() {
+        // Met up to 50k; the client sent late at 100k (scheduling error): ≥ 50k, client-limited.
+        let grid: Vec<Point> = GRID
+            .iter()
+            .map(|&r| {
+                let v = if r <= 50_000.0 {
+                    Verdict::Met
+                } else {
+                    Verdict::ClientLimited
+                };
+                Point::new(r, vec![v; 3], Some(100.0))
+            })
+            .collect();
+        let mut s = Search::from_grid(&grid, Search::cap_for(100_000.0));
+        s.run(3, |r| {
+            let v = if r <= 60_000.0 {
+                Verdict::Met
+            } else {
+                Verdict::ClientLimited
+            };
+            Point::new(r, vec![v], Some(100.0))
+        });
+        assert!(s.capacity() > 50_000.0 && s.capacity() <= 60_000.0);
+        assert!(s.client_limited() && s.is_lower_bound());
+        let cell = cell("x", (64, 64), 1000.0, &s, None, vec![]);
+        assert_eq!(cell.metrics.get("capacity_client_limited"), Some(1.0));
+        assert_eq!(cell.metrics.get("capacity_is_lower_bound"), Some(1.0));
+        let f = cell
+            .findings
+            .iter()
+            .find(|f| f.kind == crate::finding::FindingKind::ClientBottleneck)
+            .unwrap();
+        assert!(f.message.contains("client-limited above"), "{}", f.message);
+    }
+
+    #[test]
+    fn nothing_met_and_nothing_missed_is_no_capacity_not_zero() {
+        let grid: Vec<Point> = GRID
+            .iter()
+            .map(|&r| {
+                let v = if r <= 10_000.0 {
+                    Verdict::Unknown
+                } else {
+                    Verdict::ClientLimited
+                };
+                Point::new(r, vec![v; 3], Some(100.0))
+            })
+            .collect();
+        let s = Search::from_grid(&grid, Search::cap_for(100_000.0));
+        let cell = cell("x", (64, 64), 1000.0, &s, None, vec![]);
+        assert_eq!(cell.status, CellStatus::Ok);
+        assert_eq!(cell.metrics.get("capacity_msgs_per_s"), None);
+        assert!(
+            cell.findings
+                .iter()
+                .any(|f| f.kind == crate::finding::FindingKind::CapacityNotMeasured)
+        );
+        assert!(
+            !cell
+                .findings
+                .iter()
+                .any(|f| f.kind == crate::finding::FindingKind::CapacityBelowRange)
+        );
+    }
+
+    #[test]
+    fn per_trial_capacities_show_a_run_level_spread() {
+        // Trial 0 misses at 50k and 100k, trials 1 and 2 meet everywhere: majority 100k, trial 0 25k.
+        let grid: Vec<Point> = GRID
+            .iter()
+            .map(|&r| {
+                let t0 = if r >= 50_000.0 {
+                    Verdict::Missed
+                } else {
+                    Verdict::Met
+                };
+                Point::new(r, vec![t0, Verdict::Met, Verdict::Met], Some(100.0))
+            })
+            .collect();
+        let s = Search::from_grid(&grid, Search::cap_for(100_000.0));
+        assert_eq!(s.capacity(), 100_000.0);
+        assert_eq!(
+            s.per_trial_capacities(),
+            vec![25_000.0, 100_000.0, 100_000.0]
+        );
+        let cell = cell("x", (64, 64), 1000.0, &s, None, vec![]);
+        assert_eq!(
+            cell.metrics.get("capacity_trial_min_msgs_per_s"),
+            Some(25_000.0)
+        );
+        assert_eq!(
+            cell.metrics.get("capacity_trial_max_msgs_per_s"),
+            Some(100_000.0)
+        );
     }
 
     fn last_default_run() -> PlanShape {
@@ -710,5 +1212,53 @@ mod tests {
         assert_eq!(failed.status, CellStatus::Crashed);
         assert!(failed.reason.unwrap().contains("exit status 3"));
         assert_eq!(failed.params["mode"], json!("capacity"));
+    }
+
+    /// Prints stored runs' capacities under the old rule and these rules, side by side:
+    /// `ASYNCBENCH_REJUDGE="a.json b.json" cargo test --release -p asyncbench --lib rejudge -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "reads results files named in ASYNCBENCH_REJUDGE"]
+    fn rejudge_stored_runs() {
+        let paths = std::env::var("ASYNCBENCH_REJUDGE").expect("ASYNCBENCH_REJUDGE");
+        for path in paths.split_whitespace() {
+            let r = crate::results::load(std::path::Path::new(path)).expect("results load");
+            println!("{path}");
+            for c in r
+                .cells
+                .iter()
+                .filter(|c| c.params.get("mode") == Some(&json!("capacity")))
+            {
+                let s = rejudge(&r.cells, &c.implementation, (64, 64), OBJECTIVE_NS).unwrap();
+                let old = c.metrics.get("capacity_msgs_per_s").unwrap_or(0.0);
+                let hi = s
+                    .lowest_missed_above()
+                    .map_or("–".into(), |h| format!("{h:.0}"));
+                let pt: Vec<String> = s
+                    .per_trial_capacities()
+                    .iter()
+                    .map(|c| format!("{c:.0}"))
+                    .collect();
+                let steps: Vec<String> = s
+                    .grid
+                    .iter()
+                    .map(|p| p.describe("g"))
+                    .chain(s.probes.iter().map(|p| p.describe("p")))
+                    .collect();
+                println!(
+                    "| {} | {old:.0} | {}{:.0} | [{:.0}, {hi}] | {} | {} |",
+                    c.implementation,
+                    if s.is_lower_bound() { "≥ " } else { "" },
+                    s.capacity(),
+                    s.capacity(),
+                    pt.join(" / "),
+                    if s.client_limited() {
+                        "client-limited above"
+                    } else {
+                        ""
+                    },
+                );
+                println!("    {}", steps.join("; "));
+            }
+        }
     }
 }

@@ -85,6 +85,32 @@ pub fn split(cpus: &[usize]) -> Placement {
     }
 }
 
+/// The server sets `--full` sweeps on a pinned run over `server ∪ client` CPUs: the client keeps its
+/// set, the server gets its first 1, 2, 4, … CPUs and finally all of them, so scaling with cores is
+/// measured at the same client. Err with the reason (recorded in the results) when the server set has
+/// fewer than 2 CPUs: one size is not a sweep (on 2 CPUs the split gives the server one).
+pub fn server_set_sweep(server: &[usize], client: &[usize]) -> Result<Vec<Placement>, String> {
+    if server.len() < 2 {
+        return Err(format!(
+            "server-set sweep skipped: the server set has {} CPU(s) ({} CPU(s) in all, {} for the client); sweeping 1, 2, 4… server CPUs needs at least 3 CPUs",
+            server.len(),
+            server.len() + client.len(),
+            client.len()
+        ));
+    }
+    let mut sizes: Vec<usize> = std::iter::successors(Some(1usize), |k| Some(k * 2))
+        .take_while(|k| *k < server.len())
+        .collect();
+    sizes.push(server.len());
+    Ok(sizes
+        .into_iter()
+        .map(|k| Placement::Given {
+            server: server[..k].to_vec(),
+            client: client.to_vec(),
+        })
+        .collect())
+}
+
 /// The CPUs in this process's affinity mask.
 fn allowed_cpus() -> Vec<usize> {
     // SAFETY: sched_getaffinity writes into a cpu_set_t we own; CPU_ISSET reads it.
@@ -181,5 +207,40 @@ mod tests {
         // Single-threaded by design: one thread on a larger set is the runtime's choice.
         assert_eq!(threads_mismatch(Some(1), Some(&[1, 2])), None);
         assert_eq!(threads_mismatch(Some(2), None), None);
+    }
+
+    #[test]
+    fn full_sweeps_the_server_set_over_powers_of_two_on_a_fake_8_cpu_machine() {
+        let Placement::Split { server, client } = split(&(0..8).collect::<Vec<_>>()) else {
+            panic!("8 CPUs split");
+        };
+        let sweep = server_set_sweep(&server, &client).unwrap();
+        let sizes: Vec<usize> = sweep.iter().map(|p| p.cpus().unwrap().0.len()).collect();
+        assert_eq!(sizes, vec![1, 2, 4, 6]);
+        for p in &sweep {
+            let (s, c) = p.cpus().unwrap();
+            assert_eq!(c, vec![0, 1], "the client keeps its set");
+            assert!(s.iter().all(|x| !c.contains(x)), "disjoint");
+            assert_eq!(s[0], 2);
+        }
+    }
+
+    #[test]
+    fn two_cpus_skip_the_sweep_with_a_reason() {
+        let Placement::Split { server, client } = split(&[0, 1]) else {
+            panic!("2 CPUs split");
+        };
+        let why = server_set_sweep(&server, &client).unwrap_err();
+        assert!(
+            why.contains("1 CPU(s)") && why.contains("at least 3 CPUs"),
+            "{why}"
+        );
+        // Three CPUs are the smallest sweep: 1 and 2 server CPUs.
+        let sizes: Vec<usize> = server_set_sweep(&[1, 2], &[0])
+            .unwrap()
+            .iter()
+            .map(|p| p.cpus().unwrap().0.len())
+            .collect();
+        assert_eq!(sizes, vec![1, 2]);
     }
 }

@@ -238,10 +238,10 @@ fn capacity_search(
             let seed = 0xca9 + probes.len() as u64;
             let outcome = super::run_trial(launch, p, &probe_cfg, seed);
             let point = super::capacity::Point::of_trial(outcome.as_ref(), rate, objective_ns);
-            probes.push((point, outcome));
+            probes.push((point.clone(), outcome));
             point
         });
-        let cell = super::capacity::cell(
+        let mut cell = super::capacity::cell(
             imp,
             (oc, ob),
             rc.latency_objective_us,
@@ -249,11 +249,39 @@ fn capacity_search(
             failed_grid,
             probes,
         );
+        if let Some(why) = sweep_skipped(rc) {
+            cell.findings.push(results::Finding {
+                kind: crate::finding::FindingKind::ServerSetSweepSkipped,
+                message: why,
+            });
+        }
         run.add_cells(vec![cell])?;
         run.ui().done();
     }
     run.ui().finish();
     Ok(())
+}
+
+/// Why `--full` did not sweep the server set (too few CPUs, unpinned, or — on a machine with the
+/// cores — because measuring the planned sweep is not built yet); `None` outside `--full`.
+fn sweep_skipped(rc: &RunConfig) -> Option<String> {
+    if rc.suite.kind != crate::suite::SuiteKind::Full {
+        return None;
+    }
+    match &rc.pin {
+        None => Some("server-set sweep skipped: the run is unpinned".into()),
+        Some((server, client)) => Some(match super::placement::server_set_sweep(server, client) {
+            Err(why) => why,
+            Ok(sweep) => format!(
+                "server-set sweep over {} server CPU(s) not measured: this build plans it but does not run it yet",
+                sweep
+                    .iter()
+                    .filter_map(|p| p.cpus().map(|c| c.0.len().to_string()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+    }
 }
 
 /// Secondary: the closed loop, the maximum under this client engine.
