@@ -62,26 +62,37 @@ pub enum Verdict {
 
 impl Verdict {
     /// The verdict of one measurement. `measurable`: whether its self-checks held (`None`: not
-    /// recorded, treated as held — results from before the checks).
+    /// recorded, treated as held — results from before the checks). `overestimate_only`: the only
+    /// checks that failed were the client's own (it sent late, or off its Poisson schedule).
+    ///
+    /// Latency counts from the *intended* send time, so a late client adds its lateness to every
+    /// sample it delays: the measured p99 can only overstate what the server caused. A p99 within the
+    /// objective is therefore a pass even when the client was late or saturated (the server met the
+    /// objective under at least the offered load); a p99 above it says nothing about the server when
+    /// the client could not offer the rate (client-limited), and nothing when other checks failed
+    /// (unknown).
     pub fn of(
         rate: f64,
         achieved_msgs_per_s: Option<f64>,
         p99_ns: Option<f64>,
         measurable: Option<bool>,
+        overestimate_only: bool,
         client_limited: bool,
         objective_ns: f64,
     ) -> Verdict {
         let (Some(achieved), Some(p99)) = (achieved_msgs_per_s, p99_ns) else {
             return Verdict::NoData;
         };
-        if client_limited {
+        let kept_rate = achieved >= 0.99 * rate;
+        let trusted_pass = measurable != Some(false) || overestimate_only;
+        if kept_rate && p99 <= objective_ns && trusted_pass {
+            Verdict::Met
+        } else if client_limited {
             Verdict::ClientLimited
-        } else if achieved < 0.99 * rate {
+        } else if !kept_rate {
             Verdict::Missed
         } else if measurable == Some(false) {
             Verdict::Unknown
-        } else if p99 <= objective_ns {
-            Verdict::Met
         } else {
             Verdict::Missed
         }
@@ -103,6 +114,7 @@ impl Verdict {
             m.get("throughput_msgs_per_s"),
             p99_ns,
             m.get("latency_measurable").map(|v| v >= 0.5),
+            m.get("latency_overestimate_only").is_some_and(|v| v >= 0.5),
             client_limited,
             objective_ns,
         )
@@ -713,6 +725,7 @@ mod tests {
             Some(achieved),
             Some(p99_ns),
             Some(true),
+            false,
             client_limited,
             OBJECTIVE_NS,
         )
@@ -819,7 +832,11 @@ mod tests {
 
     #[test]
     fn a_saturated_client_bounds_the_search_and_makes_the_capacity_a_lower_bound() {
-        let s = search_with(6, |r| point(r, 100_000.0, r > 120_000.0));
+        // Above 120k the client cannot keep up: its lateness inflates the p99 past the objective.
+        let s = search_with(6, |r| {
+            let limited = r > 120_000.0;
+            point(r, if limited { 1_500_000.0 } else { 100_000.0 }, limited)
+        });
         assert!(s.client_limited());
         assert!(s.is_lower_bound());
         let c = s.capacity();
@@ -873,7 +890,7 @@ mod tests {
 
     #[test]
     fn verdicts_need_completions_a_measured_latency_and_a_client_that_offered_the_rate() {
-        let v = |a, p, m, s| Verdict::of(10_000.0, a, p, m, s, OBJECTIVE_NS);
+        let v = |a, p, m, s| Verdict::of(10_000.0, a, p, m, false, s, OBJECTIVE_NS);
         assert_eq!(
             v(Some(9_950.0), Some(900_000.0), Some(true), false),
             Verdict::Met
@@ -899,11 +916,36 @@ mod tests {
             v(Some(9_000.0), Some(900_000.0), Some(false), false),
             Verdict::Missed
         );
+        // A late or saturated client only inflates the latency it measures: within the objective is
+        // still a pass; above it, or too few completions, is the client's limit, not the server's.
         assert_eq!(
             v(Some(10_000.0), Some(100.0), Some(true), true),
+            Verdict::Met
+        );
+        assert_eq!(
+            v(Some(10_000.0), Some(1_100_000.0), Some(true), true),
+            Verdict::ClientLimited
+        );
+        assert_eq!(
+            v(Some(9_000.0), Some(100.0), Some(true), true),
             Verdict::ClientLimited
         );
         assert_eq!(v(None, Some(100.0), Some(true), false), Verdict::NoData);
+        // Not measurable only because the client sent late: the p99 is an overestimate, so within the
+        // objective is a pass; any other failed check leaves it unknown.
+        let late = |p| {
+            Verdict::of(
+                10_000.0,
+                Some(10_000.0),
+                p,
+                Some(false),
+                true,
+                true,
+                OBJECTIVE_NS,
+            )
+        };
+        assert_eq!(late(Some(900_000.0)), Verdict::Met);
+        assert_eq!(late(Some(1_100_000.0)), Verdict::ClientLimited);
     }
 
     /// A stored trial's metrics: its rate, p99, scheduling-error p99, measurability, saturation.

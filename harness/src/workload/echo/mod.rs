@@ -147,6 +147,16 @@ fn finish(a: Attempt, extensions: u32, rerun: Option<String>, history: Vec<Strin
     let measurable = a.failed_checks.is_empty();
     t.metrics
         .set("latency_measurable", if measurable { 1.0 } else { 0.0 });
+    // Only the client's own checks failed: the latency (from intended send times) overstates, never
+    // understates, what the server caused (see `capacity::Verdict::of`).
+    let overestimate_only = !measurable
+        && a.failed_checks
+            .iter()
+            .all(|f| matches!(f.check, "scheduling_error" | "arrivals"));
+    t.metrics.set(
+        "latency_overestimate_only",
+        if overestimate_only { 1.0 } else { 0.0 },
+    );
     for f in a.failed_checks {
         t.findings.push(Finding {
             kind: FindingKind::failed_check(f.check),
