@@ -77,6 +77,29 @@ pub fn environment(root: &Path) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// The channel is gone when our stdout's reader is: stop the launcher (it kills the program and
+/// every descendant), then leave.
+fn stop_launcher_when_the_channel_closes(launcher_pid: i32) {
+    std::thread::spawn(move || {
+        loop {
+            let mut p = libc::pollfd {
+                fd: 1,
+                events: 0,
+                revents: 0,
+            };
+            // SAFETY: poll on one pollfd we own.
+            let r = unsafe { libc::poll(&mut p, 1, 250) };
+            if r > 0 && p.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                // SAFETY: signalling our own child.
+                unsafe { libc::kill(launcher_pid, libc::SIGTERM) };
+                std::thread::sleep(Duration::from_secs(3));
+                unsafe { libc::kill(launcher_pid, libc::SIGKILL) };
+                std::process::exit(255);
+            }
+        }
+    });
+}
+
 /// `asyncbench remote-exec --marker M [--cpus LIST] -- PROGRAM ARGS...`: see the module docs.
 pub fn exec(marker: &str, cpus: Option<&[usize]>, argv: &[String]) -> anyhow::Result<i32> {
     // SAFETY: prctl/getppid have no memory-safety preconditions.
@@ -140,26 +163,7 @@ pub fn exec(marker: &str, cpus: Option<&[usize]>, argv: &[String]) -> anyhow::Re
     let mut child = cmd.spawn()?;
     drop(report_w);
     let launcher_pid = child.id() as i32;
-    // The channel is gone when our stdout's reader is: stop the launcher (it kills the program and
-    // every descendant), then leave.
-    std::thread::spawn(move || {
-        loop {
-            let mut p = libc::pollfd {
-                fd: 1,
-                events: 0,
-                revents: 0,
-            };
-            // SAFETY: poll on one pollfd we own.
-            let r = unsafe { libc::poll(&mut p, 1, 250) };
-            if r > 0 && p.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
-                // SAFETY: signalling our own child.
-                unsafe { libc::kill(launcher_pid, libc::SIGTERM) };
-                std::thread::sleep(Duration::from_secs(3));
-                unsafe { libc::kill(launcher_pid, libc::SIGKILL) };
-                std::process::exit(255);
-            }
-        }
-    });
+    stop_launcher_when_the_channel_closes(launcher_pid);
     let report_out = out.clone();
     let marker_owned = marker.to_string();
     let reports = std::thread::spawn(move || {
