@@ -1,12 +1,14 @@
 //! The short text summary printed at the end of a run: headline numbers per workload and every
-//! implementation that did not take part, with the reason. Pure: results in, text out.
+//! implementation that did not take part, with the reason. Pure: results in, text out. It is built as
+//! blocks of the report's document outline (headings, tables, lists) and rendered by the terminal
+//! renderer (`report/terminal.rs`), as the HTML and Markdown reports render theirs.
 
 use crate::finding::FindingKind;
 use crate::report::format::{fmt_compact, fmt_compact_ns};
+use crate::report::outline::{Block, Inline, Table};
 use crate::report::palette::Palette;
 use crate::results::{Cell, CellStatus, ImplStatus, Results};
 use serde_json::json;
-use std::fmt::Write;
 
 fn find<'a>(
     r: &'a Results,
@@ -63,81 +65,89 @@ pub fn loadgen_headroom(r: &Results) -> Option<String> {
 
 /// Renders the end-of-run summary.
 pub fn render(r: &Results) -> String {
-    let mut out = String::new();
+    let palette = Palette::new(r);
+    let blocks = outline(r, &palette);
+    let text = crate::report::terminal::render(&blocks, &palette);
+    text.trim_start_matches('\n').to_string()
+}
+
+/// The summary's blocks, in order.
+fn outline(r: &Results, palette: &Palette) -> Vec<Block<'static>> {
+    let mut out = Vec::new();
     busy_machine(r, &mut out);
     let impls: Vec<&str> = r.implementations.iter().map(|i| i.name.as_str()).collect();
     // Implementations are shown under their report labels (`csharp (Mono 6.8)` with runtime_in_label).
-    let palette = Palette::new(r);
     let has = |w: &str| r.cells.iter().any(|c| c.workload == w);
     if has("echo") {
-        render_echo(r, &impls, &palette, &mut out);
+        echo(r, &impls, palette, &mut out);
     }
     if has("fanout") {
-        render_fanout(r, &impls, &palette, &mut out);
+        fanout(r, &impls, palette, &mut out);
     }
     if has("stream") {
-        render_stream(r, &impls, &palette, &mut out);
+        stream(r, &impls, palette, &mut out);
     }
-    out.push_str(&crate::report::cancel::terminal_summary(r));
+    let cancel = crate::report::cancel::terminal_summary(r);
+    if !cancel.is_empty() {
+        out.push(Block::Prose(cancel));
+    }
     if let Some(line) = loadgen_headroom(r) {
-        let _ = writeln!(out, "\n{line}");
+        out.push(para(line));
     }
-    render_futures(r, &mut out);
-    render_micro(r, &mut out);
-    render_failed(r, &mut out);
-    render_caveats(r, &palette, &mut out);
-    render_not_measured(r, &palette, &mut out);
+    futures(r, &mut out);
+    micro(r, &mut out);
+    failed(r, &mut out);
+    caveats(r, palette, &mut out);
+    not_measured(r, palette, &mut out);
     out
 }
 
-/// One line of fixed-width columns, one space apart: the first (the implementation) left-aligned, the
-/// numbers right-aligned.
-fn columns<const N: usize>(out: &mut String, widths: &[usize; N], cells: [String; N]) {
-    for (i, (w, c)) in widths.iter().zip(cells).enumerate() {
-        let _ = match i {
-            0 => write!(out, "{c:<w$}"),
-            _ => write!(out, " {c:>w$}"),
-        };
+fn text(s: impl Into<String>) -> Vec<Inline> {
+    vec![Inline::Text(s.into())]
+}
+
+fn para(s: impl Into<String>) -> Block<'static> {
+    Block::Paragraph(text(s))
+}
+
+fn heading(s: impl Into<String>) -> Block<'static> {
+    Block::Heading {
+        level: 3,
+        text: text(s),
     }
-    out.push('\n');
+}
+
+/// A table of plain-text cells under a header row.
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> Block<'static> {
+    Block::Table(Table {
+        header: Some(header.iter().map(|h| h.to_string()).collect()),
+        rows: rows
+            .into_iter()
+            .map(|r| r.into_iter().map(text).collect())
+            .collect(),
+        row_headers: true,
+    })
 }
 
 /// A warning line when the machine was busy as the run started.
-fn busy_machine(r: &Results, out: &mut String) {
+fn busy_machine(r: &Results, out: &mut Vec<Block<'static>>) {
     let cores = f64::from(r.environment.cores.max(1));
     if let Some(load) = r
         .environment
         .load_avg_1m_at_start
         .filter(|l| *l > 0.5 * cores)
     {
-        let _ = writeln!(
-            out,
+        out.push(Block::Aside(text(format!(
             "warning: the machine was busy when the run started (load average {load:.2} on {cores} cores): numbers may be disturbed"
-        );
+        ))));
     }
 }
 
-/// Echo: the closed-loop headline cell and the open-loop p99 at the lowest rate every server was offered.
-fn render_echo(r: &Results, impls: &[&str], palette: &Palette, out: &mut String) {
-    let _ = writeln!(
-        out,
-        "\necho (closed loop 64 conns × 64 B; open loop p99 at the lowest common rate)"
-    );
-    const WIDTHS: [usize; 7] = [20, 12, 10, 12, 10, 12, 8];
-    columns(
-        out,
-        &WIDTHS,
-        [
-            "impl",
-            "msgs/s",
-            "p99",
-            "open p99",
-            "peak RSS",
-            "srv µs/msg",
-            "fut B",
-        ]
-        .map(String::from),
-    );
+/// Echo, headline first: the capacity at the latency objective ("≥" when only a lower bound), the
+/// open-loop p99 and server CPU per message at the lowest rate every server was offered (equal load),
+/// then the closed loop as the secondary "maximum under this client" ("≥" when the client was the
+/// limit), as the report orders them: the closed loop is never the headline.
+fn echo(r: &Results, impls: &[&str], palette: &Palette, out: &mut Vec<Block<'static>>) {
     let common = r
         .cells
         .iter()
@@ -148,45 +158,67 @@ fn render_echo(r: &Results, impls: &[&str], palette: &Palette, out: &mut String)
         })
         .filter_map(|c| c.params.get("rate_msgs_per_s").and_then(|v| v.as_f64()))
         .fold(f64::INFINITY, f64::min);
+    out.push(heading(format!(
+        "echo (64 conns × 64 B: capacity at the p99 objective; open loop at {} msgs/s offered; closed loop = maximum under this client)",
+        fmt_compact(common.is_finite().then_some(common), "")
+    )));
+    let at_least = |bound: bool, v: String| if bound { format!("≥{v}") } else { v };
+    let mut rows = Vec::new();
     for imp in impls {
-        let closed = find(
-            r,
-            "echo",
-            imp,
-            &[
-                ("mode", json!("closed")),
-                ("connections", json!(64)),
-                ("message_bytes", json!(64)),
-            ],
-        );
-        if closed.is_none() {
-            continue;
-        }
+        let cell_of = |mode: &str| {
+            find(
+                r,
+                "echo",
+                imp,
+                &[
+                    ("mode", json!(mode)),
+                    ("connections", json!(64)),
+                    ("message_bytes", json!(64)),
+                ],
+            )
+        };
+        let (closed, capacity) = (cell_of("closed"), cell_of("capacity"));
         let open = r.cells.iter().find(|c| {
             c.workload == "echo"
                 && c.implementation == *imp
                 && !c.params.contains_key("rate_fraction")
                 && c.params.get("rate_msgs_per_s").and_then(|v| v.as_f64()) == Some(common)
         });
-        let row = [
+        if closed.is_none() && open.is_none() {
+            continue;
+        }
+        rows.push(vec![
             palette.label(imp),
-            status_or(closed, |c| {
-                fmt_compact(c.metrics.get("throughput_msgs_per_s"), "")
-            }),
-            status_or(closed, |c| {
-                fmt_compact_ns(c.metrics.latency_ns.map(|l| l.p99))
+            status_or(capacity, |c| {
+                let flag = |k: &str| c.metrics.get(k).unwrap_or(0.0) >= 0.5;
+                let bound = flag("capacity_is_lower_bound") || flag("capacity_client_limited");
+                at_least(bound, fmt_compact(c.metrics.get("capacity_msgs_per_s"), ""))
             }),
             status_or(open, |c| {
-                fmt_compact_ns(c.metrics.latency_ns.map(|l| l.p99))
+                let p99 = fmt_compact_ns(c.metrics.latency_ns.map(|l| l.p99));
+                match c.metrics.get("latency_measurable") {
+                    Some(m) if m < 0.5 => format!("({p99})"),
+                    _ => p99,
+                }
             }),
-            status_or(closed, |c| {
-                fmt_compact(c.metrics.get("peak_rss_bytes"), "B")
-            }),
-            status_or(closed, |c| {
+            status_or(open, |c| {
                 format!(
                     "{:.2}",
                     c.metrics.get("server_cpu_us_per_msg").unwrap_or(f64::NAN)
                 )
+            }),
+            status_or(closed, |c| {
+                let client_bound = c
+                    .findings
+                    .iter()
+                    .any(|f| f.kind == FindingKind::ClientBottleneck);
+                at_least(
+                    client_bound,
+                    fmt_compact(c.metrics.get("throughput_msgs_per_s"), ""),
+                )
+            }),
+            status_or(closed, |c| {
+                fmt_compact(c.metrics.get("peak_rss_bytes"), "B")
             }),
             status_or(closed, |c| {
                 c.metrics
@@ -194,13 +226,27 @@ fn render_echo(r: &Results, impls: &[&str], palette: &Palette, out: &mut String)
                     .map(|b| format!("{b:.0}"))
                     .unwrap_or("-".into())
             }),
-        ];
-        columns(out, &WIDTHS, row);
+        ]);
     }
+    out.push(table(
+        &[
+            "impl",
+            "capacity",
+            "open p99",
+            "srv µs/msg",
+            "closed/s",
+            "peak RSS",
+            "fut B",
+        ],
+        rows,
+    ));
+    out.push(Block::Aside(text(
+        "(p99) = not measurable (a self-check failed; see the report); ≥ = a lower bound (the load generator or the search's range was the limit)",
+    )));
 }
 
 /// Fan-out: bytes per task and wall time at the largest task count of each variant.
-fn render_fanout(r: &Results, impls: &[&str], palette: &Palette, out: &mut String) {
+fn fanout(r: &Results, impls: &[&str], palette: &Palette, out: &mut Vec<Block<'static>>) {
     let max_n_of = |variant: &str| {
         r.cells
             .iter()
@@ -226,25 +272,12 @@ fn render_fanout(r: &Results, impls: &[&str], palette: &Palette, out: &mut Strin
     } else {
         format!("{bare_n} (bare) and {state_n} (state) tasks")
     };
-    let _ = writeln!(
-        out,
-        "\nfanout at {at} (bytes per task above the 1-task baseline; {})",
+    out.push(heading(format!(
+        "fanout at {at} (bytes per task above the 1-task baseline; {})",
         wall.1
-    );
-    const WIDTHS: [usize; 5] = [20, 12, 10, 12, 10];
-    columns(
-        out,
-        &WIDTHS,
-        [
-            "impl",
-            "bare B/task",
-            "bare wall",
-            "state B/task",
-            "state wall",
-        ]
-        .map(String::from),
-    );
+    )));
     let ms = |c: &Cell| format!("{:.0}ms", c.metrics.get(wall.0).unwrap_or(f64::NAN));
+    let mut rows = Vec::new();
     for imp in impls {
         let bare = find(
             r,
@@ -261,29 +294,33 @@ fn render_fanout(r: &Results, impls: &[&str], palette: &Palette, out: &mut Strin
         if bare.is_none() && state.is_none() {
             continue;
         }
-        let row = [
+        rows.push(vec![
             palette.label(imp),
             status_or(bare, |c| fmt_compact(c.metrics.get("bytes_per_task"), "")),
             status_or(bare, ms),
             status_or(state, |c| fmt_compact(c.metrics.get("bytes_per_task"), "")),
             status_or(state, ms),
-        ];
-        columns(out, &WIDTHS, row);
+        ]);
     }
+    out.push(table(
+        &[
+            "impl",
+            "bare B/task",
+            "bare wall",
+            "state B/task",
+            "state wall",
+        ],
+        rows,
+    ));
 }
 
 /// Stream: the balanced 4-stage pipeline's throughput and p99, and the slow consumer's backpressure
 /// verdict.
-fn render_stream(r: &Results, impls: &[&str], palette: &Palette, out: &mut String) {
-    let _ = writeln!(
-        out,
-        "\nstream (balanced, 4 stages, capacity 64; backpressure verdict from the slow consumer)"
-    );
-    let _ = writeln!(
-        out,
-        "{:<20} {:>12} {:>10} {:>10}  backpressure",
-        "impl", "items/s", "p99", "peak RSS"
-    );
+fn stream(r: &Results, impls: &[&str], palette: &Palette, out: &mut Vec<Block<'static>>) {
+    out.push(heading(
+        "stream (balanced, 4 stages, capacity 64; backpressure verdict from the slow consumer)",
+    ));
+    let mut rows = Vec::new();
     for imp in impls {
         let c = r.cells.iter().find(|c| {
             c.workload == "stream"
@@ -309,50 +346,51 @@ fn render_stream(r: &Results, impls: &[&str], palette: &Palette, out: &mut Strin
         if c.is_none() && verdict == "-" {
             continue;
         }
-        let _ = writeln!(
-            out,
-            "{:<20} {:>12} {:>10} {:>10}  {verdict}",
+        rows.push(vec![
             palette.label(imp),
-            status_or(c, |c| fmt_compact(
-                c.metrics.get("throughput_items_per_s"),
-                ""
-            )),
+            status_or(c, |c| {
+                fmt_compact(c.metrics.get("throughput_items_per_s"), "")
+            }),
             status_or(c, |c| fmt_compact_ns(c.metrics.latency_ns.map(|l| l.p99))),
             status_or(c, |c| fmt_compact(c.metrics.get("peak_rss_bytes"), "B")),
-        );
+            verdict.to_string(),
+        ]);
     }
+    out.push(table(
+        &["impl", "items/s", "p99", "peak RSS", "backpressure"],
+        rows,
+    ));
 }
 
 /// Every cell that did not complete, with its reason.
-fn render_failed(r: &Results, out: &mut String) {
-    let failed: Vec<&Cell> = r
+fn failed(r: &Results, out: &mut Vec<Block<'static>>) {
+    let failed: Vec<Vec<Inline>> = r
         .cells
         .iter()
         .filter(|c| c.status != CellStatus::Ok)
+        .map(|c| {
+            let p: Vec<String> = c.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            text(format!(
+                "{} {} {}: {:?}: {}",
+                c.workload,
+                c.implementation,
+                p.join(" "),
+                c.status,
+                c.reason.as_deref().unwrap_or("")
+            ))
+        })
         .collect();
-    if failed.is_empty() {
-        return;
-    }
-    let _ = writeln!(out, "\ncells that did not complete:");
-    for c in failed {
-        let p: Vec<String> = c.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let _ = writeln!(
-            out,
-            "  {} {} {}: {:?}: {}",
-            c.workload,
-            c.implementation,
-            p.join(" "),
-            c.status,
-            c.reason.as_deref().unwrap_or("")
-        );
+    if !failed.is_empty() {
+        out.push(heading("cells that did not complete:"));
+        out.push(Block::List(failed));
     }
 }
 
-/// The same few decision-relevant caveats the reports lead with, one line each with its count.
-fn render_caveats(r: &Results, palette: &Palette, out: &mut String) {
+/// The same few decision-relevant caveats the reports lead with, one item each with its count.
+fn caveats(r: &Results, palette: &Palette, out: &mut Vec<Block<'static>>) {
     let warns = crate::report::analysis::warnings(r, palette);
     let mx = crate::report::matrix::matrix(r, palette);
-    let cavs: Vec<_> = crate::report::caveats::caveats(r, palette, &warns, &mx)
+    let items: Vec<Vec<Inline>> = crate::report::caveats::caveats(r, palette, &warns, &mx)
         .into_iter()
         .filter(|c| {
             !matches!(
@@ -360,29 +398,32 @@ fn render_caveats(r: &Results, palette: &Palette, out: &mut String) {
                 FindingKind::NotRun | FindingKind::Failed | FindingKind::BusyMachine
             )
         })
+        .map(|c| {
+            let mut which = c.affected.join("; ");
+            if which.chars().count() > 110 {
+                which = which.chars().take(110).collect::<String>() + "…";
+            }
+            text(format!(
+                "{} ({}): {}\n      {which}",
+                c.kind, c.count, c.text
+            ))
+        })
         .collect();
-    if cavs.is_empty() {
-        return;
-    }
-    let _ = writeln!(out, "\ncaveats (details in report.md):");
-    for c in cavs {
-        let mut which = c.affected.join("; ");
-        if which.chars().count() > 110 {
-            which = which.chars().take(110).collect::<String>() + "…";
-        }
-        let _ = writeln!(out, "  {} ({}): {}\n      {which}", c.kind, c.count, c.text);
+    if !items.is_empty() {
+        out.push(heading("caveats (details in report.md):"));
+        out.push(Block::List(items));
     }
 }
 
 /// Implementations that did not take part (fully), with the first line of the reason.
-fn render_not_measured(r: &Results, palette: &Palette, out: &mut String) {
-    let out_of_run: Vec<String> = r
+fn not_measured(r: &Results, palette: &Palette, out: &mut Vec<Block<'static>>) {
+    let items: Vec<Vec<Inline>> = r
         .implementations
         .iter()
         .filter(|i| i.status != ImplStatus::Ok)
         .map(|i| {
-            format!(
-                "  {} ({:?}): {}",
+            text(format!(
+                "{} ({:?}): {}",
                 palette.label(&i.name),
                 i.status,
                 i.reason
@@ -391,63 +432,55 @@ fn render_not_measured(r: &Results, palette: &Palette, out: &mut String) {
                     .lines()
                     .next()
                     .unwrap_or("")
-            )
+            ))
         })
         .collect();
-    if !out_of_run.is_empty() {
-        let _ = writeln!(out, "\nimplementations not (fully) measured:");
-        for l in out_of_run {
-            let _ = writeln!(out, "{l}");
-        }
+    if !items.is_empty() {
+        out.push(heading("implementations not (fully) measured:"));
+        out.push(Block::List(items));
     }
 }
 
-/// The future-size catalogue: one line per pattern and runtime, with its flags.
-fn render_futures(r: &Results, out: &mut String) {
-    let cells: Vec<&Cell> = r
+/// The future-size catalogue: one row per pattern and runtime, with its flags.
+fn futures(r: &Results, out: &mut Vec<Block<'static>>) {
+    let rows: Vec<Vec<String>> = r
         .cells
         .iter()
         .filter(|c| c.workload == "futures" && c.status == CellStatus::Ok)
+        .map(|c| {
+            let p = |k: &str| {
+                c.params
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let flags: Vec<&str> = c
+                .findings
+                .iter()
+                .filter(|f| f.kind.is_size_above())
+                .map(|f| f.kind.name())
+                .collect();
+            vec![
+                p("pattern"),
+                p("runtime"),
+                c.metrics
+                    .get("bytes")
+                    .map(|b| format!("{b:.0}"))
+                    .unwrap_or_default(),
+                flags.join(", "),
+            ]
+        })
         .collect();
-    if cells.is_empty() {
+    if rows.is_empty() {
         return;
     }
-    let _ = writeln!(out, "\nfutures (size_of_val of the future, bytes)");
-    let _ = writeln!(
-        out,
-        "{:<52} {:<12} {:>8}  flags",
-        "pattern", "runtime", "bytes"
-    );
-    for c in cells {
-        let p = |k: &str| {
-            c.params
-                .get(k)
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_string()
-        };
-        let flags: Vec<&str> = c
-            .findings
-            .iter()
-            .filter(|f| f.kind.is_size_above())
-            .map(|f| f.kind.name())
-            .collect();
-        let _ = writeln!(
-            out,
-            "{:<52} {:<12} {:>8}  {}",
-            p("pattern"),
-            p("runtime"),
-            c.metrics
-                .get("bytes")
-                .map(|b| format!("{b:.0}"))
-                .unwrap_or_default(),
-            flags.join(", ")
-        );
-    }
+    out.push(heading("futures (size_of_val of the future, bytes)"));
+    out.push(table(&["pattern", "runtime", "bytes", "flags"], rows));
 }
 
 /// The micro-benchmarks: one row per primitive, one column per runtime, criterion's mean and interval.
-fn render_micro(r: &Results, out: &mut String) {
+fn micro(r: &Results, out: &mut Vec<Block<'static>>) {
     let cells: Vec<&Cell> = r
         .cells
         .iter()
@@ -468,35 +501,35 @@ fn render_micro(r: &Results, out: &mut String) {
             primitives.push(p);
         }
     }
-    let _ = writeln!(
-        out,
-        "\nmicro (criterion mean per iteration [95 % interval])"
-    );
-    let _ = write!(out, "{:<20}", "primitive");
-    for rt in &runtimes {
-        let _ = write!(out, " {rt:>26}");
-    }
-    let _ = writeln!(out);
-    for p in primitives {
-        let _ = write!(out, "{p:<20}");
-        for rt in &runtimes {
-            let cell = cells.iter().find(|c| {
-                c.implementation == *rt
-                    && c.params.get("primitive").and_then(|v| v.as_str()) == Some(p)
-            });
-            let text = cell
-                .map(|c| {
-                    let ns = |k: &str| fmt_compact_ns(c.metrics.get(k));
-                    format!(
-                        "{} [{}–{}]",
-                        ns("mean_ns"),
-                        ns("ci_low_ns"),
-                        ns("ci_high_ns")
-                    )
-                })
-                .unwrap_or_else(|| "-".into());
-            let _ = write!(out, " {text:>26}");
-        }
-        let _ = writeln!(out);
-    }
+    let rows = primitives
+        .iter()
+        .map(|p| {
+            let mut row = vec![p.to_string()];
+            for rt in &runtimes {
+                let cell = cells.iter().find(|c| {
+                    c.implementation == *rt
+                        && c.params.get("primitive").and_then(|v| v.as_str()) == Some(*p)
+                });
+                row.push(cell.map_or_else(
+                    || "-".into(),
+                    |c| {
+                        let ns = |k: &str| fmt_compact_ns(c.metrics.get(k));
+                        format!(
+                            "{} [{}–{}]",
+                            ns("mean_ns"),
+                            ns("ci_low_ns"),
+                            ns("ci_high_ns")
+                        )
+                    },
+                ));
+            }
+            row
+        })
+        .collect();
+    out.push(heading(
+        "micro (criterion mean per iteration [95 % interval])",
+    ));
+    let mut header = vec!["primitive"];
+    header.extend(runtimes.iter().copied());
+    out.push(table(&header, rows));
 }

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod outline;
 pub mod palette;
 pub mod scenario;
+pub mod terminal;
 
 use crate::results::Results;
 use anyhow::Context;

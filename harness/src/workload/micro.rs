@@ -4,7 +4,8 @@
 //! runtime. `cargo` is only the launcher of the bench binary: nothing here measures memory or CPU from
 //! outside, so running it through cargo is harmless.
 
-use super::definition::{Definition, no_estimate};
+use super::definition::Definition;
+use super::session::RunConfig;
 use super::session::Session;
 use super::{metrics_of, params};
 use crate::criterion_import::{MicroEstimate, import};
@@ -49,6 +50,17 @@ impl MicroSuite {
             },
             SuiteKind::Default => timed(1.0, 2.0, 50),
             SuiteKind::Full => timed(3.0, 5.0, 100),
+        }
+    }
+
+    /// Expected seconds for one benchmark: warm-up and measurement plus criterion's analysis and
+    /// report (≈ 0.6 s, fitted: the default run of 2026-12-01 spent 190 s on 6 runtimes × 8
+    /// primitives and the instruction counts). `--quick` stops once the estimate is precise: ≈ 1 s.
+    fn benchmark_s(&self) -> f64 {
+        if self.quick {
+            1.0
+        } else {
+            self.warm_up_s + self.measurement_s + ANALYSIS_S
         }
     }
 
@@ -258,6 +270,32 @@ mod progress_tests {
     }
 }
 
+/// Criterion's analysis and report per benchmark, beyond its warm-up and measurement (fitted).
+const ANALYSIS_S: f64 = 0.6;
+
+/// Primitives each runtime is benchmarked on (rust/micro/benches/micro.rs).
+const PRIMITIVES: usize = 8;
+
+/// `cargo bench` checking an up-to-date bench binary, and the instruction counts under valgrind
+/// (a few runtimes × five primitives, ≈ 1 s each): fitted, together.
+const FIXED_S: f64 = 25.0;
+
+/// Expected seconds for `implementations` runtimes under `suite` (criterion's settings decide it).
+pub fn plan_seconds(suite: &MicroSuite, implementations: usize) -> f64 {
+    if implementations == 0 {
+        return 0.0;
+    }
+    FIXED_S + (implementations * PRIMITIVES) as f64 * suite.benchmark_s()
+}
+
+/// The plan line's figure (see [`plan_seconds`]).
+fn estimate_s(cfg: &RunConfig, implementations: usize) -> Option<f64> {
+    Some(plan_seconds(
+        &MicroSuite::new(cfg.suite.kind),
+        implementations,
+    ))
+}
+
 /// The micro workload's facts (see [`Definition`]).
 pub const DEFINITION: Definition = Definition {
     name: "micro",
@@ -268,7 +306,7 @@ pub const DEFINITION: Definition = Definition {
     charts: &["micro"],
     verify: None,
     measure,
-    estimate_s: no_estimate,
+    estimate_s,
 };
 
 #[cfg(test)]
@@ -279,6 +317,16 @@ mod tests {
     fn the_filter_selects_exactly_the_names() {
         let f = criterion_filter(&["rust-tokio".into(), "py.x".into()]);
         assert_eq!(f, "/(rust-tokio|py\\.x)$");
+    }
+
+    #[test]
+    fn the_estimate_reproduces_the_default_run_and_scales_with_the_settings() {
+        // The default run of 2026-12-01 (6 runtimes): micro took 190 s.
+        let default = plan_seconds(&MicroSuite::new(SuiteKind::Default), 6);
+        assert!((170.0..=215.0).contains(&default), "{default}");
+        assert!(plan_seconds(&MicroSuite::new(SuiteKind::Full), 6) > 2.0 * default);
+        assert!(plan_seconds(&MicroSuite::new(SuiteKind::Quick), 6) < default / 2.0);
+        assert_eq!(plan_seconds(&MicroSuite::new(SuiteKind::Default), 0), 0.0);
     }
 
     #[test]
