@@ -109,9 +109,15 @@ impl Verdict {
                 &Limits::default(),
             )
         });
+        // The achieved ratio counts against the arrivals actually drawn (see `achieved_ratio`);
+        // as a rate for `of`, which compares with 99 % of `rate`.
+        let achieved = m
+            .get("achieved_ratio")
+            .map(|a| a * rate)
+            .or(m.get("throughput_msgs_per_s"));
         Verdict::of(
             rate,
-            m.get("throughput_msgs_per_s"),
+            achieved,
             p99_ns,
             m.get("latency_measurable").map(|v| v >= 0.5),
             m.get("latency_overestimate_only").is_some_and(|v| v >= 0.5),
@@ -984,6 +990,26 @@ mod tests {
             Verdict::of_metrics(50_000.0, &m, OBJECTIVE_NS),
             Verdict::Met
         );
+    }
+
+    #[test]
+    fn kept_rate_counts_against_the_arrivals_drawn_not_the_nominal_rate() {
+        use crate::workload::echo::achieved_ratio;
+        // 2,500 msgs/s over 0.8 s: the Poisson schedule drew 1,950 arrivals (1.1 sd below 2,000)
+        // and the server answered every one. Against the nominal rate that is 97.5 %, a miss.
+        let ratio = achieved_ratio(1_950, 1_950, 1_950.0 / 0.8, 2_500.0);
+        assert_eq!(ratio, 1.0);
+        let mut m = trial_metrics(2_500.0 * 0.975, 300_000.0, 5_000.0, true);
+        m.set("achieved_ratio", ratio);
+        assert_eq!(Verdict::of_metrics(2_500.0, &m, OBJECTIVE_NS), Verdict::Met);
+        // A server that fell behind is still a miss: 1,900 of 1,950 answered (97.4 %).
+        m.set("achieved_ratio", achieved_ratio(1_900, 1_950, 0.0, 2_500.0));
+        assert_eq!(
+            Verdict::of_metrics(2_500.0, &m, OBJECTIVE_NS),
+            Verdict::Missed
+        );
+        // Results from before `scheduled` was counted fall back to the nominal rate.
+        assert_eq!(achieved_ratio(0, 0, 2_400.0, 2_500.0), 0.96);
     }
 
     #[test]
