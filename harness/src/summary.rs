@@ -143,6 +143,25 @@ fn busy_machine(r: &Results, out: &mut Vec<Block<'static>>) {
     }
 }
 
+/// `v`, marked as a lower bound when `bound`.
+fn at_least(bound: bool, v: String) -> String {
+    if bound { format!("≥{v}") } else { v }
+}
+
+/// A capacity cell's value: "≥ X" when only a lower bound, "<X" when the objective was met at no rate
+/// tried (below the lowest rate that missed; never "0").
+fn capacity_text(c: &Cell) -> String {
+    let flag = |k: &str| c.metrics.get(k).unwrap_or(0.0) >= 0.5;
+    let bound = flag("capacity_is_lower_bound") || flag("capacity_client_limited");
+    match (
+        c.metrics.get("capacity_msgs_per_s"),
+        c.metrics.get("capacity_upper_msgs_per_s"),
+    ) {
+        (Some(v), Some(upper)) if v <= 0.0 => format!("<{}", fmt_compact(Some(upper), "")),
+        (v, _) => at_least(bound, fmt_compact(v, "")),
+    }
+}
+
 /// Echo, headline first: the capacity at the latency objective ("≥" when only a lower bound), the
 /// open-loop p99 and server CPU per message at the lowest rate every server was offered (equal load),
 /// then the closed loop as the secondary "maximum under this client" ("≥" when the client was the
@@ -162,7 +181,6 @@ fn echo(r: &Results, impls: &[&str], palette: &Palette, out: &mut Vec<Block<'sta
         "echo (64 conns × 64 B: capacity at the p99 objective; open loop at {} msgs/s offered; closed loop = maximum under this client)",
         fmt_compact(common.is_finite().then_some(common), "")
     )));
-    let at_least = |bound: bool, v: String| if bound { format!("≥{v}") } else { v };
     let mut rows = Vec::new();
     for imp in impls {
         let cell_of = |mode: &str| {
@@ -189,11 +207,7 @@ fn echo(r: &Results, impls: &[&str], palette: &Palette, out: &mut Vec<Block<'sta
         }
         rows.push(vec![
             palette.label(imp),
-            status_or(capacity, |c| {
-                let flag = |k: &str| c.metrics.get(k).unwrap_or(0.0) >= 0.5;
-                let bound = flag("capacity_is_lower_bound") || flag("capacity_client_limited");
-                at_least(bound, fmt_compact(c.metrics.get("capacity_msgs_per_s"), ""))
-            }),
+            status_or(capacity, capacity_text),
             status_or(open, |c| {
                 let p99 = fmt_compact_ns(c.metrics.latency_ns.map(|l| l.p99));
                 match c.metrics.get("latency_measurable") {

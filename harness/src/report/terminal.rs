@@ -101,7 +101,12 @@ fn inline(runs: &[Inline], palette: &Palette) -> String {
 /// Whether a cell reads as a number (right-aligned in its column).
 fn numeric(cell: &str) -> bool {
     let c = cell.trim_start_matches(['≥', '(', '~', '<', '>', ' ']);
-    cell == "-" || c.starts_with(|ch: char| ch.is_ascii_digit())
+    c.starts_with(|ch: char| ch.is_ascii_digit())
+}
+
+/// A cell with no digit at all ("-", "crashed", "LEAK"): it says nothing about its column's kind.
+fn neutral(cell: &str) -> bool {
+    !cell.chars().any(|ch| ch.is_ascii_digit())
 }
 
 /// Space between columns: two, so a right-aligned number never reads as part of the text before it.
@@ -131,8 +136,10 @@ fn table(out: &mut String, t: &Table, palette: &Palette) {
     let right: Vec<bool> = (0..columns)
         .map(|i| {
             i > 0
-                && body.iter().any(|r| r.get(i).is_some_and(|s| s != "-"))
-                && body.iter().all(|r| r.get(i).is_none_or(|s| numeric(s)))
+                && body.iter().any(|r| r.get(i).is_some_and(|s| numeric(s)))
+                && body
+                    .iter()
+                    .all(|r| r.get(i).is_none_or(|s| numeric(s) || neutral(s)))
         })
         .collect();
     let mut line = |cells: &[String]| {
@@ -185,13 +192,14 @@ mod tests {
             rows: vec![
                 vec![cell("rust-tokio"), cell("≥118.9k"), cell("ok")],
                 vec![cell("go"), cell("9.5k"), cell("VIOLATED")],
+                vec![cell("node"), cell("crashed"), cell("-")],
             ],
             row_headers: true,
         };
         let text = render(&[Block::Table(t)], &palette);
         assert_eq!(
             text,
-            "impl         msgs/s  verdict\nrust-tokio  ≥118.9k  ok\ngo             9.5k  VIOLATED\n"
+            "impl         msgs/s  verdict\nrust-tokio  ≥118.9k  ok\ngo             9.5k  VIOLATED\nnode        crashed  -\n"
         );
     }
 

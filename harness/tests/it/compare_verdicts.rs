@@ -262,3 +262,63 @@ fn instruction_counts_are_judged_exactly_against_one_percent() {
     let c = asyncbench::compare::compare(&base, &slower, &opts).unwrap();
     assert_eq!(c.exit_code(), 0);
 }
+
+#[test]
+fn wall_clock_micro_medians_need_more_than_run_to_run_drift() {
+    use asyncbench::criterion_import::MicroEstimate;
+    use asyncbench::workload::micro::to_cell;
+    // Criterion's interval is ±1 % (one process), the change 20 %: within the drift threshold that
+    // two back-to-back runs of one commit showed (up to 30 %), so within noise by default.
+    let run = |median_ns: f64| {
+        let mut r = fixture("base.json");
+        r.cells = vec![to_cell(&MicroEstimate {
+            primitive: "yield_now".into(),
+            implementation: "rust-tokio".into(),
+            mean_ns: median_ns,
+            mean_ci_low_ns: median_ns * 0.99,
+            mean_ci_high_ns: median_ns * 1.01,
+            median_ns,
+            median_ci_low_ns: median_ns * 0.99,
+            median_ci_high_ns: median_ns * 1.01,
+            std_dev_ns: median_ns * 0.02,
+            slope_ns: None,
+            throughput_elements: None,
+        })];
+        r
+    };
+    let (base, drifted) = (run(400.0), run(480.0));
+    let c = compare(&base, &drifted, 5.0);
+    let ch = c
+        .changes
+        .iter()
+        .find(|ch| ch.metric == "median_ns")
+        .unwrap();
+    assert_eq!(ch.threshold_pct, 35.0);
+    assert_eq!(ch.verdict, Verdict::WithinNoise);
+    assert_eq!(c.exit_code(), 0);
+    assert!(c.render_text().contains("median_ns 35% (wall clock"));
+    // Twice as slow is a regression; an explicit per-metric threshold still decides.
+    let slow = compare(&base, &run(800.0), 5.0);
+    assert_eq!(
+        slow.changes
+            .iter()
+            .find(|ch| ch.metric == "median_ns")
+            .unwrap()
+            .verdict,
+        Verdict::Regressed
+    );
+    let opts = CompareOptions {
+        thresholds: Thresholds::parse(&["median_ns=10".into()]).unwrap(),
+        allow_missing: false,
+    };
+    let strict = asyncbench::compare::compare(&base, &drifted, &opts).unwrap();
+    assert_eq!(
+        strict
+            .changes
+            .iter()
+            .find(|ch| ch.metric == "median_ns")
+            .unwrap()
+            .verdict,
+        Verdict::Regressed
+    );
+}
