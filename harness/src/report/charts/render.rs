@@ -189,6 +189,12 @@ pub fn ticks(scale: Scale, unit: Unit, lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>)
                 1.0
             };
             let step = nice_step((hi - lo) / u, 6.0) * u;
+            // A count (runs, tasks, connections) has no fractional values: no "run 1.5" tick.
+            let step = if matches!(unit, Unit::Count) {
+                step.max(1.0)
+            } else {
+                step
+            };
             let mut v = (lo / step).ceil() * step;
             while v <= hi + step * 1e-9 {
                 // Avoid "-0" labels.
@@ -875,5 +881,14 @@ mod tests {
         assert_eq!(bold, vec![0.0, 200.0, 400.0, 600.0, 800.0, 1000.0]);
         let (bold, _) = ticks(Scale::Linear, Unit::Bytes, 0.0, 4000.0);
         assert_eq!(bold, vec![0.0, 1024.0, 2048.0, 3072.0]);
+    }
+
+    #[test]
+    fn counts_get_whole_ticks() {
+        // Three runs of a trend chart: no "run 1.5".
+        let (bold, _) = ticks(Scale::Linear, Unit::Count, 0.9, 3.1);
+        assert_eq!(bold, vec![1.0, 2.0, 3.0]);
+        let (bold, _) = ticks(Scale::Linear, Unit::Millis, 0.9, 3.1);
+        assert!(bold.contains(&1.5), "{bold:?}");
     }
 }
