@@ -82,6 +82,34 @@ fn results(out: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap()
 }
 
+/// `asyncbench run --quick` of `workloads` in project `root` with the host options `hosts`
+/// (`--server-host`, `--client-host`), writing to `out`.
+fn quick_run(root: &Path, workloads: &str, hosts: &[&str], out: &Path) -> Command {
+    let mut cmd = crate::common::bin();
+    cmd.args(["run", "--workload", workloads, "--quick"])
+        .args(hosts)
+        .arg("--root")
+        .arg(root)
+        .arg("--out")
+        .arg(out);
+    cmd
+}
+
+/// [`quick_run`] to its end: it must succeed; its valid results and its stderr.
+fn quick_run_ok(
+    root: &Path,
+    workloads: &str,
+    hosts: &[&str],
+    out: &Path,
+) -> (serde_json::Value, String) {
+    let o = quick_run(root, workloads, hosts, out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{stderr}");
+    let r = results(out);
+    crate::common::assert_valid_results(&r);
+    (r, stderr)
+}
+
 #[test]
 fn echo_and_fanout_run_on_the_server_host_and_nothing_survives() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -93,18 +121,7 @@ fn echo_and_fanout_run_on_the_server_host_and_nothing_survives() {
         "\"echo\", \"fanout\"",
     );
     let out = p.path().join("out");
-    let o = crate::common::bin()
-        .args(["run", "--workload", "echo,fanout", "--quick"])
-        .args(["--server-host", HOST, "--root"])
-        .arg(p.path())
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{stderr}");
-    let r = results(&out);
-    crate::common::assert_valid_results(&r);
+    let (r, stderr) = quick_run_ok(p.path(), "echo,fanout", &["--server-host", HOST], &out);
     // Roles: the programs' host and this machine (the load generator).
     let hosts = r["environment"]["hosts"].as_array().expect("hosts");
     let roles: Vec<(&str, &str)> = hosts
@@ -164,12 +181,7 @@ fn a_lost_connection_fails_that_program_and_the_run_goes_on() {
     );
     let control = tempfile::tempdir().unwrap();
     let out = p.path().join("out");
-    let mut run = crate::common::bin()
-        .args(["run", "--workload", "fanout", "--quick"])
-        .args(["--server-host", HOST, "--root"])
-        .arg(p.path())
-        .arg("--out")
-        .arg(&out)
+    let mut run = quick_run(p.path(), "fanout", &["--server-host", HOST], &out)
         .env("ASYNCBENCH_SSH_CONTROL_DIR", control.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -253,18 +265,8 @@ fn echo_driven_from_a_client_host_merges_its_report_and_nothing_survives() {
         "\"echo\", \"fanout\"",
     );
     let out = p.path().join("out");
-    let o = crate::common::bin()
-        .args(["run", "--workload", "echo,fanout", "--quick"])
-        .args(["--server-host", HOST, "--client-host", HOST, "--root"])
-        .arg(p.path())
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{stderr}");
-    let r = results(&out);
-    crate::common::assert_valid_results(&r);
+    let hosts = ["--server-host", HOST, "--client-host", HOST];
+    let (r, stderr) = quick_run_ok(p.path(), "echo,fanout", &hosts, &out);
     let roles: Vec<(&str, &str)> = r["environment"]["hosts"]
         .as_array()
         .expect("hosts")
@@ -334,12 +336,7 @@ fn a_lost_client_host_fails_the_trial_with_the_reason_and_the_run_goes_on() {
     let p = project(&[("fake-a", "ok", "a.py")], "\"echo\"");
     let control = tempfile::tempdir().unwrap();
     let out = p.path().join("out");
-    let mut run = crate::common::bin()
-        .args(["run", "--workload", "echo", "--quick"])
-        .args(["--client-host", HOST, "--root"])
-        .arg(p.path())
-        .arg("--out")
-        .arg(&out)
+    let mut run = quick_run(p.path(), "echo", &["--client-host", HOST], &out)
         .env("ASYNCBENCH_SSH_CONTROL_DIR", control.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -414,14 +411,14 @@ fn remote_programs_are_sampled_on_their_host_cancel_mass_echo_cpu_and_rss_timeli
         "\"echo\", \"fanout\", \"cancel\"",
     );
     let out = p.path().join("out");
-    let o = crate::common::bin()
-        .args(["run", "--workload", "echo,fanout,cancel", "--quick"])
-        .args(["--server-host", HOST, "--root"])
-        .arg(p.path())
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = quick_run(
+        p.path(),
+        "echo,fanout,cancel",
+        &["--server-host", HOST],
+        &out,
+    )
+    .output()
+    .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     let r = results(&out);
@@ -725,17 +722,17 @@ fn the_server_host_at_another_ip_in_a_network_namespace() {
     let p = project(&[("fake-a", "ok", "a.py")], "\"echo\", \"fanout\"");
     let out = p.path().join("out");
     let host = format!("root@{}:2222", ns.ip);
-    let mut cmd = crate::common::bin();
-    cmd.args(["run", "--workload", "echo,fanout", "--quick"])
-        .args(["--server-host", &host, "--bind", &ns.ip]);
+    let mut hosts = vec![
+        "--server-host".to_string(),
+        host.clone(),
+        "--bind".into(),
+        ns.ip.clone(),
+    ];
     for o in Netns::ssh_options() {
-        cmd.args(["--ssh-option", &o]);
+        hosts.extend(["--ssh-option".to_string(), o]);
     }
-    let o = cmd
-        .arg("--root")
-        .arg(p.path())
-        .arg("--out")
-        .arg(&out)
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let o = quick_run(p.path(), "echo,fanout", &hosts, &out)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
