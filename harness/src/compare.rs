@@ -16,7 +16,7 @@
 //! A cell that was `ok` in the base run and is missing, skipped or failed in the new one is a failure
 //! of the gate (unless `allow_missing`): a CI that passes exactly when an implementation stopped
 //! building is worse than none. Deterministic counts (the micro-benchmarks' instructions under valgrind)
-//! are judged exactly, per cell, against their own threshold ([`DETERMINISTIC_THRESHOLDS`], 1 %), and a
+//! are judged exactly, per cell, against their own threshold ([`OWN_THRESHOLDS`], 1 %), and a
 //! cell of them that regressed fails the gate by itself: there is no noise to pool away.
 //! Exit code: 1 on any implementation-level regression, regressed count or vanished cell,
 //! 0 otherwise. Pure: loading is `results::load`.
@@ -112,47 +112,70 @@ impl Thresholds {
         Ok(t)
     }
 
-    /// The threshold of `metric`: its own if given, else [`DETERMINISTIC_THRESHOLDS`]' for a count
-    /// that does not vary between runs, else the default.
+    /// The threshold of `metric`: its own if given, else its entry in [`OWN_THRESHOLDS`], else the
+    /// default.
     pub fn for_metric(&self, metric: &str) -> f64 {
         self.per_metric
             .get(metric)
             .copied()
-            .or_else(|| deterministic_threshold(metric))
-            .or_else(|| drift_threshold(metric))
+            .or_else(|| own_threshold(metric).map(|t| t.pct))
             .unwrap_or(self.default_pct)
     }
 }
 
-/// Default thresholds of wall-clock metrics whose stored interval describes one process only, which
-/// `--threshold PCT` does not change (only `--threshold METRIC=PCT` does). Criterion's interval of a
-/// micro-benchmark's median is a bootstrap over the iterations of one `cargo bench` process; what moves
-/// between two runs (CPU frequency and placement on a shared VM, code layout) is not in it. Two
-/// back-to-back default runs of one commit on the 2-core VM (2026-12-01, 02:00 and 02:27 UTC) moved
-/// 18 of 48 medians by more than 5 % with intervals excluding zero, up to 30 % (tokio's spawn_join_1
-/// −30 %, monoio's yield_now +29 %); the issue measured 7–65 % between two VMs. So a wall-clock change
-/// counts only beyond 35 %; the instruction counts (1 %, exact) are the micro-benchmarks' real gate.
-pub const DRIFT_THRESHOLDS: &[(&str, f64)] = &[("median_ns", 35.0), ("mean_ns", 35.0)];
-
-fn drift_threshold(metric: &str) -> Option<f64> {
-    DRIFT_THRESHOLDS
-        .iter()
-        .find(|(m, _)| *m == metric)
-        .map(|(_, p)| *p)
+/// A metric with a default threshold of its own, which `--threshold PCT` does not change (only
+/// `--threshold METRIC=PCT` does).
+pub struct OwnThreshold {
+    pub metric: &'static str,
+    pub pct: f64,
+    /// A count that does not vary between runs of the same binary: judged exactly (no interval, no
+    /// statistics), and one regressed cell fails the gate by itself (pooled, 2 % in one of five
+    /// primitives would read as 0.4 %).
+    pub exact: bool,
+    /// Why, as the compare header says it.
+    pub why: &'static str,
 }
 
-/// Default thresholds of deterministic metrics, which `--threshold PCT` does not change (only
-/// `--threshold METRIC=PCT` does). An instruction count under valgrind is the same on every run of
-/// the same binary (±2 of 2 million measured), so it has no noise to wait out: it is judged exactly
-/// (no interval, no statistics) and any change beyond 1 % is real — a change in the code or in a
-/// dependency, which is what a CI gate exists to catch.
-pub const DETERMINISTIC_THRESHOLDS: &[(&str, f64)] = &[("instructions", 1.0)];
+/// Metrics whose noise is not what the default threshold assumes.
+///
+/// * `instructions`: an instruction count under valgrind is the same on every run of the same binary
+///   (±2 of 2 million measured), so any change beyond 1 % is real — a change in the code or in a
+///   dependency, which is what a CI gate exists to catch.
+/// * `median_ns`, `mean_ns` (criterion's wall clock): their interval is a bootstrap over the
+///   iterations of one `cargo bench` process; what moves between two runs (CPU frequency and
+///   placement on a shared VM, code layout) is not in it. Two back-to-back default runs of one commit
+///   on the 2-core VM (2026-12-01, 02:00 and 02:27 UTC) moved 18 of 48 medians by more than 5 % with
+///   intervals excluding zero, up to 30 % (tokio's spawn_join_1 −30 %, monoio's yield_now +29 %); the
+///   issue measured 7–65 % between two VMs. So a wall-clock change counts only beyond 35 %; the
+///   instruction counts are the micro-benchmarks' real gate.
+pub const OWN_THRESHOLDS: &[OwnThreshold] = &[
+    OwnThreshold {
+        metric: "instructions",
+        pct: 1.0,
+        exact: true,
+        why: "exact: a count, no noise",
+    },
+    OwnThreshold {
+        metric: "median_ns",
+        pct: 35.0,
+        exact: false,
+        why: "wall clock: the interval covers one process, not run-to-run drift",
+    },
+    OwnThreshold {
+        metric: "mean_ns",
+        pct: 35.0,
+        exact: false,
+        why: "wall clock: the interval covers one process, not run-to-run drift",
+    },
+];
 
-fn deterministic_threshold(metric: &str) -> Option<f64> {
-    DETERMINISTIC_THRESHOLDS
-        .iter()
-        .find(|(m, _)| *m == metric)
-        .map(|(_, p)| *p)
+fn own_threshold(metric: &str) -> Option<&'static OwnThreshold> {
+    OWN_THRESHOLDS.iter().find(|t| t.metric == metric)
+}
+
+/// Whether `metric` is a count judged exactly (see [`OwnThreshold::exact`]).
+fn is_exact(metric: &str) -> bool {
+    own_threshold(metric).is_some_and(|t| t.exact)
 }
 
 /// The full metric name for a name or a latency percentile short form.
@@ -663,9 +686,11 @@ impl Comparison {
         // Deterministic metrics have no noise for pooling to average out: every cell that regressed
         // beyond the threshold fails the gate on its own (pooled, 2 % in one of five primitives would
         // read as 0.4 %).
-        for c in self.changes.iter().filter(|c| {
-            c.verdict == Verdict::Regressed && deterministic_threshold(c.metric).is_some()
-        }) {
+        for c in self
+            .changes
+            .iter()
+            .filter(|c| c.verdict == Verdict::Regressed && is_exact(c.metric))
+        {
             out.push(format!(
                 "{} {}: {} (exact count)",
                 c.key,
@@ -673,9 +698,11 @@ impl Comparison {
                 fmt_change(c.change_pct, c.change_lo_pct, c.change_hi_pct),
             ));
         }
-        for g in self.groups.iter().filter(|g| {
-            g.verdict == Verdict::Regressed && deterministic_threshold(g.metric).is_none()
-        }) {
+        for g in self
+            .groups
+            .iter()
+            .filter(|g| g.verdict == Verdict::Regressed && !is_exact(g.metric))
+        {
             out.push(format!(
                 "{} {} {}: {} over {} cell{}",
                 g.workload,
@@ -726,25 +753,16 @@ impl Comparison {
         for (m, p) in &self.thresholds.per_metric {
             let _ = write!(s, ", {m} {p}%");
         }
-        for (m, _) in DETERMINISTIC_THRESHOLDS {
-            if !self.thresholds.per_metric.contains_key(*m)
-                && self.changes.iter().any(|c| c.metric == *m)
+        for t in OWN_THRESHOLDS {
+            if !self.thresholds.per_metric.contains_key(t.metric)
+                && self.changes.iter().any(|c| c.metric == t.metric)
             {
                 let _ = write!(
                     s,
-                    ", {m} {}% (exact: a count, no noise)",
-                    self.thresholds.for_metric(m)
-                );
-            }
-        }
-        for (m, _) in DRIFT_THRESHOLDS {
-            if !self.thresholds.per_metric.contains_key(*m)
-                && self.changes.iter().any(|c| c.metric == *m)
-            {
-                let _ = write!(
-                    s,
-                    ", {m} {}% (wall clock: the interval covers one process, not run-to-run drift)",
-                    self.thresholds.for_metric(m)
+                    ", {} {}% ({})",
+                    t.metric,
+                    self.thresholds.for_metric(t.metric),
+                    t.why
                 );
             }
         }
