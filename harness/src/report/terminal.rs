@@ -2,8 +2,9 @@
 //! summary, so the summary's tables, headings and lists are the same blocks the HTML and Markdown
 //! renderers walk, and its numbers are formatted where theirs are. Pure: blocks in, text out.
 //!
-//! Tables are aligned columns one space apart, sized to their widest cell; a column whose every cell
-//! reads as a number (digits, "≥ 12k", "(81 µs)", "-") is right-aligned, text columns left-aligned.
+//! Tables are aligned columns two spaces apart, sized to their widest cell; a column whose cells read
+//! as numbers (digits, "≥12k", "(81 µs)", "<50k"), apart from cells with no digit at all ("-",
+//! "crashed"), is right-aligned, text columns left-aligned.
 //! Blocks only a page can show (figures, the decision matrix, rankings, measurement tables) are the
 //! report's, never the summary's: they render as nothing here rather than as a poor copy.
 
